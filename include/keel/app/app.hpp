@@ -1,0 +1,84 @@
+#pragma once
+/// keel::App: the lifecycle of a keel service. It defines and loads the standard configuration
+/// (server.*, log.*, workers.*), owns the logger, the worker pool and the server, and runs until
+/// SIGTERM or SIGINT. Then it shuts down gracefully: stop accepting, report not-ready, finish
+/// in-flight requests (answered with Connection: close), close idle keep-alive connections,
+/// wait up to server.shutdown_timeout, force-close what remains, run the shutdown hooks in
+/// reverse order of registration, flush the log, and return 0. A second signal exits at once.
+///
+///     int main(int argc, char** argv) {
+///         keel::App app(argc, argv, {.name = "hello"});
+///         app.handle([](keel::Request&) { return keel::Response::text("Hello, World!"); });
+///         return app.run();
+///     }
+///
+/// An invalid configuration prints a message naming the key, the value and what is allowed, and
+/// exits with code 2 from the constructor (setup mistakes fail at once).
+
+#include <keel/config/config.hpp>
+#include <keel/core/worker_pool.hpp>
+#include <keel/http/server.hpp>
+#include <keel/observe/log.hpp>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace keel {
+
+struct AppOptions {
+    std::string name = "keel";
+    /// Prefix of environment variables (KEEL_SERVER_PORT).
+    std::string env_prefix = "KEEL";
+    /// Defines the service's own keys before the configuration is loaded.
+    std::function<void(config::Config&)> define;
+};
+
+class App {
+public:
+    /// Loads and validates the configuration; on error prints it and exits with code 2;
+    /// on --help prints the keys and exits 0.
+    App(int argc, const char* const* argv, AppOptions options = {});
+    ~App();
+    App(const App&) = delete;
+    App& operator=(const App&) = delete;
+
+    config::Config& config() noexcept { return config_; }
+    log::Logger& logger() noexcept { return *logger_; }
+    WorkerPool& workers() noexcept { return *workers_; }
+
+    /// The handler every request goes to (a router is a handler too).
+    void handle(http::Handler handler);
+    /// Runs at shutdown after the server has stopped, in reverse order of registration.
+    void on_shutdown(std::function<void()> hook);
+
+    /// Starts serving and blocks until a signal (or request_shutdown()) and the graceful
+    /// shutdown complete. Returns the process exit code: 0, or 1 when the server cannot start.
+    int run();
+    /// Starts the graceful shutdown as a signal would. Any thread.
+    void request_shutdown() noexcept { shutdown_requested_.store(true, std::memory_order_release); }
+    /// True from start-up until shutdown begins (drives /readyz).
+    bool ready() const noexcept { return ready_.load(std::memory_order_acquire); }
+    /// The bound port once run() is serving (0 before).
+    std::uint16_t port() const noexcept { return port_.load(std::memory_order_acquire); }
+
+    /// The server options built from the configuration.
+    http::ServerOptions server_options() const;
+
+private:
+    void graceful_shutdown(http::Server& server);
+
+    AppOptions options_;
+    config::Config config_;
+    std::unique_ptr<log::Logger> logger_;
+    std::unique_ptr<WorkerPool> workers_;
+    http::Handler handler_;
+    std::vector<std::function<void()>> hooks_;
+    std::atomic<bool> shutdown_requested_{false};
+    std::atomic<bool> ready_{false};
+    std::atomic<std::uint16_t> port_{0};
+};
+
+}  // namespace keel

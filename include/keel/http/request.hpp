@@ -1,0 +1,108 @@
+#pragma once
+/// keel::http::Request: one parsed request as a handler sees it. Strings are views into the
+/// connection's read buffer, valid until the handler's Response is returned (copy what you
+/// keep longer). Path parameters are filled by the router; typed request-scoped values live in
+/// context(); stop_token() fires when the client goes away, the deadline passes or the server
+/// is forced to stop.
+
+#include <keel/core/loop.hpp>
+#include <keel/core/stop_token.hpp>
+#include <keel/http/context.hpp>
+#include <keel/http/method.hpp>
+#include <keel/http/parser.hpp>
+#include <keel/net/address.hpp>
+
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace keel::http {
+
+/// A path parameter captured by the router (`{slug}` → name "slug").
+struct PathParam {
+    std::string_view name;
+    std::string_view value;
+};
+
+/// Case-insensitive lookup of the first header named `name`.
+std::optional<std::string_view> find_header(const std::vector<Header>& headers, std::string_view name) noexcept;
+
+class Request {
+public:
+    Request() = default;
+    Request(const Request&) = delete;
+    Request& operator=(const Request&) = delete;
+
+    Method method() const noexcept { return method_; }
+    std::string_view method_name() const noexcept { return method_name_; }
+    /// The raw request-target ("/users/7?x=1").
+    std::string_view target() const noexcept { return target_; }
+    /// The path part of the target, not percent-decoded ("/users/7").
+    std::string_view path() const noexcept { return path_; }
+    /// The query without '?' ("x=1"), empty when absent.
+    std::string_view query() const noexcept { return query_; }
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    int version_minor() const noexcept { return version_minor_; }
+
+    const std::vector<Header>& headers() const noexcept { return *headers_; }
+    std::optional<std::string_view> header(std::string_view name) const noexcept { return find_header(*headers_, name); }
+    std::string_view host() const noexcept { return host_; }
+
+    /// The whole body (Content-Length or de-chunked), empty when there is none.
+    std::string_view body() const noexcept { return body_; }
+    /// Trailer fields of a chunked body.
+    const std::vector<Header>& trailers() const noexcept { return *trailers_; }
+
+    /// The value of path parameter `name`, or empty when the route has none by that name.
+    std::string_view param(std::string_view name) const noexcept;
+    std::vector<PathParam>& params() noexcept { return params_; }
+    const std::vector<PathParam>& params() const noexcept { return params_; }
+
+    /// The matched route template ("/v1/links/{slug}"), set by the router; empty before.
+    std::string_view route() const noexcept { return route_; }
+    void set_route(std::string_view route_template) noexcept { route_ = route_template; }
+
+    /// Typed request-scoped values.
+    Context& context() noexcept { return context_; }
+
+    StopToken stop_token() const noexcept { return stop_token_; }
+    const net::Address& remote_address() const noexcept { return remote_; }
+    /// When the first byte of this request arrived (loop clock).
+    TimePoint received_at() const noexcept { return received_at_; }
+    /// True when the connection may carry another request after this one.
+    bool keep_alive() const noexcept { return keep_alive_; }
+
+    // --- set by the server (and by keel::testing) -------------------------------------------
+    /// Fills the request from a parsed head. `head.headers` must outlive the request's use.
+    void assign(const RequestHead& head, std::string_view body, const std::vector<Header>* trailers);
+    void set_body(std::string_view body) noexcept { body_ = body; }
+    void set_remote(const net::Address& a) noexcept { remote_ = a; }
+    void set_stop_token(StopToken t) noexcept { stop_token_ = t; }
+    void set_received_at(TimePoint t) noexcept { received_at_ = t; }
+    void set_keep_alive(bool k) noexcept { keep_alive_ = k; }
+    /// Forgets the previous request (keeps vector capacity for the next).
+    void reset() noexcept;
+
+private:
+    static const std::vector<Header> kNoHeaders;
+
+    Method method_ = Method::get;
+    std::string_view method_name_;
+    std::string_view target_;
+    std::string_view path_;
+    std::string_view query_;
+    int version_minor_ = 1;
+    const std::vector<Header>* headers_ = &kNoHeaders;
+    const std::vector<Header>* trailers_ = &kNoHeaders;
+    std::string_view host_;
+    std::string_view body_;
+    std::vector<PathParam> params_;
+    std::string_view route_;
+    Context context_;
+    StopToken stop_token_;
+    net::Address remote_;
+    TimePoint received_at_{};
+    bool keep_alive_ = true;
+};
+
+}  // namespace keel::http

@@ -1,0 +1,79 @@
+#pragma once
+/// keel::http::Server: the HTTP/1.1 server. N loop threads, each with its own SO_REUSEPORT
+/// listener, event loop and connections; a connection never leaves its thread, so the request
+/// path takes no lock. Pipelined requests are answered in order; keep-alive follows HTTP/1.0
+/// and 1.1 rules; every limit and timeout of ServerOptions is enforced; ambiguous framing is
+/// answered with 400 problem+json and the connection closed.
+///
+/// Lifecycle: start() → (serving) → shutdown() → wait_drained(timeout) → stop(). keel::App
+/// drives this from signals; tests can drive it directly.
+
+#include <keel/core/result.hpp>
+#include <keel/core/worker_pool.hpp>
+#include <keel/http/handler.hpp>
+#include <keel/http/server_options.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace keel::http {
+
+struct ServerStats {
+    std::uint64_t connections_open = 0;
+    std::uint64_t connections_accepted = 0;
+    std::uint64_t requests = 0;
+};
+
+class Server {
+public:
+    /// `workers` (optional) is the pool keel::offload uses from handlers.
+    Server(ServerOptions options, Handler handler, WorkerPool* workers = nullptr);
+    /// Stops at once if still running (prefer shutdown + wait_drained).
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    /// Binds every listener and starts the loop threads. Fails (with the address and the OS
+    /// error) when a listener cannot be bound; nothing keeps running then.
+    Result<void> start();
+
+    /// The bound port (useful with port 0). Valid after start().
+    std::uint16_t port() const noexcept { return port_; }
+    const ServerOptions& options() const noexcept { return options_; }
+
+    /// Graceful: closes the listeners, closes idle keep-alive connections, lets in-flight
+    /// requests finish (answered with Connection: close). Any thread; returns at once.
+    void shutdown();
+    /// True once shutdown() was called.
+    bool shutting_down() const noexcept { return shutting_down_.load(std::memory_order_acquire); }
+    /// Waits until every connection has closed after shutdown(). False on timeout.
+    bool wait_drained(Duration timeout);
+    /// Closes every remaining connection (stop tokens fire), stops the loops and joins them.
+    void stop();
+
+    ServerStats stats() const noexcept;
+
+    class Worker;  // one loop thread (private implementation)
+
+private:
+    friend class Worker;
+    void on_worker_drained();
+
+    ServerOptions options_;
+    Handler handler_;
+    WorkerPool* workers_pool_;
+    std::vector<std::unique_ptr<Worker>> workers_;
+    std::uint16_t port_ = 0;
+    std::atomic<bool> shutting_down_{false};
+    bool started_ = false;
+    bool stopped_ = false;
+    std::mutex mu_;
+    std::condition_variable drained_cv_;
+    unsigned drained_workers_ = 0;
+};
+
+}  // namespace keel::http

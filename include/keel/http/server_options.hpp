@@ -1,0 +1,50 @@
+#pragma once
+/// keel::http::ServerOptions: listeners, limits and timeouts of the HTTP/1.1 server, mirroring
+/// Go's http.Server. Every field is configurable through keel::config (`server.*` keys).
+
+#include <keel/core/loop.hpp>
+#include <keel/http/parser.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace keel::http {
+
+using namespace std::chrono_literals;
+
+/// Something the server wants logged (a handler threw, a listener failed…). The App routes it
+/// to the structured logger; the default prints nothing.
+struct ServerEvent {
+    enum class Level { debug, info, warn, error } level;
+    std::string_view message;
+    std::string_view detail;
+};
+
+struct ServerOptions {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 8080;  ///< 0 picks a free port (see Server::port())
+    unsigned threads = 0;       ///< loop threads; 0 = hardware threads
+    int backlog = 4096;
+
+    ParserLimits limits;  ///< max header bytes (431), URI (414), header count (431), body (413)
+
+    /// From the first byte of a request (or the accept) until its head is complete → 408.
+    Duration read_header_timeout = 10s;
+    /// From the first byte of a request until its body is complete → 408.
+    Duration read_timeout = 30s;
+    /// How long a response may wait for a client that does not read → connection closed.
+    Duration write_timeout = 30s;
+    /// A keep-alive connection with no request in progress → closed.
+    Duration idle_timeout = 60s;
+    /// A handler running longer → 503 problem+json, its stop token fires. 0 disables.
+    Duration handler_timeout = 30s;
+    /// Graceful shutdown waits this long for in-flight requests, then force-closes.
+    Duration shutdown_timeout = 15s;
+
+    std::function<void(const ServerEvent&)> on_event;
+};
+
+}  // namespace keel::http

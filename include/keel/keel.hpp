@@ -1,0 +1,19 @@
+#pragma once
+/// Convenience header: the types most services use, under `keel::`.
+/// Include the module headers directly when you care about compile times.
+
+#include <keel/app/app.hpp>
+#include <keel/core/offload.hpp>
+#include <keel/core/sleep.hpp>
+#include <keel/core/task.hpp>
+#include <keel/http/handler.hpp>
+#include <keel/http/problem.hpp>
+#include <keel/http/request.hpp>
+#include <keel/http/response.hpp>
+
+namespace keel {
+using http::Handler;
+using http::problem;
+using http::Request;
+using http::Response;
+}  // namespace keel

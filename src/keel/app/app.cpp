@@ -1,0 +1,193 @@
+#include <keel/app/app.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <iostream>
+#include <thread>
+#include <unistd.h>
+
+namespace keel {
+namespace {
+
+using namespace std::chrono_literals;
+
+void define_standard_keys(config::Config& c) {
+    c.define_string("server.host", "127.0.0.1", "address to listen on (numeric IPv4/IPv6)");
+    c.define_int("server.port", 8080, 0, 65535, "TCP port to listen on (0 = any free port)");
+    c.define_int("server.threads", 0, 0, 1024, "event-loop threads (0 = one per hardware thread)");
+    c.define_int("server.backlog", 4096, 1, 65535, "listen backlog per loop thread");
+    c.define_bytes("server.max_header_bytes", 16 * 1024, 256, 1 << 20, "max request line + headers (431)");
+    c.define_bytes("server.max_uri_bytes", 8 * 1024, 64, 1 << 20, "max request-target length (414)");
+    c.define_int("server.max_headers", 100, 1, 10000, "max header fields per request (431)");
+    c.define_bytes("server.max_body_bytes", 1 << 20, 0, 1ull << 32, "max request body (413)");
+    c.define_duration("server.read_header_timeout", 10s, 1ms, 24h, "time to receive a request head (408)");
+    c.define_duration("server.read_timeout", 30s, 1ms, 24h, "time to receive a whole request (408)");
+    c.define_duration("server.write_timeout", 30s, 1ms, 24h, "time a response may wait for a slow reader");
+    c.define_duration("server.idle_timeout", 60s, 1ms, 24h, "keep-alive connection idle time");
+    c.define_duration("server.handler_timeout", 30s, 0s, 24h, "per-request handler deadline (503); 0 = none");
+    c.define_duration("server.shutdown_timeout", 15s, 0s, 1h, "graceful shutdown deadline");
+    c.define_string("log.level", "info", "minimum log level", {"trace", "debug", "info", "warn", "error", "off"});
+    c.define_string("log.output", "stderr", "stderr, stdout or a file path");
+    c.define_int("workers.threads", 4, 1, 1024, "worker pool threads for blocking work (keel::offload)");
+    c.define_int("workers.queue", 1024, 1, 1 << 20, "worker pool queue capacity (full → 503)");
+}
+
+}  // namespace
+
+App::App(int argc, const char* const* argv, AppOptions options)
+    : options_(std::move(options)), config_(options_.env_prefix) {
+    // Signals are taken by run() with sigwait; block them before any thread exists so every
+    // thread inherits the mask. SIGPIPE is never wanted (sends use MSG_NOSIGNAL anyway).
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    try {
+        define_standard_keys(config_);
+        if (options_.define) {
+            options_.define(config_);
+        }
+        if (!config_.load(argc, argv)) {
+            std::exit(0);  // --help
+        }
+        (void)server_options();  // validates cross-key rules
+    } catch (const config::ConfigError& e) {
+        std::fprintf(stderr, "%s\n", e.what());
+        std::exit(2);
+    }
+    log::LoggerOptions lo;
+    lo.level = log::parse_level(config_.get_string("log.level")).value();
+    lo.output = config_.get_string("log.output");
+    try {
+        logger_ = std::make_unique<log::Logger>(lo);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "keel: config: log.output = \"%s\": %s\n", lo.output.c_str(), e.what());
+        std::exit(2);
+    }
+    workers_ = std::make_unique<WorkerPool>(static_cast<std::size_t>(config_.get_int("workers.threads")),
+                                            static_cast<std::size_t>(config_.get_int("workers.queue")));
+}
+
+App::~App() {
+    if (workers_) {
+        workers_->stop();
+    }
+}
+
+http::ServerOptions App::server_options() const {
+    http::ServerOptions o;
+    o.host = config_.get_string("server.host");
+    o.port = static_cast<std::uint16_t>(config_.get_int("server.port"));
+    o.threads = static_cast<unsigned>(config_.get_int("server.threads"));
+    o.backlog = static_cast<int>(config_.get_int("server.backlog"));
+    o.limits.max_header_bytes = config_.get_bytes("server.max_header_bytes");
+    o.limits.max_uri_bytes = config_.get_bytes("server.max_uri_bytes");
+    o.limits.max_headers = static_cast<std::size_t>(config_.get_int("server.max_headers"));
+    o.limits.max_body_bytes = config_.get_bytes("server.max_body_bytes");
+    o.read_header_timeout = config_.get_duration("server.read_header_timeout");
+    o.read_timeout = config_.get_duration("server.read_timeout");
+    o.write_timeout = config_.get_duration("server.write_timeout");
+    o.idle_timeout = config_.get_duration("server.idle_timeout");
+    o.handler_timeout = config_.get_duration("server.handler_timeout");
+    o.shutdown_timeout = config_.get_duration("server.shutdown_timeout");
+    if (o.limits.max_uri_bytes > o.limits.max_header_bytes) {
+        throw config::ConfigError("keel: config: server.max_uri_bytes = " + std::to_string(o.limits.max_uri_bytes) +
+                                  ": must not exceed server.max_header_bytes (" +
+                                  std::to_string(o.limits.max_header_bytes) + ")");
+    }
+    if (o.read_header_timeout > o.read_timeout) {
+        throw config::ConfigError("keel: config: server.read_header_timeout = " +
+                                  config::format_duration(o.read_header_timeout) +
+                                  ": must not exceed server.read_timeout (" + config::format_duration(o.read_timeout) +
+                                  ")");
+    }
+    return o;
+}
+
+void App::handle(http::Handler handler) { handler_ = std::move(handler); }
+
+void App::on_shutdown(std::function<void()> hook) { hooks_.push_back(std::move(hook)); }
+
+int App::run() {
+    http::ServerOptions so = server_options();
+    log::Logger* logger = logger_.get();
+    so.on_event = [logger](const http::ServerEvent& e) {
+        auto level = e.level == http::ServerEvent::Level::error  ? log::Level::error
+                     : e.level == http::ServerEvent::Level::warn ? log::Level::warn
+                     : e.level == http::ServerEvent::Level::info ? log::Level::info
+                                                                 : log::Level::debug;
+        logger->log(level, e.message, {{"detail", e.detail}});
+    };
+    http::Server server(so, handler_, workers_.get());
+    if (auto r = server.start(); !r) {
+        logger_->error("cannot start server", {{"error", r.error().message()}});
+        logger_->flush();
+        return 1;
+    }
+    port_.store(server.port(), std::memory_order_release);
+    ready_.store(true, std::memory_order_release);
+    logger_->info("listening", {{"service", options_.name},
+                                {"addr", so.host + ":" + std::to_string(server.port())},
+                                {"threads", so.threads ? so.threads : std::thread::hardware_concurrency()}});
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    timespec tick{0, 100'000'000};
+    for (;;) {
+        int sig = sigtimedwait(&set, nullptr, &tick);
+        if (sig > 0) {
+            logger_->info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+            break;
+        }
+        if (shutdown_requested_.load(std::memory_order_acquire)) {
+            logger_->info("shutting down", {{"signal", "request"}});
+            break;
+        }
+    }
+    graceful_shutdown(server);
+    return 0;
+}
+
+void App::graceful_shutdown(http::Server& server) {
+    ready_.store(false, std::memory_order_release);
+    server.shutdown();
+    auto deadline = Clock::now() + server.options().shutdown_timeout;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    bool drained = false;
+    while (!(drained = server.wait_drained(50ms)) && Clock::now() < deadline) {
+        timespec zero{0, 0};
+        if (sigtimedwait(&set, nullptr, &zero) > 0) {
+            logger_->warn("second signal: exiting at once");
+            logger_->flush();
+            std::_Exit(1);
+        }
+    }
+    if (!drained) {
+        logger_->warn("shutdown deadline passed, closing remaining connections",
+                      {{"open_connections", server.stats().connections_open}});
+    }
+    server.stop();
+    for (auto it = hooks_.rbegin(); it != hooks_.rend(); ++it) {
+        try {
+            (*it)();
+        } catch (const std::exception& e) {
+            logger_->error("shutdown hook failed", {{"error", e.what()}});
+        }
+    }
+    workers_->stop();
+    auto stats = server.stats();
+    logger_->info("stopped", {{"requests", stats.requests}, {"connections", stats.connections_accepted}});
+    logger_->flush();
+}
+
+}  // namespace keel

@@ -1,0 +1,170 @@
+#include <keel/core/loop.hpp>
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace keel {
+namespace {
+thread_local Loop* t_current = nullptr;
+// epoll's data.ptr for the eventfd; never dereferenced.
+char g_wake_tag;
+}  // namespace
+
+Loop::Loop(WorkerPool* workers) : workers_(workers), now_(Clock::now()) {
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (epoll_fd_ < 0 || event_fd_ < 0) {
+        throw std::runtime_error(std::string("keel: cannot create event loop: ") + std::strerror(errno));
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = &g_wake_tag;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd_, &ev);
+}
+
+Loop::~Loop() {
+    while (Posted* p = posted_.pop()) {
+        delete p;
+    }
+    ::close(event_fd_);
+    ::close(epoll_fd_);
+}
+
+Loop* Loop::current() noexcept { return t_current; }
+
+void Loop::stop() noexcept {
+    stop_.store(true, std::memory_order_release);
+    if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) {
+        std::uint64_t one = 1;
+        [[maybe_unused]] auto n = ::write(event_fd_, &one, sizeof one);
+    }
+}
+
+void Loop::post(std::function<void()> fn) {
+    auto* node = new Posted;
+    node->fn = std::move(fn);
+    posted_.push(node);
+    // Only the first post after a drain pays for the syscall.
+    if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) {
+        std::uint64_t one = 1;
+        [[maybe_unused]] auto n = ::write(event_fd_, &one, sizeof one);
+    }
+}
+
+void Loop::defer(std::function<void()> fn) { deferred_.push_back(std::move(fn)); }
+
+TimerId Loop::run_after(Duration delay, std::function<void()> fn) { return run_at(Clock::now() + delay, std::move(fn)); }
+
+TimerId Loop::run_at(TimePoint when, std::function<void()> fn) {
+    TimerId id = next_timer_id_++;
+    timers_.emplace(id, std::move(fn));
+    timer_heap_.push_back({when, id});
+    std::push_heap(timer_heap_.begin(), timer_heap_.end(), std::greater<>{});
+    return id;
+}
+
+bool Loop::cancel(TimerId id) noexcept { return timers_.erase(id) > 0; }
+
+Result<void> Loop::watch(int fd, std::uint32_t epoll_events, IoWatcher* watcher) {
+    epoll_event ev{};
+    ev.events = epoll_events | EPOLLET;
+    ev.data.ptr = watcher;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        return Error::with_detail(Errc::io, std::string("epoll_ctl: ") + std::strerror(errno));
+    }
+    return {};
+}
+
+void Loop::unwatch(int fd) noexcept { ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr); }
+
+void Loop::drain_posted() {
+    std::uint64_t count;
+    [[maybe_unused]] auto n = ::read(event_fd_, &count, sizeof count);
+    // Clear the flag before draining so a post racing with the drain wakes us again.
+    wake_pending_.store(false, std::memory_order_release);
+    while (Posted* p = posted_.pop()) {
+        auto fn = std::move(p->fn);
+        delete p;
+        fn();
+    }
+}
+
+void Loop::run_deferred() {
+    while (!deferred_.empty()) {
+        running_deferred_.swap(deferred_);
+        for (auto& fn : running_deferred_) {
+            fn();
+        }
+        running_deferred_.clear();
+    }
+}
+
+void Loop::run_timers() {
+    while (!timer_heap_.empty() && timer_heap_.front().when <= now_) {
+        TimerEntry top = timer_heap_.front();
+        std::pop_heap(timer_heap_.begin(), timer_heap_.end(), std::greater<>{});
+        timer_heap_.pop_back();
+        auto it = timers_.find(top.id);
+        if (it == timers_.end()) {
+            continue;  // cancelled
+        }
+        auto fn = std::move(it->second);
+        timers_.erase(it);
+        last_lag_ = now_ - top.when;
+        fn();
+    }
+}
+
+int Loop::next_timeout_ms() const {
+    if (!deferred_.empty()) {
+        return 0;
+    }
+    // Skip cancelled entries lazily: an early wake-up is harmless.
+    if (timer_heap_.empty()) {
+        return -1;
+    }
+    auto delta = timer_heap_.front().when - Clock::now();
+    if (delta <= Duration::zero()) {
+        return 0;
+    }
+    auto ms = std::chrono::ceil<std::chrono::milliseconds>(delta).count();
+    return static_cast<int>(std::min<long long>(ms, 60'000));
+}
+
+void Loop::run() {
+    Loop* previous = t_current;
+    t_current = this;
+    constexpr int kMaxEvents = 256;
+    epoll_event events[kMaxEvents];
+    while (!stop_.load(std::memory_order_acquire)) {
+        run_deferred();
+        int n = ::epoll_wait(epoll_fd_, events, kMaxEvents, next_timeout_ms());
+        now_ = Clock::now();
+        if (n < 0 && errno != EINTR) {
+            break;
+        }
+        for (int i = 0; i < n; ++i) {
+            void* tag = events[i].data.ptr;
+            if (tag == &g_wake_tag) {
+                drain_posted();
+            } else {
+                static_cast<IoWatcher*>(tag)->on_io(events[i].events);
+            }
+        }
+        run_timers();
+    }
+    // Work posted before stop() still runs (e.g. coroutine resumptions during shutdown).
+    drain_posted();
+    run_deferred();
+    stop_.store(false, std::memory_order_release);
+    t_current = previous;
+}
+
+}  // namespace keel

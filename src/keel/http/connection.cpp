@@ -1,0 +1,659 @@
+#include "connection.hpp"
+
+#include <keel/http/problem.hpp>
+#include <keel/http/status.hpp>
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+namespace keel::http {
+namespace {
+
+constexpr std::size_t kInitialBuffer = 8 * 1024;
+// Above this much unsent output we stop answering pipelined requests until the client reads.
+constexpr std::size_t kHighWater = 256 * 1024;
+// After the last response of a closing connection we read and discard for a while, so the
+// kernel sends FIN rather than RST and the client gets to read our answer.
+constexpr Duration kLingerTimeout = std::chrono::seconds(2);
+constexpr std::size_t kMaxLingerBytes = 1024 * 1024;
+// Slack for chunk framing of the part of a chunked body not yet decoded.
+constexpr std::size_t kChunkSlack = 64 * 1024;
+
+}  // namespace
+
+Connection::Connection(Server::Worker& worker, int fd, const net::Address& remote)
+    : worker_(worker), fd_(fd), remote_(remote) {
+    const ParserLimits& limits = worker_.options().limits;
+    headers_.reserve(std::min<std::size_t>(limits.max_headers, 32));
+    head_.headers = &headers_;
+    chunked_ = ChunkedDecoder(limits.max_body_bytes, limits.max_header_bytes, limits.max_headers);
+    request_start_ = last_activity_ = worker_.loop().now();
+    worker_.add(this);
+}
+
+Connection::~Connection() {
+    if (fd_ >= 0) {
+        worker_.loop().unwatch(fd_);
+        ::close(fd_);
+    }
+    worker_.remove(this);
+}
+
+void Connection::on_io(std::uint32_t events) {
+    if (phase_ == Phase::closed) {
+        return;
+    }
+    if (events & EPOLLERR) {
+        stop_.request_stop();
+        close();
+        return;
+    }
+    if ((events & EPOLLOUT) && pending_out() > 0) {
+        flush();
+        wake_drain_waiter();
+        if (phase_ == Phase::closed) {
+            return;
+        }
+    }
+    if (phase_ == Phase::lingering) {
+        start_lingering();
+        return;
+    }
+    if (phase_ == Phase::handler || phase_ == Phase::stream) {
+        if (events & (EPOLLRDHUP | EPOLLHUP)) {
+            // The client went away (or half-closed): cancel the work done on its behalf.
+            stop_.request_stop();
+            close_after_write_ = true;
+            if (events & EPOLLHUP) {
+                close();
+            }
+        }
+        return;
+    }
+    drive();
+}
+
+void Connection::drive() {
+    if (in_drive_) {
+        redrive_ = true;
+        return;
+    }
+    in_drive_ = true;
+    do {
+        redrive_ = false;
+        process();
+    } while (redrive_ && phase_ != Phase::closed);
+    in_drive_ = false;
+}
+
+void Connection::process() {
+    for (;;) {
+        if (phase_ == Phase::head) {
+            if (close_after_write_) {
+                flush();  // lingers, then closes, once everything is written
+                return;
+            }
+            if (try_complete_head()) {
+                continue;
+            }
+        } else if (phase_ == Phase::body) {
+            if (try_complete_body()) {
+                continue;
+            }
+        } else {
+            return;  // handler running, streaming, lingering or closed
+        }
+
+        // Every complete request in the buffer is answered: send, then read more.
+        if (pending_out() > 0 && !flush()) {
+            if (phase_ == Phase::closed || pending_out() > kHighWater) {
+                return;  // resume on EPOLLOUT
+            }
+        }
+        switch (fill()) {
+            case Fill::data:
+                continue;
+            case Fill::again:
+                return;
+            case Fill::eof:
+                // A clean close between requests, or a truncated request: either way nothing
+                // more will come. Send what is pending, then close.
+                close_after_write_ = true;
+                if (start_ != end_ || phase_ == Phase::body) {
+                    close();
+                    return;
+                }
+                if (flush()) {
+                    close();
+                }
+                return;
+            case Fill::full:
+                respond_error(phase_ == Phase::head ? ParseError::headers_too_large : ParseError::body_too_large);
+                continue;
+            case Fill::error:
+                close();
+                return;
+        }
+    }
+}
+
+bool Connection::try_complete_head() {
+    std::size_t avail = end_ - start_;
+    if (avail == 0) {
+        return false;
+    }
+    const ParserLimits& limits = worker_.options().limits;
+    // Parse again only when a new line arrived (keeps byte-at-a-time senders linear), unless
+    // the bytes so far already exceed a limit.
+    std::size_t lf = find_lf(buf_.get() + start_, avail, lf_scanned_);
+    lf_scanned_ = avail;
+    if (lf == avail && avail <= limits.max_header_bytes && avail <= limits.max_uri_bytes) {
+        return false;
+    }
+    ParseResult r = parse_request_head(buf_.get() + start_, avail, head_, limits);
+    if (r.status == ParseStatus::incomplete) {
+        return false;
+    }
+    if (r.status == ParseStatus::error) {
+        respond_error(r.error);
+        return true;
+    }
+    head_len_ = r.consumed;
+    worker_.count_request();
+    if (head_.body_kind == BodyKind::none) {
+        body_encoded_len_ = 0;
+        req_.set_body({});
+        dispatch();
+        return true;
+    }
+    phase_ = Phase::body;
+    sent_continue_ = false;
+    trailers_.clear();
+    chunked_.reset(limits.max_body_bytes);
+    return true;
+}
+
+bool Connection::try_complete_body() {
+    std::size_t body_start = start_ + head_len_;
+    std::size_t avail = end_ - body_start;
+    if (head_.expect_continue && !sent_continue_ && avail == 0) {
+        // The client waits for our go-ahead before sending the body (RFC 9110 §10.1.1).
+        out_.append("HTTP/1.1 100 Continue\r\n\r\n");
+        sent_continue_ = true;
+        flush();
+        if (phase_ == Phase::closed) {
+            return false;
+        }
+    }
+    if (head_.body_kind == BodyKind::content_length) {
+        if (avail < head_.content_length) {
+            return false;
+        }
+        body_encoded_len_ = static_cast<std::size_t>(head_.content_length);
+        req_.set_body({buf_.get() + body_start, body_encoded_len_});
+        dispatch();
+        return true;
+    }
+    ParseResult r = chunked_.decode(buf_.get() + body_start, avail, &trailers_);
+    if (r.status == ParseStatus::error) {
+        respond_error(r.error);
+        return true;
+    }
+    if (r.status == ParseStatus::incomplete) {
+        return false;
+    }
+    body_encoded_len_ = r.consumed;
+    req_.set_body({buf_.get() + body_start, chunked_.decoded()});
+    dispatch();
+    return true;
+}
+
+void Connection::dispatch() {
+    std::string_view body = req_.body();
+    req_.reset();
+    req_.assign(head_, body, &trailers_);
+    req_.set_remote(remote_);
+    req_.set_received_at(request_start_);
+    stop_.reset();
+    req_.set_stop_token(stop_.token());
+    keep_alive_ = head_.keep_alive;
+    is_head_request_ = req_.method() == Method::head;
+    timed_out_ = false;
+
+    const Handler& handler = worker_.handler();
+    if (!handler.is_async()) {
+        try {
+            Response r = handler.call(req_);
+            finish(r);
+        } catch (const std::exception& e) {
+            worker_.emit(ServerEvent::Level::error, "handler threw", e.what());
+            respond_problem(500, "the server could not complete the request");
+        } catch (...) {
+            worker_.emit(ServerEvent::Level::error, "handler threw", "unknown exception");
+            respond_problem(500, "the server could not complete the request");
+        }
+        return;
+    }
+    phase_ = Phase::handler;
+    handler_running_ = true;
+    handler_start_ = worker_.loop().now();
+    Task<Response> task;
+    try {
+        task = handler.call_async(req_);
+    } catch (const std::exception& e) {
+        handler_running_ = false;
+        phase_ = Phase::head;
+        worker_.emit(ServerEvent::Level::error, "handler threw", e.what());
+        respond_problem(500, "the server could not complete the request");
+        return;
+    }
+    spawn(std::move(task), [this](std::optional<Response> r, std::exception_ptr e) { on_handler_done(std::move(r), e); });
+}
+
+void Connection::on_handler_done(std::optional<Response> r, std::exception_ptr e) {
+    handler_running_ = false;
+    if (phase_ == Phase::closed) {
+        destroy_later();
+        return;
+    }
+    if (timed_out_ || phase_ == Phase::lingering) {
+        return;  // the client already got a 503; this late answer is dropped
+    }
+    phase_ = Phase::head;
+    if (e) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            worker_.emit(ServerEvent::Level::error, "handler threw", ex.what());
+        } catch (...) {
+            worker_.emit(ServerEvent::Level::error, "handler threw", "unknown exception");
+        }
+        respond_problem(500, "the server could not complete the request");
+    } else {
+        finish(*r);
+    }
+    drive();
+}
+
+void Connection::finish(Response& r) {
+    if (r.is_stream() && !is_head_request_ && status_allows_body(r.status())) {
+        start_stream(r);
+        return;
+    }
+    serialize(r, false);
+    request_done();
+}
+
+void Connection::start_stream(Response& r) {
+    serialize(r, true);
+    stream_fn_ = std::move(r.stream_body());
+    phase_ = Phase::stream;
+    handler_running_ = true;
+    flush();
+    Task<void> task;
+    try {
+        task = stream_fn_(*this);
+    } catch (...) {
+        on_stream_done(std::current_exception());
+        return;
+    }
+    spawn(std::move(task), [this](std::exception_ptr e) { on_stream_done(e); });
+}
+
+void Connection::on_stream_done(std::exception_ptr e) {
+    handler_running_ = false;
+    stream_fn_ = nullptr;
+    if (phase_ == Phase::closed) {
+        destroy_later();
+        return;
+    }
+    if (e) {
+        // Mid-body there is no way to report an error but to cut the connection: the client
+        // sees a body without its final chunk.
+        worker_.emit(ServerEvent::Level::error, "stream body threw", "");
+        close();
+        return;
+    }
+    if (chunked_stream_) {
+        out_.append("0\r\n\r\n");
+    }
+    phase_ = Phase::head;
+    request_done();
+    drive();
+}
+
+void Connection::request_done() {
+    start_ += head_len_ + body_encoded_len_;
+    if (start_ >= end_) {
+        start_ = end_ = 0;
+    }
+    head_len_ = body_encoded_len_ = 0;
+    lf_scanned_ = 0;
+    phase_ = Phase::head;
+    first_request_ = false;
+    req_.reset();
+    trailers_.clear();
+    request_start_ = last_activity_ = worker_.loop().now();
+}
+
+void Connection::respond_error(ParseError e) { respond_problem(status_for(e), describe(e)); }
+
+void Connection::respond_problem(int status, std::string_view detail) {
+    Response r = problem(status, detail, phase_ == Phase::head ? std::string_view{} : req_.path());
+    keep_alive_ = false;
+    is_head_request_ = false;
+    serialize(r, false);
+    if (phase_ == Phase::body) {
+        phase_ = Phase::head;
+    }
+    close_after_write_ = true;
+}
+
+void Connection::serialize(Response& r, bool stream) {
+    int status = r.status();
+    if (status < 100 || status > 999) {
+        status = 500;
+    }
+    char code[4] = {static_cast<char>('0' + status / 100), static_cast<char>('0' + status / 10 % 10),
+                    static_cast<char>('0' + status % 10), ' '};
+    out_.append("HTTP/1.1 ");
+    out_.append(code, 4);
+    out_.append(reason_phrase(status));
+    out_.append("\r\n");
+    out_.append(r.header_block());
+    out_.append(worker_.date_line());
+
+    bool closing = !keep_alive_ || r.wants_close() || worker_.shutting_down() || close_after_write_;
+    bool body_allowed = status_allows_body(status);
+    std::string_view body = r.body_view();
+    chunked_stream_ = false;
+    if (stream) {
+        if (req_.version_minor() >= 1) {
+            out_.append("Transfer-Encoding: chunked\r\n");
+            chunked_stream_ = true;
+        } else {
+            closing = true;  // HTTP/1.0: the body ends when the connection does
+        }
+    } else if (body_allowed) {
+        char num[24];
+        auto [end, ec] = std::to_chars(num, num + sizeof num, body.size());
+        out_.append("Content-Length: ");
+        out_.append(num, static_cast<std::size_t>(end - num));
+        out_.append("\r\n");
+    }
+    if (closing) {
+        out_.append("Connection: close\r\n");
+    } else if (req_.version_minor() == 0) {
+        out_.append("Connection: keep-alive\r\n");
+    }
+    close_after_write_ = closing;
+    out_.append("\r\n");
+    if (!stream && body_allowed && !is_head_request_) {
+        out_.append(body);
+    }
+}
+
+Connection::Fill Connection::fill() {
+    const ParserLimits& limits = worker_.options().limits;
+    if (!buf_) {
+        cap_ = kInitialBuffer;
+        buf_.reset(new char[cap_]);
+    }
+    if (end_ == cap_) {
+        if (start_ > 0) {
+            std::memmove(buf_.get(), buf_.get() + start_, end_ - start_);
+            end_ -= start_;
+            start_ = 0;
+        }
+        if (phase_ == Phase::body && head_.body_kind == BodyKind::chunked) {
+            // Squeeze out the chunk framing already decoded so the buffer holds about the body.
+            std::size_t body_start = start_ + head_len_;
+            std::size_t removed = chunked_.compact(buf_.get() + body_start, end_ - body_start);
+            end_ -= removed;
+        }
+        if (end_ == cap_) {
+            std::size_t limit = limits.max_header_bytes + 1024;
+            if (phase_ == Phase::body) {
+                limit = head_len_ + (head_.body_kind == BodyKind::content_length
+                                         ? static_cast<std::size_t>(head_.content_length)
+                                         : static_cast<std::size_t>(limits.max_body_bytes) + kChunkSlack);
+            }
+            if (cap_ >= limit) {
+                return Fill::full;
+            }
+            std::size_t new_cap = std::min(std::max(cap_ * 2, kInitialBuffer), limit);
+            std::unique_ptr<char[]> bigger(new char[new_cap]);
+            std::memcpy(bigger.get(), buf_.get(), end_);
+            buf_ = std::move(bigger);
+            cap_ = new_cap;
+        }
+    }
+    bool was_empty = start_ == end_;
+    for (;;) {
+        ssize_t n = ::recv(fd_, buf_.get() + end_, cap_ - end_, 0);
+        if (n > 0) {
+            end_ += static_cast<std::size_t>(n);
+            last_activity_ = worker_.loop().now();
+            if (was_empty && phase_ == Phase::head) {
+                request_start_ = last_activity_;
+            }
+            return Fill::data;
+        }
+        if (n == 0) {
+            return Fill::eof;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return Fill::again;
+        }
+        return Fill::error;
+    }
+}
+
+bool Connection::flush() {
+    while (pending_out() > 0) {
+        ssize_t n = ::send(fd_, out_.data() + out_sent_, pending_out(), MSG_NOSIGNAL);
+        if (n > 0) {
+            out_sent_ += static_cast<std::size_t>(n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (write_blocked_since_ == TimePoint{}) {
+                write_blocked_since_ = worker_.loop().now();
+            }
+            return false;
+        }
+        stop_.request_stop();  // EPIPE / ECONNRESET: the client is gone
+        close();
+        return false;
+    }
+    write_blocked_since_ = {};
+    if (out_.capacity() > 1024 * 1024) {
+        std::string().swap(out_);  // do not keep a huge buffer per idle connection
+    } else {
+        out_.clear();
+    }
+    out_sent_ = 0;
+    if (close_after_write_ && (phase_ == Phase::head || timed_out_)) {
+        start_lingering();
+        return false;
+    }
+    return true;
+}
+
+void Connection::start_lingering() {
+    if (phase_ != Phase::lingering) {
+        ::shutdown(fd_, SHUT_WR);
+        phase_ = Phase::lingering;
+        linger_start_ = worker_.loop().now();
+    }
+    char sink[4096];
+    for (;;) {
+        ssize_t n = ::recv(fd_, sink, sizeof sink, 0);
+        if (n > 0) {
+            lingered_bytes_ += static_cast<std::size_t>(n);
+            if (lingered_bytes_ > kMaxLingerBytes) {
+                close();
+                return;
+            }
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return;  // wait for EOF or the linger timeout
+        }
+        close();  // EOF or error
+        return;
+    }
+}
+
+void Connection::close() {
+    if (phase_ == Phase::closed) {
+        return;
+    }
+    if (handler_running_) {
+        stop_.request_stop();
+    }
+    worker_.loop().unwatch(fd_);
+    ::close(fd_);
+    fd_ = -1;
+    phase_ = Phase::closed;
+    wake_drain_waiter();
+    if (!handler_running_) {
+        destroy_later();
+    }
+}
+
+void Connection::destroy_later() {
+    if (destroy_scheduled_) {
+        return;
+    }
+    destroy_scheduled_ = true;
+    worker_.loop().defer([this] { delete this; });
+}
+
+void Connection::on_tick(TimePoint now) {
+    if (phase_ == Phase::closed) {
+        return;
+    }
+    const ServerOptions& o = worker_.options();
+    if (write_blocked_since_ != TimePoint{} && now - write_blocked_since_ > o.write_timeout) {
+        worker_.emit(ServerEvent::Level::debug, "write timeout", remote_.to_string());
+        stop_.request_stop();
+        close();
+        return;
+    }
+    switch (phase_) {
+        case Phase::head:
+            if (close_after_write_) {
+                break;
+            }
+            if (start_ == end_) {
+                Duration limit = first_request_ ? o.read_header_timeout : o.idle_timeout;
+                TimePoint since = first_request_ ? request_start_ : last_activity_;
+                if (now - since > limit) {
+                    close();  // nothing of a request arrived: close quietly
+                }
+            } else if (now - request_start_ > o.read_header_timeout) {
+                respond_problem(408, "the request header was not received in time");
+                flush();
+            }
+            break;
+        case Phase::body:
+            if (now - request_start_ > o.read_timeout) {
+                respond_problem(408, "the request body was not received in time");
+                flush();
+            }
+            break;
+        case Phase::handler:
+            if (o.handler_timeout > Duration::zero() && !timed_out_ && now - handler_start_ > o.handler_timeout) {
+                timed_out_ = true;
+                stop_.request_stop();
+                respond_problem(503, "the request took too long to process");
+                flush();
+            }
+            break;
+        case Phase::lingering:
+            if (now - linger_start_ > kLingerTimeout) {
+                close();
+            }
+            break;
+        case Phase::stream:
+        case Phase::closed:
+            break;
+    }
+}
+
+void Connection::begin_shutdown() {
+    if (phase_ == Phase::closed || phase_ == Phase::lingering) {
+        return;
+    }
+    if (phase_ == Phase::head && start_ == end_) {
+        if (pending_out() == 0) {
+            close();  // idle keep-alive connection
+        } else {
+            close_after_write_ = true;  // closes once the last response is out
+        }
+    }
+    // Otherwise a request is in progress: its response will carry Connection: close.
+}
+
+void Connection::force_close() {
+    stop_.request_stop();
+    close();
+}
+
+StopToken Connection::stop_token() const noexcept { return const_cast<StopSource&>(stop_).token(); }
+
+namespace {
+struct DrainAwaiter {
+    std::coroutine_handle<>* slot;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) noexcept { *slot = h; }
+    void await_resume() const noexcept {}
+};
+}  // namespace
+
+Task<bool> Connection::write(std::string_view data) {
+    if (phase_ == Phase::closed || stop_.stop_requested()) {
+        co_return false;
+    }
+    if (!data.empty()) {
+        if (chunked_stream_) {
+            char size[20];
+            auto [end, ec] = std::to_chars(size, size + sizeof size, data.size(), 16);
+            out_.append(size, static_cast<std::size_t>(end - size));
+            out_.append("\r\n");
+            out_.append(data);
+            out_.append("\r\n");
+        } else {
+            out_.append(data);
+        }
+        flush();
+    }
+    while (phase_ != Phase::closed && pending_out() > kHighWater) {
+        co_await DrainAwaiter{&drain_waiter_};
+    }
+    co_return phase_ != Phase::closed;
+}
+
+void Connection::wake_drain_waiter() {
+    if (drain_waiter_ && (phase_ == Phase::closed || pending_out() <= kHighWater)) {
+        auto h = std::exchange(drain_waiter_, {});
+        worker_.loop().defer([h] { h.resume(); });
+    }
+}
+
+}  // namespace keel::http

@@ -1,0 +1,110 @@
+#pragma once
+// One HTTP/1.1 connection: read buffer, parser state, the in-flight request, output buffer and
+// timeouts. Lives on its worker's loop thread only.
+
+#include <keel/core/stop_token.hpp>
+#include <keel/http/parser.hpp>
+#include <keel/http/request.hpp>
+#include <keel/http/response.hpp>
+
+#include "worker.hpp"
+
+#include <coroutine>
+#include <memory>
+#include <string>
+
+namespace keel::http {
+
+class Connection final : public IoWatcher, public BodyWriter {
+public:
+    Connection(Server::Worker& worker, int fd, const net::Address& remote);
+    ~Connection() override;
+
+    void on_io(std::uint32_t events) override;
+    /// Called by the worker's sweep; enforces every timeout.
+    void on_tick(TimePoint now);
+    /// Graceful shutdown: idle → close now; busy → close after the current response.
+    void begin_shutdown();
+    /// Closes now; a running handler's stop token fires.
+    void force_close();
+
+    // BodyWriter (streamed responses)
+    Task<bool> write(std::string_view data) override;
+    StopToken stop_token() const noexcept override;
+
+    Connection* prev = nullptr;
+    Connection* next = nullptr;
+
+private:
+    enum class Phase : std::uint8_t { head, body, handler, stream, lingering, closed };
+    enum class Fill : std::uint8_t { data, again, eof, full, error };
+
+    void drive();
+    void process();
+    bool try_complete_head();
+    bool try_complete_body();
+    void dispatch();
+    void on_handler_done(std::optional<Response> r, std::exception_ptr e);
+    void finish(Response& r);
+    void start_stream(Response& r);
+    void on_stream_done(std::exception_ptr e);
+    void request_done();
+    void respond_error(ParseError e);
+    void respond_problem(int status, std::string_view detail);
+    void serialize(Response& r, bool chunked_stream);
+    Fill fill();
+    bool flush();
+    void close();
+    void start_lingering();
+    void destroy_later();
+    std::size_t pending_out() const noexcept { return out_.size() - out_sent_; }
+    void wake_drain_waiter();
+
+    Server::Worker& worker_;
+    int fd_;
+    net::Address remote_;
+    Phase phase_ = Phase::head;
+
+    // read buffer: bytes [start_, end_) are unprocessed; the current request begins at start_
+    std::unique_ptr<char[]> buf_;
+    std::size_t cap_ = 0;
+    std::size_t start_ = 0;
+    std::size_t end_ = 0;
+    std::size_t lf_scanned_ = 0;  // bytes after start_ already searched for a new line
+    bool new_line_ = true;
+
+    RequestHead head_;
+    std::vector<Header> headers_;
+    std::vector<Header> trailers_;
+    ChunkedDecoder chunked_;
+    std::size_t head_len_ = 0;
+    std::size_t body_encoded_len_ = 0;
+    bool sent_continue_ = false;
+
+    Request req_;
+    StopSource stop_;
+    bool keep_alive_ = true;
+    bool is_head_request_ = false;
+    bool handler_running_ = false;
+    bool timed_out_ = false;
+    bool chunked_stream_ = false;
+    StreamBody stream_fn_;
+
+    std::string out_;
+    std::size_t out_sent_ = 0;
+    bool close_after_write_ = false;
+    std::coroutine_handle<> drain_waiter_;
+
+    bool first_request_ = true;
+    bool in_drive_ = false;
+    bool redrive_ = false;
+    bool destroy_scheduled_ = false;
+    TimePoint request_start_;
+    TimePoint last_activity_;
+    TimePoint handler_start_;
+    TimePoint write_blocked_since_{};
+    TimePoint linger_start_;
+    std::size_t lingered_bytes_ = 0;
+};
+
+}  // namespace keel::http

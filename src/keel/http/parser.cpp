@@ -1,0 +1,683 @@
+#include <keel/http/parser.hpp>
+
+#include <array>
+#include <cstring>
+
+namespace keel::http {
+namespace {
+
+// Byte classes, built once at compile time.
+enum : std::uint8_t { kToken = 1, kTarget = 2, kValue = 4, kHex = 8 };
+
+constexpr std::array<std::uint8_t, 256> make_classes() {
+    std::array<std::uint8_t, 256> t{};
+    for (int c = 0; c < 256; ++c) {
+        bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        bool digit = c >= '0' && c <= '9';
+        bool tspecial_ok = c == '!' || c == '#' || c == '$' || c == '%' || c == '&' || c == '\'' || c == '*' || c == '+' ||
+                           c == '-' || c == '.' || c == '^' || c == '_' || c == '`' || c == '|' || c == '~';
+        if (alpha || digit || tspecial_ok) {
+            t[c] |= kToken;
+        }
+        // Visible ASCII; '#' is excluded because a request-target carries no fragment (RFC 9112 §3.2).
+        if (c > 0x20 && c < 0x7f && c != '#') {
+            t[c] |= kTarget;
+        }
+        // field-value: VCHAR / obs-text / SP / HTAB
+        if (c == '\t' || (c >= 0x20 && c != 0x7f)) {
+            t[c] |= kValue;
+        }
+        if (digit || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) {
+            t[c] |= kHex;
+        }
+    }
+    return t;
+}
+constexpr auto kClass = make_classes();
+
+inline bool is(unsigned char c, std::uint8_t cls) { return (kClass[c] & cls) != 0; }
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        char x = a[i], y = b[i];
+        if (x >= 'A' && x <= 'Z') {
+            x = static_cast<char>(x + 32);
+        }
+        if (y >= 'A' && y <= 'Z') {
+            y = static_cast<char>(y + 32);
+        }
+        if (x != y) {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::string_view trim_ows(std::string_view s) noexcept {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+// Calls fn(element) for each element of a comma-separated list, trimmed; empty elements skipped
+// (RFC 9110 §5.6.1). Returns false if fn does.
+template <class F>
+bool for_each_list_element(std::string_view list, F fn) {
+    while (!list.empty()) {
+        std::size_t comma = list.find(',');
+        std::string_view item = trim_ows(list.substr(0, comma));
+        if (!item.empty() && !fn(item)) {
+            return false;
+        }
+        if (comma == std::string_view::npos) {
+            break;
+        }
+        list.remove_prefix(comma + 1);
+    }
+    return true;
+}
+
+// 1*DIGIT without sign or overflow.
+bool parse_decimal(std::string_view s, std::uint64_t& out) noexcept {
+    if (s.empty() || s.size() > 19) {
+        return false;  // 19 digits always fit in 64 bits
+    }
+    std::uint64_t v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') {
+            return false;
+        }
+        v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    out = v;
+    return true;
+}
+
+struct Cursor {
+    const char* p;
+    const char* end;
+};
+
+// Scans one header-field or request-line terminator: expects CRLF at p. Returns 1 on CRLF,
+// 0 when more bytes are needed, -1 on a bare CR (error set).
+int expect_crlf(Cursor& c, ParseError& err) noexcept {
+    if (c.p == c.end) {
+        return 0;
+    }
+    if (*c.p == '\n') {
+        err = ParseError::bare_lf;
+        return -1;
+    }
+    if (*c.p != '\r') {
+        return -1;  // caller sets the specific error
+    }
+    if (c.p + 1 == c.end) {
+        return 0;
+    }
+    if (c.p[1] != '\n') {
+        err = ParseError::bare_cr;
+        return -1;
+    }
+    c.p += 2;
+    return 1;
+}
+
+ParseResult incomplete_or_limit(std::size_t len, const ParserLimits& limits, bool in_request_line) {
+    if (in_request_line && len > limits.max_uri_bytes + 64) {
+        return {ParseStatus::error, 0, ParseError::uri_too_long};
+    }
+    if (len > limits.max_header_bytes) {
+        return {ParseStatus::error, 0, ParseError::headers_too_large};
+    }
+    return {ParseStatus::incomplete};
+}
+
+ParseResult fail(ParseError e) { return {ParseStatus::error, 0, e}; }
+
+// Checks framing and connection semantics once every header is known.
+ParseError analyze(RequestHead& head) {
+    bool have_cl = false;
+    bool have_te = false;
+    bool chunked_last = false;
+    bool other_coding = false;
+    int host_count = 0;
+    bool close = false;
+    bool keep_alive_token = false;
+    std::uint64_t cl = 0;
+
+    for (const Header& h : *head.headers) {
+        std::string_view n = h.name;
+        // Cheap first-letter dispatch keeps the common headers off the compare path.
+        switch (n[0] | 0x20) {
+            case 'c':
+                if (iequals(n, "content-length")) {
+                    bool ok = for_each_list_element(h.value, [&](std::string_view v) {
+                        std::uint64_t x;
+                        if (!parse_decimal(v, x)) {
+                            return false;
+                        }
+                        if (have_cl && x != cl) {
+                            cl = UINT64_MAX;  // marks a conflict
+                            return false;
+                        }
+                        have_cl = true;
+                        cl = x;
+                        return true;
+                    });
+                    if (!ok) {
+                        return cl == UINT64_MAX ? ParseError::conflicting_content_length : ParseError::bad_content_length;
+                    }
+                    if (!have_cl) {
+                        return ParseError::bad_content_length;  // empty value
+                    }
+                } else if (iequals(n, "connection")) {
+                    for_each_list_element(h.value, [&](std::string_view v) {
+                        if (iequals(v, "close")) {
+                            close = true;
+                        } else if (iequals(v, "keep-alive")) {
+                            keep_alive_token = true;
+                        }
+                        return true;
+                    });
+                }
+                break;
+            case 't':
+                if (iequals(n, "transfer-encoding")) {
+                    have_te = true;
+                    bool ok = for_each_list_element(h.value, [&](std::string_view v) {
+                        if (chunked_last) {
+                            // chunked applied twice, or a coding after chunked
+                            chunked_last = false;
+                            return false;
+                        }
+                        if (iequals(v, "chunked")) {
+                            chunked_last = true;
+                        } else {
+                            other_coding = true;
+                        }
+                        return true;
+                    });
+                    if (!ok) {
+                        return ParseError::chunked_not_last;
+                    }
+                }
+                break;
+            case 'h':
+                if (iequals(n, "host")) {
+                    ++host_count;
+                    head.host = h.value;
+                }
+                break;
+            case 'e':
+                if (iequals(n, "expect")) {
+                    if (!iequals(h.value, "100-continue")) {
+                        return ParseError::expectation_failed;
+                    }
+                    head.expect_continue = true;
+                }
+                break;
+            default:
+                break;
+        }
+    }
+
+    if (host_count > 1) {
+        return ParseError::duplicate_host;
+    }
+    if (host_count == 0 && head.version_minor >= 1) {
+        return ParseError::missing_host;
+    }
+    if (have_te) {
+        if (have_cl) {
+            return ParseError::content_length_with_transfer_encoding;
+        }
+        if (head.version_minor == 0) {
+            return ParseError::transfer_encoding_http10;
+        }
+        if (!chunked_last) {
+            return ParseError::chunked_not_last;
+        }
+        if (other_coding) {
+            return ParseError::unsupported_transfer_coding;
+        }
+        head.body_kind = BodyKind::chunked;
+    } else if (have_cl) {
+        head.content_length = cl;
+        head.body_kind = cl > 0 ? BodyKind::content_length : BodyKind::none;
+    }
+    head.keep_alive = head.version_minor >= 1 ? !close : (keep_alive_token && !close);
+    if (head.body_kind == BodyKind::none) {
+        head.expect_continue = false;  // nothing to continue with
+    }
+    return ParseError::none;
+}
+
+}  // namespace
+
+std::size_t find_lf(const char* data, std::size_t len, std::size_t from) noexcept {
+    if (from >= len) {
+        return len;
+    }
+    const void* p = std::memchr(data + from, '\n', len - from);
+    return p ? static_cast<std::size_t>(static_cast<const char*>(p) - data) : len;
+}
+
+ParseResult parse_request_head(const char* data, std::size_t len, RequestHead& head, const ParserLimits& limits) {
+    Cursor c{data, data + len};
+    ParseError err = ParseError::none;
+    head.headers->clear();
+    head.body_kind = BodyKind::none;
+    head.content_length = 0;
+    head.expect_continue = false;
+    head.host = {};
+
+    // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request line.
+    // We ignore exactly one CRLF (clients send it after a POST body); more is an error.
+    if (len >= 1 && data[0] == '\r') {
+        if (len < 2) {
+            return {ParseStatus::incomplete};
+        }
+        if (data[1] != '\n') {
+            return fail(ParseError::bare_cr);
+        }
+        c.p += 2;
+    }
+
+    // method
+    const char* start = c.p;
+    while (c.p < c.end && is(static_cast<unsigned char>(*c.p), kToken)) {
+        ++c.p;
+    }
+    if (c.p == c.end) {
+        return incomplete_or_limit(len, limits, true);
+    }
+    if (*c.p != ' ' || c.p == start) {
+        bool line_ended = c.p == start && (*c.p == '\r' || *c.p == '\n');
+        return fail(line_ended ? ParseError::bad_request_line : ParseError::bad_method);
+    }
+    head.method = {start, static_cast<std::size_t>(c.p - start)};
+    ++c.p;
+
+    // request-target
+    start = c.p;
+    while (c.p < c.end && is(static_cast<unsigned char>(*c.p), kTarget)) {
+        ++c.p;
+    }
+    if (c.p == c.end) {
+        return incomplete_or_limit(len, limits, true);
+    }
+    std::size_t target_len = static_cast<std::size_t>(c.p - start);
+    if (target_len > limits.max_uri_bytes) {
+        return fail(ParseError::uri_too_long);
+    }
+    if (*c.p != ' ' || target_len == 0) {
+        return fail(*c.p == ' ' || *c.p == '\r' || *c.p == '\n' ? ParseError::bad_request_line : ParseError::bad_target);
+    }
+    head.target = {start, target_len};
+    {
+        char first = head.target[0];
+        bool ok = first == '/' || (head.target == "*" && head.method == "OPTIONS") || head.method == "CONNECT";
+        if (!ok) {
+            // absolute-form: scheme "://" ...
+            std::size_t colon = head.target.find("://");
+            ok = colon != std::string_view::npos && colon > 0 &&
+                 ((first >= 'a' && first <= 'z') || (first >= 'A' && first <= 'Z'));
+        }
+        if (!ok) {
+            return fail(ParseError::bad_target);
+        }
+    }
+    ++c.p;
+
+    // HTTP-version
+    if (c.end - c.p < 8) {
+        if (std::memcmp(c.p, "HTTP/", std::min<std::size_t>(5, static_cast<std::size_t>(c.end - c.p))) != 0) {
+            return fail(ParseError::bad_version);
+        }
+        return incomplete_or_limit(len, limits, true);
+    }
+    if (std::memcmp(c.p, "HTTP/", 5) != 0 || c.p[5] < '0' || c.p[5] > '9' || c.p[6] != '.' || c.p[7] < '0' ||
+        c.p[7] > '9') {
+        return fail(ParseError::bad_version);
+    }
+    if (c.p[5] != '1') {
+        return fail(ParseError::unsupported_version);
+    }
+    head.version_minor = c.p[7] == '0' ? 0 : 1;
+    c.p += 8;
+    int r = expect_crlf(c, err);
+    if (r == 0) {
+        return incomplete_or_limit(len, limits, true);
+    }
+    if (r < 0) {
+        return fail(err != ParseError::none ? err : ParseError::bad_version);
+    }
+
+    // header fields
+    for (;;) {
+        if (static_cast<std::size_t>(c.p - data) > limits.max_header_bytes) {
+            return fail(ParseError::headers_too_large);
+        }
+        if (c.p == c.end) {
+            return incomplete_or_limit(len, limits, false);
+        }
+        char ch = *c.p;
+        if (ch == '\r' || ch == '\n') {
+            r = expect_crlf(c, err);
+            if (r == 0) {
+                return incomplete_or_limit(len, limits, false);
+            }
+            if (r < 0) {
+                return fail(err);
+            }
+            break;  // end of head
+        }
+        if (ch == ' ' || ch == '\t') {
+            return fail(ParseError::obs_fold);
+        }
+        start = c.p;
+        while (c.p < c.end && is(static_cast<unsigned char>(*c.p), kToken)) {
+            ++c.p;
+        }
+        if (c.p == c.end) {
+            return incomplete_or_limit(len, limits, false);
+        }
+        if (*c.p != ':') {
+            if (c.p == start) {
+                return fail(*c.p == '\n' ? ParseError::bare_lf : ParseError::bad_header_name);
+            }
+            return fail(*c.p == ' ' || *c.p == '\t' ? ParseError::whitespace_before_colon
+                        : *c.p == '\n'             ? ParseError::bare_lf
+                                                   : ParseError::bad_header_name);
+        }
+        if (c.p == start) {
+            return fail(ParseError::bad_header_name);
+        }
+        std::string_view name{start, static_cast<std::size_t>(c.p - start)};
+        ++c.p;
+        while (c.p < c.end && (*c.p == ' ' || *c.p == '\t')) {
+            ++c.p;
+        }
+        start = c.p;
+        while (c.p < c.end && is(static_cast<unsigned char>(*c.p), kValue)) {
+            ++c.p;
+        }
+        if (c.p == c.end) {
+            return incomplete_or_limit(len, limits, false);
+        }
+        const char* value_end = c.p;
+        r = expect_crlf(c, err);
+        if (r == 0) {
+            return incomplete_or_limit(len, limits, false);
+        }
+        if (r < 0) {
+            return fail(err != ParseError::none ? err : ParseError::bad_header_value);
+        }
+        while (value_end > start && (value_end[-1] == ' ' || value_end[-1] == '\t')) {
+            --value_end;
+        }
+        if (head.headers->size() >= limits.max_headers) {
+            return fail(ParseError::too_many_headers);
+        }
+        head.headers->push_back({name, {start, static_cast<std::size_t>(value_end - start)}});
+    }
+
+    std::size_t consumed = static_cast<std::size_t>(c.p - data);
+    if (consumed > limits.max_header_bytes) {
+        return fail(ParseError::headers_too_large);
+    }
+    if (ParseError e = analyze(head); e != ParseError::none) {
+        return fail(e);
+    }
+    if (head.body_kind == BodyKind::content_length && head.content_length > limits.max_body_bytes) {
+        return fail(ParseError::body_too_large);
+    }
+    return {ParseStatus::complete, consumed, ParseError::none};
+}
+
+ParseResult ChunkedDecoder::decode(char* body, std::size_t len, std::vector<Header>* trailers) {
+    auto error = [](ParseError e) { return ParseResult{ParseStatus::error, 0, e}; };
+    while (read_pos_ < len) {
+        char ch = body[read_pos_];
+        switch (state_) {
+            case State::size:
+                if (is(static_cast<unsigned char>(ch), kHex)) {
+                    if (++size_digits_ > 16) {
+                        return error(ParseError::bad_chunk_size);
+                    }
+                    std::uint64_t d = ch <= '9' ? static_cast<std::uint64_t>(ch - '0')
+                                                : static_cast<std::uint64_t>((ch | 0x20) - 'a' + 10);
+                    chunk_left_ = (chunk_left_ << 4) | d;
+                    ++read_pos_;
+                    break;
+                }
+                if (size_digits_ == 0) {
+                    return error(ParseError::bad_chunk_size);
+                }
+                if (chunk_left_ > max_body_ || write_pos_ + chunk_left_ > max_body_) {
+                    return error(ParseError::body_too_large);
+                }
+                if (ch == ';' || ch == ' ' || ch == '\t') {
+                    state_ = ch == ';' ? State::ext : State::size_ws;
+                    line_start_ = read_pos_++;
+                } else if (ch == '\r') {
+                    state_ = State::size_lf;
+                    ++read_pos_;
+                } else {
+                    return error(ParseError::bad_chunk_size);
+                }
+                break;
+            case State::size_ws:  // BWS before ';'
+                if (ch == ' ' || ch == '\t') {
+                    ++read_pos_;
+                } else if (ch == ';') {
+                    state_ = State::ext;
+                    ++read_pos_;
+                } else {
+                    return error(ParseError::bad_chunk_size);
+                }
+                break;
+            case State::ext:
+                // chunk-ext is ignored but must hold only token, quoted-string, '=', ';' and BWS.
+                if (ch == '\r') {
+                    state_ = State::size_lf;
+                } else if (!is(static_cast<unsigned char>(ch), kValue)) {
+                    return error(ch == '\n' ? ParseError::bare_lf : ParseError::bad_chunk);
+                } else if (read_pos_ - line_start_ > 4096) {
+                    return error(ParseError::bad_chunk);
+                }
+                ++read_pos_;
+                break;
+            case State::size_lf:
+                if (ch != '\n') {
+                    return error(ParseError::bare_cr);
+                }
+                ++read_pos_;
+                if (chunk_left_ == 0) {
+                    state_ = State::trailer_start;
+                    line_start_ = read_pos_;
+                } else {
+                    state_ = State::data;
+                }
+                break;
+            case State::data: {
+                std::size_t n = static_cast<std::size_t>(
+                    std::min<std::uint64_t>(chunk_left_, static_cast<std::uint64_t>(len - read_pos_)));
+                if (write_pos_ != read_pos_) {
+                    std::memmove(body + write_pos_, body + read_pos_, n);
+                }
+                write_pos_ += n;
+                read_pos_ += n;
+                chunk_left_ -= n;
+                if (chunk_left_ == 0) {
+                    state_ = State::data_cr;
+                }
+                break;
+            }
+            case State::data_cr:
+                if (ch != '\r') {
+                    return error(ch == '\n' ? ParseError::bare_lf : ParseError::bad_chunk);
+                }
+                state_ = State::data_lf;
+                ++read_pos_;
+                break;
+            case State::data_lf:
+                if (ch != '\n') {
+                    return error(ParseError::bare_cr);
+                }
+                ++read_pos_;
+                state_ = State::size;
+                size_digits_ = 0;
+                chunk_left_ = 0;
+                break;
+            case State::trailer_start:
+                if (ch == '\r') {
+                    state_ = State::final_lf;
+                    ++read_pos_;
+                } else if (ch == '\n') {
+                    return error(ParseError::bare_lf);
+                } else if (ch == ' ' || ch == '\t') {
+                    return error(ParseError::obs_fold);
+                } else {
+                    state_ = State::trailer_line;
+                    line_start_ = read_pos_;
+                }
+                break;
+            case State::trailer_line: {
+                // Wait for the whole line, then validate it as a header field.
+                const void* lf = std::memchr(body + read_pos_, '\n', len - read_pos_);
+                if (!lf) {
+                    trailer_bytes_ += len - read_pos_;
+                    read_pos_ = len;
+                    if (trailer_bytes_ > max_trailer_bytes_) {
+                        return error(ParseError::headers_too_large);
+                    }
+                    break;
+                }
+                std::size_t lf_pos = static_cast<std::size_t>(static_cast<const char*>(lf) - body);
+                trailer_bytes_ += lf_pos + 1 - read_pos_;
+                if (trailer_bytes_ > max_trailer_bytes_) {
+                    return error(ParseError::headers_too_large);
+                }
+                if (lf_pos == line_start_ || body[lf_pos - 1] != '\r') {
+                    return error(ParseError::bare_lf);
+                }
+                std::string_view line{body + line_start_, lf_pos - 1 - line_start_};
+                std::size_t colon = 0;
+                while (colon < line.size() && is(static_cast<unsigned char>(line[colon]), kToken)) {
+                    ++colon;
+                }
+                if (colon == 0 || colon == line.size() || line[colon] != ':') {
+                    return error(colon < line.size() && (line[colon] == ' ' || line[colon] == '\t')
+                                     ? ParseError::whitespace_before_colon
+                                     : ParseError::bad_chunk);
+                }
+                std::string_view value = line.substr(colon + 1);
+                for (char v : value) {
+                    if (!is(static_cast<unsigned char>(v), kValue)) {
+                        return error(v == '\r' ? ParseError::bare_cr : ParseError::bad_header_value);
+                    }
+                }
+                if (trailer_spans_.size() >= max_trailers_) {
+                    return error(ParseError::too_many_headers);
+                }
+                std::string_view trimmed = trim_ows(value);
+                trailer_spans_.push_back({line_start_, colon,
+                                          static_cast<std::size_t>(trimmed.data() - body), trimmed.size()});
+                read_pos_ = lf_pos + 1;
+                line_start_ = read_pos_;
+                state_ = State::trailer_start;
+                break;
+            }
+            case State::final_lf:
+                if (ch != '\n') {
+                    return error(ParseError::bare_cr);
+                }
+                ++read_pos_;
+                state_ = State::done;
+                if (trailers) {
+                    for (const TrailerSpan& t : trailer_spans_) {
+                        trailers->push_back({{body + t.name_off, t.name_len}, {body + t.value_off, t.value_len}});
+                    }
+                }
+                return {ParseStatus::complete, read_pos_, ParseError::none};
+            case State::done:
+                return {ParseStatus::complete, read_pos_, ParseError::none};
+        }
+    }
+    if (state_ == State::done) {
+        return {ParseStatus::complete, read_pos_, ParseError::none};
+    }
+    return {ParseStatus::incomplete};
+}
+
+std::size_t ChunkedDecoder::compact(char* body, std::size_t len) noexcept {
+    if (state_ == State::trailer_start || state_ == State::trailer_line || state_ == State::final_lf ||
+        state_ == State::done) {
+        return 0;
+    }
+    std::size_t gap = read_pos_ - write_pos_;
+    if (gap == 0) {
+        return 0;
+    }
+    std::memmove(body + write_pos_, body + read_pos_, len - read_pos_);
+    read_pos_ = write_pos_;
+    line_start_ = line_start_ > gap ? line_start_ - gap : 0;
+    return gap;
+}
+
+int status_for(ParseError e) noexcept {
+    switch (e) {
+        case ParseError::uri_too_long: return 414;
+        case ParseError::headers_too_large:
+        case ParseError::too_many_headers: return 431;
+        case ParseError::body_too_large: return 413;
+        case ParseError::expectation_failed: return 417;
+        case ParseError::unsupported_transfer_coding: return 501;
+        case ParseError::unsupported_version: return 505;
+        case ParseError::none: return 200;
+        default: return 400;
+    }
+}
+
+std::string_view describe(ParseError e) noexcept {
+    switch (e) {
+        case ParseError::none: return "no error";
+        case ParseError::bad_request_line: return "malformed request line";
+        case ParseError::bad_method: return "method is not a valid token";
+        case ParseError::bad_target: return "invalid request target";
+        case ParseError::bad_version: return "malformed HTTP version";
+        case ParseError::unsupported_version: return "HTTP version not supported";
+        case ParseError::bad_header_name: return "invalid character in header name";
+        case ParseError::whitespace_before_colon: return "whitespace between header name and colon";
+        case ParseError::bad_header_value: return "invalid character in header value";
+        case ParseError::obs_fold: return "obsolete line folding is not allowed";
+        case ParseError::bare_cr: return "CR not followed by LF";
+        case ParseError::bare_lf: return "LF without preceding CR";
+        case ParseError::missing_host: return "HTTP/1.1 request without Host header";
+        case ParseError::duplicate_host: return "more than one Host header";
+        case ParseError::bad_content_length: return "invalid Content-Length";
+        case ParseError::conflicting_content_length: return "conflicting Content-Length values";
+        case ParseError::content_length_with_transfer_encoding: return "both Content-Length and Transfer-Encoding";
+        case ParseError::transfer_encoding_http10: return "Transfer-Encoding in an HTTP/1.0 request";
+        case ParseError::chunked_not_last: return "Transfer-Encoding must end with chunked, once";
+        case ParseError::unsupported_transfer_coding: return "unsupported transfer coding";
+        case ParseError::bad_chunk_size: return "invalid chunk size";
+        case ParseError::bad_chunk: return "malformed chunked body";
+        case ParseError::uri_too_long: return "request target too long";
+        case ParseError::headers_too_large: return "request header fields too large";
+        case ParseError::too_many_headers: return "too many header fields";
+        case ParseError::body_too_large: return "request body too large";
+        case ParseError::expectation_failed: return "unsupported expectation";
+    }
+    return "unknown error";
+}
+
+}  // namespace keel::http

@@ -1,0 +1,185 @@
+#include <keel/http/detail/string_recycler.hpp>
+#include <keel/http/response.hpp>
+
+#include <strings.h>
+
+namespace keel::http {
+namespace {
+
+bool is_token(std::string_view s) noexcept {
+    if (s.empty()) {
+        return false;
+    }
+    for (unsigned char c : s) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '!' || c == '#' ||
+                  c == '$' || c == '%' || c == '&' || c == '\'' || c == '*' || c == '+' || c == '-' || c == '.' ||
+                  c == '^' || c == '_' || c == '`' || c == '|' || c == '~';
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+    return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// Calls fn(name, value, line_begin, line_end) for each serialized header line; stops when fn
+// returns false.
+template <class F>
+void for_each_line(std::string_view block, F fn) {
+    std::size_t pos = 0;
+    while (pos < block.size()) {
+        std::size_t eol = block.find("\r\n", pos);
+        if (eol == std::string_view::npos) {
+            return;
+        }
+        std::string_view line = block.substr(pos, eol - pos);
+        std::size_t colon = line.find(':');
+        std::string_view name = line.substr(0, colon);
+        std::string_view value = colon + 2 <= line.size() ? line.substr(colon + 2) : std::string_view{};
+        if (!fn(name, value, pos, eol + 2)) {
+            return;
+        }
+        pos = eol + 2;
+    }
+}
+
+}  // namespace
+
+Response::Response(int status) : status_(status) {}
+
+Response::~Response() {
+    detail::release_string(std::move(headers_));
+    detail::release_string(std::move(body_));
+}
+
+Response::Response(Response&& o) noexcept
+    : status_(o.status_),
+      close_(o.close_),
+      headers_(std::move(o.headers_)),
+      body_(std::move(o.body_)),
+      static_body_(o.static_body_),
+      stream_(std::move(o.stream_)) {}
+
+Response& Response::operator=(Response&& o) noexcept {
+    if (this != &o) {
+        detail::release_string(std::move(headers_));
+        detail::release_string(std::move(body_));
+        status_ = o.status_;
+        close_ = o.close_;
+        headers_ = std::move(o.headers_);
+        body_ = std::move(o.body_);
+        static_body_ = o.static_body_;
+        stream_ = std::move(o.stream_);
+    }
+    return *this;
+}
+
+Response Response::text(std::string_view body, int status) {
+    Response r(status);
+    r.header("Content-Type", "text/plain; charset=utf-8");
+    r.body(body);
+    return r;
+}
+
+Response Response::json(std::string_view json, int status) {
+    Response r(status);
+    r.header("Content-Type", "application/json");
+    r.body(json);
+    return r;
+}
+
+Response Response::stream(std::string_view content_type, StreamBody producer, int status) {
+    Response r(status);
+    r.header("Content-Type", content_type);
+    r.stream_ = std::move(producer);
+    return r;
+}
+
+Response& Response::header(std::string_view name, std::string_view value) {
+    if (!is_token(name)) {
+        return *this;
+    }
+    // The server owns framing and the date; Connection: close becomes a request to close.
+    if (iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding") || iequals(name, "Date")) {
+        return *this;
+    }
+    if (iequals(name, "Connection")) {
+        if (value.find("close") != std::string_view::npos) {
+            close_ = true;
+        }
+        return *this;
+    }
+    if (headers_.capacity() <= 15) {
+        headers_ = detail::acquire_string();
+    }
+    headers_.append(name);
+    headers_.append(": ");
+    std::size_t start = headers_.size();
+    headers_.append(value);
+    for (std::size_t i = start; i < headers_.size(); ++i) {
+        char& c = headers_[i];
+        if (c == '\r' || c == '\n' || c == '\0') {
+            c = ' ';
+        }
+    }
+    headers_.append("\r\n");
+    return *this;
+}
+
+Response& Response::remove_header(std::string_view name) {
+    std::string kept;
+    bool removed = false;
+    for_each_line(headers_, [&](std::string_view n, std::string_view, std::size_t b, std::size_t e) {
+        if (iequals(n, name)) {
+            removed = true;
+        } else {
+            kept.append(headers_, b, e - b);
+        }
+        return true;
+    });
+    if (removed) {
+        headers_.swap(kept);
+    }
+    return *this;
+}
+
+Response& Response::set_header(std::string_view name, std::string_view value) {
+    remove_header(name);
+    return header(name, value);
+}
+
+std::optional<std::string_view> Response::header_value(std::string_view name) const noexcept {
+    std::optional<std::string_view> found;
+    for_each_line(headers_, [&](std::string_view n, std::string_view v, std::size_t, std::size_t) {
+        if (iequals(n, name)) {
+            found = v;
+            return false;
+        }
+        return true;
+    });
+    return found;
+}
+
+Response& Response::body(std::string_view bytes) {
+    std::string& b = body_buffer();
+    b.assign(bytes.data(), bytes.size());
+    return *this;
+}
+
+Response& Response::static_body(std::string_view bytes) noexcept {
+    static_body_ = bytes;
+    return *this;
+}
+
+std::string& Response::body_buffer() {
+    static_body_.reset();
+    if (body_.capacity() <= 15) {
+        body_ = detail::acquire_string();
+    }
+    return body_;
+}
+
+}  // namespace keel::http

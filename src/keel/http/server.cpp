@@ -1,0 +1,247 @@
+#include <keel/http/server.hpp>
+#include <keel/net/socket.hpp>
+
+#include "connection.hpp"
+#include "worker.hpp"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <pthread.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+namespace keel::http {
+
+// ---------------------------------------------------------------------------- Worker
+
+Server::Worker::Worker(Server& server, unsigned index)
+    : server_(server), index_(index), loop_(server.workers_pool_) {
+    update_date();
+}
+
+Server::Worker::~Worker() {
+    // Connections still alive here had a handler that never finished; their frames are gone
+    // with the loop, so free the connections themselves.
+    while (head_) {
+        delete head_;
+    }
+}
+
+Result<void> Server::Worker::listen(const net::Address& addr) {
+    KEEL_TRY(fd, net::listen_tcp(addr, {.backlog = server_.options_.backlog, .reuse_port = true}));
+    listener_ = std::move(fd);
+    return {};
+}
+
+void Server::Worker::start_thread() {
+    thread_ = std::thread([this] {
+        if (auto r = loop_.watch(listener_.get(), EPOLLIN, this); !r) {
+            emit(ServerEvent::Level::error, "cannot watch listener", r.error().message());
+        }
+        std::function<void()> tick_fn;
+        tick_fn = [this, &tick_fn] {
+            tick();
+            loop_.run_after(std::chrono::milliseconds(100), tick_fn);
+        };
+        loop_.run_after(std::chrono::milliseconds(100), tick_fn);
+        loop_.run();
+    });
+    std::string name = "keel-loop-" + std::to_string(index_);
+    pthread_setname_np(thread_.native_handle(), name.c_str());
+}
+
+void Server::Worker::join() {
+    if (thread_.joinable()) {
+        thread_.join();
+    }
+}
+
+void Server::Worker::emit(ServerEvent::Level level, std::string_view message, std::string_view detail) const {
+    if (server_.options_.on_event) {
+        server_.options_.on_event(ServerEvent{level, message, detail});
+    }
+}
+
+void Server::Worker::add(Connection* c) noexcept {
+    c->next = head_;
+    c->prev = nullptr;
+    if (head_) {
+        head_->prev = c;
+    }
+    head_ = c;
+    open_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Server::Worker::remove(Connection* c) noexcept {
+    if (c->prev) {
+        c->prev->next = c->next;
+    } else {
+        head_ = c->next;
+    }
+    if (c->next) {
+        c->next->prev = c->prev;
+    }
+    open_.fetch_sub(1, std::memory_order_relaxed);
+    check_drained();
+}
+
+void Server::Worker::on_io(std::uint32_t) {
+    for (;;) {
+        sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        int fd = ::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) {
+                continue;
+            }
+            if (errno == EMFILE || errno == ENFILE) {
+                emit(ServerEvent::Level::error, "accept: out of file descriptors", std::strerror(errno));
+            }
+            return;  // EAGAIN, or an error we retry on the next readiness event
+        }
+        accepted_.fetch_add(1, std::memory_order_relaxed);
+        net::set_nodelay(fd);
+        auto* c = new Connection(*this, fd, net::Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len));
+        if (auto r = loop_.watch(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, c); !r) {
+            emit(ServerEvent::Level::error, "cannot watch connection", r.error().message());
+            c->force_close();
+        }
+    }
+}
+
+void Server::Worker::tick() {
+    update_date();
+    TimePoint now = Clock::now();
+    for (Connection* c = head_; c;) {
+        Connection* next = c->next;  // on_tick may close c (deletion is deferred)
+        c->on_tick(now);
+        c = next;
+    }
+}
+
+void Server::Worker::update_date() {
+    std::time_t t = std::time(nullptr);
+    if (t == date_second_) {
+        return;
+    }
+    date_second_ = t;
+    std::tm tm;
+    ::gmtime_r(&t, &tm);
+    char buf[64];
+    std::size_t n = std::strftime(buf, sizeof buf, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+    date_line_.assign(buf, n);
+}
+
+void Server::Worker::begin_shutdown() {
+    draining_ = true;
+    if (listener_) {
+        loop_.unwatch(listener_.get());
+        listener_.reset();
+    }
+    for (Connection* c = head_; c;) {
+        Connection* next = c->next;
+        c->begin_shutdown();
+        c = next;
+    }
+    check_drained();
+}
+
+void Server::Worker::force_close() {
+    for (Connection* c = head_; c;) {
+        Connection* next = c->next;
+        c->force_close();
+        c = next;
+    }
+}
+
+void Server::Worker::check_drained() {
+    if (draining_ && !drained_reported_ && head_ == nullptr) {
+        drained_reported_ = true;
+        server_.on_worker_drained();
+    }
+}
+
+// ---------------------------------------------------------------------------- Server
+
+Server::Server(ServerOptions options, Handler handler, WorkerPool* workers)
+    : options_(std::move(options)), handler_(std::move(handler)), workers_pool_(workers) {}
+
+Server::~Server() { stop(); }
+
+Result<void> Server::start() {
+    if (started_) {
+        return Error(Errc::invalid_argument, "server already started");
+    }
+    if (!handler_) {
+        return Error(Errc::invalid_argument, "server has no handler");
+    }
+    unsigned n = options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
+    KEEL_TRY(addr, net::Address::parse(options_.host, options_.port));
+    for (unsigned i = 0; i < n; ++i) {
+        auto w = std::make_unique<Worker>(*this, i);
+        KEEL_TRY_VOID(w->listen(addr));
+        if (i == 0) {
+            // With port 0 the first listener picks the port; the others share it.
+            KEEL_TRY(local, net::local_address(w->listener_fd()));
+            addr = net::Address::parse(options_.host, local.port()).value();
+            port_ = local.port();
+        }
+        workers_.push_back(std::move(w));
+    }
+    for (auto& w : workers_) {
+        w->start_thread();
+    }
+    started_ = true;
+    return {};
+}
+
+void Server::shutdown() {
+    if (shutting_down_.exchange(true, std::memory_order_acq_rel)) {
+        return;
+    }
+    for (auto& w : workers_) {
+        Worker* worker = w.get();
+        worker->loop().post([worker] { worker->begin_shutdown(); });
+    }
+}
+
+void Server::on_worker_drained() {
+    std::lock_guard lock(mu_);
+    ++drained_workers_;
+    drained_cv_.notify_all();
+}
+
+bool Server::wait_drained(Duration timeout) {
+    std::unique_lock lock(mu_);
+    return drained_cv_.wait_for(lock, timeout, [&] { return drained_workers_ >= workers_.size(); });
+}
+
+void Server::stop() {
+    if (!started_ || stopped_) {
+        return;
+    }
+    stopped_ = true;
+    shutdown();
+    for (auto& w : workers_) {
+        Worker* worker = w.get();
+        worker->loop().post([worker] { worker->force_close(); });
+        worker->loop().stop();
+    }
+    for (auto& w : workers_) {
+        w->join();
+    }
+}
+
+ServerStats Server::stats() const noexcept {
+    ServerStats s;
+    for (const auto& w : workers_) {
+        s.connections_open += w->open();
+        s.connections_accepted += w->accepted();
+        s.requests += w->requests();
+    }
+    return s;
+}
+
+}  // namespace keel::http

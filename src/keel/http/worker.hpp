@@ -1,0 +1,68 @@
+#pragma once
+// One loop thread of a Server: its Loop, its SO_REUSEPORT listener and its connections.
+
+#include <keel/core/loop.hpp>
+#include <keel/http/server.hpp>
+#include <keel/net/socket.hpp>
+
+#include <atomic>
+#include <string>
+#include <thread>
+
+namespace keel::http {
+
+class Connection;
+
+class Server::Worker final : public IoWatcher {
+public:
+    Worker(Server& server, unsigned index);
+    ~Worker();
+
+    Result<void> listen(const net::Address& addr);
+    int listener_fd() const noexcept { return listener_.get(); }
+    void start_thread();
+    void join();
+
+    Loop& loop() noexcept { return loop_; }
+    Server& server() noexcept { return server_; }
+    const Handler& handler() const noexcept { return server_.handler_; }
+    const ServerOptions& options() const noexcept { return server_.options_; }
+    bool shutting_down() const noexcept { return draining_; }
+    std::string_view date_line() const noexcept { return date_line_; }
+    void emit(ServerEvent::Level level, std::string_view message, std::string_view detail) const;
+
+    void add(Connection* c) noexcept;
+    void remove(Connection* c) noexcept;
+    void count_request() noexcept { requests_.fetch_add(1, std::memory_order_relaxed); }
+
+    // loop thread
+    void begin_shutdown();
+    void force_close();
+
+    std::uint64_t open() const noexcept { return open_.load(std::memory_order_relaxed); }
+    std::uint64_t accepted() const noexcept { return accepted_.load(std::memory_order_relaxed); }
+    std::uint64_t requests() const noexcept { return requests_.load(std::memory_order_relaxed); }
+
+    void on_io(std::uint32_t events) override;  // the listener
+
+private:
+    void tick();
+    void update_date();
+    void check_drained();
+
+    Server& server_;
+    unsigned index_;
+    Loop loop_;
+    net::Fd listener_;
+    std::thread thread_;
+    Connection* head_ = nullptr;  // intrusive list of live connections
+    bool draining_ = false;
+    bool drained_reported_ = false;
+    std::string date_line_;
+    std::time_t date_second_ = 0;
+    std::atomic<std::uint64_t> open_{0};
+    std::atomic<std::uint64_t> accepted_{0};
+    std::atomic<std::uint64_t> requests_{0};
+};
+
+}  // namespace keel::http

@@ -1,0 +1,72 @@
+#include <keel/net/address.hpp>
+
+#include <arpa/inet.h>
+
+#include <cstring>
+
+namespace keel::net {
+
+Result<Address> Address::parse(std::string_view host, std::uint16_t port) {
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+    }
+    std::string h(host);
+    Address a;
+    if (h.empty() || h == "localhost") {
+        h = "127.0.0.1";
+    }
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&a.storage_);
+    if (::inet_pton(AF_INET, h.c_str(), &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        a.len_ = sizeof(sockaddr_in);
+        return a;
+    }
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.storage_);
+    if (::inet_pton(AF_INET6, h.c_str(), &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
+        a.len_ = sizeof(sockaddr_in6);
+        return a;
+    }
+    return Error::with_detail(Errc::invalid_argument, "not a numeric IPv4 or IPv6 address: \"" + std::string(host) + "\"");
+}
+
+Address Address::from_sockaddr(const sockaddr* sa, socklen_t len) noexcept {
+    Address a;
+    if (len > sizeof(a.storage_)) {
+        len = sizeof(a.storage_);
+    }
+    std::memcpy(&a.storage_, sa, len);
+    a.len_ = len;
+    return a;
+}
+
+std::uint16_t Address::port() const noexcept {
+    if (storage_.ss_family == AF_INET) {
+        return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
+    }
+    if (storage_.ss_family == AF_INET6) {
+        return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
+    }
+    return 0;
+}
+
+std::string Address::host() const {
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (storage_.ss_family == AF_INET) {
+        ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, buf, sizeof buf);
+    } else if (storage_.ss_family == AF_INET6) {
+        ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, buf, sizeof buf);
+    }
+    return buf;
+}
+
+std::string Address::to_string() const {
+    if (storage_.ss_family == AF_INET6) {
+        return "[" + host() + "]:" + std::to_string(port());
+    }
+    return host() + ":" + std::to_string(port());
+}
+
+}  // namespace keel::net

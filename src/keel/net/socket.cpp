@@ -1,0 +1,59 @@
+#include <keel/net/socket.hpp>
+
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+namespace keel::net {
+
+void Fd::reset() noexcept {
+    if (fd_ >= 0) {
+        ::close(fd_);
+        fd_ = -1;
+    }
+}
+
+namespace {
+Error sys_error(const char* what, const Address& addr) {
+    return Error::with_detail(Errc::io, std::string(what) + " " + addr.to_string() + ": " + std::strerror(errno));
+}
+}  // namespace
+
+Result<Fd> listen_tcp(const Address& addr, const ListenOptions& options) {
+    Fd fd(::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd) {
+        return sys_error("socket", addr);
+    }
+    int one = 1;
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (options.reuse_port && ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+        return sys_error("setsockopt(SO_REUSEPORT)", addr);
+    }
+    if (::bind(fd.get(), addr.sockaddr_ptr(), addr.length()) != 0) {
+        return sys_error("bind", addr);
+    }
+    if (::listen(fd.get(), options.backlog) != 0) {
+        return sys_error("listen", addr);
+    }
+    return fd;
+}
+
+Result<Address> local_address(int fd) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+        return Error::with_detail(Errc::io, std::string("getsockname: ") + std::strerror(errno));
+    }
+    return Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+}
+
+void set_nodelay(int fd) noexcept {
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+}  // namespace keel::net

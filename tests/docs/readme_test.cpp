@@ -1,0 +1,31 @@
+// The README's code sample must be the compiled example, byte for byte, so it cannot rot.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace {
+std::string read(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+}  // namespace
+
+TEST(Readme, HelloSampleIsTheCompiledExample) {
+    std::string root = std::getenv("KEEL_SOURCE_DIR");
+    std::string readme = read(root + "/README.md");
+    std::string example = read(root + "/examples/hello/main.cpp");
+    ASSERT_FALSE(example.empty());
+    std::size_t start = readme.find("```cpp\n");
+    ASSERT_NE(start, std::string::npos);
+    start += 7;
+    std::size_t end = readme.find("```", start);
+    ASSERT_NE(end, std::string::npos);
+    EXPECT_EQ(readme.substr(start, end - start), example);
+    EXPECT_NE(readme.find("make run"), std::string::npos);
+    EXPECT_NE(readme.find("make test"), std::string::npos);
+}
