@@ -161,6 +161,8 @@ struct RejectCase {
     ParseError error;
 };
 
+void PrintTo(const RejectCase& c, std::ostream* os) { *os << c.name; }
+
 class ParserRejects : public ::testing::TestWithParam<RejectCase> {};
 
 TEST_P(ParserRejects, WithPreciseError) {
@@ -422,6 +424,8 @@ struct ChunkReject {
     std::string encoded;
     ParseError error;
 };
+
+void PrintTo(const ChunkReject& c, std::ostream* os) { *os << c.name; }
 
 class ChunkedRejects : public ::testing::TestWithParam<ChunkReject> {};
 

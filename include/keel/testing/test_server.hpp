@@ -61,6 +61,8 @@ public:
     std::optional<RawResponse> exchange(std::string_view request);
     /// Reads until the server closes (or the timeout); returns all bytes.
     std::string read_until_close();
+    /// True when bytes (or EOF) can be read within `wait`.
+    bool readable(std::chrono::milliseconds wait);
     /// True when the server closed the connection within the timeout (EOF or reset).
     bool closed_by_peer();
 

@@ -164,7 +164,6 @@ bool Connection::try_complete_head() {
         return true;
     }
     head_len_ = r.consumed;
-    worker_.count_request();
     if (head_.body_kind == BodyKind::none) {
         body_encoded_len_ = 0;
         req_.set_body({});
@@ -214,6 +213,12 @@ bool Connection::try_complete_body() {
 }
 
 void Connection::dispatch() {
+    if (head_moved_) {
+        // The buffer moved while the body arrived: the head's views must point at its new place.
+        head_moved_ = false;
+        parse_request_head(buf_.get() + start_, head_len_, head_, worker_.options().limits);
+    }
+    worker_.count_request();
     std::string_view body = req_.body();
     req_.reset();
     req_.assign(head_, body, &trailers_);
@@ -409,6 +414,7 @@ Connection::Fill Connection::fill() {
             std::memmove(buf_.get(), buf_.get() + start_, end_ - start_);
             end_ -= start_;
             start_ = 0;
+            head_moved_ = phase_ == Phase::body;
         }
         if (phase_ == Phase::body && head_.body_kind == BodyKind::chunked) {
             // Squeeze out the chunk framing already decoded so the buffer holds about the body.
@@ -431,6 +437,7 @@ Connection::Fill Connection::fill() {
             std::memcpy(bigger.get(), buf_.get(), end_);
             buf_ = std::move(bigger);
             cap_ = new_cap;
+            head_moved_ = phase_ == Phase::body;
         }
     }
     bool was_empty = start_ == end_;

@@ -80,6 +80,7 @@ private:
     std::size_t head_len_ = 0;
     std::size_t body_encoded_len_ = 0;
     bool sent_continue_ = false;
+    bool head_moved_ = false;  // the buffer moved since head_ was parsed
 
     Request req_;
     StopSource stop_;

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -180,6 +181,14 @@ std::string RawClient::read_until_close() {
     while (fill()) {
     }
     return std::exchange(buf_, {});
+}
+
+bool RawClient::readable(std::chrono::milliseconds wait) {
+    if (!buf_.empty()) {
+        return true;
+    }
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, static_cast<int>(wait.count())) > 0;
 }
 
 bool RawClient::closed_by_peer() {
