@@ -1,4 +1,5 @@
 #include <keel/app/app.hpp>
+#include <keel/net/address.hpp>
 
 #include <csignal>
 #include <cstdio>
@@ -95,6 +96,10 @@ http::ServerOptions App::server_options() const {
     o.idle_timeout = config_.get_duration("server.idle_timeout");
     o.handler_timeout = config_.get_duration("server.handler_timeout");
     o.shutdown_timeout = config_.get_duration("server.shutdown_timeout");
+    if (auto a = net::Address::parse(o.host, o.port); !a) {
+        throw config::ConfigError("keel: config: server.host = \"" + o.host +
+                                  "\": must be a numeric IPv4 or IPv6 address (e.g. 127.0.0.1, 0.0.0.0, ::1)");
+    }
     if (o.limits.max_uri_bytes > o.limits.max_header_bytes) {
         throw config::ConfigError("keel: config: server.max_uri_bytes = " + std::to_string(o.limits.max_uri_bytes) +
                                   ": must not exceed server.max_header_bytes (" +

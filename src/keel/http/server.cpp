@@ -179,15 +179,18 @@ Result<void> Server::start() {
     }
     unsigned n = options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
     KEEL_TRY(addr, net::Address::parse(options_.host, options_.port));
+    // Every loop's listener uses SO_REUSEPORT, which would also let a second process share the
+    // port silently. Probe with a plain socket first so "address already in use" is reported,
+    // and so that port 0 resolves to one concrete port for all listeners.
+    {
+        KEEL_TRY(probe, net::listen_tcp(addr, {.backlog = 1, .reuse_port = false}));
+        KEEL_TRY(local, net::local_address(probe.get()));
+        port_ = local.port();
+        addr = net::Address::parse(options_.host, port_).value();
+    }
     for (unsigned i = 0; i < n; ++i) {
         auto w = std::make_unique<Worker>(*this, i);
         KEEL_TRY_VOID(w->listen(addr));
-        if (i == 0) {
-            // With port 0 the first listener picks the port; the others share it.
-            KEEL_TRY(local, net::local_address(w->listener_fd()));
-            addr = net::Address::parse(options_.host, local.port()).value();
-            port_ = local.port();
-        }
         workers_.push_back(std::move(w));
     }
     for (auto& w : workers_) {

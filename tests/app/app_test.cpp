@@ -1,0 +1,260 @@
+// The App as a real process: configuration errors, signals, graceful shutdown under load.
+#include <keel/testing/test_server.hpp>
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <future>
+#include <regex>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+using namespace std::chrono_literals;
+using keel::testing::RawClient;
+
+namespace {
+
+// A child process with its stderr captured to a file.
+class Process {
+public:
+    explicit Process(std::vector<std::string> args) {
+        static std::atomic<int> counter{0};
+        err_path_ = ::testing::TempDir() + "/keel_app_test_" + std::to_string(::getpid()) + "_" +
+                    std::to_string(counter++) + ".err";
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 2, err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+        std::vector<char*> argv;
+        for (auto& a : args) {
+            argv.push_back(a.data());
+        }
+        argv.push_back(nullptr);
+        if (posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ) != 0) {
+            pid_ = -1;
+        }
+        posix_spawn_file_actions_destroy(&fa);
+    }
+    ~Process() {
+        if (pid_ > 0 && !exited_) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+    }
+    void signal(int sig) { ::kill(pid_, sig); }
+    // Exit code, or -1 if still running after `timeout`.
+    int wait(std::chrono::milliseconds timeout) {
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (std::chrono::steady_clock::now() < deadline) {
+            int status;
+            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+                exited_ = true;
+                return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            }
+            std::this_thread::sleep_for(10ms);
+        }
+        return -1;
+    }
+    std::string stderr_text() const {
+        std::ifstream in(err_path_);
+        std::stringstream s;
+        s << in.rdbuf();
+        return s.str();
+    }
+    // Waits for the "listening" log line and returns the port.
+    int wait_port(std::chrono::milliseconds timeout = 10s) {
+        std::regex re("\"addr\":\"127\\.0\\.0\\.1:(\\d+)\"");
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (std::chrono::steady_clock::now() < deadline) {
+            std::smatch m;
+            std::string text = stderr_text();
+            if (std::regex_search(text, m, re)) {
+                return std::stoi(m[1]);
+            }
+            std::this_thread::sleep_for(20ms);
+        }
+        return -1;
+    }
+
+private:
+    pid_t pid_ = -1;
+    bool exited_ = false;
+    std::string err_path_;
+};
+
+std::string get(std::string_view path) { return "GET " + std::string(path) + " HTTP/1.1\r\nHost: t\r\n\r\n"; }
+
+}  // namespace
+
+TEST(AppConfig, InvalidFlagValueExitsWith2AndNamesKeyValueAllowed) {
+    Process p({KEEL_HELLO_BINARY, "--server.port", "http"});
+    EXPECT_EQ(p.wait(10s), 2);
+    EXPECT_NE(p.stderr_text().find(
+                  "keel: config: server.port = \"http\" (from flag --server.port): must be an integer between 0 and 65535"),
+              std::string::npos)
+        << p.stderr_text();
+}
+
+TEST(AppConfig, InvalidEnvValueExitsWith2) {
+    ::setenv("KEEL_SERVER_IDLE_TIMEOUT", "forever", 1);
+    Process p({KEEL_HELLO_BINARY});
+    ::unsetenv("KEEL_SERVER_IDLE_TIMEOUT");
+    EXPECT_EQ(p.wait(10s), 2);
+    EXPECT_NE(p.stderr_text().find("server.idle_timeout = \"forever\" (from env KEEL_SERVER_IDLE_TIMEOUT)"),
+              std::string::npos)
+        << p.stderr_text();
+}
+
+TEST(AppConfig, UnknownKeyInFileExitsWith2) {
+    std::string path = ::testing::TempDir() + "/keel_app_bad.toml";
+    std::ofstream(path) << "[server]\nthreds = 4\n";
+    Process p({KEEL_HELLO_BINARY, "--config", path});
+    EXPECT_EQ(p.wait(10s), 2);
+    EXPECT_NE(p.stderr_text().find("unknown key \"server.threds\""), std::string::npos) << p.stderr_text();
+}
+
+TEST(AppConfig, CrossKeyRuleExitsWith2) {
+    Process p({KEEL_HELLO_BINARY, "--server.read_header_timeout", "1m", "--server.read_timeout", "10s"});
+    EXPECT_EQ(p.wait(10s), 2);
+    EXPECT_NE(p.stderr_text().find("server.read_header_timeout = 1m: must not exceed server.read_timeout (10s)"),
+              std::string::npos)
+        << p.stderr_text();
+}
+
+TEST(AppConfig, InvalidHostExitsWith2) {
+    Process p({KEEL_HELLO_BINARY, "--server.host", "256.1.1.1"});
+    EXPECT_EQ(p.wait(10s), 2);
+    EXPECT_NE(p.stderr_text().find("server.host = \"256.1.1.1\": must be a numeric IPv4 or IPv6 address"),
+              std::string::npos)
+        << p.stderr_text();
+}
+
+TEST(AppConfig, PortInUseExitsWith1) {
+    // The other server listens with SO_REUSEPORT; keel must still refuse to share its port.
+    keel::testing::TestServer other([](keel::http::Request&) { return keel::http::Response(); });
+    Process p({KEEL_HELLO_BINARY, "--server.port", std::to_string(other.port())});
+    EXPECT_EQ(p.wait(10s), 1);
+    EXPECT_NE(p.stderr_text().find("cannot start server"), std::string::npos) << p.stderr_text();
+    EXPECT_NE(p.stderr_text().find("Address already in use"), std::string::npos) << p.stderr_text();
+}
+
+TEST(AppLifecycle, GracefulShutdownUnderLoad) {
+    Process p({KEEL_SLOW_APP_BINARY, "--server.port", "0", "--server.threads", "2"});
+    int port = p.wait_port();
+    ASSERT_GT(port, 0) << p.stderr_text();
+
+    // Background load on keep-alive connections, and 16 requests that are mid-handler at SIGTERM.
+    std::atomic<bool> stop_load{false};
+    std::atomic<int> load_ok{0}, load_bad{0};
+    std::vector<std::thread> load;
+    for (int t = 0; t < 2; ++t) {
+        load.emplace_back([&] {
+            while (!stop_load) {
+                RawClient c(static_cast<std::uint16_t>(port), 2000ms);
+                if (!c.connected()) {
+                    break;  // refused: the listener is closed
+                }
+                for (int i = 0; i < 50 && !stop_load; ++i) {
+                    auto r = c.exchange(get("/hello"));
+                    if (!r) {
+                        break;  // closed by the server between requests: allowed
+                    }
+                    (r->status == 200 ? load_ok : load_bad)++;
+                    if (r->header("Connection") == "close") {
+                        break;
+                    }
+                }
+            }
+        });
+    }
+    std::vector<std::future<std::optional<keel::testing::RawResponse>>> inflight;
+    for (int i = 0; i < 16; ++i) {
+        inflight.push_back(std::async(std::launch::async, [port] {
+            RawClient c(static_cast<std::uint16_t>(port), 5000ms);
+            return c.exchange(get("/slow?ms=600"));
+        }));
+    }
+    std::this_thread::sleep_for(250ms);
+    p.signal(SIGTERM);
+
+    for (auto& f : inflight) {
+        auto r = f.get();
+        ASSERT_TRUE(r) << "an in-flight request was dropped";
+        EXPECT_EQ(r->status, 200);
+        EXPECT_EQ(r->body, "slept");
+        EXPECT_EQ(r->header("Connection"), "close");
+    }
+    EXPECT_EQ(p.wait(10s), 0) << p.stderr_text();
+    stop_load = true;
+    for (auto& t : load) {
+        t.join();
+    }
+    EXPECT_GT(load_ok.load(), 0);
+    EXPECT_EQ(load_bad.load(), 0);
+
+    // After exit nothing listens on the port.
+    RawClient after(static_cast<std::uint16_t>(port), 500ms);
+    EXPECT_FALSE(after.connected());
+
+    std::string log = p.stderr_text();
+    auto hook2 = log.find("\"msg\":\"hook\",\"n\":2");
+    auto hook1 = log.find("\"msg\":\"hook\",\"n\":1");
+    ASSERT_NE(hook2, std::string::npos) << log;
+    ASSERT_NE(hook1, std::string::npos) << log;
+    EXPECT_LT(hook2, hook1) << "hooks run in reverse order of registration";
+    EXPECT_NE(log.find("\"msg\":\"shutting down\",\"signal\":\"SIGTERM\""), std::string::npos);
+    EXPECT_NE(log.find("\"msg\":\"stopped\""), std::string::npos);
+}
+
+TEST(AppLifecycle, DeadlineForceClosesStragglersAndExits0) {
+    Process p({KEEL_SLOW_APP_BINARY, "--server.port", "0", "--server.threads", "1", "--server.shutdown_timeout",
+               "300ms"});
+    int port = p.wait_port();
+    ASSERT_GT(port, 0);
+    auto straggler = std::async(std::launch::async, [port] {
+        RawClient c(static_cast<std::uint16_t>(port), 5000ms);
+        return c.exchange(get("/slow?ms=30000"));
+    });
+    std::this_thread::sleep_for(200ms);
+    auto start = std::chrono::steady_clock::now();
+    p.signal(SIGTERM);
+    EXPECT_EQ(p.wait(5s), 0);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+    EXPECT_FALSE(straggler.get());
+    EXPECT_NE(p.stderr_text().find("shutdown deadline passed"), std::string::npos) << p.stderr_text();
+}
+
+TEST(AppLifecycle, SecondSignalExitsAtOnce) {
+    Process p({KEEL_SLOW_APP_BINARY, "--server.port", "0", "--server.shutdown_timeout", "60s"});
+    int port = p.wait_port();
+    ASSERT_GT(port, 0);
+    auto straggler = std::async(std::launch::async, [port] {
+        RawClient c(static_cast<std::uint16_t>(port), 5000ms);
+        return c.exchange(get("/slow?ms=30000"));
+    });
+    std::this_thread::sleep_for(200ms);
+    p.signal(SIGTERM);
+    std::this_thread::sleep_for(200ms);
+    auto start = std::chrono::steady_clock::now();
+    p.signal(SIGINT);
+    EXPECT_EQ(p.wait(5s), 1);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+    EXPECT_NE(p.stderr_text().find("second signal"), std::string::npos);
+    straggler.get();
+}
+
+TEST(AppLifecycle, HelpExitsZero) {
+    Process p({KEEL_HELLO_BINARY, "--help"});
+    EXPECT_EQ(p.wait(10s), 0);
+}

@@ -1,0 +1,24 @@
+// A keel App used by app_test as a real process: /hello, /slow?ms=N (a coroutine that sleeps),
+// and two shutdown hooks that log their order.
+#include <keel/keel.hpp>
+
+#include <charconv>
+
+int main(int argc, char** argv) {
+    keel::App app(argc, argv, {.name = "slow_app"});
+    app.handle([](keel::Request& req) -> keel::Task<keel::Response> {
+        if (req.path() == "/slow") {
+            int ms = 100;
+            std::string_view q = req.query();
+            if (q.substr(0, 3) == "ms=") {
+                std::from_chars(q.data() + 3, q.data() + q.size(), ms);
+            }
+            bool full = co_await keel::sleep_for(std::chrono::milliseconds(ms), req.stop_token());
+            co_return keel::Response::text(full ? "slept" : "cancelled");
+        }
+        co_return keel::Response::text("hello");
+    });
+    app.on_shutdown([&app] { app.logger().info("hook", {{"n", 1}}); });
+    app.on_shutdown([&app] { app.logger().info("hook", {{"n", 2}}); });
+    return app.run();
+}
