@@ -158,24 +158,24 @@ ParseError analyze(RequestHead& head) {
         switch (n[0] | 0x20) {
             case 'c':
                 if (iequals(n, "content-length")) {
-                    bool ok = for_each_list_element(h.value, [&](std::string_view v) {
+                    // 1*DIGIT, or a list of identical values (RFC 9110 §8.6). Unlike general
+                    // lists, empty elements are an error: this field decides the framing.
+                    std::string_view rest = h.value;
+                    for (;;) {
+                        std::size_t comma = rest.find(',');
                         std::uint64_t x;
-                        if (!parse_decimal(v, x)) {
-                            return false;
+                        if (!parse_decimal(trim_ows(rest.substr(0, comma)), x)) {
+                            return ParseError::bad_content_length;
                         }
                         if (have_cl && x != cl) {
-                            cl = UINT64_MAX;  // marks a conflict
-                            return false;
+                            return ParseError::conflicting_content_length;
                         }
                         have_cl = true;
                         cl = x;
-                        return true;
-                    });
-                    if (!ok) {
-                        return cl == UINT64_MAX ? ParseError::conflicting_content_length : ParseError::bad_content_length;
-                    }
-                    if (!have_cl) {
-                        return ParseError::bad_content_length;  // empty value
+                        if (comma == std::string_view::npos) {
+                            break;
+                        }
+                        rest.remove_prefix(comma + 1);
                     }
                 } else if (iequals(n, "connection")) {
                     for_each_list_element(h.value, [&](std::string_view v) {
@@ -325,10 +325,23 @@ ParseResult parse_request_head(const char* data, std::size_t len, RequestHead& h
         char first = head.target[0];
         bool ok = first == '/' || (head.target == "*" && head.method == "OPTIONS") || head.method == "CONNECT";
         if (!ok) {
-            // absolute-form: scheme "://" ...
-            std::size_t colon = head.target.find("://");
-            ok = colon != std::string_view::npos && colon > 0 &&
-                 ((first >= 'a' && first <= 'z') || (first >= 'A' && first <= 'Z'));
+            // absolute-form (RFC 9112 §3.2.2) for the schemes an origin server serves.
+            std::string_view t = head.target;
+            auto starts = [&](std::string_view prefix) { return t.size() > prefix.size() && iequals(t.substr(0, prefix.size()), prefix); };
+            ok = starts("http://") || starts("https://");
+            if (ok) {
+                // A non-empty authority of RFC 3986 characters (unreserved, sub-delims, ':', '%',
+                // '[', ']'), ending at the path, query or the end. No userinfo: RFC 9110 §4.2.4
+                // deprecates it for http(s) and it has fooled URL parsers before.
+                std::size_t begin = t.find("://") + 3;
+                std::size_t a = begin;
+                for (; ok && a < t.size() && t[a] != '/' && t[a] != '?'; ++a) {
+                    char ch = t[a];
+                    ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                         std::string_view("-._~!$&'()*+,;=:%[]").find(ch) != std::string_view::npos;
+                }
+                ok = ok && a > begin;
+            }
         }
         if (!ok) {
             return fail(ParseError::bad_target);
@@ -578,6 +591,11 @@ ParseResult ChunkedDecoder::decode(char* body, std::size_t len, std::vector<Head
                     return error(colon < line.size() && (line[colon] == ' ' || line[colon] == '\t')
                                      ? ParseError::whitespace_before_colon
                                      : ParseError::bad_chunk);
+                }
+                // Framing and routing fields are not allowed in trailers (RFC 9110 §6.5.1).
+                std::string_view tname = line.substr(0, colon);
+                if (iequals(tname, "content-length") || iequals(tname, "transfer-encoding") || iequals(tname, "host")) {
+                    return error(ParseError::bad_chunk);
                 }
                 std::string_view value = line.substr(colon + 1);
                 for (char v : value) {
