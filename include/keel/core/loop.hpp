@@ -64,6 +64,8 @@ public:
     /// Registers fd (edge-triggered). The watcher must outlive the registration and, because
     /// events of the current batch may still name it, be destroyed through defer().
     Result<void> watch(int fd, std::uint32_t epoll_events, IoWatcher* watcher);
+    /// Changes the events of a watched fd (still edge-triggered).
+    Result<void> modify(int fd, std::uint32_t epoll_events, IoWatcher* watcher);
     void unwatch(int fd) noexcept;
 
     /// Time at the start of the current iteration (cheap; refreshed after every epoll_wait).

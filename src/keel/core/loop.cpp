@@ -82,6 +82,16 @@ Result<void> Loop::watch(int fd, std::uint32_t epoll_events, IoWatcher* watcher)
     return {};
 }
 
+Result<void> Loop::modify(int fd, std::uint32_t epoll_events, IoWatcher* watcher) {
+    epoll_event ev{};
+    ev.events = epoll_events | EPOLLET;
+    ev.data.ptr = watcher;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) != 0) {
+        return Error::with_detail(Errc::io, std::string("epoll_ctl: ") + std::strerror(errno));
+    }
+    return {};
+}
+
 void Loop::unwatch(int fd) noexcept { ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr); }
 
 void Loop::drain_posted() {

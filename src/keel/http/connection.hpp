@@ -71,7 +71,7 @@ private:
     std::size_t start_ = 0;
     std::size_t end_ = 0;
     std::size_t lf_scanned_ = 0;  // bytes after start_ already searched for a new line
-    bool new_line_ = true;
+    bool read_drained_ = false;  // the last recv returned less than asked: wait for an edge
 
     RequestHead head_;
     std::vector<Header> headers_;

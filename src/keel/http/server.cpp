@@ -104,7 +104,7 @@ void Server::Worker::on_io(std::uint32_t) {
         accepted_.fetch_add(1, std::memory_order_relaxed);
         net::set_nodelay(fd);
         auto* c = new Connection(*this, fd, net::Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len));
-        if (auto r = loop_.watch(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, c); !r) {
+        if (auto r = loop_.watch(fd, EPOLLIN | EPOLLRDHUP, c); !r) {  // EPOLLOUT only while a write is blocked
             emit(ServerEvent::Level::error, "cannot watch connection", r.error().message());
             c->force_close();
         }
