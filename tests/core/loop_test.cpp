@@ -101,3 +101,18 @@ TEST(Loop, StopFromAnotherThreadWakesIdleLoop) {
     runner.join();
     EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
 }
+
+TEST(Loop, PeriodicTimerRepeatsUntilCancelled) {
+    keel::Loop loop;
+    int ticks = 0;
+    keel::TimerId id = 0;
+    id = loop.run_every(5ms, [&] {
+        if (++ticks == 3) {
+            EXPECT_TRUE(loop.cancel(id));  // cancelling itself from its own callback
+        }
+    });
+    loop.run_after(60ms, [&] { loop.stop(); });
+    loop.run();
+    EXPECT_EQ(ticks, 3);
+    EXPECT_FALSE(loop.cancel(id));
+}

@@ -58,6 +58,8 @@ public:
     /// Timers (loop thread). A cancelled or fired timer id is never reused.
     TimerId run_after(Duration delay, std::function<void()> fn);
     TimerId run_at(TimePoint when, std::function<void()> fn);
+    /// Runs fn every `period` until cancelled; re-arming allocates nothing.
+    TimerId run_every(Duration period, std::function<void()> fn);
     /// Returns false when the timer already fired or was cancelled.
     bool cancel(TimerId id) noexcept;
 
@@ -97,7 +99,13 @@ private:
     std::vector<std::function<void()>> deferred_;
     std::vector<std::function<void()>> running_deferred_;
     std::vector<TimerEntry> timer_heap_;
-    std::unordered_map<TimerId, std::function<void()>> timers_;
+    struct TimerRecord {
+        std::function<void()> fn;
+        Duration period{};  // zero for one-shot timers
+    };
+    std::unordered_map<TimerId, TimerRecord> timers_;
+    TimerId firing_ = 0;           // the periodic timer whose callback is running
+    bool firing_cancelled_ = false;  // ... and it cancelled itself
     TimerId next_timer_id_ = 1;
     TimePoint now_;
     Duration last_lag_{};

@@ -64,13 +64,28 @@ TimerId Loop::run_after(Duration delay, std::function<void()> fn) { return run_a
 
 TimerId Loop::run_at(TimePoint when, std::function<void()> fn) {
     TimerId id = next_timer_id_++;
-    timers_.emplace(id, std::move(fn));
+    timers_.emplace(id, TimerRecord{std::move(fn), Duration::zero()});
     timer_heap_.push_back({when, id});
     std::push_heap(timer_heap_.begin(), timer_heap_.end(), std::greater<>{});
     return id;
 }
 
-bool Loop::cancel(TimerId id) noexcept { return timers_.erase(id) > 0; }
+TimerId Loop::run_every(Duration period, std::function<void()> fn) {
+    TimerId id = next_timer_id_++;
+    timers_.emplace(id, TimerRecord{std::move(fn), period});
+    timer_heap_.push_back({Clock::now() + period, id});
+    std::push_heap(timer_heap_.begin(), timer_heap_.end(), std::greater<>{});
+    return id;
+}
+
+bool Loop::cancel(TimerId id) noexcept {
+    if (id != 0 && id == firing_) {
+        bool was = !firing_cancelled_;
+        firing_cancelled_ = true;  // erased once its callback returns
+        return was;
+    }
+    return timers_.erase(id) > 0;
+}
 
 Result<void> Loop::watch(int fd, std::uint32_t epoll_events, IoWatcher* watcher) {
     epoll_event ev{};
@@ -125,9 +140,23 @@ void Loop::run_timers() {
         if (it == timers_.end()) {
             continue;  // cancelled
         }
-        auto fn = std::move(it->second);
-        timers_.erase(it);
         last_lag_ = now_ - top.when;
+        if (it->second.period > Duration::zero()) {
+            // Periodic: keep the record (no allocation), re-arm after the callback.
+            firing_ = top.id;
+            firing_cancelled_ = false;
+            it->second.fn();
+            firing_ = 0;
+            if (firing_cancelled_) {
+                timers_.erase(top.id);
+            } else {
+                timer_heap_.push_back({top.when + timers_.at(top.id).period, top.id});
+                std::push_heap(timer_heap_.begin(), timer_heap_.end(), std::greater<>{});
+            }
+            continue;
+        }
+        auto fn = std::move(it->second.fn);
+        timers_.erase(it);
         fn();
     }
 }

@@ -40,12 +40,7 @@ void Server::Worker::start_thread() {
         if (auto r = loop_.watch(listener_.get(), EPOLLIN, this); !r) {
             emit(ServerEvent::Level::error, "cannot watch listener", r.error().message());
         }
-        std::function<void()> tick_fn;
-        tick_fn = [this, &tick_fn] {
-            tick();
-            loop_.run_after(std::chrono::milliseconds(100), tick_fn);
-        };
-        loop_.run_after(std::chrono::milliseconds(100), tick_fn);
+        loop_.run_every(std::chrono::milliseconds(100), [this] { tick(); });
         loop_.run();
     });
     std::string name = "keel-loop-" + std::to_string(index_);
