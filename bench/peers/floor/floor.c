@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 /* The floor for bench/run: an epoll server that answers every "\r\n\r\n" it sees with a canned
  * response, without parsing anything. No real server can be cheaper per request than this on
  * the same kernel path, so every report shows how close keel comes to it. */

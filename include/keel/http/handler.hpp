@@ -1,7 +1,9 @@
 #pragma once
-/// keel::http::Handler: the one type-erased handler type. Built from either
-///   - a plain callable `Response(Request&)`, run inline on the loop thread, or
-///   - a coroutine `Task<Response>(Request&)` that may co_await database calls, timers, offload…
+/// keel::http::Handler: the one type-erased handler type. Built from any of
+///   - a plain callable `Response(Request&)`, run inline on the loop thread;
+///   - a coroutine `Task<Response>(Request&)` that may co_await timers, keel::offload, clients…;
+///   - a callable returning `Outcome` (a ready Response or a Task), which is what routers and
+///     middleware use so that wrapping a plain handler costs no coroutine.
 /// Plain handlers must not block: use a coroutine with keel::offload for blocking work.
 
 #include <keel/core/task.hpp>
@@ -9,15 +11,34 @@
 #include <keel/http/response.hpp>
 
 #include <functional>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
 namespace keel::http {
 
+/// The result of invoking a handler: a Response now, or a Task that will produce one.
+class Outcome {
+public:
+    Outcome(Response r) : ready_(std::move(r)) {}       // NOLINT: implicit
+    Outcome(Task<Response> t) : task_(std::move(t)) {}  // NOLINT: implicit
+
+    bool ready() const noexcept { return ready_.has_value(); }
+    Response& response() { return *ready_; }
+    Task<Response> take_task() noexcept { return std::move(task_); }
+    /// Either way, as a Task (a ready response becomes an immediately finished coroutine).
+    Task<Response> into_task();
+
+private:
+    std::optional<Response> ready_;
+    Task<Response> task_;
+};
+
 class Handler {
 public:
     using Sync = std::function<Response(Request&)>;
     using Async = std::function<Task<Response>(Request&)>;
+    using Dynamic = std::function<Outcome(Request&)>;
 
     Handler() = default;
 
@@ -26,27 +47,36 @@ public:
         using R = std::invoke_result_t<F&, Request&>;
         if constexpr (std::is_same_v<R, Task<Response>>) {
             async_ = Async(std::forward<F>(f));
+        } else if constexpr (std::is_same_v<R, Outcome>) {
+            dynamic_ = Dynamic(std::forward<F>(f));
         } else {
             static_assert(std::is_convertible_v<R, Response>,
-                          "a keel handler returns Response or Task<Response> and takes Request&");
+                          "a keel handler takes Request& and returns Response, Task<Response> or Outcome");
             sync_ = Sync(std::forward<F>(f));
         }
     }
 
-    explicit operator bool() const noexcept { return sync_ || async_; }
-    bool is_async() const noexcept { return static_cast<bool>(async_); }
+    explicit operator bool() const noexcept { return sync_ || async_ || dynamic_; }
 
-    /// Plain handlers only.
-    Response call(Request& req) const { return sync_(req); }
-    /// Coroutine handlers only.
-    Task<Response> call_async(Request& req) const { return async_(req); }
+    /// Calls the handler whatever its kind. Exceptions thrown before the first suspension
+    /// propagate from here; later ones from awaiting the task.
+    Outcome invoke(Request& req) const {
+        if (sync_) {
+            return Outcome(sync_(req));
+        }
+        if (async_) {
+            return Outcome(async_(req));
+        }
+        return dynamic_(req);
+    }
 
-    /// Either kind as a coroutine (a plain handler runs when the task is first awaited).
+    /// Either kind as a coroutine.
     Task<Response> operator()(Request& req) const;
 
 private:
     Sync sync_;
     Async async_;
+    Dynamic dynamic_;
 };
 
 }  // namespace keel::http

@@ -13,6 +13,7 @@
 #include <keel/net/address.hpp>
 
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -65,6 +66,10 @@ public:
     /// Typed request-scoped values.
     Context& context() noexcept { return context_; }
 
+    /// A per-request buffer reused across requests (the router decodes path segments into it;
+    /// views into it stay valid for the request). Cleared by reset().
+    std::string& scratch() noexcept { return scratch_; }
+
     StopToken stop_token() const noexcept { return stop_token_; }
     const net::Address& remote_address() const noexcept { return remote_; }
     /// When the first byte of this request arrived (loop clock).
@@ -98,6 +103,7 @@ private:
     std::string_view body_;
     std::vector<PathParam> params_;
     std::string_view route_;
+    std::string scratch_;
     Context context_;
     StopToken stop_token_;
     net::Address remote_;

@@ -237,32 +237,26 @@ void Connection::dispatch() {
     timed_out_ = false;
 
     const Handler& handler = worker_.handler();
-    if (!handler.is_async()) {
-        try {
-            Response r = handler.call(req_);
-            finish(r);
-        } catch (const std::exception& e) {
-            worker_.emit(ServerEvent::Level::error, "handler threw", e.what());
-            respond_problem(500, "the server could not complete the request");
-        } catch (...) {
-            worker_.emit(ServerEvent::Level::error, "handler threw", "unknown exception");
-            respond_problem(500, "the server could not complete the request");
+    Task<Response> task;
+    try {
+        Outcome outcome = handler.invoke(req_);
+        if (outcome.ready()) {
+            finish(outcome.response());  // plain handlers answer inline, without a coroutine
+            return;
         }
+        task = outcome.take_task();
+    } catch (const std::exception& e) {
+        worker_.emit(ServerEvent::Level::error, "handler threw", e.what());
+        respond_problem(500, "the server could not complete the request");
+        return;
+    } catch (...) {
+        worker_.emit(ServerEvent::Level::error, "handler threw", "unknown exception");
+        respond_problem(500, "the server could not complete the request");
         return;
     }
     phase_ = Phase::handler;
     handler_running_ = true;
     handler_start_ = worker_.loop().now();
-    Task<Response> task;
-    try {
-        task = handler.call_async(req_);
-    } catch (const std::exception& e) {
-        handler_running_ = false;
-        phase_ = Phase::head;
-        worker_.emit(ServerEvent::Level::error, "handler threw", e.what());
-        respond_problem(500, "the server could not complete the request");
-        return;
-    }
     spawn(std::move(task), [this](std::optional<Response> r, std::exception_ptr e) { on_handler_done(std::move(r), e); });
 }
 

@@ -2,11 +2,23 @@
 
 namespace keel::http {
 
-Task<Response> Handler::operator()(Request& req) const {
-    if (async_) {
-        co_return co_await async_(req);
+namespace {
+Task<Response> ready_task(Response r) { co_return r; }
+}  // namespace
+
+Task<Response> Outcome::into_task() {
+    if (ready_) {
+        return ready_task(std::move(*ready_));
     }
-    co_return sync_(req);
+    return std::move(task_);
+}
+
+Task<Response> Handler::operator()(Request& req) const {
+    Outcome o = invoke(req);
+    if (o.ready()) {
+        co_return std::move(o.response());
+    }
+    co_return co_await o.take_task();
 }
 
 }  // namespace keel::http

@@ -60,6 +60,7 @@ void Request::assign(const RequestHead& head, std::string_view body, const std::
 void Request::reset() noexcept {
     params_.clear();
     route_ = {};
+    scratch_.clear();
     context_.clear();
     body_ = {};
     headers_ = &kNoHeaders;

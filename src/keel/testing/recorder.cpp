@@ -108,10 +108,11 @@ RecordedResponse call(const http::Handler& handler, const TestRequest& t, Worker
     req.set_stop_token(stop.token());
 
     http::Response response;
-    if (handler.is_async()) {
-        response = std::move(*run_on_loop(handler.call_async(req), workers));
+    http::Outcome outcome = handler.invoke(req);
+    if (outcome.ready()) {
+        response = std::move(outcome.response());
     } else {
-        response = handler.call(req);
+        response = std::move(*run_on_loop(outcome.take_task(), workers));
     }
 
     RecordedResponse rec;
