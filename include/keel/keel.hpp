@@ -10,10 +10,13 @@
 #include <keel/http/problem.hpp>
 #include <keel/http/request.hpp>
 #include <keel/http/response.hpp>
+#include <keel/router/router.hpp>
 
 namespace keel {
 using http::Handler;
 using http::problem;
 using http::Request;
 using http::Response;
+using router::Middleware;
+using router::Router;
 }  // namespace keel

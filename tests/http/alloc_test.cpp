@@ -4,6 +4,7 @@
 // thousand more requests adds none.
 #include <keel/core/loop.hpp>
 #include <keel/http/problem.hpp>
+#include <keel/router/router.hpp>
 #include <keel/testing/test_server.hpp>
 
 #include <gtest/gtest.h>
@@ -106,6 +107,18 @@ TEST(HotPathAllocations, JsonMakesNone) { EXPECT_EQ(allocations_for(hello_handle
 
 TEST(HotPathAllocations, PipelinedPlaintextMakesNone) {
     EXPECT_EQ(allocations_for(hello_handler(), "/plaintext", 16), 0u);
+}
+
+TEST(HotPathAllocations, RoutedRequestWithParameterMakesNone) {
+    keel::router::Router r;
+    r.get("/plaintext", hello_handler());
+    r.get("/users/{id}", [](keel::http::Request& req) {
+        keel::http::Response res(200);
+        res.content_type("application/json");
+        res.body_buffer().append("{\"id\":\"").append(req.param("id")).append("\"}");
+        return res;
+    });
+    EXPECT_EQ(allocations_for(r.handler(), "/users/12345", 1), 0u);
 }
 
 TEST(HotPathAllocations, CoroutineHandlerMakesNone) {

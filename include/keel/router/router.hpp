@@ -3,7 +3,8 @@
 ///   - static segments: `/v1/links`
 ///   - parameters: `{slug}`, or constrained `{id:[0-9]+}` (the regex must match the whole
 ///     segment; compiled once, at registration)
-///   - a trailing catch-all: `{path...}` (captures the rest, slashes included; may be empty)
+///   - a trailing catch-all: `{path...}` (captures the rest, slashes included; may be empty:
+///     "/files/" matches "/files/{path...}", "/files" does not)
 /// Matching precedence at each segment: static, then constrained parameters (in registration
 /// order), then plain parameters, then catch-all, backtracking when a branch dead-ends.
 /// Segments are percent-decoded before matching, so `%2F` inside a segment never splits it.

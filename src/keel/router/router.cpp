@@ -282,7 +282,6 @@ struct Match {
 struct Matcher {
     const std::vector<std::string_view>& segs;
     http::Request& req;
-    std::string_view rest_of_path;  // raw, for catch-all values
     const std::vector<std::size_t>& seg_offsets;
     std::string_view decoded_path;
 
@@ -301,17 +300,8 @@ struct Matcher {
     bool walk(const Node& n, std::size_t i, Match& m) {
         auto& params = req.params();
         if (i == segs.size()) {
-            if (n.endpoint && accept(*n.endpoint, m)) {
-                return true;
-            }
-            if (n.catch_all) {
-                params.push_back({n.catch_all_name, {}});
-                if (accept(*n.catch_all, m)) {
-                    return true;
-                }
-                params.pop_back();
-            }
-            return false;
+            // `{rest...}` needs its slash: "/files/" matches "/files/{rest...}", "/files" does not.
+            return n.endpoint && accept(*n.endpoint, m);
         }
         std::string_view seg = segs[i];
         if (const Node* child = n.static_child(seg)) {
@@ -558,7 +548,7 @@ Handler Router::handler() {
             }
         }
         req.params().clear();
-        Matcher matcher{segs, req, {}, offsets, decoded};
+        Matcher matcher{segs, req, offsets, decoded};
         Match m;
         if (matcher.walk(table->root, 0, m)) {
             // Restore encoded slashes inside parameter values.
@@ -609,7 +599,7 @@ Handler Router::handler() {
                 }
                 start = slash + 1;
             }
-            Matcher alt_matcher{alt_segs, req, {}, alt_offsets, alt_decoded};
+            Matcher alt_matcher{alt_segs, req, alt_offsets, alt_decoded};
             Match am;
             bool found = alt_matcher.walk(table->root, 0, am) || am.path_only;
             req.params().clear();
