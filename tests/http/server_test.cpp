@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/run_command.hpp"
 #include "test_handlers.hpp"
 
 #include <sys/socket.h>
@@ -25,18 +26,7 @@ std::string get(std::string_view path, std::string_view extra = "") {
     return "GET " + std::string(path) + " HTTP/1.1\r\nHost: t\r\n" + std::string(extra) + "\r\n";
 }
 
-// Runs a shell command and returns its stdout.
-std::string run(const std::string& cmd) {
-    std::string out;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    char buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) {
-        out.append(buf, n);
-    }
-    ::pclose(p);
-    return out;
-}
+using keel::test::run;
 
 bool connect_refused(std::uint16_t port) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -71,6 +71,13 @@ public:
     std::string& scratch() noexcept { return scratch_; }
 
     StopToken stop_token() const noexcept { return stop_token_; }
+    /// Fires the request's stop token (used by the timeout middleware): every await observing
+    /// it is cut short. No effect when the request has no stop source.
+    void cancel() {
+        if (stop_source_) {
+            stop_source_->request_stop();
+        }
+    }
     const net::Address& remote_address() const noexcept { return remote_; }
     /// When the first byte of this request arrived (loop clock).
     TimePoint received_at() const noexcept { return received_at_; }
@@ -82,7 +89,13 @@ public:
     void assign(const RequestHead& head, std::string_view body, const std::vector<Header>* trailers);
     void set_body(std::string_view body) noexcept { body_ = body; }
     void set_remote(const net::Address& a) noexcept { remote_ = a; }
-    void set_stop_token(StopToken t) noexcept { stop_token_ = t; }
+    void set_stop_source(StopSource* s) noexcept {
+        stop_source_ = s;
+        stop_token_ = s ? s->token() : StopToken{};
+    }
+    /// Replaces the path seen by routing (middleware that rewrite it, e.g. strip_slashes).
+    /// The view must stay valid for the request (a part of the original, or the scratch buffer).
+    void set_path(std::string_view path) noexcept { path_ = path; }
     void set_received_at(TimePoint t) noexcept { received_at_ = t; }
     void set_keep_alive(bool k) noexcept { keep_alive_ = k; }
     /// Forgets the previous request (keeps vector capacity for the next).
@@ -106,6 +119,7 @@ private:
     std::string scratch_;
     Context context_;
     StopToken stop_token_;
+    StopSource* stop_source_ = nullptr;
     net::Address remote_;
     TimePoint received_at_{};
     bool keep_alive_ = true;

@@ -231,7 +231,7 @@ void Connection::dispatch() {
     req_.set_remote(remote_);
     req_.set_received_at(request_start_);
     stop_.reset();
-    req_.set_stop_token(stop_.token());
+    req_.set_stop_source(&stop_);
     keep_alive_ = head_.keep_alive;
     is_head_request_ = req_.method() == Method::head;
     timed_out_ = false;

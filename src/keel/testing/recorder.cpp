@@ -105,7 +105,7 @@ RecordedResponse call(const http::Handler& handler, const TestRequest& t, Worker
     http::Request req;
     req.assign(head, t.body, nullptr);
     StopSource stop;
-    req.set_stop_token(stop.token());
+    req.set_stop_source(&stop);
 
     http::Response response;
     http::Outcome outcome = handler.invoke(req);

@@ -1,0 +1,30 @@
+#pragma once
+/// keel::mw::access_log: one structured record per request, handed to `sink` when the response
+/// is ready: method, route template, path, status, bytes, duration, request id, client ip and
+/// user agent. keel::App::access_log() wires it to the JSON logger; a sink must not block.
+/// Place it inside request_id and real_ip so their values are known.
+
+#include <keel/router/middleware.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string_view>
+
+namespace keel::mw {
+
+struct AccessRecord {
+    std::string_view method;
+    std::string_view route;  ///< the template ("/users/{id}"), empty when nothing matched
+    std::string_view path;
+    int status;
+    std::int64_t bytes;  ///< body bytes, -1 for streamed bodies
+    std::chrono::microseconds duration;
+    std::string_view request_id;
+    std::string_view remote_ip;
+    std::string_view user_agent;
+};
+
+router::Middleware access_log(std::function<void(const AccessRecord&)> sink);
+
+}  // namespace keel::mw

@@ -1,0 +1,26 @@
+#pragma once
+/// keel::mw::request_id: gives every request an id. A valid incoming `X-Request-ID` (1-64 of
+/// [A-Za-z0-9._:-]) is kept, anything else is replaced by 32 random hex digits. The id is stored
+/// in the request context (RequestId), echoed in the `X-Request-ID` response header, and added as
+/// "request_id" to problem+json bodies, so a client's error report names the log lines.
+/// Put it outside everything that logs (right inside recoverer).
+
+#include <keel/router/middleware.hpp>
+
+#include <string_view>
+
+namespace keel::mw {
+
+/// The request's id, as stored in the request context. Fixed size: no allocation.
+struct RequestId {
+    char data[64];
+    unsigned char size = 0;
+    std::string_view view() const noexcept { return {data, size}; }
+};
+
+/// The id of this request, or empty when request_id() is not installed.
+std::string_view request_id_of(http::Request& req) noexcept;
+
+router::Middleware request_id();
+
+}  // namespace keel::mw
