@@ -10,6 +10,8 @@
 #include <keel/http/problem.hpp>
 #include <keel/http/request.hpp>
 #include <keel/http/response.hpp>
+#include <keel/json/bind.hpp>
+#include <keel/middleware/middleware.hpp>
 #include <keel/router/router.hpp>
 
 namespace keel {

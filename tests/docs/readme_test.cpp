@@ -15,10 +15,10 @@ std::string read(const std::string& path) {
 }
 }  // namespace
 
-TEST(Readme, HelloSampleIsTheCompiledExample) {
+TEST(Readme, SampleIsTheCompiledExample) {
     std::string root = std::getenv("KEEL_SOURCE_DIR");
     std::string readme = read(root + "/README.md");
-    std::string example = read(root + "/examples/hello/main.cpp");
+    std::string example = read(root + "/examples/readme/main.cpp");
     ASSERT_FALSE(example.empty());
     std::size_t start = readme.find("```cpp\n");
     ASSERT_NE(start, std::string::npos);

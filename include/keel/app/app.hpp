@@ -18,6 +18,7 @@
 #include <keel/config/config.hpp>
 #include <keel/core/worker_pool.hpp>
 #include <keel/http/server.hpp>
+#include <keel/router/middleware.hpp>
 #include <keel/observe/log.hpp>
 
 #include <atomic>
@@ -48,6 +49,12 @@ public:
     config::Config& config() noexcept { return config_; }
     log::Logger& logger() noexcept { return *logger_; }
     WorkerPool& workers() noexcept { return *workers_; }
+
+    /// keel::mw::recoverer reporting to this App's logger (with the request id when request_id
+    /// runs inside it). Install it first: it must be the outermost middleware.
+    router::Middleware recoverer();
+    /// keel::mw::access_log writing one JSON line per request to this App's logger.
+    router::Middleware access_log();
 
     /// The handler every request goes to (a router is a handler too).
     void handle(http::Handler handler);

@@ -262,4 +262,13 @@ Bound<T> bind(http::Request& req, const BindOptions& options = {}) {
     return b;
 }
 
+/// A response whose body is `value` written as JSON (application/json).
+template <class T>
+http::Response response(const T& value, int status = 200) {
+    http::Response r(status);
+    r.header("Content-Type", "application/json");
+    Writer(r.body_buffer()).value(value);
+    return r;
+}
+
 }  // namespace keel::json

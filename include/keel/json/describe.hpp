@@ -127,7 +127,7 @@ Writer& Writer::value(const T& v) {
     } else {
         static_assert(detail::Described<T>, "declare the type with KEEL_JSON to write it");
         begin_object();
-        std::apply([&](const auto&... m) { ((key(m.name), value(v.*(m.ptr))), ...); }, detail::members<T>());
+        std::apply([&](const auto&... m) { ((plain_key(m.name), value(v.*(m.ptr))), ...); }, detail::members<T>());
         return end_object();
     }
 }

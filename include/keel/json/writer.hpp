@@ -29,6 +29,8 @@ public:
     Writer& end_array() { return close(']'); }
     /// The next value is this member's.
     Writer& key(std::string_view k);
+    /// Like key() for names known to need no escaping (C++ identifiers, as KEEL_JSON uses).
+    Writer& plain_key(std::string_view k);
 
     Writer& value(std::string_view s);
     Writer& value(const char* s) { return value(std::string_view(s)); }

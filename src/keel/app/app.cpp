@@ -1,4 +1,7 @@
 #include <keel/app/app.hpp>
+#include <keel/middleware/access_log.hpp>
+#include <keel/middleware/recoverer.hpp>
+#include <keel/middleware/request_id.hpp>
 #include <keel/net/address.hpp>
 
 #include <csignal>
@@ -115,6 +118,31 @@ http::ServerOptions App::server_options() const {
 }
 
 void App::handle(http::Handler handler) { handler_ = std::move(handler); }
+
+router::Middleware App::recoverer() {
+    log::Logger* logger = logger_.get();
+    return mw::recoverer([logger](std::string_view what, http::Request& req) {
+        logger->error("handler failed", {{"error", what},
+                                         {"method", req.method_name()},
+                                         {"path", req.path()},
+                                         {"request_id", mw::request_id_of(req)}});
+    });
+}
+
+router::Middleware App::access_log() {
+    log::Logger* logger = logger_.get();
+    return mw::access_log([logger](const mw::AccessRecord& r) {
+        logger->info("request", {{"method", r.method},
+                                 {"route", r.route},
+                                 {"path", r.path},
+                                 {"status", r.status},
+                                 {"bytes", r.bytes},
+                                 {"duration_us", static_cast<std::int64_t>(r.duration.count())},
+                                 {"request_id", r.request_id},
+                                 {"remote_ip", r.remote_ip},
+                                 {"user_agent", r.user_agent}});
+    });
+}
 
 void App::on_shutdown(std::function<void()> hook) { hooks_.push_back(std::move(hook)); }
 

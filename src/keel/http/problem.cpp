@@ -1,12 +1,23 @@
 #include <keel/http/problem.hpp>
 #include <keel/http/status.hpp>
 
+#include <array>
 #include <charconv>
 
 namespace keel::http {
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
+
+// Bytes that cannot be copied into a JSON string as they are.
+constexpr std::array<bool, 256> make_escape_table() {
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 256; ++c) {
+        t[c] = c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
+    }
+    return t;
+}
+constexpr auto kNeedsEscape = make_escape_table();
 
 // Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid (RFC 3629: no
 // overlongs, no surrogates, nothing above U+10FFFF).
@@ -49,11 +60,7 @@ void append_json_string(std::string& out, std::string_view s) {
     while (i < s.size()) {
         // Copy the longest run that needs no escaping in one go.
         std::size_t run = i;
-        while (run < s.size()) {
-            unsigned char c = static_cast<unsigned char>(s[run]);
-            if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) {
-                break;
-            }
+        while (run < s.size() && !kNeedsEscape[static_cast<unsigned char>(s[run])]) {
             ++run;
         }
         out.append(s.data() + i, run - i);

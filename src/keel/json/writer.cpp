@@ -42,6 +42,15 @@ Writer& Writer::key(std::string_view k) {
     return *this;
 }
 
+Writer& Writer::plain_key(std::string_view k) {
+    separate();
+    out_.push_back('"');
+    out_.append(k);
+    out_.append("\":", 2);
+    after_key_ = true;
+    return *this;
+}
+
 Writer& Writer::value(std::string_view s) {
     separate();
     write_string(out_, s);
