@@ -23,4 +23,9 @@ std::string_view request_id_of(http::Request& req) noexcept;
 
 router::Middleware request_id();
 
+/// Adds the request's id (if any) to `res`: the X-Request-ID header and, for problem+json, the
+/// "request_id" member. request_id() does this itself; outer middleware that answer on their
+/// own (recoverer) call it so their answers carry the id too.
+void attach_request_id(http::Request& req, http::Response& res);
+
 }  // namespace keel::mw

@@ -1,5 +1,6 @@
 #include <keel/http/problem.hpp>
 #include <keel/middleware/recoverer.hpp>
+#include <keel/middleware/request_id.hpp>
 
 namespace keel::mw {
 namespace {
@@ -8,7 +9,9 @@ http::Response internal_error(const PanicReport& report, std::string_view what, 
     if (report) {
         report(what, req);
     }
-    return http::problem(500, "the server could not complete the request", req.path());
+    http::Response res = http::problem(500, "the server could not complete the request", req.path());
+    attach_request_id(req, res);  // request_id ran inside us: its after-step was skipped
+    return res;
 }
 
 Task<http::Response> guard(Task<http::Response> inner, http::Request& req, const PanicReport& report) {

@@ -83,6 +83,15 @@ std::string_view request_id_of(http::Request& req) noexcept {
     return id ? id->view() : std::string_view{};
 }
 
+void attach_request_id(http::Request& req, http::Response& res) {
+    std::string_view id = request_id_of(req);
+    if (id.empty()) {
+        return;
+    }
+    res.set_header("X-Request-ID", id);
+    add_to_problem(res, id);
+}
+
 router::Middleware request_id() {
     return [](http::Handler next) {
         return router::wrap(
@@ -99,11 +108,7 @@ router::Middleware request_id() {
                 req.context().set(id);
                 return std::nullopt;
             },
-            [](http::Request& req, http::Response& res) {
-                std::string_view id = request_id_of(req);
-                res.set_header("X-Request-ID", id);
-                add_to_problem(res, id);
-            });
+            [](http::Request& req, http::Response& res) { attach_request_id(req, res); });
     };
 }
 
