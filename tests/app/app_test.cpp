@@ -181,11 +181,11 @@ TEST(AppLifecycle, GracefulShutdownUnderLoad) {
     std::vector<std::future<std::optional<keel::testing::RawResponse>>> inflight;
     for (int i = 0; i < 16; ++i) {
         inflight.push_back(std::async(std::launch::async, [port] {
-            RawClient c(static_cast<std::uint16_t>(port), 5000ms);
-            return c.exchange(get("/slow?ms=600"));
+            RawClient c(static_cast<std::uint16_t>(port), 8000ms);
+            return c.exchange(get("/slow?ms=1500"));
         }));
     }
-    std::this_thread::sleep_for(250ms);
+    std::this_thread::sleep_for(600ms);  // every one of them is inside its handler by now
     p.signal(SIGTERM);
 
     for (auto& f : inflight) {

@@ -472,10 +472,10 @@ TEST_F(ServerTest, GracefulShutdownFinishesInFlightAndRefusesNew) {
     for (int i = 0; i < 10; ++i) {
         inflight.push_back(std::async(std::launch::async, [port] {
             RawClient c(port);
-            return c.exchange(get("/slow?ms=400"));
+            return c.exchange(get("/slow?ms=1000"));
         }));
     }
-    std::this_thread::sleep_for(150ms);  // all ten are inside their handler now
+    std::this_thread::sleep_for(400ms);  // all ten are inside their handler now
     srv->server().shutdown();
 
     EXPECT_TRUE(idle.closed_by_peer());  // idle connections close at once

@@ -65,7 +65,7 @@ TEST(Throttle, LimitsInFlightAndRejectsWithRetryAfter) {
     o.backlog_timeout = 50ms;
     auto opts = TestServer::default_options();
     opts.threads = 2;
-    TestServer srv(keel::mw::throttle(o)(sleeper(cancelled, 400ms)), opts);
+    TestServer srv(keel::mw::throttle(o)(sleeper(cancelled, 2s)), opts);  // long enough to stay busy on a loaded machine
     std::vector<std::future<int>> clients;
     std::vector<std::future<std::string>> retry;
     for (int i = 0; i < 6; ++i) {
