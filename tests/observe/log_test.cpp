@@ -115,3 +115,12 @@ TEST(Log, ManyThreadsLoseNothingWhenQueueIsLargeEnough) {
     EXPECT_EQ(cap.lines.size(), 4000u);
     EXPECT_EQ(log.dropped(), 0u);
 }
+
+TEST(Log, InvalidUtf8IsReplacedNotPassedThrough) {
+    Captured cap;
+    keel::log::Logger log(cap.options());
+    log.info("bad \xff byte", {{"v", "\xc3"}});
+    log.flush();
+    ASSERT_EQ(cap.lines.size(), 1u);
+    EXPECT_NE(cap.lines[0].find(R"("msg":"bad \ufffd byte","v":"\ufffd")"), std::string::npos) << cap.lines[0];
+}

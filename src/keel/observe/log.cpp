@@ -1,3 +1,4 @@
+#include <keel/http/problem.hpp>
 #include <keel/observe/log.hpp>
 
 #include <spdlog/async.h>
@@ -85,27 +86,8 @@ spdlog::level::level_enum to_spd(Level l) {
     return spdlog::level::info;
 }
 
-void append_escaped(std::string& out, std::string_view s) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    out.push_back('"');
-    for (unsigned char c : s) {
-        switch (c) {
-            case '"': out.append("\\\""); break;
-            case '\\': out.append("\\\\"); break;
-            case '\n': out.append("\\n"); break;
-            case '\r': out.append("\\r"); break;
-            case '\t': out.append("\\t"); break;
-            default:
-                if (c < 0x20) {
-                    char e[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-                    out.append(e, 6);
-                } else {
-                    out.push_back(static_cast<char>(c));
-                }
-        }
-    }
-    out.push_back('"');
-}
+// Same escaping as every JSON keel writes (control characters, U+2028/9, invalid UTF-8).
+void append_escaped(std::string& out, std::string_view s) { http::append_json_string(out, s); }
 
 // RFC 3339 UTC with milliseconds; the date/time part is re-formatted once per second per thread.
 void append_timestamp(std::string& out) {
