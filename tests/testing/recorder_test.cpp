@@ -56,3 +56,16 @@ TEST(Recorder, InvalidTestRequestIsReported) {
     keel::http::Handler h = [](keel::http::Request&) { return keel::http::Response(); };
     EXPECT_THROW(call(h, TestRequest{"GET", "no-slash"}), std::invalid_argument);
 }
+
+TEST(Recorder, HandlersComposeByAwaitingEachOther) {
+    keel::http::Handler inner_plain = [](keel::http::Request&) { return keel::http::Response::text("plain"); };
+    keel::http::Handler inner_async = [](keel::http::Request&) -> keel::Task<keel::http::Response> {
+        co_return keel::http::Response::text("async");
+    };
+    keel::http::Handler outer = [&](keel::http::Request& req) -> keel::Task<keel::http::Response> {
+        auto a = co_await inner_plain(req);
+        auto b = co_await inner_async(req);
+        co_return keel::http::Response::text(std::string(a.body_view()) + "+" + std::string(b.body_view()));
+    };
+    EXPECT_EQ(call(outer, TestRequest{}).body, "plain+async");
+}

@@ -26,8 +26,6 @@ public:
     bool ready() const noexcept { return ready_.has_value(); }
     Response& response() { return *ready_; }
     Task<Response> take_task() noexcept { return std::move(task_); }
-    /// Either way, as a Task (a ready response becomes an immediately finished coroutine).
-    Task<Response> into_task();
 
 private:
     std::optional<Response> ready_;
@@ -70,7 +68,7 @@ public:
         return dynamic_(req);
     }
 
-    /// Either kind as a coroutine.
+    /// Any kind, awaited from a coroutine (to compose handlers: `co_await other(req)`).
     Task<Response> operator()(Request& req) const;
 
 private:

@@ -2,17 +2,6 @@
 
 namespace keel::http {
 
-namespace {
-Task<Response> ready_task(Response r) { co_return r; }
-}  // namespace
-
-Task<Response> Outcome::into_task() {
-    if (ready_) {
-        return ready_task(std::move(*ready_));
-    }
-    return std::move(task_);
-}
-
 Task<Response> Handler::operator()(Request& req) const {
     Outcome o = invoke(req);
     if (o.ready()) {
