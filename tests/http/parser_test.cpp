@@ -461,3 +461,26 @@ INSTANTIATE_TEST_SUITE_P(
                                   ParseError::body_too_large},
                       ChunkReject{"sum_over_body_limit", "32\r\n" + std::string(50, 'x') + "\r\n33\r\n", ParseError::body_too_large}),
     [](const ::testing::TestParamInfo<ChunkReject>& info) { return std::string(info.param.name); });
+
+// The SIMD scan works 16 bytes at a time: a forbidden byte must be caught at every position of
+// a long value or target, including chunk boundaries and the scalar tail.
+TEST(Parser, ForbiddenByteAtEveryPositionOfLongValuesAndTargets) {
+    for (std::size_t pos = 0; pos < 50; ++pos) {
+        for (char bad : {'\x01', '\x7f', '\x00', '\x1f'}) {
+            std::string value(50, 'v');
+            value[pos] = bad;
+            auto p = parse("GET / HTTP/1.1\r\nHost: h\r\nX-V: " + value + "\r\n\r\n");
+            EXPECT_EQ(p.result.error, ParseError::bad_header_value) << "value pos " << pos << " byte " << int(bad);
+        }
+        for (char bad : {' ', '#', '\x7f', '\x80', '\xff', '\x01'}) {
+            std::string target = "/" + std::string(50, 't');
+            target[pos + 1] = bad;
+            auto p = parse("GET " + target + " HTTP/1.1\r\nHost: h\r\n\r\n");
+            EXPECT_EQ(p.result.status, ParseStatus::error) << "target pos " << pos << " byte " << int(bad);
+        }
+        std::string ok_value(50, 'v');
+        ok_value[pos] = '\t';  // HTAB and obs-text are allowed inside a value
+        ok_value[(pos + 7) % 50] = '\xe9';
+        EXPECT_EQ(parse("GET / HTTP/1.1\r\nHost: h\r\nX-V: " + ok_value + "\r\n\r\n").result.status, ParseStatus::complete);
+    }
+}
