@@ -1,6 +1,6 @@
 #include <keel/http/parser.hpp>
 
-#include <nmmintrin.h>
+#include "simd_scan.hpp"
 
 #include <array>
 #include <cstring>
@@ -39,32 +39,15 @@ constexpr auto kClass = make_classes();
 
 inline bool is(unsigned char c, std::uint8_t cls) { return (kClass[c] & cls) != 0; }
 
-// Scanning runs of value / target bytes 16 at a time with SSE4.2's range compare (PCMPESTRI):
-// the ranges list the bytes that end a run. Chosen once at start-up; the scalar loop finishes
-// the last <16 bytes and serves CPUs without SSE4.2.
-__attribute__((target("sse4.2"))) const char* find_range_sse42(const char* p, const char* end, const char* ranges,
-                                                                int ranges_len) {
-    __m128i r = _mm_loadu_si128(reinterpret_cast<const __m128i*>(ranges));
-    while (end - p >= 16) {
-        __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-        int idx = _mm_cmpestri(r, ranges_len, chunk, 16, _SIDD_UBYTE_OPS | _SIDD_CMP_RANGES | _SIDD_LEAST_SIGNIFICANT);
-        if (idx != 16) {
-            return p + idx;
-        }
-        p += 16;
-    }
-    return p;
-}
-
-const bool kHaveSse42 = (__builtin_cpu_init(), __builtin_cpu_supports("sse4.2"));
-
+// Runs of value / target bytes are scanned 16 at a time where the CPU allows (simd_scan.hpp);
+// the ranges list the bytes that end a run.
 // Ranges are padded to 16 bytes: PCMPESTRI loads all 16 but uses only ranges_len.
 alignas(16) constexpr char kValueStops[16] = {'\x00', '\x08', '\x0a', '\x1f', '\x7f', '\x7f'};
 alignas(16) constexpr char kTargetStops[16] = {'\x00', '\x20', '\x7f', '\xff', '#', '#'};
 
 inline const char* scan(const char* p, const char* end, std::uint8_t cls) {
-    if (kHaveSse42) {
-        p = find_range_sse42(p, end, cls == kValue ? kValueStops : kTargetStops, 6);
+    if (detail::have_sse42()) {
+        p = detail::find_in_ranges_sse42(p, end, cls == kValue ? kValueStops : kTargetStops, 6);
     }
     while (p < end && is(static_cast<unsigned char>(*p), cls)) {
         ++p;

@@ -1,4 +1,6 @@
 #include <keel/http/problem.hpp>
+
+#include "simd_scan.hpp"
 #include <keel/http/status.hpp>
 
 #include <array>
@@ -18,6 +20,8 @@ constexpr std::array<bool, 256> make_escape_table() {
     return t;
 }
 constexpr auto kNeedsEscape = make_escape_table();
+// The same set as (lo, hi) ranges for the SIMD scan, padded to 16 bytes.
+alignas(16) constexpr char kEscapeRanges[16] = {'\x00', '\x1f', '"', '"', '\\', '\\', '\x80', '\xff'};
 
 // Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid (RFC 3629: no
 // overlongs, no surrogates, nothing above U+10FFFF).
@@ -60,6 +64,10 @@ void append_json_string(std::string& out, std::string_view s) {
     while (i < s.size()) {
         // Copy the longest run that needs no escaping in one go.
         std::size_t run = i;
+        if (detail::have_sse42()) {
+            run = static_cast<std::size_t>(
+                detail::find_in_ranges_sse42(s.data() + i, s.data() + s.size(), kEscapeRanges, 8) - s.data());
+        }
         while (run < s.size() && !kNeedsEscape[static_cast<unsigned char>(s[run])]) {
             ++run;
         }
