@@ -167,5 +167,7 @@ TEST(ProblemShape, FromTheServerItself) {
         EXPECT_EQ(res->status, c.status);
         EXPECT_EQ(res->header("Content-Type"), "application/problem+json");
         EXPECT_EQ(shape_problems(res->body, c.status), "") << res->body;
+        ASSERT_TRUE(res->header("X-Request-ID"));
+        EXPECT_NE(res->body.find("\"request_id\":\"" + *res->header("X-Request-ID") + "\""), std::string::npos) << res->body;
     }
 }

@@ -1,6 +1,7 @@
 #include "connection.hpp"
 
 #include <keel/http/problem.hpp>
+#include <keel/http/request_id.hpp>
 #include <keel/http/status.hpp>
 
 #include <sys/epoll.h>
@@ -350,6 +351,17 @@ void Connection::respond_error(ParseError e) { respond_problem(status_for(e), de
 
 void Connection::respond_problem(int status, std::string_view detail) {
     Response r = problem(status, detail, phase_ == Phase::head ? std::string_view{} : req_.path());
+    // No middleware ran for this answer: stamp it with an id of its own, so the client's report
+    // and the server's log line can be matched.
+    char id[kRequestIdLength];
+    generate_request_id(id);
+    std::string_view id_view(id, kRequestIdLength);
+    r.header("X-Request-ID", id_view);
+    std::string& body = r.body_buffer();
+    body.pop_back();  // the closing brace of the problem object
+    body.append(",\"request_id\":\"").append(id_view).append("\"}");
+    worker_.emit(ServerEvent::Level::debug, "answered with an error",
+                 std::to_string(status) + " request_id=" + std::string(id_view) + ": " + std::string(detail));
     keep_alive_ = false;
     is_head_request_ = false;
     serialize(r, false);
