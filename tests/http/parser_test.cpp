@@ -457,6 +457,8 @@ INSTANTIATE_TEST_SUITE_P(
                       ChunkReject{"bare_lf_in_trailer", "0\r\nA: b\n\r\n", ParseError::bare_lf},
                       ChunkReject{"content_length_in_trailer", "0\r\nContent-Length: 5\r\n\r\n", ParseError::bad_chunk},
                       ChunkReject{"transfer_encoding_in_trailer", "0\r\nTransfer-Encoding: chunked\r\n\r\n", ParseError::bad_chunk},
+                      ChunkReject{"bare_cr_in_unfinished_trailer", "0\r\nT: \r\x1a", ParseError::bare_cr},
+                      ChunkReject{"ctl_in_unfinished_trailer", "0\r\nT: a\x01", ParseError::bad_header_value},
                       ChunkReject{"over_body_limit", "65\r\n" + std::string(101, 'x') + "\r\n0\r\n\r\n",
                                   ParseError::body_too_large},
                       ChunkReject{"sum_over_body_limit", "32\r\n" + std::string(50, 'x') + "\r\n33\r\n", ParseError::body_too_large}),

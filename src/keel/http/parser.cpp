@@ -580,6 +580,18 @@ ParseResult ChunkedDecoder::decode(char* body, std::size_t len, std::vector<Head
             case State::trailer_line: {
                 // Wait for the whole line, then validate it as a header field.
                 const void* lf = std::memchr(body + read_pos_, '\n', len - read_pos_);
+                // Reject a bare CR or a control byte as soon as it arrives, not only once the
+                // line is complete (a line that never completes would otherwise just wait).
+                std::size_t check_end = lf ? static_cast<std::size_t>(static_cast<const char*>(lf) - body) : len;
+                for (std::size_t k = read_pos_; k < check_end; ++k) {
+                    unsigned char b = static_cast<unsigned char>(body[k]);
+                    if (b == '\r' && k + 1 < len && body[k + 1] != '\n') {
+                        return error(ParseError::bare_cr);
+                    }
+                    if (b != '\r' && b != '\t' && (b < 0x20 || b == 0x7f)) {
+                        return error(ParseError::bad_header_value);
+                    }
+                }
                 if (!lf) {
                     trailer_bytes_ += len - read_pos_;
                     read_pos_ = len;
