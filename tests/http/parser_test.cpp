@@ -486,3 +486,10 @@ TEST(Parser, ForbiddenByteAtEveryPositionOfLongValuesAndTargets) {
         EXPECT_EQ(parse("GET / HTTP/1.1\r\nHost: h\r\nX-V: " + ok_value + "\r\n\r\n").result.status, ParseStatus::complete);
     }
 }
+
+TEST(Chunked, BareCrInTrailerIsCaughtWhenSplitAfterTheCr) {
+    // Fed one byte at a time, the CR ends a read and is judged when 'X' arrives.
+    auto d = decode("0\r\nT:\rX: y\r\n\r\n", 1);
+    EXPECT_EQ(d.result.status, ParseStatus::error);
+    EXPECT_EQ(d.result.error, ParseError::bare_cr);
+}

@@ -593,12 +593,14 @@ ParseResult ChunkedDecoder::decode(char* body, std::size_t len, std::vector<Head
                     }
                 }
                 if (!lf) {
-                    trailer_bytes_ += len - read_pos_;
-                    read_pos_ = len;
+                    // A CR as the last byte is judged with the byte after it: leave it unread.
+                    std::size_t stop = body[len - 1] == '\r' ? len - 1 : len;
+                    trailer_bytes_ += stop - read_pos_;
+                    read_pos_ = stop;
                     if (trailer_bytes_ > max_trailer_bytes_) {
                         return error(ParseError::headers_too_large);
                     }
-                    break;
+                    return {ParseStatus::incomplete};
                 }
                 std::size_t lf_pos = static_cast<std::size_t>(static_cast<const char*>(lf) - body);
                 trailer_bytes_ += lf_pos + 1 - read_pos_;
