@@ -15,7 +15,7 @@ build-dev: bootstrap
 	@cmake --build --preset dev -j $(JOBS)
 
 run: build-release
-	./build/release/examples/hello/hello --server.host 127.0.0.1 --server.port 8080
+	./build/release/services/linkd/linkd --server.host 127.0.0.1 --server.port 8080 --db.url sqlite://linkd.db
 
 test: build-dev
 	ctest --preset dev -j $(JOBS)

@@ -13,6 +13,7 @@
 
 #include <keel/http/request.hpp>
 #include <keel/json/describe.hpp>
+#include <keel/json/nullable.hpp>
 #include <keel/json/reader.hpp>
 #include <keel/json/validate.hpp>
 
@@ -53,6 +54,8 @@ template <class T>
 struct is_optional : std::false_type {};
 template <class T>
 struct is_optional<std::optional<T>> : std::true_type {};
+template <class T>
+struct is_optional<Nullable<T>> : std::true_type {};
 template <class T>
 struct is_vector : std::false_type {};
 template <class T>

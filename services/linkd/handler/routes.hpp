@@ -1,0 +1,33 @@
+#pragma once
+// linkd's HTTP layer: parse the request, call the service, write the response. Nothing here
+// decides a business rule.
+
+#include "service/key_service.hpp"
+#include "service/link_service.hpp"
+
+#include <keel/observe/log.hpp>
+#include <keel/router/router.hpp>
+
+#include <functional>
+#include <string>
+
+namespace linkd {
+
+struct RoutesConfig {
+    LinkService& links;
+    KeyService& keys;
+    Repository& repo;
+    /// True while the server accepts work (false from the start of shutdown): /readyz.
+    std::function<bool()> accepting;
+    /// Prefix of short_url ("https://lnk.example"); empty: "http://" + the request's Host.
+    std::string base_url;
+    /// Where 5xx causes go (the client sees a generic text); may be null.
+    keel::log::Logger* logger = nullptr;
+    /// The OpenAPI contract as JSON, served at /openapi.json.
+    std::string_view openapi_json;
+};
+
+/// Every route of the API on `r` (which may already have middleware).
+void add_routes(keel::router::Router& r, const RoutesConfig& config);
+
+}  // namespace linkd

@@ -1,0 +1,152 @@
+#include "linkd.hpp"
+
+#include <keel/core/sleep.hpp>
+
+#include <stdexcept>
+
+namespace linkd {
+
+using namespace std::chrono_literals;
+
+void define_config(keel::config::Config& c) {
+    c.define_string("db.url", "sqlite://linkd.db",
+                    "database: sqlite://<path> (embedded) or postgres://user@host:port/db");
+    c.define_int("db.max_open", 10, 1, 1000, "most open connections (SQLite: readers; one writer besides)");
+    c.define_int("db.max_idle", 4, 0, 1000, "most idle connections kept");
+    c.define_duration("db.max_lifetime", 30min, 0s, 24h, "close connections older than this (0 = never)");
+    c.define_duration("db.max_idle_time", 5min, 0s, 24h, "close connections idle longer than this (0 = never)");
+    c.define_duration("db.acquire_timeout", 2s, 1ms, 1min, "wait for a free connection at most this long (then 503)");
+    c.define_duration("db.query_timeout", 5s, 1ms, 10min, "a query taking longer fails (503)");
+    c.define_string("links.base_url", "", "prefix of short_url (empty: http://<Host header>)");
+    c.define_int("links.slug_length", 7, 4, 32, "length of generated slugs");
+    c.define_int("cache.max_entries", 100000, 1, 100000000, "redirect cache size (entries)");
+    c.define_duration("cache.ttl", 60s, 0s, 24h, "how long a resolved slug is cached");
+    c.define_duration("cache.negative_ttl", 5s, 0s, 24h, "how long an unknown slug is cached as unknown");
+    c.define_duration("clicks.flush_interval", 1s, 10ms, 1h, "how often counted clicks are written");
+    c.define_string("auth.admin_key", "", "an admin API key to accept (lk_ + 40 letters/digits)", {}, true);
+    c.define_duration("auth.cache_ttl", 30s, 0s, 1h, "how long a verified API key is cached");
+}
+
+LinkdOptions options_from(const keel::config::Config& c) {
+    LinkdOptions o;
+    o.repo.url = c.get_string("db.url");
+    o.repo.pool.max_open = static_cast<std::size_t>(c.get_int("db.max_open"));
+    o.repo.pool.max_idle = static_cast<std::size_t>(c.get_int("db.max_idle"));
+    o.repo.pool.max_lifetime = c.get_duration("db.max_lifetime");
+    o.repo.pool.max_idle_time = c.get_duration("db.max_idle_time");
+    o.repo.pool.acquire_timeout = c.get_duration("db.acquire_timeout");
+    o.repo.query_timeout = c.get_duration("db.query_timeout");
+    o.base_url = c.get_string("links.base_url");
+    while (!o.base_url.empty() && o.base_url.back() == '/') {
+        o.base_url.pop_back();
+    }
+    o.links.slug_length = static_cast<std::size_t>(c.get_int("links.slug_length"));
+    o.links.cache_entries = static_cast<std::size_t>(c.get_int("cache.max_entries"));
+    o.links.cache_ttl = c.get_duration("cache.ttl");
+    o.links.negative_ttl = c.get_duration("cache.negative_ttl");
+    o.flush_interval = c.get_duration("clicks.flush_interval");
+    o.admin_key = c.get_string("auth.admin_key");
+    o.keys.cache_ttl = c.get_duration("auth.cache_ttl");
+    return o;
+}
+
+namespace {
+std::unique_ptr<Repository> open_or_throw(const RepositoryOptions& o) {
+    auto r = open_repository(o);
+    if (!r) {
+        throw std::invalid_argument(std::string(r.error().message()));
+    }
+    return std::move(*r);
+}
+}  // namespace
+
+Linkd::Linkd(LinkdOptions options, keel::WorkerPool& workers, keel::log::Logger* logger)
+    : options_(std::move(options)),
+      logger_(logger),
+      repo_(open_or_throw(options_.repo)),
+      links_(*repo_, clicks_, options_.links),
+      keys_(*repo_, options_.keys),
+      background_(&workers) {}
+
+Linkd::~Linkd() { stop(); }
+
+keel::Result<std::optional<CreatedKey>> Linkd::start() {
+    auto migrated = background_.block_on([this] { return repo_->migrate(); });
+    if (!migrated) {
+        return std::move(migrated).error();
+    }
+    if (logger_ && *migrated > 0) {
+        logger_->info("database migrated", {{"applied", *migrated}});
+    }
+    auto admin = background_.block_on([this] { return keys_.ensure_admin(options_.admin_key); });
+    if (!admin) {
+        return keel::Error::with_detail(keel::Errc::invalid_argument, admin.error().detail);
+    }
+    background_.loop().post([this] {
+        flush_timer_ = background_.loop().run_every(options_.flush_interval, [this] {
+            if (flushing_) {
+                return;  // the previous flush is still writing
+            }
+            flushing_ = true;
+            keel::spawn(links_.flush_clicks(), [this](std::optional<keel::Result<std::int64_t>> r, std::exception_ptr) {
+                flushing_ = false;
+                if (r && !*r && logger_) {
+                    logger_->warn("click flush failed; the clicks stay pending",
+                                  {{"error", r->error().message()}, {"pending", links_.clicks().pending_total()}});
+                }
+            });
+        });
+    });
+    return std::move(*admin);
+}
+
+keel::Result<CreatedKey> Linkd::create_key(std::string name, bool admin) {
+    auto migrated = background_.block_on([this] { return repo_->migrate(); });
+    if (!migrated) {
+        return std::move(migrated).error();
+    }
+    const Principal operator_at_console{0, true, ""};
+    auto made = background_.block_on([&] { return keys_.create(operator_at_console, name, admin); });
+    if (!made) {
+        return keel::Error::with_detail(keel::Errc::invalid_argument, made.error().detail);
+    }
+    return std::move(*made);
+}
+
+void Linkd::add_routes(keel::router::Router& r, std::function<bool()> accepting) {
+    linkd::add_routes(r, RoutesConfig{links_, keys_, *repo_, std::move(accepting), options_.base_url, logger_,
+                                      openapi_json()});
+}
+
+keel::Result<std::int64_t> Linkd::flush_clicks() {
+    return background_.block_on([this] { return links_.flush_clicks(); });
+}
+
+void Linkd::stop() {
+    if (stopped_) {
+        return;
+    }
+    stopped_ = true;
+    // Stop the timer and wait for a running flush on the loop itself, then flush the rest.
+    background_.block_on([this]() -> keel::Task<void> {
+        if (flush_timer_) {
+            background_.loop().cancel(flush_timer_);
+        }
+        while (flushing_) {
+            co_await keel::sleep_for(5ms);
+        }
+    });
+    auto flushed = flush_clicks();
+    if (logger_) {
+        if (flushed) {
+            logger_->info("clicks flushed at shutdown", {{"clicks", *flushed}});
+        } else {
+            logger_->error("clicks could not be flushed at shutdown",
+                           {{"error", flushed.error().message()}, {"lost", links_.clicks().pending_total()}});
+        }
+    }
+    repo_->close();
+    background_.stop();
+}
+
+}  // namespace linkd

@@ -1,0 +1,79 @@
+#pragma once
+// linkd assembled: configuration keys, the repository chosen by db.url, the services, the
+// background loop that flushes clicks, and the routes. main.cpp only wires this into a
+// keel::App; tests build it directly around a keel::testing::TestServer.
+
+#include "handler/routes.hpp"
+#include "repository/repository.hpp"
+#include "service/click_counter.hpp"
+#include "service/key_service.hpp"
+#include "service/link_service.hpp"
+
+#include <keel/config/config.hpp>
+#include <keel/core/loop_thread.hpp>
+#include <keel/core/worker_pool.hpp>
+#include <keel/observe/log.hpp>
+#include <keel/router/router.hpp>
+
+#include <atomic>
+#include <memory>
+#include <optional>
+
+namespace linkd {
+
+struct LinkdOptions {
+    RepositoryOptions repo;
+    LinkServiceOptions links;
+    KeyServiceOptions keys;
+    keel::Duration flush_interval = std::chrono::seconds(1);
+    std::string admin_key;  ///< auth.admin_key (may be empty)
+    std::string base_url;   ///< links.base_url (may be empty)
+};
+
+/// Defines linkd's configuration keys (db.*, links.*, cache.*, clicks.*, auth.*).
+void define_config(keel::config::Config& c);
+LinkdOptions options_from(const keel::config::Config& c);
+
+/// The OpenAPI contract as JSON (generated from openapi.yaml at build time).
+std::string_view openapi_json();
+
+class Linkd {
+public:
+    Linkd(LinkdOptions options, keel::WorkerPool& workers, keel::log::Logger* logger = nullptr);
+    ~Linkd();
+
+    /// Migrates the database, makes sure an admin key exists (returning it when it was just
+    /// created, to print once) and starts the periodic click flush. Blocks until done.
+    keel::Result<std::optional<CreatedKey>> start();
+
+    /// Migrates, then creates an API key outside any request (`linkd keys create`).
+    keel::Result<CreatedKey> create_key(std::string name, bool admin);
+
+    /// Adds the API's routes to `r`; `accepting` drives /readyz.
+    void add_routes(keel::router::Router& r, std::function<bool()> accepting);
+
+    /// Flushes pending clicks now (blocks); the number written.
+    keel::Result<std::int64_t> flush_clicks();
+
+    /// Stops the periodic flush, flushes what is pending, closes the pools. Idempotent.
+    void stop();
+
+    LinkService& links() noexcept { return links_; }
+    KeyService& keys() noexcept { return keys_; }
+    Repository& repository() noexcept { return *repo_; }
+    keel::LoopThread& background() noexcept { return background_; }
+
+private:
+    LinkdOptions options_;
+    keel::log::Logger* logger_;
+    std::unique_ptr<Repository> repo_;
+    ClickCounter clicks_;
+    LinkService links_;
+    KeyService keys_;
+    keel::LoopThread background_;
+    keel::TimerId flush_timer_ = 0;
+    bool flushing_ = false;  // background loop only
+    bool stopped_ = false;
+};
+
+}  // namespace linkd

@@ -1,0 +1,116 @@
+#pragma once
+// The business rules of links: what a valid link is, who may see and change it, slug
+// generation, expiry, the redirect cache and click counting. Thin handlers call this; SQL
+// lives in the repository.
+
+#include "repository/repository.hpp"
+#include "service/click_counter.hpp"
+#include "service/clock.hpp"
+#include "service/errors.hpp"
+#include "service/model.hpp"
+
+#include <keel/cache/lru_cache.hpp>
+#include <keel/json/nullable.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace linkd {
+
+struct CreateLinkInput {
+    std::string url;
+    std::optional<std::string> slug;
+    std::optional<std::string> expires_at;  ///< RFC 3339
+    std::optional<bool> permanent;
+};
+
+struct UpdateLinkInput {
+    std::optional<std::string> url;
+    keel::json::Nullable<std::string> expires_at;  ///< null removes the expiry
+    std::optional<bool> permanent;
+};
+
+struct LinkPage {
+    std::vector<Link> items;
+    std::optional<std::string> next_cursor;
+};
+
+struct LinkStats {
+    std::string slug;
+    std::int64_t total_clicks = 0;
+    std::vector<DayClicks> days;  ///< the last 30 days, oldest first, zeros included
+};
+
+/// What the redirect cache holds for a slug (no entry = unknown; a cached "missing" is a
+/// negative entry, so unknown slugs do not reach the database on every request).
+struct CachedLink {
+    std::int64_t id = 0;
+    std::string url;
+    bool permanent = false;
+    std::optional<std::int64_t> expires_at;
+};
+
+struct Redirect {
+    std::shared_ptr<const CachedLink> link;
+};
+
+struct LinkServiceOptions {
+    std::size_t slug_length = 7;
+    std::size_t cache_entries = 100'000;
+    keel::Duration cache_ttl = std::chrono::seconds(60);
+    keel::Duration negative_ttl = std::chrono::seconds(5);
+    WallClock now = system_now;
+};
+
+class LinkService {
+public:
+    static constexpr int kMaxPage = 100;
+    static constexpr int kDefaultPage = 20;
+    static constexpr int kStatsDays = 30;
+
+    LinkService(Repository& repo, ClickCounter& clicks, LinkServiceOptions options);
+
+    Task<ServiceResult<Link>> create(const Principal& caller, CreateLinkInput in);
+    Task<ServiceResult<Link>> get(const Principal& caller, std::string slug);
+    Task<ServiceResult<Link>> update(const Principal& caller, std::string slug, UpdateLinkInput in);
+    Task<ServiceResult<void>> remove(const Principal& caller, std::string slug);
+    /// `limit` 1-100 (nullopt: 20); `cursor` from the previous page.
+    Task<ServiceResult<LinkPage>> list(const Principal& caller, std::optional<int> limit,
+                                       std::optional<std::string> cursor);
+    Task<ServiceResult<LinkStats>> stats(const Principal& caller, std::string slug);
+
+    /// The hot path: the target of `slug` and one click counted; Fault::not_found, Fault::gone
+    /// (expired), Fault::unavailable. follow_cached answers without suspending when the cache
+    /// knows the slug (nullopt otherwise); follow asks the database on a miss.
+    std::optional<ServiceResult<Redirect>> follow_cached(std::string_view slug);
+    Task<ServiceResult<Redirect>> follow(std::string slug);
+
+    /// Writes the pending clicks in one batch; on failure they stay pending. Returns how many
+    /// clicks were written.
+    Task<keel::Result<std::int64_t>> flush_clicks();
+
+    keel::cache::CacheStats cache_stats() const { return cache_.stats(); }
+    const ClickCounter& clicks() const { return clicks_; }
+
+    /// The rules, for tests and for the handler's early checks.
+    static std::optional<std::string> url_problem(std::string_view url);
+    static std::optional<std::string> slug_problem(std::string_view slug);
+
+private:
+    Link with_pending(Link l) const;
+    ServiceResult<Redirect> answer(std::shared_ptr<const CachedLink> link, std::string_view slug);
+    Task<ServiceResult<Link>> insert_with_generated_slug(Link link);
+
+    Repository& repo_;
+    ClickCounter& clicks_;
+    LinkServiceOptions options_;
+    keel::cache::LruCache<std::shared_ptr<const CachedLink>> cache_;
+};
+
+/// Cursor encoding (opaque to clients): exposed for tests.
+std::string encode_cursor(std::int64_t id);
+std::optional<std::int64_t> decode_cursor(std::string_view cursor);
+
+}  // namespace linkd

@@ -1,0 +1,60 @@
+#pragma once
+// linkd's domain types: what the service layer works with and the repository stores.
+// Times are Unix seconds (UTC); days are days since 1970-01-01 (UTC).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace linkd {
+
+struct Link {
+    std::int64_t id = 0;
+    std::string slug;
+    std::string url;
+    std::int64_t owner = 0;  ///< the API key that created it
+    bool permanent = false;
+    std::int64_t created_at = 0;
+    std::int64_t updated_at = 0;
+    std::optional<std::int64_t> expires_at;
+    std::int64_t clicks = 0;  ///< flushed clicks (pending ones live in ClickCounter)
+};
+
+/// A PATCH: members left empty are unchanged; expires_at holding nullopt removes the expiry.
+struct LinkChange {
+    std::optional<std::string> url;
+    std::optional<std::optional<std::int64_t>> expires_at;
+    std::optional<bool> permanent;
+};
+
+struct ApiKey {
+    std::int64_t id = 0;
+    std::string name;
+    std::string prefix;  ///< the first characters of the key, unique: the lookup index
+    std::string hash;    ///< SHA-256 of the whole key, hex
+    bool admin = false;
+    std::int64_t created_at = 0;
+    std::optional<std::int64_t> revoked_at;
+};
+
+struct DayClicks {
+    std::int64_t day = 0;
+    std::int64_t clicks = 0;
+};
+
+/// Clicks to add to one link on one day.
+struct ClickDelta {
+    std::int64_t link_id = 0;
+    std::int64_t day = 0;
+    std::int64_t count = 0;
+};
+
+/// Who is calling: the authenticated API key.
+struct Principal {
+    std::int64_t key_id = 0;
+    bool admin = false;
+    std::string prefix;
+};
+
+}  // namespace linkd
