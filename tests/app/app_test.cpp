@@ -1,6 +1,8 @@
 // The App as a real process: configuration errors, signals, graceful shutdown under load.
 #include <keel/testing/test_server.hpp>
 
+#include <support/process.hpp>
+
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -25,73 +27,7 @@ using keel::testing::RawClient;
 
 namespace {
 
-// A child process with its stderr captured to a file.
-class Process {
-public:
-    explicit Process(std::vector<std::string> args) {
-        static std::atomic<int> counter{0};
-        err_path_ = ::testing::TempDir() + "/keel_app_test_" + std::to_string(::getpid()) + "_" +
-                    std::to_string(counter++) + ".err";
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 2, err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-        std::vector<char*> argv;
-        for (auto& a : args) {
-            argv.push_back(a.data());
-        }
-        argv.push_back(nullptr);
-        if (posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ) != 0) {
-            pid_ = -1;
-        }
-        posix_spawn_file_actions_destroy(&fa);
-    }
-    ~Process() {
-        if (pid_ > 0 && !exited_) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
-    }
-    void signal(int sig) { ::kill(pid_, sig); }
-    // Exit code, or -1 if still running after `timeout`.
-    int wait(std::chrono::milliseconds timeout) {
-        auto deadline = std::chrono::steady_clock::now() + timeout;
-        while (std::chrono::steady_clock::now() < deadline) {
-            int status;
-            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-                exited_ = true;
-                return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-            }
-            std::this_thread::sleep_for(10ms);
-        }
-        return -1;
-    }
-    std::string stderr_text() const {
-        std::ifstream in(err_path_);
-        std::stringstream s;
-        s << in.rdbuf();
-        return s.str();
-    }
-    // Waits for the "listening" log line and returns the port.
-    int wait_port(std::chrono::milliseconds timeout = 10s) {
-        std::regex re("\"addr\":\"127\\.0\\.0\\.1:(\\d+)\"");
-        auto deadline = std::chrono::steady_clock::now() + timeout;
-        while (std::chrono::steady_clock::now() < deadline) {
-            std::smatch m;
-            std::string text = stderr_text();
-            if (std::regex_search(text, m, re)) {
-                return std::stoi(m[1]);
-            }
-            std::this_thread::sleep_for(20ms);
-        }
-        return -1;
-    }
-
-private:
-    pid_t pid_ = -1;
-    bool exited_ = false;
-    std::string err_path_;
-};
+using keel::test::Process;
 
 std::string get(std::string_view path) { return "GET " + std::string(path) + " HTTP/1.1\r\nHost: t\r\n\r\n"; }
 

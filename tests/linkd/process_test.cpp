@@ -1,0 +1,152 @@
+// linkd as a real process: the first-start admin key, `linkd keys create`, configuration
+// errors, clicks pending at SIGTERM reaching the database, and PostgreSQL going away and
+// coming back under a running linkd.
+#include "api_client.hpp"
+#include "databases.hpp"
+
+#include <keel/db/sqlite.hpp>
+
+#include <support/process.hpp>
+
+#include <regex>
+
+namespace {
+
+using namespace std::chrono_literals;
+using keel::test::Process;
+using linkd::test::ApiClient;
+using linkd::test::Backend;
+using linkd::test::TestDatabase;
+
+std::string key_in(const std::string& text) {
+    std::smatch m;
+    std::regex re("lk_[A-Za-z0-9]{40}");
+    return std::regex_search(text, m, re) ? m[0].str() : "";
+}
+
+std::vector<std::string> linkd_args(const std::string& url, std::vector<std::string> more = {}) {
+    std::vector<std::string> a = {LINKD_BINARY, "--server.port", "0", "--server.threads", "2", "--db.url", url,
+                                  "--log.access", "false"};
+    a.insert(a.end(), more.begin(), more.end());
+    return a;
+}
+
+/// Clicks recorded in the database for `slug` (total, and the sum of the per-day rows).
+std::pair<std::int64_t, std::int64_t> stored_clicks(const TestDatabase& db, const std::string& slug) {
+    if (db.backend() == Backend::postgres) {
+        std::string total = db.psql("SELECT clicks FROM links WHERE slug = '" + slug + "'");
+        std::string daily = db.psql("SELECT coalesce(sum(d.clicks), 0) FROM clicks_daily d JOIN links l ON l.id = "
+                                    "d.link_id WHERE l.slug = '" + slug + "'");
+        return {std::stoll(total), std::stoll(daily)};
+    }
+    auto conn = keel::db::sqlite::Conn::open({.path = db.url().substr(9)});
+    EXPECT_TRUE(conn);
+    auto st = (*conn)->prepare("SELECT l.clicks, (SELECT coalesce(sum(clicks), 0) FROM clicks_daily WHERE link_id = "
+                               "l.id) FROM links l WHERE slug = ?1");
+    st->bind(1, slug);
+    EXPECT_TRUE(*st->step());
+    return {st->get<std::int64_t>(0), st->get<std::int64_t>(1)};
+}
+
+class LinkdProcess : public ::testing::TestWithParam<Backend> {
+protected:
+    TestDatabase db_{GetParam()};
+};
+
+TEST_P(LinkdProcess, PrintsAnAdminKeyOnceAndCountsEveryClickBeforeSigterm) {
+    std::string admin;
+    {
+        // A flush interval far away: every click is still pending when SIGTERM arrives.
+        Process p(linkd_args(db_.url(), {"--clicks.flush_interval", "1h"}));
+        int port = p.wait_port();
+        ASSERT_GT(port, 0) << p.stderr_text();
+        admin = key_in(p.stdout_text());
+        ASSERT_FALSE(admin.empty()) << p.stdout_text();
+        ApiClient api(static_cast<std::uint16_t>(port));
+        ASSERT_EQ(api.call("POST", "/v1/links", R"({"url":"https://example.com/","slug":"counted"})", admin).status, 201);
+        for (int i = 0; i < 50; ++i) {
+            ASSERT_EQ(api.call("GET", "/counted").status, 302);
+        }
+        EXPECT_EQ(stored_clicks(db_, "counted").first, 0);  // not flushed yet
+        p.signal(SIGTERM);
+        EXPECT_EQ(p.wait(20s), 0) << p.stderr_text();
+        EXPECT_NE(p.stderr_text().find("\"msg\":\"clicks flushed at shutdown\",\"clicks\":50"), std::string::npos)
+            << p.stderr_text();
+    }
+    auto [total, daily] = stored_clicks(db_, "counted");
+    EXPECT_EQ(total, 50);
+    EXPECT_EQ(daily, 50);
+
+    // Second start on the same database: no new key is printed, the old one still works.
+    Process again(linkd_args(db_.url()));
+    int port = again.wait_port();
+    ASSERT_GT(port, 0) << again.stderr_text();
+    EXPECT_EQ(key_in(again.stdout_text()), "");
+    ApiClient api(static_cast<std::uint16_t>(port));
+    auto stats = api.call("GET", "/v1/links/counted/stats", std::nullopt, admin);
+    EXPECT_EQ(stats.status, 200);
+    EXPECT_NE(stats.body.find("\"total_clicks\":50"), std::string::npos) << stats.body;
+    again.signal(SIGTERM);
+    EXPECT_EQ(again.wait(20s), 0);
+}
+
+TEST_P(LinkdProcess, KeysCreateCommandPrintsAWorkingKey) {
+    Process cmd({LINKD_BINARY, "keys", "create", "--admin", "--name", "ops", "--db.url", db_.url()});
+    ASSERT_EQ(cmd.wait(20s), 0) << cmd.stderr_text();
+    std::string key = key_in(cmd.stdout_text());
+    ASSERT_FALSE(key.empty()) << cmd.stdout_text();
+    Process p(linkd_args(db_.url()));
+    int port = p.wait_port();
+    ASSERT_GT(port, 0) << p.stderr_text();
+    EXPECT_EQ(key_in(p.stdout_text()), "");  // an admin key exists: none is created
+    ApiClient api(static_cast<std::uint16_t>(port));
+    EXPECT_EQ(api.call("POST", "/v1/keys", R"({"name":"x"})", key).status, 201);
+    p.signal(SIGTERM);
+    EXPECT_EQ(p.wait(20s), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, LinkdProcess, ::testing::Values(Backend::sqlite, Backend::postgres),
+                         linkd::test::backend_name);
+
+TEST(LinkdConfig, AnUnknownDatabaseSchemeExitsWith2) {
+    Process p({LINKD_BINARY, "--db.url", "mysql://x"});
+    EXPECT_EQ(p.wait(10s), 2);
+    EXPECT_NE(p.stderr_text().find("db.url: must start with sqlite:// or postgres://"), std::string::npos)
+        << p.stderr_text();
+}
+
+TEST(LinkdFaults, PostgresGoingAwayGives503AndLinkdRecoversByItself) {
+    TestDatabase db(Backend::postgres);
+    Process p(linkd_args(db.url(), {"--db.acquire_timeout", "1s", "--db.query_timeout", "2s", "--cache.ttl", "1h"}));
+    int port = p.wait_port();
+    ASSERT_GT(port, 0) << p.stderr_text();
+    std::string admin = key_in(p.stdout_text());
+    ApiClient api(static_cast<std::uint16_t>(port));
+    ASSERT_EQ(api.call("POST", "/v1/links", R"({"url":"https://example.com/","slug":"warm"})", admin).status, 201);
+    ASSERT_EQ(api.call("GET", "/warm").status, 302);  // now cached
+
+    linkd::test::postgres_server().stop();
+    auto t0 = std::chrono::steady_clock::now();
+    auto down = api.call("POST", "/v1/links", R"({"url":"https://example.com/","slug":"during"})", admin);
+    auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_EQ(down.status, 503) << down.body;
+    EXPECT_EQ(down.header("Content-Type"), "application/problem+json");
+    EXPECT_EQ(down.header("Retry-After"), "1");
+    EXPECT_LT(took, 2500ms);  // the acquire timeout (1 s) plus slack, never a hang
+    EXPECT_EQ(api.call("GET", "/readyz").status, 503);
+    EXPECT_EQ(api.call("GET", "/warm").status, 302);  // the hot path keeps serving from memory
+    EXPECT_EQ(api.call("GET", "/healthz").status, 200);
+
+    linkd::test::postgres_server().start();
+    int status = 0;
+    for (int i = 0; i < 100 && status != 201; ++i) {
+        std::this_thread::sleep_for(100ms);
+        status = api.call("POST", "/v1/links", R"({"url":"https://example.com/","slug":"after"})", admin).status;
+    }
+    EXPECT_EQ(status, 201);  // recovered without a restart
+    EXPECT_EQ(api.call("GET", "/readyz").status, 200);
+    p.signal(SIGTERM);
+    EXPECT_EQ(p.wait(20s), 0) << p.stderr_text();
+}
+
+}  // namespace
