@@ -145,6 +145,27 @@ void Linkd::stop() {
                            {{"error", flushed.error().message()}, {"lost", links_.clicks().pending_total()}});
         }
     }
+    if (logger_) {
+        for (const NamedPoolStats& p : repo_->pool_stats()) {
+            const keel::db::PoolStats& st = p.stats;
+            logger_->info("pool stats",
+                          {{"pool", p.name},
+                           {"max_open", st.max_open},
+                           {"open", st.open},
+                           {"in_use", st.in_use},
+                           {"idle", st.idle},
+                           {"wait_count", st.wait_count},
+                           {"wait_duration_ms",
+                            std::chrono::duration_cast<std::chrono::milliseconds>(st.wait_duration).count()},
+                           {"max_idle_closed", st.max_idle_closed},
+                           {"max_idle_time_closed", st.max_idle_time_closed},
+                           {"max_lifetime_closed", st.max_lifetime_closed},
+                           {"broken_closed", st.broken_closed},
+                           {"connect_errors", st.connect_errors}});
+        }
+        auto cache = links_.cache_stats();
+        logger_->info("cache stats", {{"hits", cache.hits}, {"misses", cache.misses}, {"entries", cache.entries}});
+    }
     repo_->close();
     background_.stop();
 }

@@ -150,3 +150,38 @@ TEST(LinkdFaults, PostgresGoingAwayGives503AndLinkdRecoversByItself) {
 }
 
 }  // namespace
+
+namespace {
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+TEST(LinkdReadme, TheCurlSessionRunsAsWritten) {
+    std::string script_path = std::string(KEEL_SOURCE_DIR_PATH) + "/services/linkd/examples/session.sh";
+    std::string script = read_file(script_path);
+    ASSERT_FALSE(script.empty());
+    EXPECT_NE(read_file(std::string(KEEL_SOURCE_DIR_PATH) + "/README.md").find("```sh\n" + script + "```"),
+              std::string::npos)
+        << "README.md must show services/linkd/examples/session.sh verbatim";
+    TestDatabase db(Backend::sqlite);
+    Process p(linkd_args(db.url()));
+    int port = p.wait_port();
+    ASSERT_GT(port, 0) << p.stderr_text();
+    std::string admin = key_in(p.stdout_text());
+    Process session({"/bin/bash", "-c",
+                     "ADMIN=" + admin + " LINKD=http://127.0.0.1:" + std::to_string(port) + " bash " + script_path});
+    ASSERT_EQ(session.wait(20s), 0) << session.stderr_text();
+    std::string out = session.stdout_text();
+    EXPECT_NE(out.find("\"slug\":\"bookworm\",\"url\":\"https://www.debian.org/releases/bookworm/\""), std::string::npos)
+        << out;
+    EXPECT_NE(out.find("302 https://www.debian.org/releases/bookworm/\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("{\"slug\":\"bookworm\",\"total_clicks\":1,\"days\":[{\"date\":"), std::string::npos) << out;
+    p.signal(SIGTERM);
+    EXPECT_EQ(p.wait(20s), 0);
+}
+
+}  // namespace

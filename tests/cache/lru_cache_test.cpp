@@ -1,0 +1,104 @@
+// keel::cache::LruCache: hits and misses, TTL, LRU eviction per shard, invalidation, and
+// concurrent use from several threads.
+#include <keel/cache/lru_cache.hpp>
+#include <keel/json/bind.hpp>
+#include <keel/json/nullable.hpp>
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+namespace {
+
+using namespace std::chrono_literals;
+using keel::cache::LruCache;
+
+TEST(LruCache, HitsMissesAndTtl) {
+    LruCache<int> c({.max_entries = 100, .shards = 4});
+    keel::TimePoint t0{};
+    EXPECT_EQ(c.get("a", t0), std::nullopt);
+    c.put("a", 1, 10s, t0);
+    EXPECT_EQ(c.get("a", t0 + 9s), 1);
+    EXPECT_EQ(c.get("a", t0 + 10s), std::nullopt);  // expired: gone
+    EXPECT_EQ(c.get("a", t0), std::nullopt);          // and removed
+    c.put("b", 2, 10s, t0);
+    c.put("b", 3, 20s, t0);  // replaces value and TTL
+    EXPECT_EQ(c.get("b", t0 + 15s), 3);
+    auto s = c.stats();
+    EXPECT_EQ(s.hits, 2u);
+    EXPECT_EQ(s.misses, 3u);
+    EXPECT_EQ(s.entries, 1u);
+}
+
+TEST(LruCache, EvictsTheLeastRecentlyUsed) {
+    LruCache<int> c({.max_entries = 3, .shards = 1});
+    keel::TimePoint t0{};
+    c.put("a", 1, 1h, t0);
+    c.put("b", 2, 1h, t0);
+    c.put("c", 3, 1h, t0);
+    EXPECT_EQ(c.get("a", t0), 1);  // a is now the most recent
+    c.put("d", 4, 1h, t0);         // evicts b
+    EXPECT_EQ(c.get("b", t0), std::nullopt);
+    EXPECT_EQ(c.get("a", t0), 1);
+    EXPECT_EQ(c.get("c", t0), 3);
+    EXPECT_EQ(c.get("d", t0), 4);
+    EXPECT_EQ(c.stats().evictions, 1u);
+    EXPECT_EQ(c.stats().entries, 3u);
+}
+
+TEST(LruCache, EraseAndClear) {
+    LruCache<std::string> c;
+    c.put("k", "v", 1h);
+    EXPECT_TRUE(c.erase("k"));
+    EXPECT_FALSE(c.erase("k"));
+    EXPECT_EQ(c.get("k"), std::nullopt);
+    c.put("x", "1", 1h);
+    c.clear();
+    EXPECT_EQ(c.stats().entries, 0u);
+}
+
+TEST(LruCache, ConcurrentReadersAndWritersStayConsistent) {
+    LruCache<int> c({.max_entries = 1000, .shards = 8});
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&c, t] {
+            for (int i = 0; i < 20000; ++i) {
+                std::string key = "k" + std::to_string((i * 7 + t) % 1500);
+                if (i % 3 == 0) {
+                    c.put(key, i, 1h);
+                } else if (auto v = c.get(key)) {
+                    EXPECT_GE(*v, 0);
+                }
+            }
+        });
+    }
+    for (auto& th : threads) {
+        th.join();
+    }
+    EXPECT_LE(c.stats().entries, 1000u + 8u);  // the bound holds per shard (rounded up)
+}
+
+struct Patch {
+    std::optional<std::string> name;
+    keel::json::Nullable<std::string> note;
+};
+KEEL_JSON(Patch, name, note)
+
+TEST(JsonNullable, TellsAbsentNullAndValueApart) {
+    keel::json::Errors errors;
+    Patch absent, null, value;
+    ASSERT_TRUE(keel::json::parse(R"({"name":"x"})", absent, errors));
+    ASSERT_TRUE(keel::json::parse(R"({"note":null})", null, errors));
+    ASSERT_TRUE(keel::json::parse(R"({"note":"hi"})", value, errors));
+    EXPECT_TRUE(errors.empty());
+    EXPECT_TRUE(absent.note.absent());
+    EXPECT_TRUE(null.note.is_null());
+    ASSERT_TRUE(value.note.has_value());
+    EXPECT_EQ(*value.note, "hi");
+    Patch wrong;
+    EXPECT_TRUE(keel::json::parse(R"({"note":5})", wrong, errors));
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_EQ(errors[0].pointer, "/note");
+}
+
+}  // namespace
