@@ -152,6 +152,34 @@ TEST_F(Postgres, PipelineSendsABatchAtomically) {
     EXPECT_TRUE(still) << still.error().message();
 }
 
+TEST_F(Postgres, PipelinePreparesMarkedStatementsOnceInTheSameRoundTrip) {
+    auto conn = connect();
+    auto run_batch = [&](int from) {
+        return lt_.block_on([&, from]() -> Task<Result<std::vector<pg::Rows>>> {
+            std::vector<pg::Query> batch;
+            batch.push_back({"BEGIN", {}});
+            for (int i = from; i < from + 5; ++i) {
+                batch.push_back({"INSERT INTO p VALUES ($1) ON CONFLICT DO NOTHING RETURNING k",
+                                 pg::Params::of("k" + std::to_string(i)), true});
+            }
+            batch.push_back({"COMMIT", {}});
+            co_return co_await conn->pipeline(std::move(batch));
+        });
+    };
+    ASSERT_TRUE(lt_.block_on([&]() { return conn->exec("CREATE TABLE p (k text PRIMARY KEY)"); }));
+    auto first = run_batch(0);
+    ASSERT_TRUE(first) << first.error().message();
+    EXPECT_EQ(conn->prepared(), 1u);
+    auto second = run_batch(3);  // k3, k4 exist: those rows return nothing
+    ASSERT_TRUE(second) << second.error().message();
+    EXPECT_EQ(conn->prepared(), 1u);
+    ASSERT_EQ(second->size(), 7u);
+    EXPECT_TRUE((*second)[1].empty());
+    EXPECT_TRUE((*second)[2].empty());
+    EXPECT_EQ((*second)[3][0].get<std::string>(0), "k5");
+    EXPECT_EQ(g_server->psql("t_pipelinepreparesmarkedstatementsonceinthesameroundtrip", "SELECT count(*) FROM p"), "8");
+}
+
 TEST_F(Postgres, MigrationsApplyOnceAndRefuseANewerDatabase) {
     auto conn = connect();
     const keel::db::Migration m[] = {

@@ -4,6 +4,7 @@
 #include "repository/repository.hpp"
 
 #include <keel/core/loop_thread.hpp>
+#include <keel/core/sleep.hpp>
 #include <keel/core/worker_pool.hpp>
 
 namespace {
@@ -94,6 +95,38 @@ TEST_P(RepositoryTest, InsertsFindsAndRefusesDuplicateSlugs) {
     auto conflict = run([&] { return repo_->insert_link(dup); });
     ASSERT_FALSE(conflict);
     EXPECT_EQ(conflict.error().code(), keel::Errc::conflict);
+}
+
+TEST_P(RepositoryTest, ConcurrentInsertsAllLandAndOnlyTheDuplicateConflicts) {
+    // On PostgreSQL these share transactions (group commit); a taken slug fails only its own.
+    insert("taken", owner_);
+    struct Outcome {
+        int ok = 0, conflicts = 0, done = 0;
+    } o;
+    constexpr int kN = 40;
+    run([&]() -> keel::Task<void> {
+        for (int i = 0; i < kN; ++i) {
+            Link l;
+            l.slug = i == 17 ? "taken" : "many" + std::to_string(i);
+            l.url = "https://example.com/";
+            l.owner = owner_;
+            keel::spawn(
+                [](Repository& repo, Link l, Outcome& o) -> keel::Task<void> {
+                    auto r = co_await repo.insert_link(std::move(l));
+                    o.ok += r.has_value() && r->id > 0;
+                    o.conflicts += !r.has_value() && r.error().code() == keel::Errc::conflict;
+                    ++o.done;
+                }(*repo_, std::move(l), o),
+                [](std::exception_ptr) {});
+        }
+        while (o.done < kN) {
+            co_await keel::sleep_for(std::chrono::milliseconds(2));
+        }
+    });
+    EXPECT_EQ(o.ok, kN - 1);
+    EXPECT_EQ(o.conflicts, 1);
+    auto listed = run([&] { return repo_->list_links(owner_, std::nullopt, 100); });
+    EXPECT_EQ(listed->size(), static_cast<std::size_t>(kN));  // 39 new + "taken"
 }
 
 TEST_P(RepositoryTest, UpdatesOnlyWhatChangesAndOnlyForTheOwner) {

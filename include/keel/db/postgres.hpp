@@ -11,7 +11,8 @@
 ///
 /// - query() prepares each distinct SQL text once per connection and reuses the statement.
 /// - pipeline() sends a batch in one round trip (libpq pipeline mode) and stops at the first
-///   failing statement; with BEGIN/COMMIT around it, it is one atomic write.
+///   failing statement; with BEGIN/COMMIT around it, it is one atomic write. Queries marked
+///   `prepared` are prepared inside the same round trip the first time.
 /// - Errors: unique violation → Errc::conflict; other constraint violations →
 ///   Errc::invalid_argument; lost connection, server shutting down → Errc::unavailable and the
 ///   connection reports broken() so the pool closes it; deadline → Errc::timeout (broken too).
@@ -167,6 +168,8 @@ private:
 struct Query {
     std::string sql;
     Params params;
+    /// Prepare once per connection and reuse (for statements a service sends again and again).
+    bool prepared = false;
 };
 
 class Conn final : public IoWatcher {
@@ -211,6 +214,7 @@ private:
     pg_conn* conn_;
     ConnectOptions options_;
     std::unordered_map<std::string, std::string> prepared_;  // sql → statement name
+    std::uint64_t statement_counter_ = 0;  // names are never reused
     bool broken_ = false;
     // The coroutine waiting for readiness, and what it got.
     std::coroutine_handle<> waiting_;

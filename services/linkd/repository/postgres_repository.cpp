@@ -2,6 +2,7 @@
 // per connection; the click flush is one pipelined transaction.
 #include "repository/repository.hpp"
 
+#include <keel/db/group_commit.hpp>
 #include <keel/db/postgres.hpp>
 
 #include <span>
@@ -55,15 +56,8 @@ public:
         co_return Result<void>{};
     }
 
-    Task<Result<Link>> insert_link(Link link) override {
-        KEEL_CO_TRY(c, co_await pool_->acquire());
-        KEEL_CO_TRY(rows, co_await c->query("INSERT INTO links (slug, url, owner, permanent, created_at, updated_at, "
-                                            "expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-                                            link.slug, link.url, link.owner, link.permanent, link.created_at,
-                                            link.updated_at, link.expires_at));
-        link.id = rows[0].get<std::int64_t>(0);
-        co_return link;
-    }
+    // Concurrent creations share one transaction (one durable commit): see write_links.
+    Task<Result<Link>> insert_link(Link link) override { co_return co_await inserts_.submit(std::move(link)); }
 
     Task<Result<std::optional<Link>>> find_link(std::string slug) override {
         KEEL_CO_TRY(c, co_await pool_->acquire());
@@ -181,11 +175,75 @@ public:
         co_return rows[0].get<bool>(0);
     }
 
+    static constexpr const char* kInsertLink =
+        "INSERT INTO links (slug, url, owner, permanent, created_at, updated_at, expires_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (slug) DO NOTHING RETURNING id";
+
+    static pg::Params insert_params(const Link& l) {
+        return pg::Params::of(l.slug, l.url, l.owner, l.permanent, l.created_at, l.updated_at, l.expires_at);
+    }
+
+    /// One batch of new links: alone, a plain INSERT; several, one pipelined transaction. A
+    /// taken slug inserts nothing (ON CONFLICT DO NOTHING), so it fails only its own request.
+    Task<std::vector<Result<Link>>> write_links(std::vector<Link>& batch) {
+        std::vector<Result<Link>> out;
+        out.reserve(batch.size());
+        auto fail_all = [&](const keel::Error& e) {
+            out.clear();
+            for (std::size_t i = 0; i < batch.size(); ++i) {
+                out.emplace_back(e);
+            }
+        };
+        auto conn = co_await pool_->acquire();
+        if (!conn) {
+            fail_all(conn.error());
+            co_return out;
+        }
+        std::vector<pg::Rows> results;
+        std::size_t first = 0;
+        if (batch.size() == 1) {
+            auto one = co_await (*conn)->query_params(kInsertLink, insert_params(batch[0]));
+            if (!one) {
+                fail_all(one.error());
+                co_return out;
+            }
+            results.push_back(std::move(*one));
+        } else {
+            std::vector<pg::Query> q;
+            q.reserve(batch.size() + 2);
+            q.push_back({"BEGIN", {}});
+            for (const Link& l : batch) {
+                q.push_back({kInsertLink, insert_params(l), true});
+            }
+            q.push_back({"COMMIT", {}});
+            auto many = co_await (*conn)->pipeline(std::move(q));
+            if (!many) {
+                fail_all(many.error());
+                co_return out;
+            }
+            results = std::move(*many);
+            first = 1;  // after BEGIN
+        }
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            const pg::Rows& rows = results[first + i];
+            if (rows.empty()) {
+                out.emplace_back(keel::Error::with_detail(keel::Errc::conflict,
+                                                          "duplicate key: slug \"" + batch[i].slug + "\""));
+            } else {
+                batch[i].id = rows[0].get<std::int64_t>(0);
+                out.emplace_back(std::move(batch[i]));
+            }
+        }
+        co_return out;
+    }
+
     std::vector<NamedPoolStats> pool_stats() const override { return {{"postgres", pool_->stats()}}; }
     void close() override { pool_->close(); }
 
 private:
     std::unique_ptr<keel::db::Pool<pg::Conn>> pool_;
+    keel::db::GroupCommit<Link, Result<Link>> inserts_{
+        [this](std::vector<Link>& batch) { return write_links(batch); }, {.max_batch = 128}};
 };
 
 }  // namespace

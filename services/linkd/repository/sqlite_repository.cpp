@@ -1,6 +1,7 @@
 // The Repository on SQLite: every call runs on the WorkerPool through keel::db::sqlite.
 #include "repository/repository.hpp"
 
+#include <keel/db/group_commit.hpp>
 #include <keel/db/sqlite.hpp>
 
 #include <span>
@@ -82,16 +83,37 @@ public:
         });
     }
 
-    Task<Result<Link>> insert_link(Link link) override {
-        co_return co_await db_.write([&](sqlite::Conn& c) -> Result<Link> {
-            KEEL_TRY(st, c.prepare("INSERT INTO links (slug, url, owner, permanent, created_at, updated_at, expires_at)"
-                                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
-            st.bind_all(link.slug, link.url, link.owner, link.permanent, link.created_at, link.updated_at,
-                        link.expires_at);
-            KEEL_TRY_VOID(st.run());
-            link.id = c.last_insert_rowid();
-            return link;
+    // Concurrent creations share one transaction (one WAL commit): see write_links.
+    Task<Result<Link>> insert_link(Link link) override { co_return co_await inserts_.submit(std::move(link)); }
+
+    /// One batch of new links in one transaction. A taken slug inserts nothing (ON CONFLICT DO
+    /// NOTHING), so it fails only its own request.
+    Task<std::vector<Result<Link>>> write_links(std::vector<Link>& batch) {
+        auto written = co_await db_.write([&](sqlite::Conn& c) -> Result<std::vector<Result<Link>>> {
+            return in_transaction(c, [&]() -> Result<std::vector<Result<Link>>> {
+                std::vector<Result<Link>> out;
+                for (Link& link : batch) {
+                    KEEL_TRY(st, c.prepare("INSERT INTO links (slug, url, owner, permanent, created_at, updated_at, "
+                                           "expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+                                           "ON CONFLICT (slug) DO NOTHING RETURNING id"));
+                    st.bind_all(link.slug, link.url, link.owner, link.permanent, link.created_at, link.updated_at,
+                                link.expires_at);
+                    KEEL_TRY(row, st.step());
+                    if (!row) {
+                        out.emplace_back(keel::Error::with_detail(keel::Errc::conflict,
+                                                                  "duplicate key: slug \"" + link.slug + "\""));
+                        continue;
+                    }
+                    link.id = st.get<std::int64_t>(0);
+                    out.emplace_back(std::move(link));
+                }
+                return out;
+            });
         });
+        if (!written) {
+            co_return std::vector<Result<Link>>(batch.size(), written.error());
+        }
+        co_return std::move(*written);
     }
 
     Task<Result<std::optional<Link>>> find_link(std::string slug) override {
@@ -230,6 +252,8 @@ public:
 
 private:
     sqlite::Database db_;
+    keel::db::GroupCommit<Link, Result<Link>> inserts_{
+        [this](std::vector<Link>& batch) { return write_links(batch); }, {.max_batch = 128}};
 };
 
 }  // namespace

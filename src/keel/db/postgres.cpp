@@ -276,7 +276,7 @@ Task<Result<Rows>> Conn::query_params(std::string sql, Params params) {
     ParamArrays args(params);
     auto it = prepared_.find(sql);
     if (it == prepared_.end()) {
-        std::string name = "keel_" + std::to_string(prepared_.size() + 1);
+        std::string name = "keel_" + std::to_string(++statement_counter_);
         if (!PQsendPrepare(conn_, name.c_str(), sql.c_str(), args.count(), nullptr)) {
             co_return connection_error("prepare");
         }
@@ -300,9 +300,30 @@ Task<Result<std::vector<Rows>>> Conn::pipeline(std::vector<Query> batch) {
     if (!PQenterPipelineMode(conn_)) {
         co_return connection_error("pipeline");
     }
-    for (const Query& q : batch) {
+    // For each query, whether a Prepare's result comes before its own.
+    std::vector<bool> prepare_first(batch.size(), false);
+    std::vector<std::string> new_names;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        const Query& q = batch[i];
         ParamArrays args(q.params);
-        if (!PQsendQueryParams(conn_, q.sql.c_str(), args.count(), nullptr, args.data(), nullptr, nullptr, 0)) {
+        int sent;
+        if (q.prepared) {
+            auto it = prepared_.find(q.sql);
+            if (it == prepared_.end()) {
+                std::string name = "keel_" + std::to_string(++statement_counter_);
+                if (!PQsendPrepare(conn_, name.c_str(), q.sql.c_str(), args.count(), nullptr)) {
+                    broken_ = true;
+                    co_return connection_error("send");
+                }
+                prepare_first[i] = true;
+                new_names.push_back(q.sql);
+                it = prepared_.emplace(q.sql, std::move(name)).first;
+            }
+            sent = PQsendQueryPrepared(conn_, it->second.c_str(), args.count(), args.data(), nullptr, nullptr, 0);
+        } else {
+            sent = PQsendQueryParams(conn_, q.sql.c_str(), args.count(), nullptr, args.data(), nullptr, nullptr, 0);
+        }
+        if (!sent) {
             broken_ = true;  // half a pipeline is on the wire
             co_return connection_error("send");
         }
@@ -316,6 +337,18 @@ Task<Result<std::vector<Rows>>> Conn::pipeline(std::vector<Query> batch) {
     out.reserve(batch.size());
     std::optional<Error> error;
     for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (prepare_first[i]) {
+            KEEL_CO_TRY(prep, co_await next_result(deadline));
+            if (prep != nullptr) {
+                ExecStatusType st = PQresultStatus(prep);
+                if (st != PGRES_COMMAND_OK && !error && st != PGRES_PIPELINE_ABORTED) {
+                    error = result_error(prep);
+                }
+                PQclear(prep);
+                KEEL_CO_TRY(end, co_await next_result(deadline));  // the Prepare's closing null
+                (void)end;
+            }
+        }
         for (;;) {  // one statement's results end with a null
             KEEL_CO_TRY(res, co_await next_result(deadline));
             if (res == nullptr) {
@@ -340,6 +373,9 @@ Task<Result<std::vector<Rows>>> Conn::pipeline(std::vector<Query> batch) {
         co_return connection_error("pipeline did not end cleanly");
     }
     if (error) {
+        for (const std::string& sql : new_names) {
+            prepared_.erase(sql);  // may not exist on the server: prepare again next time
+        }
         if (PQtransactionStatus(conn_) != PQTRANS_IDLE) {
             (void)co_await exec("ROLLBACK");  // the batch opened a transaction the error aborted
         }
