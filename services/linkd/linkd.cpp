@@ -1,6 +1,7 @@
 #include "linkd.hpp"
 
 #include <keel/core/sleep.hpp>
+#include <keel/observe/runtime_metrics.hpp>
 
 #include <stdexcept>
 
@@ -111,6 +112,68 @@ keel::Result<CreatedKey> Linkd::create_key(std::string name, bool admin) {
         return keel::Error::with_detail(keel::Errc::invalid_argument, made.error().detail);
     }
     return std::move(*made);
+}
+
+void Linkd::observe(keel::metrics::Registry& registry, keel::observe::Health& health, keel::observe::Vars& vars) {
+    links_.set_metrics({
+        &registry.counter("linkd_links_created_total", "Links created.").get(),
+        &registry.counter("linkd_redirects_total", "Redirects served (each one a click).").get(),
+        &registry
+             .histogram("linkd_click_flush_duration_seconds", "Time to write one batch of counted clicks.", {},
+                        keel::metrics::exponential_buckets(0.0005, 2, 14))
+             .get(),
+        &registry.counter("linkd_click_flush_errors_total", "Click flushes that failed (the clicks stay pending).")
+             .get(),
+    });
+    registry.add_collector([this](std::vector<keel::metrics::SampledFamily>& out) {
+        auto c = links_.cache_stats();
+        out.push_back({"linkd_cache_hits_total", "Redirect cache lookups that found the slug (negative entries too).",
+                       "counter", {{{}, static_cast<double>(c.hits)}}});
+        out.push_back({"linkd_cache_misses_total", "Redirect cache lookups that went to the database.", "counter",
+                       {{{}, static_cast<double>(c.misses)}}});
+        out.push_back({"linkd_cache_entries", "Slugs in the redirect cache.", "gauge",
+                       {{{}, static_cast<double>(c.entries)}}});
+        out.push_back({"linkd_clicks_pending", "Clicks counted in memory, not yet written.", "gauge",
+                       {{{}, static_cast<double>(links_.clicks().pending_total())}}});
+    });
+    keel::observe::add_db_pool_metrics(registry, [this] {
+        std::vector<std::pair<std::string, keel::db::PoolStats>> out;
+        for (auto& p : repo_->pool_stats()) {
+            out.emplace_back(p.name, p.stats);
+        }
+        return out;
+    });
+    health.add_check("database", [this] { return repo_->ping(); });
+    vars.add("pools", [this](keel::json::Writer& w) {
+        w.begin_object();
+        for (const NamedPoolStats& p : repo_->pool_stats()) {
+            const keel::db::PoolStats& s = p.stats;
+            w.key(p.name)
+                .begin_object()
+                .key("max_open").value(static_cast<std::uint64_t>(s.max_open))
+                .key("open").value(static_cast<std::uint64_t>(s.open))
+                .key("in_use").value(static_cast<std::uint64_t>(s.in_use))
+                .key("idle").value(static_cast<std::uint64_t>(s.idle))
+                .key("wait_count").value(s.wait_count)
+                .key("wait_duration_seconds").value(std::chrono::duration<double>(s.wait_duration).count())
+                .key("max_idle_closed").value(s.max_idle_closed)
+                .key("max_idle_time_closed").value(s.max_idle_time_closed)
+                .key("max_lifetime_closed").value(s.max_lifetime_closed)
+                .key("broken_closed").value(s.broken_closed)
+                .key("connect_errors").value(s.connect_errors)
+                .end_object();
+        }
+        w.end_object();
+    });
+    vars.add("linkd", [this](keel::json::Writer& w) {
+        auto c = links_.cache_stats();
+        w.begin_object()
+            .key("cache").begin_object()
+            .key("hits").value(c.hits).key("misses").value(c.misses).key("entries").value(static_cast<std::uint64_t>(c.entries))
+            .end_object()
+            .key("clicks_pending").value(links_.clicks().pending_total())
+            .end_object();
+    });
 }
 
 void Linkd::add_routes(keel::router::Router& r, std::function<bool()> accepting) {

@@ -12,7 +12,10 @@
 #include <keel/config/config.hpp>
 #include <keel/core/loop_thread.hpp>
 #include <keel/core/worker_pool.hpp>
+#include <keel/observe/debug.hpp>
+#include <keel/observe/health.hpp>
 #include <keel/observe/log.hpp>
+#include <keel/observe/metrics.hpp>
 #include <keel/router/router.hpp>
 
 #include <atomic>
@@ -48,6 +51,10 @@ public:
 
     /// Migrates, then creates an API key outside any request (`linkd keys create`).
     keel::Result<CreatedKey> create_key(std::string name, bool admin);
+
+    /// linkd's metrics (links created, redirects, cache, pending clicks, flushes, pools), the
+    /// database readiness check and /debug/vars sections. Before serving.
+    void observe(keel::metrics::Registry& registry, keel::observe::Health& health, keel::observe::Vars& vars);
 
     /// Adds the API's routes to `r`; `accepting` drives /readyz.
     void add_routes(keel::router::Router& r, std::function<bool()> accepting);

@@ -7,6 +7,7 @@
 
 #include <keel/app/app.hpp>
 #include <keel/middleware/request_id.hpp>
+#include <keel/middleware/trace_context.hpp>
 
 #include <cstdio>
 #include <cstring>
@@ -54,10 +55,15 @@ int main(int argc, char** argv) {
     std::vector<const char*> args;
     KeysCommand keys_cmd = take_keys_command(argc, argv, args);
     keel::App app(static_cast<int>(args.size()), args.data(),
-                  {.name = "linkd", .env_prefix = "LINKD", .define = [](keel::config::Config& c) {
-                       linkd::define_config(c);
-                       c.define_bool("log.access", true, "log one JSON line per request");
-                   }});
+                  {.name = "linkd",
+                   .env_prefix = "LINKD",
+                   .define =
+                       [](keel::config::Config& c) {
+                           linkd::define_config(c);
+                           c.define_bool("log.access", true, "log one JSON line per request");
+                           c.define_bool("metrics.http", true, "count requests by route and status (/metrics)");
+                       },
+                   .admin_listen = "127.0.0.1:9090"});
     std::unique_ptr<linkd::Linkd> service;
     try {
         service = std::make_unique<linkd::Linkd>(linkd::options_from(app.config()), app.workers(), &app.logger());
@@ -88,9 +94,14 @@ int main(int argc, char** argv) {
         print_key(**started, "created an admin API key at first start");
     }
 
+    service->observe(app.metrics(), app.health(), app.vars());
     keel::router::Router r;
+    if (app.config().get_bool("metrics.http")) {
+        r.use(app.http_metrics());  // outermost: counts every answer, 404s and 500s included
+    }
     r.use(app.recoverer());
     r.use(keel::mw::request_id());
+    r.use(keel::mw::trace_context());
     if (app.config().get_bool("log.access")) {
         r.use(app.access_log());
     }

@@ -1,6 +1,7 @@
 // App::recoverer() and App::access_log() write their lines through the App's JSON logger.
 #include <keel/app/app.hpp>
 #include <keel/middleware/request_id.hpp>
+#include <keel/middleware/trace_context.hpp>
 #include <keel/router/router.hpp>
 #include <keel/testing/recorder.hpp>
 
@@ -42,4 +43,49 @@ TEST(AppMiddleware, AccessLogAndRecovererLogJsonLinesWithTheRequestId) {
                        R"("request_id":"req-boom")"),
               std::string::npos)
         << log;
+}
+
+TEST(AppMiddleware, LogLinesNameTheTraceOfTheRequest) {
+    std::string path = ::testing::TempDir() + "/keel_app_trace.log";
+    std::remove(path.c_str());
+    const char* argv[] = {"app", "--log.output", path.c_str()};
+    keel::App app(3, argv);
+    keel::router::Router r;
+    r.use(app.recoverer());
+    r.use(keel::mw::request_id());
+    r.use(keel::mw::trace_context());
+    r.use(app.access_log());
+    r.get("/ok", [](keel::http::Request& req) {
+        // Handlers see the same trace and continue it on outgoing calls.
+        return keel::http::Response::text(keel::mw::trace_of(req)->traceparent());
+    });
+    r.get("/boom", [](keel::http::Request&) -> keel::http::Response { throw std::runtime_error("boom"); });
+    auto h = r.handler();
+    const std::string incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    auto ok = keel::testing::call(h, keel::testing::TestRequest{"GET", "/ok"}.with_header("traceparent", incoming));
+    EXPECT_EQ(ok.body.substr(0, 36), "00-4bf92f3577b34da6a3ce929d0e0e4736-");  // same trace, new span
+    EXPECT_NE(ok.body.substr(36, 16), "00f067aa0ba902b7");
+    keel::testing::call(h, keel::testing::TestRequest{"GET", "/boom"}.with_header("traceparent", incoming));
+    auto fresh = keel::testing::call(h, keel::testing::TestRequest{"GET", "/ok"}.with_header("traceparent", "garbage"));
+    std::string new_trace = fresh.body.substr(3, 32);
+    EXPECT_NE(new_trace, "4bf92f3577b34da6a3ce929d0e0e4736");  // an invalid header starts a new trace
+    app.logger().flush();
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    std::string log = s.str();
+    EXPECT_NE(log.find(R"("path":"/ok",)"), std::string::npos) << log;
+    EXPECT_NE(log.find(R"("msg":"handler failed","error":"boom")"), std::string::npos) << log;
+    std::size_t lines = 0, traced = 0;
+    std::istringstream all(log);
+    for (std::string line; std::getline(all, line);) {
+        if (line.find("\"path\":\"/") == std::string::npos) {
+            continue;
+        }
+        ++lines;
+        traced += line.find(R"("trace_id":"4bf92f3577b34da6a3ce929d0e0e4736")") != std::string::npos ||
+                  line.find("\"trace_id\":\"" + new_trace + "\"") != std::string::npos;
+    }
+    EXPECT_EQ(lines, 3u);  // /ok, the failure (a throwing handler has no access line), the fresh /ok
+    EXPECT_EQ(traced, lines) << log;
 }

@@ -194,3 +194,56 @@ TEST(AppLifecycle, HelpExitsZero) {
     Process p({KEEL_HELLO_BINARY, "--help"});
     EXPECT_EQ(p.wait(10s), 0);
 }
+
+TEST(AppAdmin, ReadinessTurnsFalseAtShutdownWhileRequestsFinish) {
+    Process p({KEEL_SLOW_APP_BINARY, "--server.port", "0", "--admin.listen", "127.0.0.1:0"});
+    int port = p.wait_port();
+    int admin = p.wait_admin_port();
+    ASSERT_GT(port, 0) << p.stderr_text();
+    ASSERT_GT(admin, 0) << p.stderr_text();
+    auto readyz = [admin] {
+        RawClient c(static_cast<std::uint16_t>(admin));
+        auto r = c.exchange(get("/readyz"));
+        return r ? r->status : 0;
+    };
+    EXPECT_EQ(readyz(), 200);
+    RawClient slow(static_cast<std::uint16_t>(port));
+    ASSERT_TRUE(slow.send(get("/slow?ms=1500")));
+    std::this_thread::sleep_for(200ms);
+    p.signal(SIGTERM);
+    int during = 0;
+    for (int i = 0; i < 50 && during != 503; ++i) {
+        during = readyz();
+        std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_EQ(during, 503);  // not ready while the in-flight request is still running
+    auto finished = slow.read_response();
+    ASSERT_TRUE(finished);
+    EXPECT_EQ(finished->status, 200);
+    EXPECT_EQ(finished->body, "slept");
+    EXPECT_EQ(p.wait(10s), 0);
+}
+
+TEST(AppAdmin, OnMainServesTheAdminEndpointsOnTheMainPort) {
+    Process p({KEEL_SLOW_APP_BINARY, "--server.port", "0", "--admin.on_main", "true"});
+    int port = p.wait_port();
+    ASSERT_GT(port, 0) << p.stderr_text();
+    RawClient c(static_cast<std::uint16_t>(port));
+    auto m = c.exchange(get("/metrics"));
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->status, 200);
+    EXPECT_NE(m->body.find("# TYPE process_cpu_seconds_total counter"), std::string::npos);
+    auto h = c.exchange(get("/hello"));
+    ASSERT_TRUE(h);
+    EXPECT_EQ(h->body, "hello");
+    p.signal(SIGTERM);
+    EXPECT_EQ(p.wait(10s), 0);
+}
+
+TEST(AppAdmin, AnInvalidAdminAddressExitsWith2) {
+    Process p({KEEL_SLOW_APP_BINARY, "--admin.listen", "localhost:90x"});
+    EXPECT_EQ(p.wait(10s), 2);
+    EXPECT_NE(p.stderr_text().find("admin.listen = \"localhost:90x\": must be a numeric address and port"),
+              std::string::npos)
+        << p.stderr_text();
+}

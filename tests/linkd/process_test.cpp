@@ -26,7 +26,7 @@ std::string key_in(const std::string& text) {
 
 std::vector<std::string> linkd_args(const std::string& url, std::vector<std::string> more = {}) {
     std::vector<std::string> a = {LINKD_BINARY, "--server.port", "0", "--server.threads", "2", "--db.url", url,
-                                  "--log.access", "false"};
+                                  "--log.access", "false", "--admin.listen", "127.0.0.1:0"};
     a.insert(a.end(), more.begin(), more.end());
     return a;
 }
@@ -91,7 +91,7 @@ TEST_P(LinkdProcess, PrintsAnAdminKeyOnceAndCountsEveryClickBeforeSigterm) {
 }
 
 TEST_P(LinkdProcess, KeysCreateCommandPrintsAWorkingKey) {
-    Process cmd({LINKD_BINARY, "keys", "create", "--admin", "--name", "ops", "--db.url", db_.url()});
+    Process cmd({LINKD_BINARY, "keys", "create", "--admin", "--name", "ops", "--db.url", db_.url(), "--admin.listen", ""});
     ASSERT_EQ(cmd.wait(20s), 0) << cmd.stderr_text();
     std::string key = key_in(cmd.stdout_text());
     ASSERT_FALSE(key.empty()) << cmd.stdout_text();

@@ -71,8 +71,13 @@ public:
     std::string stdout_text() const { return read(out_path_); }
     pid_t pid() const noexcept { return pid_; }
     // Waits for the "listening" log line and returns the port.
-    int wait_port(std::chrono::milliseconds timeout = 10s) {
-        std::regex re("\"addr\":\"127\\.0\\.0\\.1:(\\d+)\"");
+    int wait_port(std::chrono::milliseconds timeout = 10s) { return wait_listening("listening", timeout); }
+    // Waits for the "admin listening" log line and returns the admin port.
+    int wait_admin_port(std::chrono::milliseconds timeout = 10s) { return wait_listening("admin listening", timeout); }
+
+private:
+    int wait_listening(const std::string& msg, std::chrono::milliseconds timeout) {
+        std::regex re("\"msg\":\"" + msg + "\".*\"addr\":\"127\\.0\\.0\\.1:(\\d+)\"");
         auto deadline = std::chrono::steady_clock::now() + timeout;
         while (std::chrono::steady_clock::now() < deadline) {
             std::smatch m;
@@ -85,7 +90,6 @@ public:
         return -1;
     }
 
-private:
     static std::string read(const std::string& path) {
         std::ifstream in(path);
         std::stringstream s;

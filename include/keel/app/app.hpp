@@ -18,8 +18,12 @@
 #include <keel/config/config.hpp>
 #include <keel/core/worker_pool.hpp>
 #include <keel/http/server.hpp>
-#include <keel/router/middleware.hpp>
+#include <keel/observe/debug.hpp>
+#include <keel/observe/health.hpp>
 #include <keel/observe/log.hpp>
+#include <keel/observe/metrics.hpp>
+#include <keel/router/middleware.hpp>
+#include <keel/router/router.hpp>
 
 #include <atomic>
 #include <functional>
@@ -35,6 +39,9 @@ struct AppOptions {
     std::string env_prefix = "KEEL";
     /// Defines the service's own keys before the configuration is loaded.
     std::function<void(config::Config&)> define;
+    /// Default of `admin.listen`: where /metrics, /debug/*, /livez and /readyz are served
+    /// ("127.0.0.1:9090"); empty = no admin listener.
+    std::string admin_listen;
 };
 
 class App {
@@ -55,6 +62,20 @@ public:
     router::Middleware recoverer();
     /// keel::mw::access_log writing one JSON line per request to this App's logger.
     router::Middleware access_log();
+    /// keel::observe::http_metrics on this App's registry. Install it first (outermost).
+    router::Middleware http_metrics();
+
+    /// The metrics registry (/metrics); process, server, loop and worker-pool metrics are in it.
+    metrics::Registry& metrics() noexcept { return metrics_; }
+    /// Readiness checks (/readyz); readiness is false from the start of shutdown.
+    observe::Health& health() noexcept { return health_; }
+    /// Sections of /debug/vars (build, config with secrets redacted, loops, workers, process).
+    observe::Vars& vars() noexcept { return vars_; }
+    /// Adds /metrics, /debug/pprof/*, /debug/vars, /livez and /readyz to `r`. run() serves them
+    /// on `admin.listen`, or on the main port when `admin.on_main` is true.
+    void add_admin_routes(router::Router& r);
+    /// The admin listener's port once run() is serving (0 when there is none).
+    std::uint16_t admin_port() const noexcept { return admin_port_.load(std::memory_order_acquire); }
 
     /// The handler every request goes to (a router is a handler too).
     void handle(http::Handler handler);
@@ -75,7 +96,7 @@ public:
     http::ServerOptions server_options() const;
 
 private:
-    void graceful_shutdown(http::Server& server);
+    void graceful_shutdown(http::Server& server, http::Server* admin);
 
     AppOptions options_;
     config::Config config_;
@@ -86,6 +107,12 @@ private:
     std::atomic<bool> shutdown_requested_{false};
     std::atomic<bool> ready_{false};
     std::atomic<std::uint16_t> port_{0};
+    std::atomic<std::uint16_t> admin_port_{0};
+    metrics::Registry metrics_;
+    observe::Health health_;
+    observe::Vars vars_;
+    std::atomic<const http::Server*> server_{nullptr};
+    TimePoint started_ = Clock::now();
 };
 
 }  // namespace keel

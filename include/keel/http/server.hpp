@@ -26,6 +26,19 @@ struct ServerStats {
     std::uint64_t connections_open = 0;
     std::uint64_t connections_accepted = 0;
     std::uint64_t requests = 0;
+    std::uint64_t bytes_in = 0;   ///< bytes read from clients
+    std::uint64_t bytes_out = 0;  ///< bytes written to clients
+};
+
+/// One loop thread's share (for metrics and /debug/vars).
+struct LoopStats {
+    unsigned index = 0;
+    std::uint64_t connections_open = 0;
+    std::uint64_t connections_accepted = 0;
+    std::uint64_t requests = 0;
+    std::uint64_t bytes_in = 0;
+    std::uint64_t bytes_out = 0;
+    Duration lag{};  ///< how late the loop's last 100 ms timer fired
 };
 
 class Server {
@@ -56,6 +69,7 @@ public:
     void stop();
 
     ServerStats stats() const noexcept;
+    std::vector<LoopStats> loop_stats() const;
 
     class Worker;  // one loop thread (private implementation)
 

@@ -23,6 +23,7 @@ struct AccessRecord {
     std::string_view request_id;
     std::string_view remote_ip;
     std::string_view user_agent;
+    std::string_view trace_id;  ///< 32 hex digits when trace_context() runs outside, else empty
 };
 
 router::Middleware access_log(std::function<void(const AccessRecord&)> sink);

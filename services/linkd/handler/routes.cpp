@@ -5,6 +5,8 @@
 #include <keel/http/problem.hpp>
 #include <keel/json/bind.hpp>
 #include <keel/json/writer.hpp>
+#include <keel/middleware/request_id.hpp>
+#include <keel/middleware/trace_context.hpp>
 
 #include <charconv>
 #include <cstdio>
@@ -20,6 +22,11 @@ using keel::http::Response;
 using Config = std::shared_ptr<const RoutesConfig>;
 
 // ---- errors -------------------------------------------------------------------------------
+
+std::string trace_id(Request& req) {
+    const keel::http::TraceContext* t = keel::mw::trace_of(req);
+    return t ? t->trace_id_hex() : std::string();
+}
 
 Response problem_for(const ServiceError& e, Request& req, const RoutesConfig& cfg) {
     switch (e.fault) {
@@ -43,7 +50,10 @@ Response problem_for(const ServiceError& e, Request& req, const RoutesConfig& cf
         return keel::http::problem(409, e.detail, req.path());
     case Fault::unavailable: {
         if (cfg.logger) {
-            cfg.logger->warn("dependency unavailable", {{"error", e.detail}, {"path", req.path()}});
+            cfg.logger->warn("dependency unavailable", {{"error", e.detail},
+                                                        {"path", req.path()},
+                                                        {"request_id", keel::mw::request_id_of(req)},
+                                                        {"trace_id", trace_id(req)}});
         }
         Response r = keel::http::problem(503, "the database is unavailable or busy; retry shortly", req.path());
         r.header("Retry-After", "1");
@@ -53,7 +63,10 @@ Response problem_for(const ServiceError& e, Request& req, const RoutesConfig& cf
         break;
     }
     if (cfg.logger) {
-        cfg.logger->error("request failed", {{"error", e.detail}, {"path", req.path()}});
+        cfg.logger->error("request failed", {{"error", e.detail},
+                                             {"path", req.path()},
+                                             {"request_id", keel::mw::request_id_of(req)},
+                                             {"trace_id", trace_id(req)}});
     }
     return keel::http::problem(500, "internal error", req.path());
 }
@@ -148,7 +161,7 @@ Response redirect_to(const Redirect& r) {
 }
 
 keel::Task<Response> follow_uncached(Config cfg, Request& req) {
-    auto r = co_await cfg->links.follow(std::string(req.param("slug")));
+    auto r = co_await cfg->links.follow_uncached(std::string(req.param("slug")));
     if (!r) {
         co_return problem_for(r.error(), req, *cfg);
     }

@@ -170,6 +170,9 @@ Task<ServiceResult<Link>> LinkService::create(const Principal& caller, CreateLin
         co_return from_repository(inserted.error());
     }
     cache_.erase(link.slug);  // drop a negative entry for this slug
+    if (metrics_.links_created) {
+        metrics_.links_created->inc();
+    }
     co_return std::move(*inserted);
 }
 
@@ -184,6 +187,9 @@ Task<ServiceResult<Link>> LinkService::insert_with_generated_slug(Link link) {
         auto inserted = co_await repo_.insert_link(link);
         if (inserted) {
             cache_.erase(link.slug);
+            if (metrics_.links_created) {
+                metrics_.links_created->inc();
+            }
             co_return std::move(*inserted);
         }
         if (inserted.error().code() != keel::Errc::conflict) {
@@ -330,6 +336,9 @@ ServiceResult<Redirect> LinkService::answer(std::shared_ptr<const CachedLink> li
         return ServiceError{Fault::gone, "the link \"" + std::string(slug) + "\" has expired", {}};
     }
     clicks_.record(link->id);
+    if (metrics_.redirects) {
+        metrics_.redirects->inc();
+    }
     return Redirect{std::move(link)};
 }
 
@@ -345,6 +354,10 @@ Task<ServiceResult<Redirect>> LinkService::follow(std::string slug) {
     if (auto cached = follow_cached(slug)) {
         co_return std::move(*cached);
     }
+    co_return co_await follow_uncached(std::move(slug));
+}
+
+Task<ServiceResult<Redirect>> LinkService::follow_uncached(std::string slug) {
     if (slug_problem(slug)) {
         co_return not_found(slug);
     }
@@ -368,9 +381,16 @@ Task<keel::Result<std::int64_t>> LinkService::flush_clicks() {
     for (const ClickDelta& d : batch) {
         total += d.count;
     }
+    auto started = keel::Clock::now();
     auto written = co_await repo_.add_clicks(batch);
+    if (metrics_.flush_duration) {
+        metrics_.flush_duration->observe(std::chrono::duration<double>(keel::Clock::now() - started).count());
+    }
     if (!written) {
         clicks_.restore(batch);  // try again at the next flush: nothing counted is lost
+        if (metrics_.flush_errors) {
+            metrics_.flush_errors->inc();
+        }
         co_return std::move(written).error();
     }
     co_return total;

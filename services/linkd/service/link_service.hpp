@@ -11,6 +11,7 @@
 
 #include <keel/cache/lru_cache.hpp>
 #include <keel/json/nullable.hpp>
+#include <keel/observe/metrics.hpp>
 
 #include <memory>
 #include <optional>
@@ -56,6 +57,14 @@ struct Redirect {
     std::shared_ptr<const CachedLink> link;
 };
 
+/// Where the service counts what it does (all optional).
+struct LinkMetrics {
+    keel::metrics::Counter* links_created = nullptr;
+    keel::metrics::Counter* redirects = nullptr;
+    keel::metrics::Histogram* flush_duration = nullptr;
+    keel::metrics::Counter* flush_errors = nullptr;
+};
+
 struct LinkServiceOptions {
     std::size_t slug_length = 7;
     std::size_t cache_entries = 100'000;
@@ -86,12 +95,16 @@ public:
     /// knows the slug (nullopt otherwise); follow asks the database on a miss.
     std::optional<ServiceResult<Redirect>> follow_cached(std::string_view slug);
     Task<ServiceResult<Redirect>> follow(std::string slug);
+    /// The miss path alone (after follow_cached said nullopt): load, cache, answer.
+    Task<ServiceResult<Redirect>> follow_uncached(std::string slug);
 
     /// Writes the pending clicks in one batch; on failure they stay pending. Returns how many
     /// clicks were written.
     Task<keel::Result<std::int64_t>> flush_clicks();
 
     keel::cache::CacheStats cache_stats() const { return cache_.stats(); }
+    /// Before serving: where to count links created, redirects and flushes.
+    void set_metrics(LinkMetrics m) { metrics_ = m; }
     const ClickCounter& clicks() const { return clicks_; }
 
     /// The rules, for tests and for the handler's early checks.
@@ -107,6 +120,7 @@ private:
     ClickCounter& clicks_;
     LinkServiceOptions options_;
     keel::cache::LruCache<std::shared_ptr<const CachedLink>> cache_;
+    LinkMetrics metrics_;
 };
 
 /// Cursor encoding (opaque to clients): exposed for tests.

@@ -2,7 +2,10 @@
 #include <keel/middleware/access_log.hpp>
 #include <keel/middleware/recoverer.hpp>
 #include <keel/middleware/request_id.hpp>
+#include <keel/middleware/trace_context.hpp>
 #include <keel/net/address.hpp>
+#include <keel/observe/http_metrics.hpp>
+#include <keel/observe/runtime_metrics.hpp>
 
 #include <csignal>
 #include <cstdio>
@@ -38,6 +41,30 @@ void define_standard_keys(config::Config& c) {
     c.define_int("workers.queue", 1024, 1, 1 << 20, "worker pool queue capacity (full → 503)");
 }
 
+/// "host:port" or "[v6]:port" → address parts; throws ConfigError naming the key.
+std::pair<std::string, std::uint16_t> parse_listen(const std::string& key, const std::string& value) {
+    std::size_t colon = value.rfind(':');
+    std::string host = colon == std::string::npos ? "" : value.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+    }
+    int port = -1;
+    try {
+        std::size_t used = 0;
+        port = colon == std::string::npos ? -1 : std::stoi(value.substr(colon + 1), &used);
+        if (colon != std::string::npos && used != value.size() - colon - 1) {
+            port = -1;
+        }
+    } catch (const std::exception&) {
+        port = -1;
+    }
+    if (port < 0 || port > 65535 || !net::Address::parse(host, static_cast<std::uint16_t>(port))) {
+        throw config::ConfigError("keel: config: " + key + " = \"" + value +
+                                  "\": must be a numeric address and port like 127.0.0.1:9090 or [::1]:9090");
+    }
+    return {host, static_cast<std::uint16_t>(port)};
+}
+
 }  // namespace
 
 App::App(int argc, const char* const* argv, AppOptions options)
@@ -53,6 +80,12 @@ App::App(int argc, const char* const* argv, AppOptions options)
 
     try {
         define_standard_keys(config_);
+        config_.define_string("admin.listen", options_.admin_listen,
+                              "address of the admin listener (/metrics, /debug/pprof, /debug/vars, /livez, /readyz); "
+                              "empty = none");
+        config_.define_bool("admin.on_main", false, "serve the admin endpoints on the main port instead");
+        config_.define_duration("admin.max_profile", std::chrono::seconds(60), std::chrono::seconds(1),
+                                std::chrono::hours(1), "longest CPU profile /debug/pprof/profile may take");
         if (options_.define) {
             options_.define(config_);
         }
@@ -60,6 +93,9 @@ App::App(int argc, const char* const* argv, AppOptions options)
             std::exit(0);  // --help
         }
         (void)server_options();  // validates cross-key rules
+        if (!config_.get_string("admin.listen").empty()) {
+            (void)parse_listen("admin.listen", config_.get_string("admin.listen"));
+        }
     } catch (const config::ConfigError& e) {
         std::fprintf(stderr, "%s\n", e.what());
         std::exit(2);
@@ -75,6 +111,63 @@ App::App(int argc, const char* const* argv, AppOptions options)
     }
     workers_ = std::make_unique<WorkerPool>(static_cast<std::size_t>(config_.get_int("workers.threads")),
                                             static_cast<std::size_t>(config_.get_int("workers.queue")));
+
+    observe::add_process_metrics(metrics_);
+    observe::add_server_metrics(metrics_, [this] { return server_.load(std::memory_order_acquire); });
+    observe::add_worker_pool_metrics(metrics_, *workers_);
+    health_.set_accepting([this] { return ready(); });
+    vars_.add("build", [](json::Writer& w) {
+        observe::BuildInfo b = observe::build_info();
+        w.begin_object()
+            .key("version").value(b.version)
+            .key("git_commit").value(b.git_commit)
+            .key("compiler").value(b.compiler)
+            .key("flags").value(b.flags)
+            .key("build_type").value(b.build_type)
+            .key("heap_profiles").value(observe::heap_profiles_available())
+            .end_object();
+    });
+    vars_.add("process", [this](json::Writer& w) {
+        w.begin_object()
+            .key("name").value(options_.name)
+            .key("pid").value(static_cast<std::int64_t>(::getpid()))
+            .key("uptime_seconds").value(std::chrono::duration<double>(Clock::now() - started_).count())
+            .key("ready").value(ready())
+            .end_object();
+    });
+    vars_.add("config", [this](json::Writer& w) {
+        w.begin_object();
+        for (const auto& [k, v] : config_.dump()) {  // secrets come out redacted
+            w.key(k).value(v);
+        }
+        w.end_object();
+    });
+    vars_.add("loops", [this](json::Writer& w) {
+        w.begin_array();
+        if (const http::Server* s = server_.load(std::memory_order_acquire)) {
+            for (const http::LoopStats& l : s->loop_stats()) {
+                w.begin_object()
+                    .key("index").value(static_cast<std::int64_t>(l.index))
+                    .key("connections_open").value(l.connections_open)
+                    .key("connections_accepted").value(l.connections_accepted)
+                    .key("requests").value(l.requests)
+                    .key("bytes_in").value(l.bytes_in)
+                    .key("bytes_out").value(l.bytes_out)
+                    .key("lag_seconds").value(std::chrono::duration<double>(l.lag).count())
+                    .end_object();
+            }
+        }
+        w.end_array();
+    });
+    vars_.add("workers", [this](json::Writer& w) {
+        w.begin_object()
+            .key("threads").value(static_cast<std::int64_t>(workers_->threads()))
+            .key("queue_depth").value(static_cast<std::int64_t>(workers_->queue_depth()))
+            .key("queue_capacity").value(static_cast<std::int64_t>(workers_->capacity()))
+            .key("rejected").value(workers_->rejected())
+            .key("completed").value(workers_->completed())
+            .end_object();
+    });
 }
 
 App::~App() {
@@ -122,10 +215,12 @@ void App::handle(http::Handler handler) { handler_ = std::move(handler); }
 router::Middleware App::recoverer() {
     log::Logger* logger = logger_.get();
     return mw::recoverer([logger](std::string_view what, http::Request& req) {
+        const http::TraceContext* trace = mw::trace_of(req);
         logger->error("handler failed", {{"error", what},
                                          {"method", req.method_name()},
                                          {"path", req.path()},
-                                         {"request_id", mw::request_id_of(req)}});
+                                         {"request_id", mw::request_id_of(req)},
+                                         {"trace_id", trace ? trace->trace_id_hex() : std::string()}});
     });
 }
 
@@ -140,8 +235,25 @@ router::Middleware App::access_log() {
                                  {"duration_us", static_cast<std::int64_t>(r.duration.count())},
                                  {"request_id", r.request_id},
                                  {"remote_ip", r.remote_ip},
-                                 {"user_agent", r.user_agent}});
+                                 {"user_agent", r.user_agent},
+                                 {"trace_id", r.trace_id}});
     });
+}
+
+router::Middleware App::http_metrics() { return observe::http_metrics(metrics_); }
+
+void App::add_admin_routes(router::Router& r) {
+    metrics::Registry* reg = &metrics_;
+    r.get("/metrics", [reg](http::Request&) {
+        http::Response res(200);
+        res.header("Content-Type", metrics::kContentType);
+        res.body_buffer() = reg->scrape();
+        return res;
+    });
+    observe::add_pprof_routes(r, {.max_profile = config_.get_duration("admin.max_profile")});
+    r.get("/debug/vars", vars_.handler());
+    r.get("/livez", health_.livez());
+    r.get("/readyz", health_.readyz());
 }
 
 void App::on_shutdown(std::function<void()> hook) { hooks_.push_back(std::move(hook)); }
@@ -156,12 +268,43 @@ int App::run() {
                                                                  : log::Level::debug;
         logger->log(level, e.message, {{"detail", e.detail}});
     };
-    http::Server server(so, handler_, workers_.get());
+    // The admin endpoints: on their own listener, or in front of the main handler.
+    http::Handler main_handler = handler_;
+    std::unique_ptr<http::Server> admin;
+    const std::string admin_listen = config_.get_string("admin.listen");
+    if (config_.get_bool("admin.on_main")) {
+        router::Router ar;
+        add_admin_routes(ar);
+        main_handler = [user = handler_, admin_handler = ar.handler()](http::Request& req) -> http::Outcome {
+            std::string_view p = req.path();
+            bool is_admin = p == "/metrics" || p == "/livez" || p == "/readyz" || p.rfind("/debug/", 0) == 0;
+            return is_admin ? admin_handler.invoke(req) : user.invoke(req);
+        };
+    } else if (!admin_listen.empty()) {
+        router::Router ar;
+        add_admin_routes(ar);
+        auto [host, port] = parse_listen("admin.listen", admin_listen);
+        http::ServerOptions ao = so;
+        ao.host = host;
+        ao.port = port;
+        ao.threads = 1;
+        ao.handler_timeout = config_.get_duration("admin.max_profile") + std::chrono::seconds(10);
+        admin = std::make_unique<http::Server>(ao, ar.handler(), workers_.get());
+        if (auto r = admin->start(); !r) {
+            logger_->error("cannot start the admin listener", {{"error", r.error().message()}});
+            logger_->flush();
+            return 1;
+        }
+        admin_port_.store(admin->port(), std::memory_order_release);
+        logger_->info("admin listening", {{"addr", host + ":" + std::to_string(admin->port())}});
+    }
+    http::Server server(so, main_handler, workers_.get());
     if (auto r = server.start(); !r) {
         logger_->error("cannot start server", {{"error", r.error().message()}});
         logger_->flush();
         return 1;
     }
+    server_.store(&server, std::memory_order_release);
     port_.store(server.port(), std::memory_order_release);
     ready_.store(true, std::memory_order_release);
     logger_->info("listening", {{"service", options_.name},
@@ -184,11 +327,12 @@ int App::run() {
             break;
         }
     }
-    graceful_shutdown(server);
+    graceful_shutdown(server, admin.get());
+    server_.store(nullptr, std::memory_order_release);
     return 0;
 }
 
-void App::graceful_shutdown(http::Server& server) {
+void App::graceful_shutdown(http::Server& server, http::Server* admin) {
     ready_.store(false, std::memory_order_release);
     server.shutdown();
     auto deadline = Clock::now() + server.options().shutdown_timeout;
@@ -210,6 +354,12 @@ void App::graceful_shutdown(http::Server& server) {
                       {{"open_connections", server.stats().connections_open}});
     }
     server.stop();
+    if (admin != nullptr) {
+        // Served through the drain (so /readyz said 503 while it lasted); now it goes too.
+        admin->shutdown();
+        admin->wait_drained(std::chrono::seconds(1));
+        admin->stop();
+    }
     for (auto it = hooks_.rbegin(); it != hooks_.rend(); ++it) {
         try {
             (*it)();

@@ -458,6 +458,7 @@ Connection::Fill Connection::fill() {
         ssize_t n = ::recv(fd_, buf_.get() + end_, space, 0);
         if (n > 0) {
             end_ += static_cast<std::size_t>(n);
+            worker_.count_in(static_cast<std::size_t>(n));
             // With edge-triggered epoll a short read means the socket is empty now: reading
             // again would only return EAGAIN (one syscall per request saved).
             read_drained_ = static_cast<std::size_t>(n) < space;
@@ -485,6 +486,7 @@ bool Connection::flush() {
         ssize_t n = ::send(fd_, out_.data() + out_sent_, pending_out(), MSG_NOSIGNAL);
         if (n > 0) {
             out_sent_ += static_cast<std::size_t>(n);
+            worker_.count_out(static_cast<std::size_t>(n));
             continue;
         }
         if (n < 0 && errno == EINTR) {

@@ -107,6 +107,7 @@ void Server::Worker::on_io(std::uint32_t) {
 }
 
 void Server::Worker::tick() {
+    lag_ns_.store(loop_.last_timer_lag().count(), std::memory_order_relaxed);
     update_date();
     TimePoint now = Clock::now();
     for (Connection* c = head_; c;) {
@@ -238,8 +239,18 @@ ServerStats Server::stats() const noexcept {
         s.connections_open += w->open();
         s.connections_accepted += w->accepted();
         s.requests += w->requests();
+        s.bytes_in += w->bytes_in();
+        s.bytes_out += w->bytes_out();
     }
     return s;
+}
+
+std::vector<LoopStats> Server::loop_stats() const {
+    std::vector<LoopStats> out;
+    for (const auto& w : workers_) {
+        out.push_back({w->index(), w->open(), w->accepted(), w->requests(), w->bytes_in(), w->bytes_out(), w->lag()});
+    }
+    return out;
 }
 
 }  // namespace keel::http

@@ -34,6 +34,13 @@ public:
     void add(Connection* c) noexcept;
     void remove(Connection* c) noexcept;
     void count_request() noexcept { requests_.fetch_add(1, std::memory_order_relaxed); }
+    // Written by this worker's thread only: a relaxed load + store, no locked instruction.
+    void count_in(std::size_t n) noexcept {
+        bytes_in_.store(bytes_in_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
+    void count_out(std::size_t n) noexcept {
+        bytes_out_.store(bytes_out_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
 
     // loop thread
     void begin_shutdown();
@@ -42,6 +49,10 @@ public:
     std::uint64_t open() const noexcept { return open_.load(std::memory_order_relaxed); }
     std::uint64_t accepted() const noexcept { return accepted_.load(std::memory_order_relaxed); }
     std::uint64_t requests() const noexcept { return requests_.load(std::memory_order_relaxed); }
+    std::uint64_t bytes_in() const noexcept { return bytes_in_.load(std::memory_order_relaxed); }
+    std::uint64_t bytes_out() const noexcept { return bytes_out_.load(std::memory_order_relaxed); }
+    Duration lag() const noexcept { return Duration(lag_ns_.load(std::memory_order_relaxed)); }
+    unsigned index() const noexcept { return index_; }
 
     void on_io(std::uint32_t events) override;  // the listener
 
@@ -63,6 +74,9 @@ private:
     std::atomic<std::uint64_t> open_{0};
     std::atomic<std::uint64_t> accepted_{0};
     std::atomic<std::uint64_t> requests_{0};
+    std::atomic<std::uint64_t> bytes_in_{0};
+    std::atomic<std::uint64_t> bytes_out_{0};
+    std::atomic<Duration::rep> lag_ns_{0};  // how late the last 100 ms tick fired
 };
 
 }  // namespace keel::http

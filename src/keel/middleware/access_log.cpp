@@ -1,6 +1,7 @@
 #include <keel/middleware/access_log.hpp>
 #include <keel/middleware/real_ip.hpp>
 #include <keel/middleware/request_id.hpp>
+#include <keel/middleware/trace_context.hpp>
 
 namespace keel::mw {
 
@@ -24,10 +25,12 @@ router::Middleware access_log(std::function<void(const AccessRecord&)> sink) {
                 if (!ip) {
                     peer = req.remote_address().host();
                 }
+                const http::TraceContext* trace = trace_of(req);
+                std::string trace_id = trace ? trace->trace_id_hex() : std::string();
                 sink(AccessRecord{req.method_name(), req.route(), req.path(), res.status(),
                                   res.is_stream() ? -1 : static_cast<std::int64_t>(res.body_view().size()), elapsed,
                                   request_id_of(req), ip ? ip->view() : std::string_view(peer),
-                                  req.header("User-Agent").value_or("")});
+                                  req.header("User-Agent").value_or(""), trace_id});
             });
     };
 }

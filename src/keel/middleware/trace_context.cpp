@@ -1,0 +1,24 @@
+#include <keel/middleware/trace_context.hpp>
+
+namespace keel::mw {
+
+router::Middleware trace_context() {
+    return [](http::Handler next) {
+        return router::wrap(
+            std::move(next),
+            [](http::Request& req) -> std::optional<http::Response> {
+                auto incoming = req.header("traceparent");
+                std::optional<http::TraceContext> parsed;
+                if (incoming) {
+                    parsed = http::parse_traceparent(*incoming);
+                }
+                req.context().set(parsed ? http::continue_trace(*parsed) : http::new_trace());
+                return std::nullopt;
+            },
+            {});
+    };
+}
+
+const http::TraceContext* trace_of(http::Request& req) noexcept { return req.context().get<http::TraceContext>(); }
+
+}  // namespace keel::mw

@@ -1,0 +1,166 @@
+#include <keel/observe/debug.hpp>
+
+#include <keel/core/sleep.hpp>
+#include <keel/http/problem.hpp>
+
+#include <gperftools/profiler.h>
+#ifdef KEEL_WITH_TCMALLOC
+#include <gperftools/malloc_extension.h>
+#endif
+
+#include <unistd.h>
+
+#include <atomic>
+#include <charconv>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace keel::observe {
+namespace {
+
+std::atomic<bool> g_profiling{false};
+
+std::optional<std::string_view> query_value(std::string_view query, std::string_view name) {
+    while (!query.empty()) {
+        std::size_t amp = query.find('&');
+        std::string_view pair = query.substr(0, amp);
+        std::size_t eq = pair.find('=');
+        if (pair.substr(0, eq) == name) {
+            return eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+        }
+        if (amp == std::string_view::npos) {
+            break;
+        }
+        query.remove_prefix(amp + 1);
+    }
+    return std::nullopt;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+constexpr std::string_view kIndex = R"(<!doctype html>
+<title>keel debug</title>
+<h1>keel debug endpoints</h1>
+<ul>
+<li><a href="/debug/pprof/profile?seconds=30">/debug/pprof/profile?seconds=N</a>: CPU profile (gperftools), read it with
+<code>google-pprof --text BINARY profile.prof</code> or <code>google-pprof --web</code>
+<li><a href="/debug/pprof/heap">/debug/pprof/heap</a>: heap profile (needs a tcmalloc build)
+<li><a href="/debug/vars">/debug/vars</a>: runtime state as JSON
+<li><a href="/metrics">/metrics</a>: Prometheus metrics
+<li><a href="/readyz?verbose">/readyz?verbose</a>, <a href="/livez">/livez</a>: health
+</ul>
+)";
+
+Task<http::Response> cpu_profile(PprofOptions options, http::Request& req) {
+    long seconds = 30;
+    if (auto text = query_value(req.query(), "seconds")) {
+        auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), seconds);
+        long max = static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(options.max_profile).count());
+        if (text->empty() || ec != std::errc() || end != text->data() + text->size() || seconds < 1 || seconds > max) {
+            co_return http::problem(400, "seconds must be an integer from 1 to " + std::to_string(max), req.path());
+        }
+    }
+    if (g_profiling.exchange(true)) {
+        co_return http::problem(409, "a CPU profile is already being taken; try again when it is done", req.path());
+    }
+    static std::atomic<int> n{0};
+    std::string path = "/tmp/keel-cpu-" + std::to_string(::getpid()) + "-" + std::to_string(++n) + ".prof";
+    ProfilerOptions po{};
+    if (!ProfilerStartWithOptions(path.c_str(), &po)) {
+        g_profiling = false;
+        co_return http::problem(500, "the CPU profiler could not start", req.path());
+    }
+    bool complete = co_await keel::sleep_for(std::chrono::seconds(seconds), req.stop_token());
+    ProfilerStop();
+    g_profiling = false;
+    std::string data = read_file(path);
+    std::remove(path.c_str());
+    if (!complete) {
+        co_return http::problem(503, "the request was cancelled before the profile was complete", req.path());
+    }
+    http::Response r(200);
+    r.header("Content-Type", "application/octet-stream");
+    r.header("Content-Disposition", "attachment; filename=\"cpu.prof\"");
+    r.body_buffer() = std::move(data);
+    co_return r;
+}
+
+http::Response heap_profile(http::Request& req) {
+#ifdef KEEL_WITH_TCMALLOC
+    std::string sample;
+    MallocExtension::instance()->GetHeapSample(&sample);
+    if (sample.empty()) {
+        return http::problem(501,
+                             "tcmalloc is linked but heap sampling is off: start the process with "
+                             "TCMALLOC_SAMPLE_PARAMETER=524288 in its environment",
+                             req.path());
+    }
+    http::Response r(200);
+    r.header("Content-Type", "application/octet-stream");
+    r.header("Content-Disposition", "attachment; filename=\"heap.prof\"");
+    r.body_buffer() = std::move(sample);
+    return r;
+#else
+    return http::problem(501,
+                         "heap profiles need tcmalloc: this binary uses glibc malloc (rebuild with "
+                         "cmake -DKEEL_TCMALLOC=ON); CPU profiles work without it",
+                         req.path());
+#endif
+}
+
+}  // namespace
+
+bool heap_profiles_available() noexcept {
+#ifdef KEEL_WITH_TCMALLOC
+    return true;
+#else
+    return false;
+#endif
+}
+
+void add_pprof_routes(router::Router& r, PprofOptions options) {
+    r.get("/debug/pprof/", [](http::Request&) {
+        http::Response res(200);
+        res.header("Content-Type", "text/html; charset=utf-8");
+        res.static_body(kIndex);
+        return res;
+    });
+    r.get("/debug/pprof/profile", [options](http::Request& req) { return cpu_profile(options, req); });
+    r.get("/debug/pprof/heap", [](http::Request& req) { return heap_profile(req); });
+}
+
+void Vars::add(std::string name, Section section) {
+    std::lock_guard lock(*mu_);
+    sections_->push_back({std::move(name), std::move(section)});
+}
+
+std::string Vars::render() const {
+    std::string out;
+    json::Writer w(out);
+    w.begin_object();
+    std::lock_guard lock(*mu_);
+    for (const auto& s : *sections_) {
+        w.key(s.name);
+        s.section(w);
+    }
+    w.end_object();
+    return out;
+}
+
+http::Handler Vars::handler() const {
+    Vars self = *this;  // shares the sections
+    return [self](http::Request&) {
+        http::Response r(200);
+        r.header("Content-Type", "application/json");
+        r.body_buffer() = self.render();
+        return r;
+    };
+}
+
+}  // namespace keel::observe

@@ -1,0 +1,71 @@
+#include <keel/observe/health.hpp>
+
+#include <keel/http/problem.hpp>
+
+namespace keel::observe {
+
+void Health::add_check(std::string name, Check check) { checks_->push_back({std::move(name), std::move(check)}); }
+
+http::Handler Health::livez() const {
+    return [](http::Request&) { return http::Response::json(R"({"status":"ok"})"); };
+}
+
+http::Handler Health::readyz() const {
+    auto checks = checks_;
+    const Health* self = this;
+    return [checks, self](http::Request& req) -> Task<http::Response> {
+        bool verbose = req.query() == "verbose" || req.query().rfind("verbose=", 0) == 0 ||
+                       req.query().find("&verbose") != std::string_view::npos;
+        std::vector<std::pair<std::string, std::string>> results;
+        std::string failed;
+        if (!self->accepting_()) {
+            results.emplace_back("shutdown", "shutting down");
+            failed = "shutdown";
+        }
+        for (const auto& c : *checks) {
+            std::string outcome = "ok";
+            try {
+                if (auto r = co_await c.check(); !r) {
+                    outcome = std::string(r.error().message());
+                }
+            } catch (const std::exception& e) {
+                outcome = e.what();
+            }
+            if (outcome != "ok") {
+                failed += (failed.empty() ? "" : ", ") + c.name;
+            }
+            results.emplace_back(c.name, std::move(outcome));
+        }
+        auto checks_json = [&] {
+            std::string out = "{";
+            for (std::size_t i = 0; i < results.size(); ++i) {
+                if (i) {
+                    out += ',';
+                }
+                http::append_json_string(out, results[i].first);
+                out += ':';
+                http::append_json_string(out, results[i].second);
+            }
+            return out + "}";
+        };
+        if (failed.empty()) {
+            std::string body = R"({"status":"ready")";
+            if (verbose) {
+                body += ",\"checks\":" + checks_json();
+            }
+            co_return http::Response::json(body + "}");
+        }
+        http::Response r = http::problem(503, "not ready: " + failed, req.path());
+        if (verbose) {
+            // An RFC 9457 extension member: insert "checks" before the closing brace.
+            std::string body(r.body_view());
+            body.pop_back();
+            body += ",\"checks\":" + checks_json() + "}";
+            r.body_buffer() = std::move(body);
+        }
+        r.header("Retry-After", "1");
+        co_return r;
+    };
+}
+
+}  // namespace keel::observe
