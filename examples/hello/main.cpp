@@ -1,5 +1,7 @@
 // examples/hello: what bench/run measures (no middleware, like the Go peers it is compared with).
 //   GET /plaintext, GET /json, GET /users/{id}, POST /echo (JSON bound and validated)
+// --hello.metrics / --hello.access_log switch on the request metrics and the JSON access log,
+// so that bench/run can measure what they cost.
 #include <keel/keel.hpp>
 
 #include <regex>
@@ -18,8 +20,17 @@ void keel_validate(const EchoRequest& in, keel::json::Validator& v) {
 }
 
 int main(int argc, char** argv) {
-    keel::App app(argc, argv, {.name = "hello"});
+    keel::App app(argc, argv, {.name = "hello", .define = [](keel::config::Config& c) {
+                                   c.define_bool("hello.metrics", false, "count requests (keel_http_* metrics)");
+                                   c.define_bool("hello.access_log", false, "log one JSON line per request");
+                               }});
     keel::Router r;
+    if (app.config().get_bool("hello.metrics")) {
+        r.use(app.http_metrics());
+    }
+    if (app.config().get_bool("hello.access_log")) {
+        r.use(app.access_log());
+    }
 
     r.get("/plaintext", [](keel::Request&) { return keel::Response::text("Hello, World!"); });
     r.get("/json", [](keel::Request&) {  // serialized per request

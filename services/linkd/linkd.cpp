@@ -2,6 +2,7 @@
 
 #include <keel/core/sleep.hpp>
 #include <keel/observe/runtime_metrics.hpp>
+#include <keel/ratelimit/limiter.hpp>
 
 #include <stdexcept>
 
@@ -26,6 +27,10 @@ void define_config(keel::config::Config& c) {
     c.define_duration("clicks.flush_interval", 1s, 10ms, 1h, "how often counted clicks are written");
     c.define_string("auth.admin_key", "", "an admin API key to accept (lk_ + 40 letters/digits)", {}, true);
     c.define_duration("auth.cache_ttl", 30s, 0s, 1h, "how long a verified API key is cached");
+    c.define_int("ratelimit.create_per_minute", 600, 0, 100000000, "links an API key may create per minute (0 = no limit)");
+    c.define_int("ratelimit.create_burst", 50, 1, 1000000, "links an API key may create at once");
+    c.define_int("ratelimit.redirect_per_second", 200, 0, 100000000, "redirects per client IP per second (0 = no limit)");
+    c.define_int("ratelimit.redirect_burst", 400, 1, 1000000, "redirects a client IP may make at once");
 }
 
 LinkdOptions options_from(const keel::config::Config& c) {
@@ -48,6 +53,10 @@ LinkdOptions options_from(const keel::config::Config& c) {
     o.flush_interval = c.get_duration("clicks.flush_interval");
     o.admin_key = c.get_string("auth.admin_key");
     o.keys.cache_ttl = c.get_duration("auth.cache_ttl");
+    o.create_limit = {static_cast<double>(c.get_int("ratelimit.create_per_minute")) / 60.0,
+                      static_cast<std::uint32_t>(c.get_int("ratelimit.create_burst"))};
+    o.redirect_limit = {static_cast<double>(c.get_int("ratelimit.redirect_per_second")),
+                        static_cast<std::uint32_t>(c.get_int("ratelimit.redirect_burst"))};
     return o;
 }
 
@@ -177,8 +186,14 @@ void Linkd::observe(keel::metrics::Registry& registry, keel::observe::Health& he
 }
 
 void Linkd::add_routes(keel::router::Router& r, std::function<bool()> accepting) {
-    linkd::add_routes(r, RoutesConfig{links_, keys_, *repo_, std::move(accepting), options_.base_url, logger_,
-                                      openapi_json()});
+    RoutesConfig cfg{links_, keys_, *repo_, std::move(accepting), options_.base_url, logger_, openapi_json()};
+    if (options_.create_limit.rate > 0) {
+        cfg.create_limiter = std::make_shared<keel::ratelimit::LocalLimiter>(options_.create_limit);
+    }
+    if (options_.redirect_limit.rate > 0) {
+        cfg.redirect_limiter = std::make_shared<keel::ratelimit::LocalLimiter>(options_.redirect_limit);
+    }
+    linkd::add_routes(r, cfg);
 }
 
 keel::Result<std::int64_t> Linkd::flush_clicks() {

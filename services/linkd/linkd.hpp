@@ -16,6 +16,7 @@
 #include <keel/observe/health.hpp>
 #include <keel/observe/log.hpp>
 #include <keel/observe/metrics.hpp>
+#include <keel/ratelimit/gcra.hpp>
 #include <keel/router/router.hpp>
 
 #include <atomic>
@@ -30,6 +31,9 @@ struct LinkdOptions {
     KeyServiceOptions keys;
     keel::Duration flush_interval = std::chrono::seconds(1);
     std::string admin_key;  ///< auth.admin_key (may be empty)
+    /// Link creation per API key, and redirects per client IP (rate 0 = not limited).
+    keel::ratelimit::Limit create_limit{.rate = 10, .burst = 50};
+    keel::ratelimit::Limit redirect_limit{.rate = 200, .burst = 400};
     std::string base_url;   ///< links.base_url (may be empty)
 };
 

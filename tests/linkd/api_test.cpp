@@ -63,6 +63,7 @@ protected:
         o.keys.now = [this] { return now_.load(); };
         o.flush_interval = std::chrono::hours(1);  // the tests flush explicitly
         o.base_url = "https://lnk.test";
+        configure(o);
         linkd_ = std::make_unique<Linkd>(o, workers_);
         auto admin = linkd_->start();
         ASSERT_TRUE(admin) << admin.error().message();
@@ -76,6 +77,8 @@ protected:
         client_ = std::make_unique<ApiClient>(server_->port());
         user_key_ = new_key("user", false);
     }
+
+    virtual void configure(LinkdOptions&) {}
 
     void TearDown() override {
         server_.reset();
@@ -324,6 +327,42 @@ TEST_P(Api, HealthReadinessAndTheContract) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Api, ::testing::Values(Backend::sqlite, Backend::postgres),
+                         linkd::test::backend_name);
+
+/// The same API with tight limits: creation per key, redirects per client IP.
+class ApiLimited : public Api {
+protected:
+    void configure(LinkdOptions& o) override {
+        o.create_limit = {.rate = 0.5, .burst = 3};
+        o.redirect_limit = {.rate = 1, .burst = 5};
+    }
+};
+
+TEST_P(ApiLimited, CreationPerKeyAndRedirectsPerIpAreLimited) {
+    // new_key() in SetUp created no link; the user key has its whole burst.
+    for (int i = 0; i < 3; ++i) {
+        auto r = create("{\"url\":\"https://example.com/\",\"slug\":\"lim" + std::to_string(i) + "\"}");
+        ASSERT_EQ(r.status, 201) << r.body;
+        EXPECT_EQ(r.header("RateLimit-Limit"), "3");
+        EXPECT_EQ(r.header("RateLimit-Remaining"), std::to_string(2 - i));
+    }
+    auto denied = create(R"({"url":"https://example.com/","slug":"lim3"})");
+    EXPECT_EQ(denied.status, 429);
+    EXPECT_EQ(denied.header("Retry-After"), "2");
+    EXPECT_EQ(denied.header("RateLimit-Remaining"), "0");
+    EXPECT_EQ(create(R"({"url":"https://example.com/","slug":"lim3"})", admin_key_).status, 201);  // its own budget
+    int ok = 0, limited = 0;
+    for (int i = 0; i < 8; ++i) {
+        auto r = client_->call("GET", "/lim0");
+        ok += r.status == 302;
+        limited += r.status == 429;
+    }
+    EXPECT_EQ(ok, 5);  // the burst
+    EXPECT_EQ(limited, 3);
+    EXPECT_EQ(client_->call("GET", "/v1/links/lim0", std::nullopt, user_key_).status, 200);  // reads are not limited
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ApiLimited, ::testing::Values(Backend::sqlite, Backend::postgres),
                          linkd::test::backend_name);
 
 }  // namespace

@@ -10,7 +10,7 @@
 
 namespace linkd::test {
 
-class FakeRepository final : public Repository {
+class FakeRepository : public Repository {
 public:
     bool down = false;
     int find_link_calls = 0;

@@ -7,6 +7,9 @@
 #include "service/key_service.hpp"
 #include "service/link_service.hpp"
 
+#include <keel/core/loop_thread.hpp>
+#include <keel/core/sleep.hpp>
+
 #include <gtest/gtest.h>
 
 #include <set>
@@ -356,6 +359,44 @@ TEST(Clock, ParsesAndFormatsRfc3339) {
         EXPECT_EQ(parse_time(bad), std::nullopt) << bad;
     }
     EXPECT_EQ(parse_time("2028-02-29T00:00:00Z").has_value(), true);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(LinkServiceHerd, ConcurrentMissesForOneSlugReadTheDatabaseOnce) {
+    // A repository whose lookups take time, so that misses pile up while the first one runs.
+    struct SlowRepo final : public linkd::test::FakeRepository {
+        keel::Task<keel::Result<std::optional<linkd::Link>>> find_link(std::string slug) override {
+            co_await keel::sleep_for(std::chrono::milliseconds(30));
+            co_return co_await FakeRepository::find_link(std::move(slug));
+        }
+    };
+    SlowRepo repo;
+    linkd::ClickCounter clicks;
+    linkd::LinkService svc(repo, clicks, {});
+    keel::LoopThread lt;
+    auto made = lt.block_on([&] { return svc.create({1, false, ""}, {.url = "https://herd.example", .slug = "herd"}); });
+    ASSERT_TRUE(made);
+    std::atomic<int> ok{0}, done{0};
+    lt.loop().post([&] {
+        for (int i = 0; i < 50; ++i) {
+            keel::spawn(
+                [](linkd::LinkService& svc, std::atomic<int>& ok, std::atomic<int>& done) -> keel::Task<void> {
+                    auto r = co_await svc.follow("herd");
+                    ok += static_cast<bool>(r);
+                    ++done;
+                }(svc, ok, done),
+                [](std::exception_ptr) {});
+        }
+    });
+    for (int i = 0; i < 300 && done < 50; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(ok, 50);
+    EXPECT_EQ(repo.find_link_calls, 1);
+    EXPECT_EQ(clicks.pending(made->id), 50);
 }
 
 }  // namespace

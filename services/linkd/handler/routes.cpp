@@ -7,6 +7,7 @@
 #include <keel/json/writer.hpp>
 #include <keel/middleware/request_id.hpp>
 #include <keel/middleware/trace_context.hpp>
+#include <keel/ratelimit/middleware.hpp>
 
 #include <charconv>
 #include <cstdio>
@@ -320,9 +321,19 @@ void add_routes(keel::router::Router& r, const RoutesConfig& config) {
         res.static_body(cfg->openapi_json);
         return res;
     });
+    // Rate limits: creation per API key (after authentication), redirects per client IP.
+    std::vector<keel::router::Middleware> per_key, per_ip;
+    if (cfg->create_limiter) {
+        per_key.push_back(keel::ratelimit::rate_limit(cfg->create_limiter, [](Request& req) {
+            return "key:" + std::to_string(caller(req).key_id);
+        }));
+    }
+    if (cfg->redirect_limiter) {
+        per_ip.push_back(keel::ratelimit::rate_limit(cfg->redirect_limiter, keel::ratelimit::client_ip_key));
+    }
     r.group("/v1", [&](keel::router::Router& v1) {
         v1.use(authenticate(cfg));
-        v1.post("/links", [cfg](Request& req) { return create_link(cfg, req); });
+        v1.with(per_key).post("/links", [cfg](Request& req) { return create_link(cfg, req); });
         v1.get("/links", [cfg](Request& req) { return list_links(cfg, req); });
         v1.get("/links/{slug}", [cfg](Request& req) { return get_link(cfg, req); });
         v1.patch("/links/{slug}", [cfg](Request& req) { return update_link(cfg, req); });
@@ -332,7 +343,7 @@ void add_routes(keel::router::Router& r, const RoutesConfig& config) {
         v1.del("/keys/{id}", [cfg](Request& req) { return revoke_key(cfg, req); });
     });
     // The hot path: answered without a coroutine when the cache knows the slug.
-    r.get("/{slug}", [cfg](Request& req) -> Outcome {
+    r.with(per_ip).get("/{slug}", [cfg](Request& req) -> Outcome {
         if (auto cached = cfg->links.follow_cached(req.param("slug"))) {
             if (!*cached) {
                 return problem_for(cached->error(), req, *cfg);

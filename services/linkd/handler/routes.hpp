@@ -6,6 +6,7 @@
 #include "service/link_service.hpp"
 
 #include <keel/observe/log.hpp>
+#include <keel/ratelimit/limiter.hpp>
 #include <keel/router/router.hpp>
 
 #include <functional>
@@ -25,6 +26,9 @@ struct RoutesConfig {
     keel::log::Logger* logger = nullptr;
     /// The OpenAPI contract as JSON, served at /openapi.json.
     std::string_view openapi_json;
+    /// Link creation per API key; redirects per client IP (null: not limited).
+    std::shared_ptr<keel::ratelimit::Limiter> create_limiter;
+    std::shared_ptr<keel::ratelimit::Limiter> redirect_limiter;
 };
 
 /// Every route of the API on `r` (which may already have middleware).

@@ -361,7 +361,7 @@ Task<ServiceResult<Redirect>> LinkService::follow_uncached(std::string slug) {
     if (slug_problem(slug)) {
         co_return not_found(slug);
     }
-    LINKD_CO_TRY(found, co_await repo_.find_link(slug));
+    LINKD_CO_TRY(found, co_await lookups_.run(slug, [&] { return repo_.find_link(slug); }));
     std::shared_ptr<const CachedLink> link;
     if (found) {
         link = std::make_shared<const CachedLink>(CachedLink{found->id, found->url, found->permanent, found->expires_at});

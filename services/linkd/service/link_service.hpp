@@ -10,6 +10,7 @@
 #include "service/model.hpp"
 
 #include <keel/cache/lru_cache.hpp>
+#include <keel/cache/singleflight.hpp>
 #include <keel/json/nullable.hpp>
 #include <keel/observe/metrics.hpp>
 
@@ -120,6 +121,8 @@ private:
     ClickCounter& clicks_;
     LinkServiceOptions options_;
     keel::cache::LruCache<std::shared_ptr<const CachedLink>> cache_;
+    /// Concurrent misses for one slug share one database read.
+    keel::cache::SingleFlight<keel::Result<std::optional<Link>>> lookups_;
     LinkMetrics metrics_;
 };
 

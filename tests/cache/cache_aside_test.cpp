@@ -1,0 +1,151 @@
+// cache_aside and SingleFlight: one load for a herd of misses, stale-while-revalidate,
+// stale-if-error, negative entries, and the byte bound.
+#include <keel/cache/cache_aside.hpp>
+#include <keel/core/loop_thread.hpp>
+#include <keel/core/sleep.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+
+namespace {
+
+using namespace std::chrono_literals;
+using keel::Result;
+using keel::Task;
+using keel::cache::AsidePolicy;
+using keel::cache::LruCache;
+using keel::cache::SingleFlight;
+
+TEST(SingleFlight, HundredConcurrentMissesCauseOneLoad) {
+    LruCache<int> cache;
+    SingleFlight<Result<int>> flight;
+    std::atomic<int> loads{0};
+    keel::LoopThread a, b;  // callers on two loops
+    std::atomic<int> done{0}, right{0};
+    auto start = [&](keel::LoopThread& lt) {
+        lt.loop().post([&] {
+            for (int i = 0; i < 50; ++i) {
+                keel::spawn(
+                    [](LruCache<int>& cache, SingleFlight<Result<int>>& flight, std::atomic<int>& loads,
+                       std::atomic<int>& right, std::atomic<int>& done) -> Task<void> {
+                        auto v = co_await keel::cache::cache_aside(
+                            cache, flight, "answer", AsidePolicy<int>{{.ttl = 1h}}, [&]() -> Task<Result<int>> {
+                                ++loads;
+                                co_await keel::sleep_for(50ms);  // a slow database
+                                co_return 42;
+                            });
+                        right += v.has_value() && *v == 42;
+                        ++done;
+                    }(cache, flight, loads, right, done),
+                    [](std::exception_ptr) {});
+            }
+        });
+    };
+    start(a);
+    start(b);
+    for (int i = 0; i < 300 && done < 100; ++i) {
+        std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_EQ(done, 100);
+    EXPECT_EQ(right, 100);
+    EXPECT_EQ(loads, 1);
+    EXPECT_EQ(flight.executions(), 1u);
+    EXPECT_EQ(flight.shared(), 99u);
+    EXPECT_EQ(cache.stats().loads, 1u);
+}
+
+struct Source {
+    std::atomic<int> calls{0};
+    std::atomic<bool> failing{false};
+    std::atomic<int> value{1};
+    Task<Result<int>> load() {
+        ++calls;
+        if (failing) {
+            co_return keel::Error(keel::Errc::unavailable, "source down");
+        }
+        co_return value.load();
+    }
+};
+
+TEST(CacheAside, StaleWhileRevalidateServesAtOnceAndRefreshesInTheBackground) {
+    LruCache<int> cache;
+    SingleFlight<Result<int>> flight;
+    Source src;
+    keel::LoopThread lt;
+    AsidePolicy<int> policy{{.ttl = 50ms, .stale_while_revalidate = 10s}};
+    auto read = [&] {
+        return lt.block_on([&] { return keel::cache::cache_aside(cache, flight, "k", policy, [&] { return src.load(); }); });
+    };
+    EXPECT_EQ(*read(), 1);
+    EXPECT_EQ(*read(), 1);  // fresh: no load
+    EXPECT_EQ(src.calls, 1);
+    src.value = 2;
+    std::this_thread::sleep_for(60ms);
+    EXPECT_EQ(*read(), 1);  // stale: served as is...
+    for (int i = 0; i < 100 && src.calls < 2; ++i) {
+        std::this_thread::sleep_for(5ms);
+    }
+    std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(src.calls, 2);  // ...and reloaded once behind the scenes
+    EXPECT_EQ(*read(), 2);
+}
+
+TEST(CacheAside, StaleIfErrorHidesAFailingSource) {
+    LruCache<int> cache;
+    SingleFlight<Result<int>> flight;
+    Source src;
+    keel::LoopThread lt;
+    AsidePolicy<int> policy{{.ttl = 20ms, .stale_if_error = 10s}};
+    auto read = [&] {
+        return lt.block_on([&] { return keel::cache::cache_aside(cache, flight, "k", policy, [&] { return src.load(); }); });
+    };
+    EXPECT_EQ(*read(), 1);
+    std::this_thread::sleep_for(30ms);
+    src.failing = true;
+    auto r = read();
+    ASSERT_TRUE(r);  // the error is hidden by the stale value
+    EXPECT_EQ(*r, 1);
+    EXPECT_EQ(cache.stats().load_errors, 1u);
+    LruCache<int> empty;
+    auto none = lt.block_on([&] { return keel::cache::cache_aside(empty, flight, "x", policy, [&] { return src.load(); }); });
+    ASSERT_FALSE(none);  // nothing to fall back on: the error
+    EXPECT_EQ(none.error().code(), keel::Errc::unavailable);
+}
+
+TEST(CacheAside, NegativeValuesUseTheirOwnTtl) {
+    LruCache<int> cache;
+    SingleFlight<Result<int>> flight;
+    Source src;
+    src.value = 0;  // "not found"
+    keel::LoopThread lt;
+    AsidePolicy<int> policy{{.ttl = 1h}, 30ms, [](const int& v) { return v == 0; }};
+    auto read = [&] {
+        return lt.block_on([&] { return keel::cache::cache_aside(cache, flight, "k", policy, [&] { return src.load(); }); });
+    };
+    EXPECT_EQ(*read(), 0);
+    EXPECT_EQ(*read(), 0);
+    EXPECT_EQ(src.calls, 1);
+    src.value = 5;
+    std::this_thread::sleep_for(40ms);
+    EXPECT_EQ(*read(), 5);  // the negative entry expired quickly
+    EXPECT_EQ(src.calls, 2);
+}
+
+TEST(LruCacheBytes, TheByteBoundEvictsLeastRecentlyUsed) {
+    LruCache<std::string> c({.max_entries = 1000, .max_bytes = 100, .shards = 1});
+    keel::cache::EntryPolicy p{.ttl = 1h};
+    c.put("a", std::string(30, 'a'), p, 30);  // 31 bytes with the key
+    c.put("b", std::string(30, 'b'), p, 30);
+    c.put("c", std::string(30, 'c'), p, 30);  // 93
+    EXPECT_TRUE(c.get("a"));                  // a is now the most recent
+    c.put("d", std::string(30, 'd'), p, 30);  // 124 > 100: b goes
+    EXPECT_FALSE(c.get("b"));
+    EXPECT_TRUE(c.get("a"));
+    EXPECT_TRUE(c.get("d"));
+    auto s = c.stats();
+    EXPECT_EQ(s.evictions, 1u);
+    EXPECT_EQ(s.bytes, 93u);
+}
+
+}  // namespace
