@@ -124,3 +124,26 @@ TEST(Log, InvalidUtf8IsReplacedNotPassedThrough) {
     ASSERT_EQ(cap.lines.size(), 1u);
     EXPECT_NE(cap.lines[0].find(R"("msg":"bad \ufffd byte","v":"\ufffd")"), std::string::npos) << cap.lines[0];
 }
+
+TEST(Log, BatchedLinesReachTheSinkWithinATickWithoutFlush) {
+    std::mutex mu;
+    std::vector<std::string> lines;
+    keel::log::LoggerOptions o;
+    o.sink = [&](std::string_view l) {
+        std::lock_guard lock(mu);
+        lines.emplace_back(l);
+    };
+    keel::log::Logger log(o);
+    log.info("one");
+    log.info("two");
+    auto seen = [&] {
+        std::lock_guard lock(mu);
+        return lines.size();
+    };
+    for (int i = 0; i < 100 && seen() < 2; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_EQ(seen(), 2u);  // delivered by the ticker, in order, one line each
+    EXPECT_NE(lines[0].find("\"msg\":\"one\""), std::string::npos);
+    EXPECT_NE(lines[1].find("\"msg\":\"two\""), std::string::npos);
+}

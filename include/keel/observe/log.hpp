@@ -1,8 +1,9 @@
 #pragma once
 /// keel::log::Logger: structured JSON-lines logging, asynchronous. A call formats the line on
-/// the calling thread into a reused buffer and hands it to a background writer thread through a
-/// bounded queue; when the queue is full the oldest lines are dropped and counted, so a loop
-/// thread never blocks on log I/O.
+/// the calling thread into a reused buffer and appends it to that thread's batch; batches go to
+/// a background writer thread through a bounded queue (when full, the oldest batches are dropped
+/// and counted, so a loop thread never blocks on log I/O). A batch leaves at 16 KiB, at once for
+/// warnings and errors, at flush(), and at the latest 20 ms after its first line.
 ///
 ///     log.info("listening", {{"addr", "127.0.0.1:8080"}, {"threads", 2}});
 ///     → {"ts":"2026-11-29T19:30:00.123Z","level":"info","msg":"listening","addr":"127.0.0.1:8080","threads":2}
@@ -52,8 +53,9 @@ struct LoggerOptions {
     Level level = Level::info;
     /// "stderr", "stdout", or a file path (appended to).
     std::string output = "stderr";
-    /// Lines waiting for the writer thread before the oldest are dropped.
-    std::size_t queue_size = 8192;
+    /// Batches of lines (up to 16 KiB each) waiting for the writer thread before the oldest
+    /// are dropped.
+    std::size_t queue_size = 1024;
     /// Receives every formatted line instead of `output` (tests); called on the writer thread.
     std::function<void(std::string_view line)> sink;
 };
@@ -80,7 +82,7 @@ public:
 
     /// Blocks until every queued line is written.
     void flush();
-    /// Lines dropped because the queue was full.
+    /// Lines dropped because the queue was full (exact after flush()).
     std::uint64_t dropped() const noexcept;
 
 private:

@@ -5,8 +5,10 @@
 #include <spdlog/async_logger.h>
 #include <spdlog/sinks/base_sink.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <condition_variable>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -49,17 +51,28 @@ public:
             std::fclose(file_);
         }
     }
-    std::atomic<std::uint64_t> written{0};
+    std::atomic<std::uint64_t> written{0};        // batches
+    std::atomic<std::uint64_t> written_lines{0};
 
 protected:
+    // A message is a batch of lines separated by '\n' (without the last one).
     void sink_it_(const spdlog::details::log_msg& msg) override {
-        std::string_view line(msg.payload.data(), msg.payload.size());
+        std::string_view text(msg.payload.data(), msg.payload.size());
         if (callback_) {
-            callback_(line);
+            for (std::size_t start = 0; start <= text.size();) {
+                std::size_t end = text.find('\n', start);
+                if (end == std::string_view::npos) {
+                    end = text.size();
+                }
+                callback_(text.substr(start, end - start));
+                start = end + 1;
+            }
         } else if (file_) {
-            std::fwrite(line.data(), 1, line.size(), file_);
+            std::fwrite(text.data(), 1, text.size(), file_);
             std::fputc('\n', file_);
         }
+        written_lines.fetch_add(1 + static_cast<std::uint64_t>(std::count(text.begin(), text.end(), '\n')),
+                                std::memory_order_relaxed);
         written.fetch_add(1, std::memory_order_release);
     }
     void flush_() override {
@@ -73,18 +86,6 @@ private:
     bool owns_;
     std::function<void(std::string_view)> callback_;
 };
-
-spdlog::level::level_enum to_spd(Level l) {
-    switch (l) {
-        case Level::trace: return spdlog::level::trace;
-        case Level::debug: return spdlog::level::debug;
-        case Level::info: return spdlog::level::info;
-        case Level::warn: return spdlog::level::warn;
-        case Level::error: return spdlog::level::err;
-        case Level::off: return spdlog::level::off;
-    }
-    return spdlog::level::info;
-}
 
 // Same escaping as every JSON keel writes (control characters, U+2028/9, invalid UTF-8).
 void append_escaped(std::string& out, std::string_view s) { http::append_json_string(out, s); }
@@ -110,14 +111,80 @@ void append_timestamp(std::string& out) {
 
 }  // namespace
 
+// Lines are gathered per thread and handed to the writer in batches: one queue operation (and
+// at most one wake-up of the writer thread) per batch instead of per line. A batch goes when
+// it reaches kBatchBytes, when a warning or an error is logged (never delayed), at flush(),
+// and every kTick from the ticker thread, so a quiet thread's lines wait at most that long.
+constexpr std::size_t kBatchBytes = 16 * 1024;
+constexpr auto kTick = std::chrono::milliseconds(20);
+
+struct Batch {
+    std::mutex mu;
+    std::string text;
+};
+
 struct Logger::Impl {
+    std::uint64_t id;  // tells this logger's per-thread batches from a later logger's
     std::shared_ptr<spdlog::details::thread_pool> pool;
     std::shared_ptr<LineSink> sink;
     std::shared_ptr<spdlog::async_logger> logger;
-    std::atomic<std::uint64_t> posted{0};
+    std::atomic<std::uint64_t> posted{0};  // batches
+    std::atomic<std::uint64_t> posted_lines{0};
+    std::mutex batches_mu;
+    std::vector<std::shared_ptr<Batch>> batches;
+    std::mutex tick_mu;
+    std::condition_variable tick_cv;
+    bool stopping = false;
+    std::thread ticker;
+
+    Batch& batch_of_this_thread() {
+        thread_local std::vector<std::pair<std::uint64_t, std::shared_ptr<Batch>>> mine;
+        for (auto& [owner, b] : mine) {
+            if (owner == id) {
+                return *b;
+            }
+        }
+        auto b = std::make_shared<Batch>();
+        {
+            std::lock_guard lock(batches_mu);
+            batches.push_back(b);
+        }
+        mine.emplace_back(id, b);
+        return *b;
+    }
+
+    void post(std::string& text) {
+        if (text.empty()) {
+            return;
+        }
+        posted_lines.fetch_add(static_cast<std::uint64_t>(std::count(text.begin(), text.end(), '\n')),
+                               std::memory_order_relaxed);
+        text.pop_back();  // the sink ends the batch with its own newline
+        posted.fetch_add(1, std::memory_order_relaxed);
+        logger->log(spdlog::level::info, spdlog::string_view_t(text.data(), text.size()));
+        text.clear();
+    }
+
+    void drain_all() {
+        std::vector<std::shared_ptr<Batch>> all;
+        {
+            std::lock_guard lock(batches_mu);
+            all = batches;
+        }
+        std::string text;
+        for (auto& b : all) {
+            {
+                std::lock_guard lock(b->mu);
+                text.swap(b->text);
+            }
+            post(text);
+        }
+    }
 };
 
 Logger::Logger(LoggerOptions options) : impl_(std::make_unique<Impl>()), level_(options.level) {
+    static std::atomic<std::uint64_t> next_id{1};
+    impl_->id = next_id.fetch_add(1);
     std::FILE* file = stderr;
     bool owns = false;
     if (!options.sink) {
@@ -137,17 +204,41 @@ Logger::Logger(LoggerOptions options) : impl_(std::make_unique<Impl>()), level_(
                                                            spdlog::async_overflow_policy::overrun_oldest);
     impl_->logger->set_pattern("%v");
     impl_->logger->set_level(spdlog::level::trace);  // filtering happens in enabled()
+    Impl* impl = impl_.get();
+    impl_->ticker = std::thread([impl] {
+        std::unique_lock lock(impl->tick_mu);
+        while (!impl->tick_cv.wait_for(lock, kTick, [impl] { return impl->stopping; })) {
+            lock.unlock();
+            impl->drain_all();
+            lock.lock();
+        }
+    });
 }
 
 Logger::~Logger() {
+    {
+        std::lock_guard lock(impl_->tick_mu);
+        impl_->stopping = true;
+    }
+    impl_->tick_cv.notify_one();
+    impl_->ticker.join();
     flush();
     impl_->logger.reset();
     impl_->pool.reset();  // joins the writer thread
 }
 
 void Logger::write_line(Level level, std::string_view line) {
-    impl_->posted.fetch_add(1, std::memory_order_relaxed);
-    impl_->logger->log(to_spd(level), spdlog::string_view_t(line.data(), line.size()));
+    Batch& b = impl_->batch_of_this_thread();
+    thread_local std::string ready;
+    {
+        std::lock_guard lock(b.mu);  // uncontended but for the ticker's brief visits
+        b.text.append(line);
+        b.text.push_back('\n');
+        if (level >= Level::warn || b.text.size() >= kBatchBytes) {
+            ready.swap(b.text);
+        }
+    }
+    impl_->post(ready);
 }
 
 void Logger::log(Level level, std::string_view msg, std::initializer_list<Field> fields) {
@@ -186,7 +277,8 @@ void Logger::log(Level level, std::string_view msg, std::initializer_list<Field>
 }
 
 void Logger::flush() {
-    // Wait until every posted line was written or dropped, then flush the file.
+    impl_->drain_all();
+    // Wait until every posted batch was written or dropped, then flush the file.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (impl_->sink->written.load(std::memory_order_acquire) + impl_->pool->overrun_counter() <
                impl_->posted.load(std::memory_order_relaxed) &&
@@ -196,6 +288,15 @@ void Logger::flush() {
     impl_->sink->flush();
 }
 
-std::uint64_t Logger::dropped() const noexcept { return impl_->pool->overrun_counter(); }
+std::uint64_t Logger::dropped() const noexcept {
+    // Lines lost: exact once every batch posted was written or dropped (after flush()); while
+    // batches are still queued, the batches dropped so far (a lower bound).
+    std::uint64_t overrun = impl_->pool->overrun_counter();
+    if (impl_->sink->written.load(std::memory_order_acquire) + overrun >= impl_->posted.load(std::memory_order_relaxed)) {
+        return impl_->posted_lines.load(std::memory_order_relaxed) -
+               impl_->sink->written_lines.load(std::memory_order_relaxed);
+    }
+    return overrun;
+}
 
 }  // namespace keel::log
