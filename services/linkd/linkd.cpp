@@ -27,6 +27,11 @@ void define_config(keel::config::Config& c) {
     c.define_duration("clicks.flush_interval", 1s, 10ms, 1h, "how often counted clicks are written");
     c.define_string("auth.admin_key", "", "an admin API key to accept (lk_ + 40 letters/digits)", {}, true);
     c.define_duration("auth.cache_ttl", 30s, 0s, 1h, "how long a verified API key is cached");
+    c.define_string("webhook.url", "", "receives link.created / link.deleted events (empty: off)");
+    c.define_string("webhook.secret", "", "HMAC-SHA256 key for X-Linkd-Signature", {}, true);
+    c.define_int("webhook.max_attempts", 6, 1, 100, "delivery attempts per event");
+    c.define_duration("webhook.timeout", 5s, 10ms, 5min, "one delivery attempt, at most");
+    c.define_duration("webhook.drain_timeout", 10s, 0s, 10min, "at shutdown, time left to deliver what is pending");
     c.define_int("ratelimit.create_per_minute", 600, 0, 100000000, "links an API key may create per minute (0 = no limit)");
     c.define_int("ratelimit.create_burst", 50, 1, 1000000, "links an API key may create at once");
     c.define_int("ratelimit.redirect_per_second", 200, 0, 100000000, "redirects per client IP per second (0 = no limit)");
@@ -53,6 +58,11 @@ LinkdOptions options_from(const keel::config::Config& c) {
     o.flush_interval = c.get_duration("clicks.flush_interval");
     o.admin_key = c.get_string("auth.admin_key");
     o.keys.cache_ttl = c.get_duration("auth.cache_ttl");
+    o.webhook.url = c.get_string("webhook.url");
+    o.webhook.secret = c.get_string("webhook.secret");
+    o.webhook.max_attempts = static_cast<int>(c.get_int("webhook.max_attempts"));
+    o.webhook_timeout = c.get_duration("webhook.timeout");
+    o.webhook_drain = c.get_duration("webhook.drain_timeout");
     o.create_limit = {static_cast<double>(c.get_int("ratelimit.create_per_minute")) / 60.0,
                       static_cast<std::uint32_t>(c.get_int("ratelimit.create_burst"))};
     o.redirect_limit = {static_cast<double>(c.get_int("ratelimit.redirect_per_second")),
@@ -76,7 +86,14 @@ Linkd::Linkd(LinkdOptions options, keel::WorkerPool& workers, keel::log::Logger*
       repo_(open_or_throw(options_.repo)),
       links_(*repo_, clicks_, options_.links),
       keys_(*repo_, options_.keys),
-      background_(&workers) {}
+      background_(&workers) {
+    client_ = std::make_unique<keel::http::Client>(
+        keel::http::ClientOptions{.timeout = options_.webhook_timeout, .max_retries = 0, .user_agent = "linkd-webhooks"});
+    webhooks_ = std::make_unique<WebhookSender>(options_.webhook, *client_, background_.loop(), logger_);
+    if (webhooks_->enabled()) {
+        links_.set_events([this](std::string_view type, const Link& link) { webhooks_->publish(type, link); });
+    }
+}
 
 Linkd::~Linkd() { stop(); }
 
@@ -223,6 +240,14 @@ void Linkd::stop() {
                            {{"error", flushed.error().message()}, {"lost", links_.clicks().pending_total()}});
         }
     }
+    if (webhooks_->enabled()) {
+        std::size_t left = webhooks_->drain(keel::Clock::now() + options_.webhook_drain);
+        if (logger_) {
+            auto w = webhooks_->stats();
+            logger_->info("webhooks at shutdown", {{"delivered", w.delivered}, {"failed", w.failed}, {"undelivered", left}});
+        }
+    }
+    client_.reset();  // its connections live on the background loop: close them while it runs
     if (logger_) {
         for (const NamedPoolStats& p : repo_->pool_stats()) {
             const keel::db::PoolStats& st = p.stats;

@@ -8,6 +8,7 @@
 #include "service/click_counter.hpp"
 #include "service/key_service.hpp"
 #include "service/link_service.hpp"
+#include "service/webhooks.hpp"
 
 #include <keel/config/config.hpp>
 #include <keel/core/loop_thread.hpp>
@@ -35,6 +36,9 @@ struct LinkdOptions {
     keel::ratelimit::Limit create_limit{.rate = 10, .burst = 50};
     keel::ratelimit::Limit redirect_limit{.rate = 200, .burst = 400};
     std::string base_url;   ///< links.base_url (may be empty)
+    WebhookOptions webhook;
+    keel::Duration webhook_drain = std::chrono::seconds(10);  ///< at shutdown, at most
+    keel::Duration webhook_timeout = std::chrono::seconds(5);  ///< one delivery attempt
 };
 
 /// Defines linkd's configuration keys (db.*, links.*, cache.*, clicks.*, auth.*).
@@ -73,6 +77,7 @@ public:
     KeyService& keys() noexcept { return keys_; }
     Repository& repository() noexcept { return *repo_; }
     keel::LoopThread& background() noexcept { return background_; }
+    WebhookSender& webhooks() noexcept { return *webhooks_; }
 
 private:
     LinkdOptions options_;
@@ -82,6 +87,8 @@ private:
     LinkService links_;
     KeyService keys_;
     keel::LoopThread background_;
+    std::unique_ptr<keel::http::Client> client_;  // webhooks; destroyed before the loop stops
+    std::unique_ptr<WebhookSender> webhooks_;
     keel::TimerId flush_timer_ = 0;
     bool flushing_ = false;  // background loop only
     bool stopped_ = false;

@@ -8,6 +8,9 @@
 #include "linkd.hpp"
 
 #include <keel/json/bind.hpp>
+
+#include <mutex>
+#include <thread>
 #include <keel/middleware/request_id.hpp>
 
 #include <cstdlib>
@@ -364,5 +367,73 @@ TEST_P(ApiLimited, CreationPerKeyAndRedirectsPerIpAreLimited) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, ApiLimited, ::testing::Values(Backend::sqlite, Backend::postgres),
                          linkd::test::backend_name);
+
+}  // namespace
+
+namespace {
+
+/// Receives linkd's webhooks; answers 503 to the first delivery to make linkd retry.
+struct Receiver {
+    struct Delivery {
+        std::string type, id, timestamp, signature, body;
+    };
+    std::mutex mu;
+    std::vector<Delivery> seen;
+    int refuse_first = 1;
+    keel::testing::TestServer server{[this](keel::http::Request& req) {
+        std::lock_guard lock(mu);
+        seen.push_back({std::string(req.header("X-Linkd-Event").value_or("")),
+                        std::string(req.header("X-Linkd-Delivery").value_or("")),
+                        std::string(req.header("X-Linkd-Timestamp").value_or("")),
+                        std::string(req.header("X-Linkd-Signature").value_or("")), std::string(req.body())});
+        return keel::http::Response::text("", static_cast<int>(seen.size()) <= refuse_first ? 503 : 204);
+    }};
+    std::vector<Delivery> wait_for(std::size_t n) {
+        for (int i = 0; i < 500; ++i) {
+            {
+                std::lock_guard lock(mu);
+                if (seen.size() >= n) {
+                    return seen;
+                }
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        std::lock_guard lock(mu);
+        return seen;
+    }
+};
+
+class ApiWebhooks : public Api {
+protected:
+    void configure(LinkdOptions& o) override {
+        o.webhook.url = receiver_.server.url("/hooks");
+        o.webhook.secret = "s3cret";
+        o.webhook.retry_base = std::chrono::milliseconds(20);
+    }
+    Receiver receiver_;
+};
+
+TEST_P(ApiWebhooks, SignedEventsForCreatedAndDeletedLinksDeliveredWithRetries) {
+    auto t0 = std::chrono::steady_clock::now();
+    ASSERT_EQ(create(R"({"url":"https://example.com/h","slug":"hooked"})").status, 201);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(500));  // never waits for delivery
+    auto got = receiver_.wait_for(2);
+    ASSERT_EQ(got.size(), 2u);  // refused once, then delivered
+    EXPECT_EQ(got[0].id, got[1].id);  // the same delivery, retried
+    const auto& d = got[1];
+    EXPECT_EQ(d.type, "link.created");
+    EXPECT_EQ(d.signature, linkd::webhook_signature("s3cret", d.timestamp, d.body));
+    EXPECT_NE(d.signature, linkd::webhook_signature("wrong", d.timestamp, d.body));
+    EXPECT_NE(d.body.find("\"type\":\"link.created\""), std::string::npos) << d.body;
+    EXPECT_NE(d.body.find("\"slug\":\"hooked\",\"url\":\"https://example.com/h\""), std::string::npos) << d.body;
+    ASSERT_EQ(client_->call("DELETE", "/v1/links/hooked", std::nullopt, user_key_).status, 204);
+    auto after = receiver_.wait_for(3);
+    ASSERT_EQ(after.size(), 3u);
+    EXPECT_EQ(after[2].type, "link.deleted");
+    EXPECT_EQ(after[2].signature, linkd::webhook_signature("s3cret", after[2].timestamp, after[2].body));
+    EXPECT_EQ(linkd_->webhooks().stats().delivered, 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ApiWebhooks, ::testing::Values(Backend::sqlite), linkd::test::backend_name);
 
 }  // namespace

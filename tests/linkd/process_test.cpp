@@ -4,10 +4,13 @@
 #include "api_client.hpp"
 #include "databases.hpp"
 
+#include <keel/core/sleep.hpp>
 #include <keel/db/sqlite.hpp>
 
 #include <support/process.hpp>
 
+#include <algorithm>
+#include <mutex>
 #include <regex>
 
 namespace {
@@ -182,6 +185,44 @@ TEST(LinkdReadme, TheCurlSessionRunsAsWritten) {
     EXPECT_NE(out.find("{\"slug\":\"bookworm\",\"total_clicks\":1,\"days\":[{\"date\":"), std::string::npos) << out;
     p.signal(SIGTERM);
     EXPECT_EQ(p.wait(20s), 0);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(LinkdWebhooks, EventsPendingAtSigtermAreDeliveredBeforeExit) {
+    std::mutex mu;
+    std::vector<std::string> slugs;
+    keel::testing::TestServer receiver([&](keel::http::Request& req) -> keel::Task<keel::http::Response> {
+        co_await keel::sleep_for(std::chrono::milliseconds(300));  // a slow receiver
+        std::string body(req.body());
+        std::size_t at = body.find("\"slug\":\"");
+        std::lock_guard lock(mu);
+        slugs.push_back(body.substr(at + 8, body.find('"', at + 8) - at - 8));
+        co_return keel::http::Response(204);
+    });
+    TestDatabase db(Backend::sqlite);
+    Process p(linkd_args(db.url(), {"--webhook.url", receiver.url("/hooks"), "--webhook.secret", "k",
+                                    "--webhook.drain_timeout", "20s"}));
+    int port = p.wait_port();
+    ASSERT_GT(port, 0) << p.stderr_text();
+    std::string admin = key_in(p.stdout_text());
+    ApiClient api(static_cast<std::uint16_t>(port));
+    for (int i = 0; i < 6; ++i) {
+        ASSERT_EQ(api.call("POST", "/v1/links", "{\"url\":\"https://example.com/\",\"slug\":\"hook" + std::to_string(i) + "\"}",
+                           admin)
+                      .status,
+                  201);
+    }
+    p.signal(SIGTERM);  // at once: most deliveries are still pending
+    EXPECT_EQ(p.wait(30s), 0) << p.stderr_text();
+    std::lock_guard lock(mu);
+    std::sort(slugs.begin(), slugs.end());
+    EXPECT_EQ(slugs, (std::vector<std::string>{"hook0", "hook1", "hook2", "hook3", "hook4", "hook5"}));
+    EXPECT_NE(p.stderr_text().find("\"msg\":\"webhooks at shutdown\",\"delivered\":6,\"failed\":0,\"undelivered\":0"),
+              std::string::npos)
+        << p.stderr_text();
 }
 
 }  // namespace

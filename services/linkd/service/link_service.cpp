@@ -173,6 +173,9 @@ Task<ServiceResult<Link>> LinkService::create(const Principal& caller, CreateLin
     if (metrics_.links_created) {
         metrics_.links_created->inc();
     }
+    if (on_event_) {
+        on_event_("link.created", *inserted);
+    }
     co_return std::move(*inserted);
 }
 
@@ -189,6 +192,9 @@ Task<ServiceResult<Link>> LinkService::insert_with_generated_slug(Link link) {
             cache_.erase(link.slug);
             if (metrics_.links_created) {
                 metrics_.links_created->inc();
+            }
+            if (on_event_) {
+                on_event_("link.created", *inserted);
             }
             co_return std::move(*inserted);
         }
@@ -259,6 +265,9 @@ Task<ServiceResult<void>> LinkService::remove(const Principal& caller, std::stri
         co_return not_found(slug);
     }
     cache_.erase(slug);
+    if (on_event_) {
+        on_event_("link.deleted", *deleted);
+    }
     co_return ServiceResult<void>{};
 }
 

@@ -106,6 +106,10 @@ public:
     keel::cache::CacheStats cache_stats() const { return cache_.stats(); }
     /// Before serving: where to count links created, redirects and flushes.
     void set_metrics(LinkMetrics m) { metrics_ = m; }
+    /// Before serving: told of every link created ("link.created") and deleted ("link.deleted").
+    void set_events(std::function<void(std::string_view type, const Link& link)> on_event) {
+        on_event_ = std::move(on_event);
+    }
     const ClickCounter& clicks() const { return clicks_; }
 
     /// The rules, for tests and for the handler's early checks.
@@ -124,6 +128,7 @@ private:
     /// Concurrent misses for one slug share one database read.
     keel::cache::SingleFlight<keel::Result<std::optional<Link>>> lookups_;
     LinkMetrics metrics_;
+    std::function<void(std::string_view, const Link&)> on_event_;
 };
 
 /// Cursor encoding (opaque to clients): exposed for tests.

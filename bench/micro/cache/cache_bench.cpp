@@ -1,0 +1,54 @@
+// LruCache::get on the hot path: one thread, and every hardware thread at once on the same
+// keys (the redirect cache under load). Target: a get under 100 ns.
+#include <keel/cache/lru_cache.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Value {
+    std::string url;
+};
+
+keel::cache::LruCache<std::shared_ptr<const Value>>& cache() {
+    static auto* c = [] {
+        auto* c = new keel::cache::LruCache<std::shared_ptr<const Value>>({.max_entries = 100'000});
+        for (int i = 0; i < 10'000; ++i) {
+            c->put("slug" + std::to_string(i), std::make_shared<const Value>(Value{"https://example.com/" + std::to_string(i)}),
+                   std::chrono::hours(1));
+        }
+        return c;
+    }();
+    return *c;
+}
+
+void BM_CacheGet(benchmark::State& state) {
+    auto& c = cache();
+    std::vector<std::string> keys;
+    for (int i = 0; i < 1024; ++i) {
+        keys.push_back("slug" + std::to_string((i * 7919 + state.thread_index() * 13) % 10'000));
+    }
+    std::size_t i = 0;
+    for (auto _ : state) {
+        auto v = c.get(keys[i++ & 1023]);
+        benchmark::DoNotOptimize(v);
+    }
+}
+BENCHMARK(BM_CacheGet)->Threads(1)->Threads(2)->UseRealTime();
+
+void BM_CacheGetOneHotKey(benchmark::State& state) {
+    auto& c = cache();
+    for (auto _ : state) {
+        auto v = c.get("slug42");  // every thread on one shard: the worst case
+        benchmark::DoNotOptimize(v);
+    }
+}
+BENCHMARK(BM_CacheGetOneHotKey)->Threads(1)->Threads(2)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
