@@ -24,6 +24,10 @@ void define_config(keel::config::Config& c) {
     c.define_int("cache.max_entries", 100000, 1, 100000000, "redirect cache size (entries)");
     c.define_duration("cache.ttl", 60s, 0s, 24h, "how long a resolved slug is cached");
     c.define_duration("cache.negative_ttl", 5s, 0s, 24h, "how long an unknown slug is cached as unknown");
+    c.define_string("cache.redirect_cache_control", "private, max-age=0",
+                    "Cache-Control of redirects (shared caches would hide clicks)");
+    c.define_string("cache.read_cache_control", "private, no-cache",
+                    "Cache-Control of link reads (revalidate with ETag / Last-Modified)");
     c.define_duration("clicks.flush_interval", 1s, 10ms, 1h, "how often counted clicks are written");
     c.define_string("auth.admin_key", "", "an admin API key to accept (lk_ + 40 letters/digits)", {}, true);
     c.define_duration("auth.cache_ttl", 30s, 0s, 1h, "how long a verified API key is cached");
@@ -56,6 +60,8 @@ LinkdOptions options_from(const keel::config::Config& c) {
     o.links.cache_ttl = c.get_duration("cache.ttl");
     o.links.negative_ttl = c.get_duration("cache.negative_ttl");
     o.flush_interval = c.get_duration("clicks.flush_interval");
+    o.redirect_cache_control = c.get_string("cache.redirect_cache_control");
+    o.read_cache_control = c.get_string("cache.read_cache_control");
     o.admin_key = c.get_string("auth.admin_key");
     o.keys.cache_ttl = c.get_duration("auth.cache_ttl");
     o.webhook.url = c.get_string("webhook.url");
@@ -204,6 +210,8 @@ void Linkd::observe(keel::metrics::Registry& registry, keel::observe::Health& he
 
 void Linkd::add_routes(keel::router::Router& r, std::function<bool()> accepting) {
     RoutesConfig cfg{links_, keys_, *repo_, std::move(accepting), options_.base_url, logger_, openapi_json()};
+    cfg.redirect_cache_control = options_.redirect_cache_control;
+    cfg.read_cache_control = options_.read_cache_control;
     if (options_.create_limit.rate > 0) {
         cfg.create_limiter = std::make_shared<keel::ratelimit::LocalLimiter>(options_.create_limit);
     }

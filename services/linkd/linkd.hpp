@@ -37,6 +37,8 @@ struct LinkdOptions {
     keel::ratelimit::Limit redirect_limit{.rate = 200, .burst = 400};
     std::string base_url;   ///< links.base_url (may be empty)
     WebhookOptions webhook;
+    std::string redirect_cache_control = "private, max-age=0";
+    std::string read_cache_control = "private, no-cache";
     keel::Duration webhook_drain = std::chrono::seconds(10);  ///< at shutdown, at most
     keel::Duration webhook_timeout = std::chrono::seconds(5);  ///< one delivery attempt
 };

@@ -213,12 +213,33 @@ TEST_P(Api, ReadsALinkWithETagsAndHidesOtherKeysLinks) {
     EXPECT_EQ(client_->call("GET", "/v1/links/readme", std::nullopt, user_key_,
                             {{"If-None-Match", "\"a\", W/" + *etag}}).status,
               304);
+    EXPECT_EQ(got.header("Cache-Control"), "private, no-cache");
+    auto last_modified = got.header("Last-Modified");
+    ASSERT_TRUE(last_modified);
+    EXPECT_EQ(*last_modified, "Fri, 15 Jan 2027 08:00:00 GMT");
+    auto since = client_->call("GET", "/v1/links/readme", std::nullopt, user_key_, {{"If-Modified-Since", *last_modified}});
+    EXPECT_EQ(since.status, 304);
+    EXPECT_EQ(since.header("Last-Modified"), last_modified);
+    auto older = client_->call("GET", "/v1/links/readme", std::nullopt, user_key_,
+                               {{"If-Modified-Since", "Thu, 14 Jan 2027 08:00:00 GMT"}});
+    EXPECT_EQ(older.status, 200);
+    // With both, If-None-Match decides (RFC 9110): a stale ETag wins over a fresh date.
+    EXPECT_EQ(client_->call("GET", "/v1/links/readme", std::nullopt, user_key_,
+                            {{"If-None-Match", "\"stale\""}, {"If-Modified-Since", *last_modified}})
+                  .status,
+              200);
     std::string other = new_key("other", false);
     auto hidden = client_->call("GET", "/v1/links/readme", std::nullopt, other);
     EXPECT_EQ(hidden.status, 404);  // not 403: another key's link does not exist for it
     EXPECT_EQ(parse<ProblemOut>(hidden).instance, "/v1/links/readme");
     EXPECT_EQ(client_->call("GET", "/v1/links/nothing", std::nullopt, user_key_).status, 404);
-    ASSERT_EQ(client_->call("GET", "/readme").status, 302);  // a click changes the representation
+    auto hop = client_->call("GET", "/readme");
+    ASSERT_EQ(hop.status, 302);  // a click changes the representation
+    EXPECT_EQ(hop.header("Cache-Control"), "private, max-age=0");
+    now_ += 10;
+    EXPECT_EQ(client_->call("GET", "/v1/links/readme", std::nullopt, user_key_, {{"If-Modified-Since", *last_modified}})
+                  .status,
+              200);
     auto after = client_->call("GET", "/v1/links/readme", std::nullopt, user_key_, {{"If-None-Match", *etag}});
     EXPECT_EQ(after.status, 200);
     EXPECT_EQ(parse<LinkOut>(after).clicks, 1);

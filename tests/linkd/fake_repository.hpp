@@ -92,6 +92,7 @@ public:
         for (auto& d : batch) {
             if (links.count(d.link_id)) {
                 links[d.link_id].clicks += d.count;
+                links[d.link_id].last_click_at = d.at;
                 daily[{d.link_id, d.day}] += d.count;
             }
         }

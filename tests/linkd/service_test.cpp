@@ -359,6 +359,25 @@ TEST(Clock, ParsesAndFormatsRfc3339) {
         EXPECT_EQ(parse_time(bad), std::nullopt) << bad;
     }
     EXPECT_EQ(parse_time("2028-02-29T00:00:00Z").has_value(), true);
+    EXPECT_EQ(format_http_date(1795953600), "Sun, 29 Nov 2026 12:00:00 GMT");
+    EXPECT_EQ(parse_http_date("Sun, 29 Nov 2026 12:00:00 GMT"), 1795953600);
+    EXPECT_EQ(parse_http_date("Sunday, 29-Nov-26 12:00:00 GMT"), std::nullopt);  // obsolete forms refused
+    EXPECT_EQ(parse_http_date("Sun, 29 Nov 2026 12:00:00 UTC"), std::nullopt);
+}
+
+TEST_F(LinkServiceTest, ModifiedAtFollowsEditsFlushesAndPendingClicks) {
+    Link l = create("dated");
+    auto read = [&] { return *run(svc.get(alice, "dated")); };
+    EXPECT_EQ(read().modified_at, now);  // created: updated_at
+    now += 100;
+    ASSERT_TRUE(run(svc.follow("dated")));
+    EXPECT_EQ(read().modified_at, now);  // a pending click changes the representation now
+    ASSERT_TRUE(run(svc.flush_clicks()));
+    now += 50;
+    EXPECT_EQ(read().modified_at, now - 50);  // flushed: the time of that flush
+    ASSERT_TRUE(run(svc.update(alice, "dated", {.permanent = true})));
+    EXPECT_EQ(read().modified_at, now);
+    (void)l;
 }
 
 }  // namespace

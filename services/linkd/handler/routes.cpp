@@ -155,9 +155,12 @@ keel::router::Middleware authenticate(Config cfg) {
     };
 }
 
-Response redirect_to(const Redirect& r) {
+Response redirect_to(const Redirect& r, const RoutesConfig& cfg) {
     Response res(r.link->permanent ? 301 : 302);
     res.header("Location", r.link->url);
+    if (!cfg.redirect_cache_control.empty()) {
+        res.header("Cache-Control", cfg.redirect_cache_control);
+    }
     return res;
 }
 
@@ -166,7 +169,7 @@ keel::Task<Response> follow_uncached(Config cfg, Request& req) {
     if (!r) {
         co_return problem_for(r.error(), req, *cfg);
     }
-    co_return redirect_to(*r);
+    co_return redirect_to(*r, *cfg);
 }
 
 keel::Task<Response> create_link(Config cfg, Request& req) {
@@ -190,13 +193,22 @@ keel::Task<Response> get_link(Config cfg, Request& req) {
     }
     Response res = keel::json::response(to_out(*link, base_url(*cfg, req)));
     std::string etag = etag_of(res.body_view());
-    if (auto inm = req.header("If-None-Match"); inm && none_match(*inm, etag)) {
-        Response not_modified(304);
-        not_modified.header("ETag", etag);
-        co_return not_modified;
+    std::string last_modified = format_http_date(link->modified_at);
+    // RFC 9110 13.2.2: If-None-Match decides when present; If-Modified-Since only without it.
+    bool not_modified = false;
+    if (auto inm = req.header("If-None-Match")) {
+        not_modified = none_match(*inm, etag);
+    } else if (auto ims = req.header("If-Modified-Since")) {
+        auto since = parse_http_date(*ims);
+        not_modified = since && link->modified_at <= *since;
     }
-    res.header("ETag", etag);
-    co_return res;
+    Response& out = not_modified ? (res = Response(304)) : res;
+    out.header("ETag", etag);
+    out.header("Last-Modified", last_modified);
+    if (!cfg->read_cache_control.empty()) {
+        out.header("Cache-Control", cfg->read_cache_control);
+    }
+    co_return std::move(out);
 }
 
 keel::Task<Response> update_link(Config cfg, Request& req) {
@@ -348,7 +360,7 @@ void add_routes(keel::router::Router& r, const RoutesConfig& config) {
             if (!*cached) {
                 return problem_for(cached->error(), req, *cfg);
             }
-            return redirect_to(**cached);
+            return redirect_to(**cached, *cfg);
         }
         return follow_uncached(cfg, req);
     });

@@ -26,6 +26,9 @@ struct RoutesConfig {
     keel::log::Logger* logger = nullptr;
     /// The OpenAPI contract as JSON, served at /openapi.json.
     std::string_view openapi_json;
+    /// Cache-Control of redirects and of link reads (empty: none).
+    std::string redirect_cache_control = "private, max-age=0";
+    std::string read_cache_control = "private, no-cache";
     /// Link creation per API key; redirects per client IP (null: not limited).
     std::shared_ptr<keel::ratelimit::Limiter> create_limiter;
     std::shared_ptr<keel::ratelimit::Limiter> redirect_limiter;

@@ -16,7 +16,8 @@ namespace {
 
 namespace pg = keel::db::pg;
 
-constexpr const char* kLinkColumns = "id, slug, url, owner, permanent, created_at, updated_at, expires_at, clicks";
+constexpr const char* kLinkColumns =
+    "id, slug, url, owner, permanent, created_at, updated_at, expires_at, clicks, last_click_at";
 
 std::string sql(std::string_view a, std::string_view b = {}) { return std::string(a) + std::string(b); }
 
@@ -31,6 +32,7 @@ Link read_link(const pg::Row& r) {
     l.updated_at = r.get<std::int64_t>(6);
     l.expires_at = r.get<std::optional<std::int64_t>>(7);
     l.clicks = r.get<std::int64_t>(8);
+    l.last_click_at = r.get<std::optional<std::int64_t>>(9);
     return l;
 }
 
@@ -109,10 +111,11 @@ public:
         q.push_back({"BEGIN", {}});
         for (const ClickDelta& d : batch) {
             // Clicks of a link deleted meanwhile update nothing and insert nothing.
-            q.push_back({"WITH t AS (UPDATE links SET clicks = clicks + $2::bigint WHERE id = $1 RETURNING id) "
+            q.push_back({"WITH t AS (UPDATE links SET clicks = clicks + $2::bigint, last_click_at = $4::bigint "
+                         "WHERE id = $1 RETURNING id) "
                          "INSERT INTO clicks_daily (link_id, day, clicks) SELECT id, $3::integer, $2::bigint FROM t "
                          "ON CONFLICT (link_id, day) DO UPDATE SET clicks = clicks_daily.clicks + EXCLUDED.clicks",
-                         pg::Params::of(d.link_id, d.count, d.day)});
+                         pg::Params::of(d.link_id, d.count, d.day, d.at), true});
         }
         q.push_back({"COMMIT", {}});
         KEEL_CO_TRY(done, co_await c->pipeline(std::move(q)));

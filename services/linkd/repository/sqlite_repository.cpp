@@ -15,7 +15,8 @@ namespace {
 
 namespace sqlite = keel::db::sqlite;
 
-constexpr const char* kLinkColumns = "id, slug, url, owner, permanent, created_at, updated_at, expires_at, clicks";
+constexpr const char* kLinkColumns =
+    "id, slug, url, owner, permanent, created_at, updated_at, expires_at, clicks, last_click_at";
 
 Link read_link(const sqlite::Stmt& st) {
     Link l;
@@ -28,6 +29,7 @@ Link read_link(const sqlite::Stmt& st) {
     l.updated_at = st.get<std::int64_t>(6);
     l.expires_at = st.get<std::optional<std::int64_t>>(7);
     l.clicks = st.get<std::int64_t>(8);
+    l.last_click_at = st.get<std::optional<std::int64_t>>(9);
     return l;
 }
 
@@ -173,8 +175,8 @@ public:
         co_return co_await db_.write([&](sqlite::Conn& c) -> Result<void> {
             return in_transaction(c, [&]() -> Result<void> {
                 for (const ClickDelta& d : batch) {
-                    KEEL_TRY(total, c.prepare("UPDATE links SET clicks = clicks + ?2 WHERE id = ?1"));
-                    total.bind_all(d.link_id, d.count);
+                    KEEL_TRY(total, c.prepare("UPDATE links SET clicks = clicks + ?2, last_click_at = ?3 WHERE id = ?1"));
+                    total.bind_all(d.link_id, d.count, d.at);
                     KEEL_TRY(changed, total.run());
                     if (changed == 0) {
                         continue;  // deleted since it was clicked

@@ -42,8 +42,8 @@ public:
         return n;
     }
 
-    /// Takes every pending count, attributed to `day`.
-    std::vector<ClickDelta> take(std::int64_t day) {
+    /// Takes every pending count, attributed to `day`, stamped `at`.
+    std::vector<ClickDelta> take(std::int64_t day, std::int64_t at = 0) {
         std::vector<ClickDelta> out;
         for (Shard& s : shards_) {
             std::unordered_map<std::int64_t, std::int64_t> counts;
@@ -52,7 +52,7 @@ public:
                 counts.swap(s.counts);
             }
             for (const auto& [id, c] : counts) {
-                out.push_back({id, day, c});
+                out.push_back({id, day, c, at});
             }
         }
         return out;

@@ -125,7 +125,12 @@ LinkService::LinkService(Repository& repo, ClickCounter& clicks, LinkServiceOpti
     : repo_(repo), clicks_(clicks), options_(std::move(options)), cache_({.max_entries = options_.cache_entries}) {}
 
 Link LinkService::with_pending(Link l) const {
-    l.clicks += clicks_.pending(l.id);
+    std::int64_t pending = clicks_.pending(l.id);
+    l.clicks += pending;
+    l.modified_at = std::max(l.updated_at, l.last_click_at.value_or(0));
+    if (pending > 0) {
+        l.modified_at = std::max(l.modified_at, options_.now());  // clicked since the last flush
+    }
     return l;
 }
 
@@ -382,7 +387,8 @@ Task<ServiceResult<Redirect>> LinkService::follow_uncached(std::string slug) {
 }
 
 Task<keel::Result<std::int64_t>> LinkService::flush_clicks() {
-    std::vector<ClickDelta> batch = clicks_.take(day_of(options_.now()));
+    const std::int64_t now = options_.now();
+    std::vector<ClickDelta> batch = clicks_.take(day_of(now), now);
     if (batch.empty()) {
         co_return std::int64_t{0};
     }

@@ -19,6 +19,10 @@ struct Link {
     std::int64_t updated_at = 0;
     std::optional<std::int64_t> expires_at;
     std::int64_t clicks = 0;  ///< flushed clicks (pending ones live in ClickCounter)
+    std::optional<std::int64_t> last_click_at;  ///< as of the last flush
+    /// When the representation last changed (owner edits, clicks): set by the service for
+    /// Last-Modified, not stored.
+    std::int64_t modified_at = 0;
 };
 
 /// A PATCH: members left empty are unchanged; expires_at holding nullopt removes the expiry.
@@ -48,6 +52,7 @@ struct ClickDelta {
     std::int64_t link_id = 0;
     std::int64_t day = 0;
     std::int64_t count = 0;
+    std::int64_t at = 0;  ///< when the batch was taken (Unix seconds)
 };
 
 /// Who is calling: the authenticated API key.
