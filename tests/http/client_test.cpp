@@ -32,6 +32,7 @@ protected:
             return ++flaky_calls_ <= fail_first_ ? Response::text("busy", 503) : Response::text("fine");
         });
         r.get("/big", [](Request&) { return Response::text(std::string(64 * 1024, 'x')); });
+        r.get("/trace", [](Request& req) { return Response::text(std::string(req.header("traceparent").value_or(""))); });
         r.post("/echo", [](Request& req) {
             Response res = Response::text(std::string(req.body()));
             res.header("X-Seen", std::string(req.header("X-Token").value_or("none")));
@@ -121,6 +122,15 @@ TEST_F(ClientTest, SendsBodiesAndHeaders) {
     ASSERT_TRUE(r) << r.error().message();
     EXPECT_EQ(r->body, "payload");
     EXPECT_EQ(r->header("X-Seen"), "t0k");
+}
+
+TEST_F(ClientTest, CarriesTheTraceOfTheCaller) {
+    Client client;
+    auto trace = keel::http::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    auto ours = keel::http::continue_trace(*trace);
+    auto r = loop_.block_on([&] { return client.send({.url = url("/trace"), .trace = ours}); });
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "00-4bf92f3577b34da6a3ce929d0e0e4736-" + ours.span_id_hex() + "-01");
 }
 
 TEST_F(ClientTest, ManyConcurrentRequestsOnOneLoop) {

@@ -1,7 +1,8 @@
 #pragma once
 /// keel::cache::LruCache<V>: an in-memory cache with string keys, a per-entry time to live,
-/// stale windows, and bounds on entries and bytes (least recently used evicted first). Sharded:
-/// each shard has its own lock and LRU list, so loop threads rarely contend.
+/// stale windows, and bounds on entries and bytes. Eviction is CLOCK, an approximation of
+/// least-recently-used in which a read only marks its entry (the list is left alone). Sharded:
+/// each shard has its own lock and list, so loop threads rarely contend.
 ///
 ///     LruCache<std::shared_ptr<const Link>> links({.max_entries = 100'000, .max_bytes = 64 << 20});
 ///     if (auto hit = links.get(slug)) return *hit;                       // fresh only
@@ -82,10 +83,20 @@ public:
 
     /// The value when fresh (nullopt when absent or expired).
     std::optional<V> get(std::string_view key, TimePoint now = Clock::now()) {
-        Lookup<V> l = lookup(key, now);
-        if (l.freshness == Freshness::fresh) {
-            return std::move(l.value);
+        Shard& s = shard(key);
+        std::lock_guard lock(s.mu);
+        auto it = s.index.find(key);
+        if (it != s.index.end()) {
+            if (now < it->second->fresh_until) {
+                it->second->referenced = true;
+                ++s.hits;
+                return it->second->value;
+            }
+            if (now >= it->second->error_until) {
+                remove(s, it);  // past every window: gone
+            }
         }
+        ++s.misses;
         return std::nullopt;
     }
 
@@ -111,7 +122,7 @@ public:
             ++s.misses;
             return {};
         }
-        s.lru.splice(s.lru.begin(), s.lru, node);  // most recently used to the front
+        node->referenced = true;
         out.freshness == Freshness::stale_if_error ? ++s.misses : ++s.hits;
         out.value = node->value;
         return out;
@@ -131,12 +142,20 @@ public:
         TimePoint fresh = now + p.ttl;
         TimePoint stale = fresh + p.stale_while_revalidate;
         s.lru.push_front(Entry{std::string(key), std::move(value), fresh, stale, std::max(stale, fresh + p.stale_if_error),
-                               key.size() + bytes});
+                               key.size() + bytes, false});
         s.index.emplace(std::string_view(s.lru.front().key), s.lru.begin());
         s.bytes += s.lru.front().bytes;
         while (s.lru.size() > 1 &&
                (s.lru.size() > per_shard_entries_ || (per_shard_bytes_ != 0 && s.bytes > per_shard_bytes_))) {
-            remove(s, s.index.find(std::string_view(s.lru.back().key)));
+            // CLOCK ("second chance"): hits only mark an entry, so a read never rewrites the
+            // list; eviction moves marked entries to the front and takes the first unmarked.
+            auto victim = std::prev(s.lru.end());
+            if (victim->referenced && victim != s.lru.begin()) {
+                victim->referenced = false;
+                s.lru.splice(s.lru.begin(), s.lru, victim);
+                continue;
+            }
+            remove(s, s.index.find(std::string_view(victim->key)));
             ++s.evictions;
         }
     }
@@ -195,6 +214,7 @@ private:
         TimePoint stale_until;
         TimePoint error_until;
         std::size_t bytes;
+        bool referenced;  ///< read since it was last considered for eviction
     };
     using Index = std::unordered_map<std::string_view, typename std::list<Entry>::iterator>;
     struct Shard {

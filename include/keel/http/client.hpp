@@ -23,6 +23,7 @@
 #include <keel/core/loop.hpp>
 #include <keel/core/result.hpp>
 #include <keel/core/task.hpp>
+#include <keel/http/trace_context.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -57,6 +58,9 @@ struct ClientRequest {
     std::string body;
     /// nullopt: decided by the method (GET, HEAD, PUT, DELETE, OPTIONS are idempotent).
     std::optional<bool> idempotent;
+    /// The trace this call is part of (keel::mw::trace_of(req)): sent as `traceparent`, with
+    /// the caller's span as the parent, so the next service continues the trace.
+    std::optional<TraceContext> trace;
 };
 
 struct ClientResponse {

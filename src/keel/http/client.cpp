@@ -279,6 +279,9 @@ Task<Result<ClientResponse>> Client::attempt(const ClientRequest& req) {
     for (const auto& [k, v] : req.headers) {
         t.headers = curl_slist_append(t.headers, (k + ": " + v).c_str());
     }
+    if (req.trace) {
+        t.headers = curl_slist_append(t.headers, ("traceparent: " + req.trace->traceparent()).c_str());
+    }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.headers);
 
     struct Start {
