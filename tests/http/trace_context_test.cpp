@@ -1,4 +1,5 @@
 // W3C traceparent: what is accepted, what is refused, and what is sent on.
+#include <keel/http/query.hpp>
 #include <keel/http/trace_context.hpp>
 
 #include <gtest/gtest.h>
@@ -62,3 +63,13 @@ TEST(TraceContext, ContinuesATraceWithANewSpan) {
 }
 
 }  // namespace
+
+TEST(QueryParam, FindsRawValues) {
+    using keel::http::query_param;
+    EXPECT_EQ(query_param("limit=20&cursor=c1.abc", "cursor"), "c1.abc");
+    EXPECT_EQ(query_param("limit=20&limit=30", "limit"), "20");
+    EXPECT_EQ(query_param("verbose", "verbose"), "");
+    EXPECT_EQ(query_param("a=1&verbose=", "verbose"), "");
+    EXPECT_EQ(query_param("limitless=1", "limit"), std::nullopt);
+    EXPECT_EQ(query_param("", "limit"), std::nullopt);
+}

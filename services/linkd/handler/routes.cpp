@@ -3,6 +3,7 @@
 #include "handler/dto.hpp"
 
 #include <keel/http/problem.hpp>
+#include <keel/http/query.hpp>
 #include <keel/json/bind.hpp>
 #include <keel/json/writer.hpp>
 #include <keel/middleware/request_id.hpp>
@@ -122,24 +123,6 @@ bool none_match(std::string_view header, std::string_view etag) {
     return false;
 }
 
-// ---- query parameters ---------------------------------------------------------------------
-
-std::optional<std::string_view> query_param(std::string_view query, std::string_view name) {
-    while (!query.empty()) {
-        std::size_t amp = query.find('&');
-        std::string_view pair = query.substr(0, amp);
-        std::size_t eq = pair.find('=');
-        if (pair.substr(0, eq) == name) {
-            return eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
-        }
-        if (amp == std::string_view::npos) {
-            break;
-        }
-        query.remove_prefix(amp + 1);
-    }
-    return std::nullopt;
-}
-
 // ---- handlers -----------------------------------------------------------------------------
 
 keel::router::Middleware authenticate(Config cfg) {
@@ -234,7 +217,7 @@ keel::Task<Response> delete_link(Config cfg, Request& req) {
 keel::Task<Response> list_links(Config cfg, Request& req) {
     keel::json::Errors errors;
     std::optional<int> limit;
-    if (auto text = query_param(req.query(), "limit")) {
+    if (auto text = keel::http::query_param(req.query(), "limit")) {
         int v = 0;
         auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
         if (text->empty() || ec != std::errc() || end != text->data() + text->size()) {
@@ -244,7 +227,7 @@ keel::Task<Response> list_links(Config cfg, Request& req) {
         }
     }
     std::optional<std::string> cursor;
-    if (auto text = query_param(req.query(), "cursor")) {
+    if (auto text = keel::http::query_param(req.query(), "cursor")) {
         cursor = std::string(*text);
     }
     if (!errors.empty()) {

@@ -2,6 +2,7 @@
 
 #include <keel/core/sleep.hpp>
 #include <keel/http/problem.hpp>
+#include <keel/http/query.hpp>
 
 #include <gperftools/profiler.h>
 #ifdef KEEL_WITH_TCMALLOC
@@ -20,22 +21,6 @@ namespace keel::observe {
 namespace {
 
 std::atomic<bool> g_profiling{false};
-
-std::optional<std::string_view> query_value(std::string_view query, std::string_view name) {
-    while (!query.empty()) {
-        std::size_t amp = query.find('&');
-        std::string_view pair = query.substr(0, amp);
-        std::size_t eq = pair.find('=');
-        if (pair.substr(0, eq) == name) {
-            return eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
-        }
-        if (amp == std::string_view::npos) {
-            break;
-        }
-        query.remove_prefix(amp + 1);
-    }
-    return std::nullopt;
-}
 
 std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -59,7 +44,7 @@ constexpr std::string_view kIndex = R"(<!doctype html>
 
 Task<http::Response> cpu_profile(PprofOptions options, http::Request& req) {
     long seconds = 30;
-    if (auto text = query_value(req.query(), "seconds")) {
+    if (auto text = http::query_param(req.query(), "seconds")) {
         auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), seconds);
         long max = static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(options.max_profile).count());
         if (text->empty() || ec != std::errc() || end != text->data() + text->size() || seconds < 1 || seconds > max) {

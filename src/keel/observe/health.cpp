@@ -1,6 +1,7 @@
 #include <keel/observe/health.hpp>
 
 #include <keel/http/problem.hpp>
+#include <keel/http/query.hpp>
 
 namespace keel::observe {
 
@@ -14,8 +15,7 @@ http::Handler Health::readyz() const {
     auto checks = checks_;
     const Health* self = this;
     return [checks, self](http::Request& req) -> Task<http::Response> {
-        bool verbose = req.query() == "verbose" || req.query().rfind("verbose=", 0) == 0 ||
-                       req.query().find("&verbose") != std::string_view::npos;
+        bool verbose = http::query_param(req.query(), "verbose").has_value();
         std::vector<std::pair<std::string, std::string>> results;
         std::string failed;
         if (!self->accepting_()) {
