@@ -1,0 +1,83 @@
+#pragma once
+/// keel::redis::Client: Redis from coroutines, on hiredis' async API driven by keel's loops.
+///
+///     keel::redis::Client redis({.host = "127.0.0.1", .port = 6379});
+///     auto r = co_await redis.command({"SET", "k", "v", "EX", "60"});
+///     if (!r) log(r.error().message());               // Errc::unavailable, timeout
+///     else if (r->is_error()) log(r->str);              // a Redis error reply
+///
+/// - One connection per loop, made on first use. Commands sent while earlier ones are in flight
+///   are pipelined on it (Redis answers in order).
+/// - `timeout` bounds each command; a command that times out closes the connection (its
+///   replies could no longer be matched) and the next command reconnects.
+/// - While Redis is down, reconnecting backs off (doubling from reconnect_min to
+///   reconnect_max); commands in that window fail at once with Errc::unavailable.
+///
+/// Thread rules: command() is awaited on a loop thread. Destroy the client while its loops run.
+
+#include <keel/core/loop.hpp>
+#include <keel/core/result.hpp>
+#include <keel/core/task.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace keel::redis {
+
+struct Reply {
+    enum class Type { string, integer, nil, array, status, error };
+    Type type = Type::nil;
+    std::string str;  ///< string, status and error replies
+    long long integer = 0;
+    std::vector<Reply> elements;
+
+    bool is_error() const noexcept { return type == Type::error; }
+    bool is_nil() const noexcept { return type == Type::nil; }
+};
+
+struct Options {
+    std::string host = "127.0.0.1";
+    int port = 6379;
+    Duration timeout = std::chrono::milliseconds(500);
+    Duration reconnect_min = std::chrono::milliseconds(50);
+    Duration reconnect_max = std::chrono::seconds(2);
+};
+
+struct Stats {
+    std::uint64_t commands = 0;
+    std::uint64_t errors = 0;  ///< unavailable or timed out (not Redis error replies)
+    std::uint64_t connects = 0;
+};
+
+class Client {
+public:
+    explicit Client(Options options);
+    ~Client();
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+
+    Task<Result<Reply>> command(std::vector<std::string> args);
+    Stats stats() const;
+    const Options& options() const noexcept { return options_; }
+
+    class Connection;  // one per loop (private)
+
+    struct Counters {
+        std::atomic<std::uint64_t> commands{0}, errors{0}, connects{0};
+    };
+
+private:
+    Connection& connection();
+
+    Options options_;
+    mutable std::mutex mu_;
+    std::map<Loop*, std::unique_ptr<Connection>> connections_;
+    std::shared_ptr<Counters> counters_ = std::make_shared<Counters>();
+};
+
+}  // namespace keel::redis

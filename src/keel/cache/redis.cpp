@@ -1,0 +1,280 @@
+#include <keel/cache/redis.hpp>
+
+#include <keel/core/assert.hpp>
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <sys/epoll.h>
+
+#include <coroutine>
+#include <future>
+#include <optional>
+
+namespace keel::redis {
+namespace {
+
+Reply convert(const redisReply* r) {
+    Reply out;
+    switch (r->type) {
+    case REDIS_REPLY_STRING:
+        out.type = Reply::Type::string;
+        out.str.assign(r->str, r->len);
+        break;
+    case REDIS_REPLY_STATUS:
+        out.type = Reply::Type::status;
+        out.str.assign(r->str, r->len);
+        break;
+    case REDIS_REPLY_ERROR:
+        out.type = Reply::Type::error;
+        out.str.assign(r->str, r->len);
+        break;
+    case REDIS_REPLY_INTEGER:
+        out.type = Reply::Type::integer;
+        out.integer = r->integer;
+        break;
+    case REDIS_REPLY_ARRAY:
+        out.type = Reply::Type::array;
+        for (std::size_t i = 0; i < r->elements; ++i) {
+            out.elements.push_back(convert(r->element[i]));
+        }
+        break;
+    default:
+        out.type = Reply::Type::nil;
+    }
+    return out;
+}
+
+/// One command waiting for its reply, shared by the awaiting coroutine and hiredis' callback
+/// (which comes exactly once: with the reply, or without one when the connection goes).
+struct Pending {
+    Loop* loop = nullptr;
+    std::coroutine_handle<> h;
+    std::optional<Result<Reply>> result;
+    TimerId timer = 0;
+    void finish(Result<Reply> r) {
+        if (result) {
+            return;  // timed out already
+        }
+        result.emplace(std::move(r));
+        if (timer) {
+            loop->cancel(timer);
+            timer = 0;
+        }
+        loop->defer([h = h] { h.resume(); });  // outside hiredis' call stack
+    }
+};
+
+/// The awaiter holds plain pointers only: GCC 12 destroys a non-trivial temporary in a
+/// co_await operand twice (seen here with a weak_ptr member under ASan).
+struct Wait {
+    Pending* p;
+    std::function<void(std::coroutine_handle<>)>* arm;
+    bool await_ready() const noexcept { return p->result.has_value(); }
+    void await_suspend(std::coroutine_handle<> h) { (*arm)(h); }
+    void await_resume() const noexcept {}
+};
+
+}  // namespace
+
+/// A hiredis async context on one loop. The loop's epoll is edge-triggered and hiredis reads
+/// at most a buffer per call, so after handling an event the socket is re-armed (EPOLL_CTL_MOD
+/// reports it again if data is still there).
+class Client::Connection final : public IoWatcher {
+public:
+    Connection(Loop& loop, const Options& o, std::shared_ptr<Counters> counters)
+        : loop_(loop), options_(o), counters_(std::move(counters)) {}
+    ~Connection() { close(); }
+
+    Task<Result<Reply>> command(std::vector<std::string> args) {
+        counters_->commands.fetch_add(1, std::memory_order_relaxed);
+        if (!ac_ && !connect()) {
+            counters_->errors.fetch_add(1, std::memory_order_relaxed);
+            co_return Error::with_detail(Errc::unavailable, "redis: unavailable: " + last_error_);
+        }
+        std::vector<const char*> argv;
+        std::vector<std::size_t> lens;
+        for (const auto& a : args) {
+            argv.push_back(a.data());
+            lens.push_back(a.size());
+        }
+        std::shared_ptr<Pending> p = std::make_shared<Pending>();
+        p->loop = &loop_;
+        auto* ref = new std::shared_ptr<Pending>(p);  // freed by on_reply
+        if (redisAsyncCommandArgv(ac_, &Connection::on_reply, ref, static_cast<int>(argv.size()), argv.data(),
+                                  lens.data()) != REDIS_OK) {
+            delete ref;
+            counters_->errors.fetch_add(1, std::memory_order_relaxed);
+            co_return Error(Errc::unavailable, "redis: cannot send the command");
+        }
+        std::weak_ptr<Pending> weak = p;
+        std::function<void(std::coroutine_handle<>)> arm = [this, &p, &weak](std::coroutine_handle<> h) {
+            p->h = h;
+            p->timer = loop_.run_after(options_.timeout, [weak, this] {
+                auto pending = weak.lock();
+                if (!pending || pending->result) {
+                    return;
+                }
+                pending->timer = 0;
+                pending->finish(Error(Errc::timeout, "redis: command timed out"));
+                // Replies can no longer be matched to commands: drop the connection.
+                loop_.defer([this] { close(); });
+            });
+        };
+        co_await Wait{p.get(), &arm};
+        if (!p->result->has_value()) {
+            counters_->errors.fetch_add(1, std::memory_order_relaxed);
+        }
+        co_return std::move(*p->result);
+    }
+
+    void on_io(std::uint32_t ev) override {
+        if (!ac_) {
+            return;
+        }
+        if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
+            redisAsyncHandleRead(ac_);
+        }
+        if (ac_ && (ev & EPOLLOUT)) {
+            redisAsyncHandleWrite(ac_);
+        }
+        if (ac_ && watched_) {
+            (void)loop_.modify(fd_, events_ | EPOLLRDHUP, this);
+        }
+    }
+
+    void close() {
+        if (ac_) {
+            redisAsyncFree(ac_);  // pending callbacks get no reply; cleanup unwatches
+        }
+    }
+
+private:
+    bool connect() {
+        if (Clock::now() < retry_at_) {
+            return false;  // backing off
+        }
+        redisAsyncContext* ac = redisAsyncConnect(options_.host.c_str(), options_.port);
+        if (!ac || ac->err) {
+            last_error_ = ac ? ac->errstr : "out of memory";
+            if (ac) {
+                redisAsyncFree(ac);
+            }
+            back_off();
+            return false;
+        }
+        ac_ = ac;
+        ac->data = this;
+        fd_ = ac->c.fd;
+        ac->ev.data = this;
+        ac->ev.addRead = [](void* d) { static_cast<Connection*>(d)->want(EPOLLIN, true); };
+        ac->ev.delRead = [](void* d) { static_cast<Connection*>(d)->want(EPOLLIN, false); };
+        ac->ev.addWrite = [](void* d) { static_cast<Connection*>(d)->want(EPOLLOUT, true); };
+        ac->ev.delWrite = [](void* d) { static_cast<Connection*>(d)->want(EPOLLOUT, false); };
+        ac->ev.cleanup = [](void* d) { static_cast<Connection*>(d)->gone(); };
+        redisAsyncSetConnectCallback(ac, [](const redisAsyncContext* c, int status) {
+            auto* self = static_cast<Connection*>(c->data);
+            if (status != REDIS_OK) {
+                self->last_error_ = c->errstr;
+                self->back_off();
+            } else {
+                self->counters_->connects.fetch_add(1, std::memory_order_relaxed);
+                self->backoff_ = Duration::zero();
+            }
+        });
+        redisAsyncSetDisconnectCallback(ac, [](const redisAsyncContext* c, int status) {
+            auto* self = static_cast<Connection*>(c->data);
+            if (status != REDIS_OK) {
+                self->last_error_ = c->errstr;
+                self->back_off();
+            }
+        });
+        return true;
+    }
+
+    void back_off() {
+        backoff_ = backoff_ == Duration::zero() ? options_.reconnect_min : std::min(backoff_ * 2, options_.reconnect_max);
+        retry_at_ = Clock::now() + backoff_;
+    }
+
+    void want(std::uint32_t bit, bool on) {
+        std::uint32_t next = on ? (events_ | bit) : (events_ & ~bit);
+        if (next == events_ && watched_) {
+            return;
+        }
+        events_ = next;
+        if (!watched_) {
+            watched_ = static_cast<bool>(loop_.watch(fd_, events_ | EPOLLRDHUP, this));
+        } else {
+            (void)loop_.modify(fd_, events_ | EPOLLRDHUP, this);
+        }
+    }
+
+    // hiredis frees the context after this: forget it.
+    void gone() {
+        if (watched_) {
+            loop_.unwatch(fd_);
+            watched_ = false;
+        }
+        events_ = 0;
+        ac_ = nullptr;
+    }
+
+    static void on_reply(redisAsyncContext*, void* reply, void* privdata) {
+        auto* ref = static_cast<std::shared_ptr<Pending>*>(privdata);
+        std::shared_ptr<Pending> p = *ref;
+        delete ref;
+        if (reply == nullptr) {
+            p->finish(Error(Errc::unavailable, "redis: connection lost"));
+        } else {
+            p->finish(convert(static_cast<redisReply*>(reply)));
+        }
+    }
+
+    Loop& loop_;
+    Options options_;
+    std::shared_ptr<Counters> counters_;
+    redisAsyncContext* ac_ = nullptr;
+    int fd_ = -1;
+    std::uint32_t events_ = 0;
+    bool watched_ = false;
+    std::string last_error_ = "not connected";
+    Duration backoff_{};
+    TimePoint retry_at_{};
+};
+
+Client::Client(Options options) : options_(std::move(options)) {}
+
+Client::~Client() {
+    std::lock_guard lock(mu_);
+    for (auto& [loop, c] : connections_) {
+        auto done = std::make_shared<std::promise<void>>();
+        auto finished = done->get_future();
+        Connection* raw = c.release();
+        loop->post([raw, done] {
+            delete raw;
+            done->set_value();
+        });
+        (void)finished.wait_for(std::chrono::seconds(2));  // a stopped loop: leak, never crash
+    }
+}
+
+Client::Connection& Client::connection() {
+    Loop* loop = Loop::current();
+    KEEL_INVARIANT(loop != nullptr);
+    std::lock_guard lock(mu_);
+    auto& c = connections_[loop];
+    if (!c) {
+        c = std::make_unique<Connection>(*loop, options_, counters_);
+    }
+    return *c;
+}
+
+Task<Result<Reply>> Client::command(std::vector<std::string> args) {
+    co_return co_await connection().command(std::move(args));
+}
+
+Stats Client::stats() const {
+    return {counters_->commands.load(), counters_->errors.load(), counters_->connects.load()};
+}
+
+}  // namespace keel::redis

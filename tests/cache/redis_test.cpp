@@ -1,0 +1,120 @@
+// The Redis client and the Redis-backed rate limiter against a real redis-server: commands and
+// reply types, pipelining, a limit shared by two instances, Redis killed (fail open / closed)
+// and back (reconnects by itself).
+#include <keel/cache/redis.hpp>
+#include <keel/core/loop_thread.hpp>
+#include <keel/core/sleep.hpp>
+#include <keel/ratelimit/redis_limiter.hpp>
+
+#include <support/redis_server.hpp>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using namespace std::chrono_literals;
+using keel::Task;
+using keel::redis::Reply;
+
+class Redis : public ::testing::Test {
+protected:
+    keel::test::RedisServer server_;
+    keel::LoopThread loop_;
+    keel::redis::Options options() const {
+        return {.port = server_.port(), .reconnect_min = 20ms, .reconnect_max = 100ms};
+    }
+    keel::Result<Reply> run(keel::redis::Client& redis, std::vector<std::string> args) {
+        return loop_.block_on([&] { return redis.command(args); });
+    }
+};
+
+TEST_F(Redis, CommandsAndReplyTypes) {
+    keel::redis::Client redis(options());
+    auto set = run(redis, {"SET", "greeting", "hello world"});
+    ASSERT_TRUE(set) << set.error().message();
+    EXPECT_EQ(set->type, Reply::Type::status);
+    EXPECT_EQ(set->str, "OK");
+    EXPECT_EQ(run(redis, {"GET", "greeting"})->str, "hello world");
+    EXPECT_TRUE(run(redis, {"GET", "missing"})->is_nil());
+    EXPECT_EQ(run(redis, {"INCRBY", "n", "41"})->integer, 41);
+    auto list = run(redis, {"MGET", "greeting", "missing"});
+    ASSERT_EQ(list->type, Reply::Type::array);
+    EXPECT_EQ(list->elements.size(), 2u);
+    EXPECT_TRUE(run(redis, {"NOSUCHCOMMAND"})->is_error());
+    EXPECT_EQ(redis.stats().connects, 1u);
+}
+
+TEST_F(Redis, ConcurrentCommandsArePipelinedOnOneConnection) {
+    keel::redis::Client redis(options());
+    int ok = loop_.block_on([&]() -> Task<int> {
+        int done = 0, good = 0;
+        for (int i = 0; i < 200; ++i) {
+            keel::spawn(
+                [](keel::redis::Client& r, int& good, int& done) -> Task<void> {
+                    std::vector<std::string> incr{"INCR", "counter"};  // (not inline: a GCC 12 bug)
+                    auto x = co_await r.command(std::move(incr));
+                    good += x.has_value() && x->type == Reply::Type::integer;
+                    ++done;
+                }(redis, good, done),
+                [](std::exception_ptr) {});
+        }
+        while (done < 200) {
+            co_await keel::sleep_for(1ms);
+        }
+        co_return good;
+    });
+    EXPECT_EQ(ok, 200);
+    EXPECT_EQ(run(redis, {"GET", "counter"})->str, "200");
+    EXPECT_EQ(redis.stats().connects, 1u);
+}
+
+TEST_F(Redis, ALimitIsSharedByTwoInstances) {
+    // Two instances: two clients (two connections), one limit kept in Redis.
+    keel::redis::Client a(options()), b(options());
+    keel::ratelimit::Limit limit{.rate = 0.01, .burst = 10};  // 10 now, then one per 100 s
+    keel::ratelimit::RedisLimiter la(a, limit), lb(b, limit);
+    int allowed = 0;
+    for (int i = 0; i < 30; ++i) {
+        auto& lim = i % 2 ? la : lb;
+        auto d = loop_.block_on([&] { return lim.check("client-42"); });
+        allowed += d.allowed;
+        if (i == 0) {
+            EXPECT_EQ(d.remaining, 9u);
+            EXPECT_EQ(d.limit, 10u);
+        }
+        if (!d.allowed) {
+            EXPECT_GT(d.retry_after, 90s);
+        }
+    }
+    EXPECT_EQ(allowed, 10);  // the sum across both instances is the limit
+    EXPECT_TRUE(loop_.block_on([&] { return la.check("client-7"); }).allowed);  // another key
+    EXPECT_EQ(la.unavailable() + lb.unavailable(), 0u);
+}
+
+TEST_F(Redis, OutageFailsFastThenReconnectsByItself) {
+    keel::redis::Client redis(options());
+    keel::ratelimit::RedisLimiter open(redis, {.rate = 1, .burst = 1}, {.fail_open = true});
+    keel::ratelimit::RedisLimiter closed(redis, {.rate = 1, .burst = 1}, {.fail_open = false});
+    ASSERT_TRUE(run(redis, {"PING"}));
+    server_.stop();
+    auto t0 = keel::Clock::now();
+    auto down = run(redis, {"PING"});
+    ASSERT_FALSE(down);
+    EXPECT_EQ(down.error().code(), keel::Errc::unavailable) << down.error().message();
+    EXPECT_LT(keel::Clock::now() - t0, 600ms);  // within the command timeout, never a hang
+    EXPECT_TRUE(loop_.block_on([&] { return open.check("k"); }).allowed);
+    EXPECT_FALSE(loop_.block_on([&] { return closed.check("k"); }).allowed);
+    EXPECT_EQ(open.unavailable(), 1u);
+    EXPECT_EQ(closed.unavailable(), 1u);
+    server_.start();
+    keel::Result<Reply> back = keel::Error(keel::Errc::internal, "not tried");
+    for (int i = 0; i < 100 && !back; ++i) {
+        std::this_thread::sleep_for(20ms);
+        back = run(redis, {"PING"});
+    }
+    ASSERT_TRUE(back) << back.error().message();
+    EXPECT_EQ(back->str, "PONG");
+    EXPECT_GE(redis.stats().connects, 2u);
+}
+
+}  // namespace
