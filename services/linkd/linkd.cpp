@@ -36,6 +36,8 @@ void define_config(keel::config::Config& c) {
     c.define_int("webhook.max_attempts", 6, 1, 100, "delivery attempts per event");
     c.define_duration("webhook.timeout", 5s, 10ms, 5min, "one delivery attempt, at most");
     c.define_duration("webhook.drain_timeout", 10s, 0s, 10min, "at shutdown, time left to deliver what is pending");
+    c.define_string("redis.url", "", "redis://host:port: rate limits shared by every instance (empty: in memory)");
+    c.define_bool("ratelimit.fail_open", true, "when Redis is unreachable, allow (true) or deny (false) limited requests");
     c.define_int("ratelimit.create_per_minute", 600, 0, 100000000, "links an API key may create per minute (0 = no limit)");
     c.define_int("ratelimit.create_burst", 50, 1, 1000000, "links an API key may create at once");
     c.define_int("ratelimit.redirect_per_second", 200, 0, 100000000, "redirects per client IP per second (0 = no limit)");
@@ -71,12 +73,42 @@ LinkdOptions options_from(const keel::config::Config& c) {
     o.webhook_drain = c.get_duration("webhook.drain_timeout");
     o.create_limit = {static_cast<double>(c.get_int("ratelimit.create_per_minute")) / 60.0,
                       static_cast<std::uint32_t>(c.get_int("ratelimit.create_burst"))};
+    o.redis_url = c.get_string("redis.url");
+    o.ratelimit_fail_open = c.get_bool("ratelimit.fail_open");
     o.redirect_limit = {static_cast<double>(c.get_int("ratelimit.redirect_per_second")),
                         static_cast<std::uint32_t>(c.get_int("ratelimit.redirect_burst"))};
     return o;
 }
 
 namespace {
+keel::Result<keel::redis::Options> parse_redis_url(std::string_view url) {
+    if (url.rfind("redis://", 0) != 0) {
+        return keel::Error(keel::Errc::invalid_argument, "redis.url: must look like redis://host:port");
+    }
+    std::string_view rest = url.substr(8);
+    while (!rest.empty() && rest.back() == '/') {
+        rest.remove_suffix(1);
+    }
+    keel::redis::Options o;
+    std::size_t colon = rest.rfind(':');
+    o.host = std::string(rest.substr(0, colon));
+    if (colon != std::string_view::npos) {
+        try {
+            std::size_t used = 0;
+            o.port = std::stoi(std::string(rest.substr(colon + 1)), &used);
+            if (used != rest.size() - colon - 1 || o.port <= 0 || o.port > 65535) {
+                throw std::invalid_argument("port");
+            }
+        } catch (const std::exception&) {
+            return keel::Error(keel::Errc::invalid_argument, "redis.url: invalid port");
+        }
+    }
+    if (o.host.empty()) {
+        return keel::Error(keel::Errc::invalid_argument, "redis.url: missing host");
+    }
+    return o;
+}
+
 std::unique_ptr<Repository> open_or_throw(const RepositoryOptions& o) {
     auto r = open_repository(o);
     if (!r) {
@@ -93,6 +125,13 @@ Linkd::Linkd(LinkdOptions options, keel::WorkerPool& workers, keel::log::Logger*
       links_(*repo_, clicks_, options_.links),
       keys_(*repo_, options_.keys),
       background_(&workers) {
+    if (!options_.redis_url.empty()) {
+        auto ro = parse_redis_url(options_.redis_url);
+        if (!ro) {
+            throw std::invalid_argument(std::string(ro.error().message()));
+        }
+        redis_ = std::make_unique<keel::redis::Client>(*ro);
+    }
     client_ = std::make_unique<keel::http::Client>(
         keel::http::ClientOptions{.timeout = options_.webhook_timeout, .max_retries = 0, .user_agent = "linkd-webhooks"});
     webhooks_ = std::make_unique<WebhookSender>(options_.webhook, *client_, background_.loop(), logger_);
@@ -168,6 +207,18 @@ void Linkd::observe(keel::metrics::Registry& registry, keel::observe::Health& he
         out.push_back({"linkd_clicks_pending", "Clicks counted in memory, not yet written.", "gauge",
                        {{{}, static_cast<double>(links_.clicks().pending_total())}}});
     });
+    registry.add_collector([this](std::vector<keel::metrics::SampledFamily>& out) {
+        if (redis_limiters_.empty()) {
+            return;
+        }
+        std::uint64_t n = 0;
+        for (const auto& l : redis_limiters_) {
+            n += l->unavailable();
+        }
+        out.push_back({"linkd_ratelimit_redis_unavailable_total",
+                       "Rate-limit checks answered without Redis (allowed when failing open, denied when closed).",
+                       "counter", {{{{"fail_open", options_.ratelimit_fail_open ? "true" : "false"}}, static_cast<double>(n)}}});
+    });
     keel::observe::add_db_pool_metrics(registry, [this] {
         std::vector<std::pair<std::string, keel::db::PoolStats>> out;
         for (auto& p : repo_->pool_stats()) {
@@ -212,11 +263,21 @@ void Linkd::add_routes(keel::router::Router& r, std::function<bool()> accepting)
     RoutesConfig cfg{links_, keys_, *repo_, std::move(accepting), options_.base_url, logger_, openapi_json()};
     cfg.redirect_cache_control = options_.redirect_cache_control;
     cfg.read_cache_control = options_.read_cache_control;
+    auto limiter = [this](const keel::ratelimit::Limit& limit,
+                          const char* prefix) -> std::shared_ptr<keel::ratelimit::Limiter> {
+        if (!redis_) {
+            return std::make_shared<keel::ratelimit::LocalLimiter>(limit);
+        }
+        auto l = std::make_shared<keel::ratelimit::RedisLimiter>(
+            *redis_, limit, keel::ratelimit::RedisLimiterOptions{prefix, options_.ratelimit_fail_open});
+        redis_limiters_.push_back(l);
+        return l;
+    };
     if (options_.create_limit.rate > 0) {
-        cfg.create_limiter = std::make_shared<keel::ratelimit::LocalLimiter>(options_.create_limit);
+        cfg.create_limiter = limiter(options_.create_limit, "linkd:rl:create:");
     }
     if (options_.redirect_limit.rate > 0) {
-        cfg.redirect_limiter = std::make_shared<keel::ratelimit::LocalLimiter>(options_.redirect_limit);
+        cfg.redirect_limiter = limiter(options_.redirect_limit, "linkd:rl:redirect:");
     }
     linkd::add_routes(r, cfg);
 }
@@ -256,6 +317,7 @@ void Linkd::stop() {
         }
     }
     client_.reset();  // its connections live on the background loop: close them while it runs
+    redis_.reset();   // (the same for Redis connections, on whichever loops made them)
     if (logger_) {
         for (const NamedPoolStats& p : repo_->pool_stats()) {
             const keel::db::PoolStats& st = p.stats;

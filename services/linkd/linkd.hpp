@@ -17,7 +17,9 @@
 #include <keel/observe/health.hpp>
 #include <keel/observe/log.hpp>
 #include <keel/observe/metrics.hpp>
+#include <keel/cache/redis.hpp>
 #include <keel/ratelimit/gcra.hpp>
+#include <keel/ratelimit/redis_limiter.hpp>
 #include <keel/router/router.hpp>
 
 #include <atomic>
@@ -35,6 +37,9 @@ struct LinkdOptions {
     /// Link creation per API key, and redirects per client IP (rate 0 = not limited).
     keel::ratelimit::Limit create_limit{.rate = 10, .burst = 50};
     keel::ratelimit::Limit redirect_limit{.rate = 200, .burst = 400};
+    /// redis.url ("redis://host:port"): rate limits kept in Redis, shared by every instance.
+    std::string redis_url;
+    bool ratelimit_fail_open = true;
     std::string base_url;   ///< links.base_url (may be empty)
     WebhookOptions webhook;
     std::string redirect_cache_control = "private, max-age=0";
@@ -90,6 +95,8 @@ private:
     KeyService keys_;
     keel::LoopThread background_;
     std::unique_ptr<keel::http::Client> client_;  // webhooks; destroyed before the loop stops
+    std::unique_ptr<keel::redis::Client> redis_;   // when redis.url is set
+    std::vector<std::shared_ptr<keel::ratelimit::RedisLimiter>> redis_limiters_;
     std::unique_ptr<WebhookSender> webhooks_;
     keel::TimerId flush_timer_ = 0;
     bool flushing_ = false;  // background loop only

@@ -8,6 +8,7 @@
 #include <keel/db/sqlite.hpp>
 
 #include <support/process.hpp>
+#include <support/redis_server.hpp>
 
 #include <algorithm>
 #include <mutex>
@@ -223,6 +224,53 @@ TEST(LinkdWebhooks, EventsPendingAtSigtermAreDeliveredBeforeExit) {
     EXPECT_NE(p.stderr_text().find("\"msg\":\"webhooks at shutdown\",\"delivered\":6,\"failed\":0,\"undelivered\":0"),
               std::string::npos)
         << p.stderr_text();
+}
+
+}  // namespace
+
+namespace {
+
+TEST(LinkdRedis, TwoInstancesShareOneLimitAndFailOpenWhenRedisIsDown) {
+    keel::test::RedisServer redis;
+    TestDatabase db(Backend::sqlite);
+    const std::string admin = "lk_" + std::string(40, 'R');
+    auto args = [&] {
+        return linkd_args(db.url(), {"--redis.url", "redis://127.0.0.1:" + std::to_string(redis.port()),
+                                     "--auth.admin_key", admin, "--ratelimit.create_burst", "5",
+                                     "--ratelimit.create_per_minute", "1", "--ratelimit.redirect_per_second", "0"});
+    };
+    Process a(args());
+    int pa = a.wait_port();
+    ASSERT_GT(pa, 0) << a.stderr_text();
+    Process b(args());
+    int pb = b.wait_port();
+    ASSERT_GT(pb, 0) << b.stderr_text();
+    ApiClient api_a(static_cast<std::uint16_t>(pa)), api_b(static_cast<std::uint16_t>(pb));
+    int created = 0, limited = 0;
+    for (int i = 0; i < 12; ++i) {
+        auto& api = i % 2 ? api_b : api_a;
+        int status = api.call("POST", "/v1/links", "{\"url\":\"https://example.com/\",\"slug\":\"shared" + std::to_string(i) + "\"}",
+                              admin)
+                         .status;
+        created += status == 201;
+        limited += status == 429;
+    }
+    EXPECT_EQ(created, 5);  // the burst, across both instances
+    EXPECT_EQ(limited, 7);
+
+    redis.stop();
+    int status = api_a.call("POST", "/v1/links", R"({"url":"https://example.com/","slug":"while-down"})", admin).status;
+    EXPECT_EQ(status, 201);  // fails open by default: Redis down does not take creation down
+    int admin_port = a.wait_admin_port();
+    keel::testing::RawClient scrape(static_cast<std::uint16_t>(admin_port));
+    auto m = scrape.exchange("GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
+    ASSERT_TRUE(m);
+    EXPECT_NE(m->body.find("linkd_ratelimit_redis_unavailable_total{fail_open=\"true\"} 1"), std::string::npos)
+        << m->body.substr(0, 300);
+    a.signal(SIGTERM);
+    b.signal(SIGTERM);
+    EXPECT_EQ(a.wait(20s), 0) << a.stderr_text();
+    EXPECT_EQ(b.wait(20s), 0) << b.stderr_text();
 }
 
 }  // namespace

@@ -49,6 +49,8 @@ public:
     void run();
     /// Asks the loop to return from run() after the current iteration. Any thread.
     void stop() noexcept;
+    /// True while a thread is inside run(). Any thread.
+    bool running() const noexcept { return running_.load(std::memory_order_acquire); }
 
     /// Runs fn on the loop thread soon. Any thread; never blocks; allocates one node.
     void post(std::function<void()> fn);
@@ -94,6 +96,7 @@ private:
     int event_fd_ = -1;
     WorkerPool* workers_;
     std::atomic<bool> stop_{false};
+    std::atomic<bool> running_{false};
     std::atomic<bool> wake_pending_{false};
     MpscQueue<Posted> posted_;
     std::vector<std::function<void()>> deferred_;

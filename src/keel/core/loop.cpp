@@ -180,6 +180,7 @@ int Loop::next_timeout_ms() const {
 void Loop::run() {
     Loop* previous = t_current;
     t_current = this;
+    running_.store(true, std::memory_order_release);
     constexpr int kMaxEvents = 256;
     epoll_event events[kMaxEvents];
     while (!stop_.load(std::memory_order_acquire)) {
@@ -203,6 +204,7 @@ void Loop::run() {
     drain_posted();
     run_deferred();
     stop_.store(false, std::memory_order_release);
+    running_.store(false, std::memory_order_release);
     t_current = previous;
 }
 

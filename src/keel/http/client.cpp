@@ -219,6 +219,10 @@ Client::~Client() {
         auto done = std::make_shared<std::promise<void>>();
         auto finished = done->get_future();
         Driver* raw = d.release();
+        if (!loop->running()) {
+            delete raw;  // the loop has stopped: nothing else touches its watchers now
+            continue;
+        }
         loop->post([raw, done] {
             delete raw;
             done->set_value();
