@@ -8,9 +8,8 @@
 //     std::string url = pg.create_database("t1");    // postgresql://keel@127.0.0.1:PORT/t1
 //     pg.stop(); pg.start();                         // fault tests: the same data, same port
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
+#include <support/free_port.hpp>
+#include <support/run_command.hpp>
 #include <unistd.h>
 
 #include <cstdio>
@@ -80,15 +79,7 @@ public:
     }
     /// Runs SQL with psql and returns what it printed (unaligned, tuples only).
     std::string psql(const std::string& db, const std::string& sql) const {
-        std::string cmd = bin_ + "/psql -X -A -t -q -d '" + url(db) + "' -c \"" + sql + "\" 2>&1";
-        std::string out;
-        FILE* p = ::popen(cmd.c_str(), "r");
-        char buf[4096];
-        std::size_t n;
-        while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) {
-            out.append(buf, n);
-        }
-        ::pclose(p);
+        std::string out = run(bin_ + "/psql -X -A -t -q -d '" + url(db) + "' -c \"" + sql + "\" 2>&1");
         while (!out.empty() && out.back() == '\n') {
             out.pop_back();
         }
@@ -104,18 +95,6 @@ private:
             }
         }
         throw std::runtime_error("PostgreSQL server binaries not found: run scripts/bootstrap (installs postgresql)");
-    }
-    static int free_port() {
-        int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-        socklen_t len = sizeof a;
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-        int port = ntohs(a.sin_port);
-        ::close(fd);
-        return port;
     }
     void sh(const std::string& cmd) const {
         if (std::system(cmd.c_str()) != 0) {

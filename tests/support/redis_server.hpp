@@ -3,11 +3,9 @@
 // dir; killed (by its PID) on destruction. Installs nothing (scripts/bootstrap installs
 // redis-server). stop() / start() keep the port, for outage tests.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include <support/free_port.hpp>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -85,18 +83,6 @@ public:
     }
 
 private:
-    static int free_port() {
-        int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-        socklen_t len = sizeof a;
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-        int port = ntohs(a.sin_port);
-        ::close(fd);
-        return port;
-    }
 
     std::string dir_;
     int port_ = 0;

@@ -91,7 +91,7 @@ public:
     /// Typed access by 0-based column index or by column name (see the file comment).
     template <class T>
     T get(int col) const {
-        if constexpr (is_optional<T>::value) {
+        if constexpr (detail::is_optional<T>::value) {
             if (is_null(col)) {
                 return std::nullopt;
             }
@@ -115,10 +115,6 @@ public:
 
 private:
     friend class Rows;
-    template <class T>
-    struct is_optional : std::false_type {};
-    template <class T>
-    struct is_optional<std::optional<T>> : std::true_type {};
     Row(const pg_result* res, int row) : res_(res), row_(row) {}
     std::int64_t get_int(int col) const;
     double get_double(int col) const;

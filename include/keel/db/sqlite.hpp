@@ -86,7 +86,7 @@ public:
     /// type does not fit T (a NULL into a non-optional, text into an integer, ...).
     template <class T>
     T get(int col) const {
-        if constexpr (is_optional<T>::value) {
+        if constexpr (detail::is_optional<T>::value) {
             if (is_null(col)) {
                 return std::nullopt;
             }
@@ -105,10 +105,6 @@ public:
 
 private:
     friend class Conn;
-    template <class T>
-    struct is_optional : std::false_type {};
-    template <class T>
-    struct is_optional<std::optional<T>> : std::true_type {};
 
     Stmt(Conn* conn, sqlite3_stmt* stmt) : conn_(conn), stmt_(stmt) {}
     std::int64_t get_int(int col) const;

@@ -1,13 +1,13 @@
 #include <keel/cache/redis.hpp>
 
 #include <keel/core/assert.hpp>
+#include <keel/core/destroy_on_loop.hpp>
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <sys/epoll.h>
 
 #include <coroutine>
-#include <future>
 #include <optional>
 
 namespace keel::redis {
@@ -247,18 +247,7 @@ Client::Client(Options options) : options_(std::move(options)) {}
 Client::~Client() {
     std::lock_guard lock(mu_);
     for (auto& [loop, c] : connections_) {
-        auto done = std::make_shared<std::promise<void>>();
-        auto finished = done->get_future();
-        Connection* raw = c.release();
-        if (!loop->running()) {
-            delete raw;  // the loop has stopped: nothing else touches its watchers now
-            continue;
-        }
-        loop->post([raw, done] {
-            delete raw;
-            done->set_value();
-        });
-        (void)finished.wait_for(std::chrono::seconds(2));  // a stopped loop: leak, never crash
+        destroy_on_loop(*loop, std::move(c));  // its sockets are watched by that loop
     }
 }
 

@@ -1,6 +1,7 @@
 #include <keel/http/client.hpp>
 
 #include <keel/core/assert.hpp>
+#include <keel/core/destroy_on_loop.hpp>
 #include <keel/core/sleep.hpp>
 
 #include <curl/curl.h>
@@ -9,7 +10,6 @@
 #include <algorithm>
 #include <cctype>
 #include <coroutine>
-#include <future>
 #include <random>
 
 namespace keel::http {
@@ -215,20 +215,7 @@ Client::Client(ClientOptions options) : options_(std::move(options)) { global_in
 Client::~Client() {
     std::lock_guard lock(mu_);
     for (auto& [loop, d] : drivers_) {
-        // The multi handle's sockets are watched by its loop: clean it up there when it runs.
-        auto done = std::make_shared<std::promise<void>>();
-        auto finished = done->get_future();
-        Driver* raw = d.release();
-        if (!loop->running()) {
-            delete raw;  // the loop has stopped: nothing else touches its watchers now
-            continue;
-        }
-        loop->post([raw, done] {
-            delete raw;
-            done->set_value();
-        });
-        // A loop that no longer runs never frees it: a leak at exit, not a crash.
-        (void)finished.wait_for(std::chrono::seconds(2));
+        destroy_on_loop(*loop, std::move(d));  // its sockets are watched by that loop
     }
 }
 
