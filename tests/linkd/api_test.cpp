@@ -452,6 +452,10 @@ TEST_P(ApiWebhooks, SignedEventsForCreatedAndDeletedLinksDeliveredWithRetries) {
     ASSERT_EQ(after.size(), 3u);
     EXPECT_EQ(after[2].type, "link.deleted");
     EXPECT_EQ(after[2].signature, linkd::webhook_signature("s3cret", after[2].timestamp, after[2].body));
+    // The receiver records a delivery before linkd has read its answer: wait for linkd's count.
+    for (int i = 0; i < 500 && linkd_->webhooks().stats().delivered < 2; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     EXPECT_EQ(linkd_->webhooks().stats().delivered, 2u);
 }
 
