@@ -1,7 +1,8 @@
 // The Redis client and the Redis-backed rate limiter against a real redis-server: commands and
 // reply types, pipelining, a limit shared by two instances, Redis killed (fail open / closed)
-// and back (reconnects by itself).
+// and back (reconnects by itself); pub/sub, in order, resubscribing after an outage.
 #include <keel/cache/redis.hpp>
+#include <keel/cache/redis_subscriber.hpp>
 #include <keel/core/loop_thread.hpp>
 #include <keel/core/sleep.hpp>
 #include <keel/ratelimit/redis_limiter.hpp>
@@ -9,6 +10,10 @@
 #include <support/redis_server.hpp>
 
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
 
 namespace {
 
@@ -115,6 +120,91 @@ TEST_F(Redis, OutageFailsFastThenReconnectsByItself) {
     ASSERT_TRUE(back) << back.error().message();
     EXPECT_EQ(back->str, "PONG");
     EXPECT_GE(redis.stats().connects, 2u);
+}
+
+/// What a subscriber has seen, read from the test thread.
+struct Inbox {
+    std::mutex mu;
+    std::vector<std::string> messages;
+    std::atomic<int> subscribed{0};
+    std::size_t size() {
+        std::lock_guard lock(mu);
+        return messages.size();
+    }
+};
+
+template <class Pred>
+bool eventually(Pred pred) {
+    for (int i = 0; i < 300; ++i) {
+        if (pred()) {
+            return true;
+        }
+        std::this_thread::sleep_for(10ms);
+    }
+    return pred();
+}
+
+TEST_F(Redis, SubscribersGetEveryMessageInOrderAndResubscribeAfterAnOutage) {
+    keel::redis::Client publisher(options());
+    Inbox inbox;
+    keel::LoopThread sub_loop;
+    keel::redis::Subscriber sub(
+        sub_loop.loop(), options(), {"news", "other"},
+        [&](std::string_view channel, std::string_view message) {
+            std::lock_guard lock(inbox.mu);
+            inbox.messages.push_back(std::string(channel) + ":" + std::string(message));
+        },
+        [&] { ++inbox.subscribed; });
+    ASSERT_TRUE(eventually([&] { return sub.subscribed(); }));
+    EXPECT_EQ(inbox.subscribed.load(), 1);
+    for (int i = 0; i < 50; ++i) {
+        auto n = run(publisher, {"PUBLISH", "news", std::to_string(i)});
+        ASSERT_TRUE(n) << n.error().message();
+        EXPECT_EQ(n->integer, 1);  // one subscriber received it
+    }
+    ASSERT_TRUE(run(publisher, {"PUBLISH", "other", "x"}));
+    ASSERT_TRUE(run(publisher, {"PUBLISH", "unsubscribed-channel", "y"}));
+    ASSERT_TRUE(eventually([&] { return inbox.size() >= 51; }));
+    {
+        std::lock_guard lock(inbox.mu);
+        ASSERT_EQ(inbox.messages.size(), 51u);
+        for (int i = 0; i < 50; ++i) {
+            EXPECT_EQ(inbox.messages[static_cast<std::size_t>(i)], "news:" + std::to_string(i));
+        }
+        EXPECT_EQ(inbox.messages[50], "other:x");
+    }
+
+    server_.stop();
+    ASSERT_TRUE(eventually([&] { return !sub.subscribed(); }));
+    server_.start();  // an empty Redis: the subscription must be made again by the subscriber
+    ASSERT_TRUE(eventually([&] { return sub.subscribed(); }));
+    EXPECT_EQ(inbox.subscribed.load(), 2);  // told, so it can resynchronise
+    keel::Result<Reply> n = keel::Error(keel::Errc::internal, "not tried");
+    ASSERT_TRUE(eventually([&] {
+        n = run(publisher, {"PUBLISH", "news", "after"});
+        return n.has_value();
+    }));
+    EXPECT_EQ(n->integer, 1);
+    ASSERT_TRUE(eventually([&] { return inbox.size() == 52; }));
+    EXPECT_EQ(sub.stats().messages, 52u);
+    EXPECT_EQ(sub.stats().subscribes, 2u);
+}
+
+TEST_F(Redis, ASubscriberStartedWhileRedisIsDownSubscribesWhenItComes) {
+    server_.stop();
+    Inbox inbox;
+    keel::LoopThread sub_loop;
+    keel::redis::Subscriber sub(sub_loop.loop(), options(), {"c"}, [&](std::string_view, std::string_view m) {
+        std::lock_guard lock(inbox.mu);
+        inbox.messages.emplace_back(m);
+    });
+    std::this_thread::sleep_for(100ms);
+    EXPECT_FALSE(sub.subscribed());
+    server_.start();
+    ASSERT_TRUE(eventually([&] { return sub.subscribed(); }));
+    keel::redis::Client publisher(options());
+    EXPECT_EQ(run(publisher, {"PUBLISH", "c", "hello"})->integer, 1);
+    ASSERT_TRUE(eventually([&] { return inbox.size() == 1; }));
 }
 
 }  // namespace

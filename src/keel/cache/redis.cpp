@@ -1,17 +1,17 @@
 #include <keel/cache/redis.hpp>
 
+#include "hiredis_loop.hpp"
+
 #include <keel/core/assert.hpp>
 #include <keel/core/destroy_on_loop.hpp>
 
-#include <hiredis/async.h>
-#include <hiredis/hiredis.h>
 #include <sys/epoll.h>
 
 #include <coroutine>
 #include <optional>
 
 namespace keel::redis {
-namespace {
+namespace detail {
 
 Reply convert(const redisReply* r) {
     Reply out;
@@ -43,6 +43,68 @@ Reply convert(const redisReply* r) {
     }
     return out;
 }
+
+bool LoopAdapter::connect(const Options& o, void* owner, std::string& error) {
+    redisAsyncContext* ac = redisAsyncConnect(o.host.c_str(), o.port);
+    if (!ac || ac->err) {
+        error = ac ? ac->errstr : "out of memory";
+        if (ac) {
+            redisAsyncFree(ac);
+        }
+        return false;
+    }
+    ac_ = ac;
+    ac->data = owner;
+    fd_ = ac->c.fd;
+    ac->ev.data = this;
+    ac->ev.addRead = [](void* d) { static_cast<LoopAdapter*>(d)->want(EPOLLIN, true); };
+    ac->ev.delRead = [](void* d) { static_cast<LoopAdapter*>(d)->want(EPOLLIN, false); };
+    ac->ev.addWrite = [](void* d) { static_cast<LoopAdapter*>(d)->want(EPOLLOUT, true); };
+    ac->ev.delWrite = [](void* d) { static_cast<LoopAdapter*>(d)->want(EPOLLOUT, false); };
+    ac->ev.cleanup = [](void* d) { static_cast<LoopAdapter*>(d)->gone(); };
+    return true;
+}
+
+void LoopAdapter::on_io(std::uint32_t ev) {
+    if (!ac_) {
+        return;
+    }
+    if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
+        redisAsyncHandleRead(ac_);
+    }
+    if (ac_ && (ev & EPOLLOUT)) {
+        redisAsyncHandleWrite(ac_);
+    }
+    if (ac_ && watched_) {
+        (void)loop_.modify(fd_, events_ | EPOLLRDHUP, this);
+    }
+}
+
+void LoopAdapter::want(std::uint32_t bit, bool on) {
+    std::uint32_t next = on ? (events_ | bit) : (events_ & ~bit);
+    if (next == events_ && watched_) {
+        return;
+    }
+    events_ = next;
+    if (!watched_) {
+        watched_ = static_cast<bool>(loop_.watch(fd_, events_ | EPOLLRDHUP, this));
+    } else {
+        (void)loop_.modify(fd_, events_ | EPOLLRDHUP, this);
+    }
+}
+
+void LoopAdapter::gone() {
+    if (watched_) {
+        loop_.unwatch(fd_);
+        watched_ = false;
+    }
+    events_ = 0;
+    ac_ = nullptr;
+}
+
+}  // namespace detail
+
+namespace {
 
 /// One command waiting for its reply, shared by the awaiting coroutine and hiredis' callback
 /// (which comes exactly once: with the reply, or without one when the connection goes).
@@ -76,18 +138,16 @@ struct Wait {
 
 }  // namespace
 
-/// A hiredis async context on one loop. The loop's epoll is edge-triggered and hiredis reads
-/// at most a buffer per call, so after handling an event the socket is re-armed (EPOLL_CTL_MOD
-/// reports it again if data is still there).
-class Client::Connection final : public IoWatcher {
+/// One pipelined connection on one loop.
+class Client::Connection {
 public:
     Connection(Loop& loop, const Options& o, std::shared_ptr<Counters> counters)
-        : loop_(loop), options_(o), counters_(std::move(counters)) {}
-    ~Connection() { close(); }
+        : loop_(loop), options_(o), counters_(std::move(counters)), adapter_(loop), backoff_(o) {}
+    ~Connection() { adapter_.close(); }
 
     Task<Result<Reply>> command(std::vector<std::string> args) {
         counters_->commands.fetch_add(1, std::memory_order_relaxed);
-        if (!ac_ && !connect()) {
+        if (!adapter_.context() && !connect()) {
             counters_->errors.fetch_add(1, std::memory_order_relaxed);
             co_return Error::with_detail(Errc::unavailable, "redis: unavailable: " + last_error_);
         }
@@ -100,8 +160,8 @@ public:
         std::shared_ptr<Pending> p = std::make_shared<Pending>();
         p->loop = &loop_;
         auto* ref = new std::shared_ptr<Pending>(p);  // freed by on_reply
-        if (redisAsyncCommandArgv(ac_, &Connection::on_reply, ref, static_cast<int>(argv.size()), argv.data(),
-                                  lens.data()) != REDIS_OK) {
+        if (redisAsyncCommandArgv(adapter_.context(), &Connection::on_reply, ref, static_cast<int>(argv.size()),
+                                  argv.data(), lens.data()) != REDIS_OK) {
             delete ref;
             counters_->errors.fetch_add(1, std::memory_order_relaxed);
             co_return Error(Errc::unavailable, "redis: cannot send the command");
@@ -117,7 +177,7 @@ public:
                 pending->timer = 0;
                 pending->finish(Error(Errc::timeout, "redis: command timed out"));
                 // Replies can no longer be matched to commands: drop the connection.
-                loop_.defer([this] { close(); });
+                loop_.defer([this] { adapter_.close(); });
             });
         };
         co_await Wait{p.get(), &arm};
@@ -127,96 +187,34 @@ public:
         co_return std::move(*p->result);
     }
 
-    void on_io(std::uint32_t ev) override {
-        if (!ac_) {
-            return;
-        }
-        if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
-            redisAsyncHandleRead(ac_);
-        }
-        if (ac_ && (ev & EPOLLOUT)) {
-            redisAsyncHandleWrite(ac_);
-        }
-        if (ac_ && watched_) {
-            (void)loop_.modify(fd_, events_ | EPOLLRDHUP, this);
-        }
-    }
-
-    void close() {
-        if (ac_) {
-            redisAsyncFree(ac_);  // pending callbacks get no reply; cleanup unwatches
-        }
-    }
-
 private:
     bool connect() {
         if (Clock::now() < retry_at_) {
             return false;  // backing off
         }
-        redisAsyncContext* ac = redisAsyncConnect(options_.host.c_str(), options_.port);
-        if (!ac || ac->err) {
-            last_error_ = ac ? ac->errstr : "out of memory";
-            if (ac) {
-                redisAsyncFree(ac);
-            }
-            back_off();
+        if (!adapter_.connect(options_, this, last_error_)) {
+            retry_at_ = Clock::now() + backoff_.next();
             return false;
         }
-        ac_ = ac;
-        ac->data = this;
-        fd_ = ac->c.fd;
-        ac->ev.data = this;
-        ac->ev.addRead = [](void* d) { static_cast<Connection*>(d)->want(EPOLLIN, true); };
-        ac->ev.delRead = [](void* d) { static_cast<Connection*>(d)->want(EPOLLIN, false); };
-        ac->ev.addWrite = [](void* d) { static_cast<Connection*>(d)->want(EPOLLOUT, true); };
-        ac->ev.delWrite = [](void* d) { static_cast<Connection*>(d)->want(EPOLLOUT, false); };
-        ac->ev.cleanup = [](void* d) { static_cast<Connection*>(d)->gone(); };
+        redisAsyncContext* ac = adapter_.context();
         redisAsyncSetConnectCallback(ac, [](const redisAsyncContext* c, int status) {
             auto* self = static_cast<Connection*>(c->data);
             if (status != REDIS_OK) {
                 self->last_error_ = c->errstr;
-                self->back_off();
+                self->retry_at_ = Clock::now() + self->backoff_.next();
             } else {
                 self->counters_->connects.fetch_add(1, std::memory_order_relaxed);
-                self->backoff_ = Duration::zero();
+                self->backoff_.reset();
             }
         });
         redisAsyncSetDisconnectCallback(ac, [](const redisAsyncContext* c, int status) {
             auto* self = static_cast<Connection*>(c->data);
             if (status != REDIS_OK) {
                 self->last_error_ = c->errstr;
-                self->back_off();
+                self->retry_at_ = Clock::now() + self->backoff_.next();
             }
         });
         return true;
-    }
-
-    void back_off() {
-        backoff_ = backoff_ == Duration::zero() ? options_.reconnect_min : std::min(backoff_ * 2, options_.reconnect_max);
-        retry_at_ = Clock::now() + backoff_;
-    }
-
-    void want(std::uint32_t bit, bool on) {
-        std::uint32_t next = on ? (events_ | bit) : (events_ & ~bit);
-        if (next == events_ && watched_) {
-            return;
-        }
-        events_ = next;
-        if (!watched_) {
-            watched_ = static_cast<bool>(loop_.watch(fd_, events_ | EPOLLRDHUP, this));
-        } else {
-            (void)loop_.modify(fd_, events_ | EPOLLRDHUP, this);
-        }
-    }
-
-    // hiredis frees the context after this: forget it.
-    void gone() {
-        if (watched_) {
-            loop_.unwatch(fd_);
-            watched_ = false;
-        }
-        events_ = 0;
-        ac_ = nullptr;
     }
 
     static void on_reply(redisAsyncContext*, void* reply, void* privdata) {
@@ -226,19 +224,16 @@ private:
         if (reply == nullptr) {
             p->finish(Error(Errc::unavailable, "redis: connection lost"));
         } else {
-            p->finish(convert(static_cast<redisReply*>(reply)));
+            p->finish(detail::convert(static_cast<redisReply*>(reply)));
         }
     }
 
     Loop& loop_;
     Options options_;
     std::shared_ptr<Counters> counters_;
-    redisAsyncContext* ac_ = nullptr;
-    int fd_ = -1;
-    std::uint32_t events_ = 0;
-    bool watched_ = false;
+    detail::LoopAdapter adapter_;
+    detail::Backoff backoff_;
     std::string last_error_ = "not connected";
-    Duration backoff_{};
     TimePoint retry_at_{};
 };
 
