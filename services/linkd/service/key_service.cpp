@@ -109,9 +109,13 @@ Task<ServiceResult<std::optional<CreatedKey>>> KeyService::ensure_admin(std::str
             co_return ServiceError{Fault::invalid,
                                    "auth.admin_key must be \"lk_\" followed by 40 letters or digits", {}};
         }
-        LINKD_CO_TRY(existing, co_await repo_.find_key_by_prefix(configured_key.substr(kKeyTag.size(), kPrefixLength)));
+        const std::string prefix = configured_key.substr(kKeyTag.size(), kPrefixLength);
+        auto is_it = [&](const std::optional<ApiKey>& k) {
+            return k && k->admin && !k->revoked_at && constant_time_equal(k->hash, sha256_hex(configured_key));
+        };
+        LINKD_CO_TRY(existing, co_await repo_.find_key_by_prefix(prefix));
         if (existing) {
-            if (!existing->admin || existing->revoked_at || !constant_time_equal(existing->hash, sha256_hex(configured_key))) {
+            if (!is_it(existing)) {
                 co_return ServiceError{Fault::conflict,
                                        "auth.admin_key clashes with a stored key that is not that active admin key", {}};
             }
@@ -119,7 +123,11 @@ Task<ServiceResult<std::optional<CreatedKey>>> KeyService::ensure_admin(std::str
         }
         auto made = co_await insert("admin (from configuration)", true, configured_key);
         if (!made) {
-            co_return std::move(made.error());
+            // Another instance starting at the same moment may have stored it first.
+            LINKD_CO_TRY(now, co_await repo_.find_key_by_prefix(prefix));
+            if (!is_it(now)) {
+                co_return std::move(made.error());
+            }
         }
         co_return std::optional<CreatedKey>{};  // the operator knows it already: do not print it
     }

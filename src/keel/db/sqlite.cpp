@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace keel::db::sqlite {
@@ -117,7 +118,17 @@ Result<std::unique_ptr<Conn>> Conn::open(const Options& options) {
     const char* setup = options.read_only ? "PRAGMA foreign_keys = ON;"
                                           : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
                                             "PRAGMA foreign_keys = ON;";
-    KEEL_TRY_VOID(conn->exec(setup));
+    // Switching to WAL can answer "locked" at once, without waiting in the busy handler, while
+    // another process opens the same new file: retry it for as long as the busy timeout.
+    auto give_up = std::chrono::steady_clock::now() + options.busy_timeout;
+    for (;;) {
+        auto done = conn->exec(setup);
+        if (done || done.error().code() != Errc::unavailable || std::chrono::steady_clock::now() >= give_up) {
+            KEEL_TRY_VOID(std::move(done));
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     return conn;
 }
 
