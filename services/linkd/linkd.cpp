@@ -21,6 +21,9 @@ void define_config(keel::config::Config& c) {
     c.define_duration("db.query_timeout", 5s, 1ms, 10min, "a query taking longer fails (503)");
     c.define_string("links.base_url", "", "prefix of short_url (empty: http://<Host header>)");
     c.define_int("links.slug_length", 7, 4, 32, "length of generated slugs");
+    c.define_bool("cache.memory", true, "keep resolved slugs in memory (off: every redirect asks Redis or the database)");
+    c.define_bool("cache.shared", true,
+                  "with redis.url: share resolved slugs in Redis, and drop changed slugs from every instance's memory");
     c.define_int("cache.max_entries", 100000, 1, 100000000, "redirect cache size (entries)");
     c.define_duration("cache.ttl", 60s, 0s, 24h, "how long a resolved slug is cached");
     c.define_duration("cache.negative_ttl", 5s, 0s, 24h, "how long an unknown slug is cached as unknown");
@@ -36,7 +39,8 @@ void define_config(keel::config::Config& c) {
     c.define_int("webhook.max_attempts", 6, 1, 100, "delivery attempts per event");
     c.define_duration("webhook.timeout", 5s, 10ms, 5min, "one delivery attempt, at most");
     c.define_duration("webhook.drain_timeout", 10s, 0s, 10min, "at shutdown, time left to deliver what is pending");
-    c.define_string("redis.url", "", "redis://host:port: rate limits shared by every instance (empty: in memory)");
+    c.define_string("redis.url", "",
+                    "redis://host:port: rate limits and the redirect cache shared by every instance (empty: in memory)");
     c.define_bool("ratelimit.fail_open", true, "when Redis is unreachable, allow (true) or deny (false) limited requests");
     c.define_int("ratelimit.create_per_minute", 600, 0, 100000000, "links an API key may create per minute (0 = no limit)");
     c.define_int("ratelimit.create_burst", 50, 1, 1000000, "links an API key may create at once");
@@ -58,6 +62,8 @@ LinkdOptions options_from(const keel::config::Config& c) {
         o.base_url.pop_back();
     }
     o.links.slug_length = static_cast<std::size_t>(c.get_int("links.slug_length"));
+    o.links.memory_cache = c.get_bool("cache.memory");
+    o.shared_cache = c.get_bool("cache.shared");
     o.links.cache_entries = static_cast<std::size_t>(c.get_int("cache.max_entries"));
     o.links.cache_ttl = c.get_duration("cache.ttl");
     o.links.negative_ttl = c.get_duration("cache.negative_ttl");
@@ -131,6 +137,12 @@ Linkd::Linkd(LinkdOptions options, keel::WorkerPool& workers, keel::log::Logger*
             throw std::invalid_argument(std::string(ro.error().message()));
         }
         redis_ = std::make_unique<keel::redis::Client>(*ro);
+        if (options_.shared_cache) {
+            shared_cache_ = std::make_unique<RedisLinkCache>(
+                *redis_, background_.loop(), [this](std::string_view slug) { links_.forget(slug); },
+                [this] { links_.forget_all(); });
+            links_.set_shared_cache(shared_cache_.get());
+        }
     }
     client_ = std::make_unique<keel::http::Client>(
         keel::http::ClientOptions{.timeout = options_.webhook_timeout, .max_retries = 0, .user_agent = "linkd-webhooks"});
@@ -206,6 +218,31 @@ void Linkd::observe(keel::metrics::Registry& registry, keel::observe::Health& he
                        {{{}, static_cast<double>(c.entries)}}});
         out.push_back({"linkd_clicks_pending", "Clicks counted in memory, not yet written.", "gauge",
                        {{{}, static_cast<double>(links_.clicks().pending_total())}}});
+    });
+    registry.add_collector([this](std::vector<keel::metrics::SampledFamily>& out) {
+        if (!shared_cache_) {
+            return;
+        }
+        auto s = shared_cache_->stats();
+        auto counter = [&](const char* name, const char* help, std::uint64_t v) {
+            out.push_back({name, help, "counter", {{{}, static_cast<double>(v)}}});
+        };
+        counter("linkd_shared_cache_hits_total", "Memory misses answered by the shared cache in Redis.", s.hits);
+        counter("linkd_shared_cache_misses_total", "Memory misses the shared cache did not know (the database answered).",
+                s.misses);
+        counter("linkd_shared_cache_errors_total", "Shared cache reads and writes that failed (Redis unreachable).",
+                s.errors);
+        counter("linkd_cache_invalidations_sent_total", "Changed slugs announced to every instance.", s.invalidations_sent);
+        out.push_back({"linkd_cache_invalidations_pending", "Changed slugs not announced yet (Redis down): retried.",
+                       "gauge", {{{}, static_cast<double>(s.invalidations_pending)}}});
+        counter("linkd_cache_invalidations_dropped_total",
+                "Changed slugs never announced (too many pending): other instances keep them until cache.ttl.",
+                s.invalidations_dropped);
+        counter("linkd_cache_invalidations_received_total", "Changed slugs dropped from memory on an announcement.",
+                s.invalidations_received);
+        counter("linkd_cache_resyncs_total", "Subscriptions (re)made, each dropping the whole memory cache.", s.resyncs);
+        out.push_back({"linkd_cache_subscribed", "1 while this instance hears the invalidation channel.", "gauge",
+                       {{{}, s.subscribed ? 1.0 : 0.0}}});
     });
     registry.add_collector([this](std::vector<keel::metrics::SampledFamily>& out) {
         if (redis_limiters_.empty()) {
@@ -317,6 +354,11 @@ void Linkd::stop() {
         }
     }
     client_.reset();  // its connections live on the background loop: close them while it runs
+    if (shared_cache_) {
+        links_.set_shared_cache(nullptr);
+        background_.block_on([this] { return shared_cache_->close(); });
+        shared_cache_.reset();  // (its subscription too)
+    }
     redis_.reset();   // (the same for Redis connections, on whichever loops made them)
     if (logger_) {
         for (const NamedPoolStats& p : repo_->pool_stats()) {

@@ -3,6 +3,7 @@
 // background loop that flushes clicks, and the routes. main.cpp only wires this into a
 // keel::App; tests build it directly around a keel::testing::TestServer.
 
+#include "cache/redis_link_cache.hpp"
 #include "handler/routes.hpp"
 #include "repository/repository.hpp"
 #include "service/click_counter.hpp"
@@ -39,6 +40,7 @@ struct LinkdOptions {
     keel::ratelimit::Limit redirect_limit{.rate = 200, .burst = 400};
     /// redis.url ("redis://host:port"): rate limits kept in Redis, shared by every instance.
     std::string redis_url;
+    bool shared_cache = true;  ///< with redis_url: resolved slugs shared in Redis, changes announced
     bool ratelimit_fail_open = true;
     std::string base_url;   ///< links.base_url (may be empty)
     WebhookOptions webhook;
@@ -85,6 +87,7 @@ public:
     Repository& repository() noexcept { return *repo_; }
     keel::LoopThread& background() noexcept { return background_; }
     WebhookSender& webhooks() noexcept { return *webhooks_; }
+    RedisLinkCache* shared_cache() noexcept { return shared_cache_.get(); }
 
 private:
     LinkdOptions options_;
@@ -96,6 +99,7 @@ private:
     keel::LoopThread background_;
     std::unique_ptr<keel::http::Client> client_;  // webhooks; destroyed before the loop stops
     std::unique_ptr<keel::redis::Client> redis_;   // when redis.url is set
+    std::unique_ptr<RedisLinkCache> shared_cache_;  // ... and cache.shared
     std::vector<std::shared_ptr<keel::ratelimit::RedisLimiter>> redis_limiters_;
     std::unique_ptr<WebhookSender> webhooks_;
     keel::TimerId flush_timer_ = 0;

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <mutex>
 #include <regex>
+#include <thread>
 
 namespace {
 
@@ -271,6 +272,138 @@ TEST(LinkdRedis, TwoInstancesShareOneLimitAndFailOpenWhenRedisIsDown) {
     b.signal(SIGTERM);
     EXPECT_EQ(a.wait(20s), 0) << a.stderr_text();
     EXPECT_EQ(b.wait(20s), 0) << b.stderr_text();
+}
+
+/// A metric's value in an instance's /metrics (-1 when absent).
+double metric(int admin_port, const std::string& name) {
+    keel::testing::RawClient scrape(static_cast<std::uint16_t>(admin_port));
+    auto m = scrape.exchange("GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
+    if (!m) {
+        return -1;
+    }
+    std::size_t at = m->body.find("\n" + name + " ");
+    return at == std::string::npos ? -1 : std::stod(m->body.substr(at + name.size() + 2));
+}
+
+/// Where `slug` redirects to on `api` ("404" when it does not).
+std::string target_of(ApiClient& api, const std::string& slug) {
+    auto r = api.call("GET", "/" + slug);
+    return r.status == 302 ? r.header("Location").value_or("?") : std::to_string(r.status);
+}
+
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds within = 3s) {
+    for (auto end = std::chrono::steady_clock::now() + within; std::chrono::steady_clock::now() < end;) {
+        if (pred()) {
+            return true;
+        }
+        std::this_thread::sleep_for(10ms);
+    }
+    return pred();
+}
+
+TEST(LinkdRedis, ChangesOnOneInstanceReachTheOtherInstancesMemoryAndRedisOutagesAreRidden) {
+    keel::test::RedisServer redis;
+    TestDatabase db(Backend::sqlite);
+    const std::string admin = "lk_" + std::string(40, 'C');
+    // A long TTL: only an invalidation can make an instance forget a cached slug in this test.
+    auto args = [&] {
+        return linkd_args(db.url(), {"--redis.url", "redis://127.0.0.1:" + std::to_string(redis.port()),
+                                     "--auth.admin_key", admin, "--cache.ttl", "1h", "--cache.negative_ttl", "1h",
+                                     "--ratelimit.redirect_per_second", "0"});
+    };
+    Process a(args()), b(args());
+    int pa = a.wait_port(), pb = b.wait_port();
+    ASSERT_GT(pa, 0) << a.stderr_text();
+    ASSERT_GT(pb, 0) << b.stderr_text();
+    int admin_a = a.wait_admin_port(), admin_b = b.wait_admin_port();
+    ApiClient api_a(static_cast<std::uint16_t>(pa)), api_b(static_cast<std::uint16_t>(pb));
+    ASSERT_TRUE(eventually([&] { return metric(admin_b, "linkd_cache_subscribed") == 1; }));
+
+    // A slug B has cached as missing is created on A: B forgets its negative entry.
+    EXPECT_EQ(target_of(api_b, "moving"), "404");
+    ASSERT_EQ(api_a.call("POST", "/v1/links", R"({"url":"https://example.com/v1","slug":"moving"})", admin).status, 201);
+    EXPECT_TRUE(eventually([&] { return target_of(api_b, "moving") == "https://example.com/v1"; }));
+    EXPECT_EQ(target_of(api_a, "moving"), "https://example.com/v1");
+
+    // Changed on A: B's memory drops the old target.
+    ASSERT_EQ(api_a.call("PATCH", "/v1/links/moving", R"({"url":"https://example.com/v2"})", admin, {},
+                         "application/merge-patch+json")
+                  .status,
+              200);
+    EXPECT_TRUE(eventually([&] { return target_of(api_b, "moving") == "https://example.com/v2"; }));
+    EXPECT_GE(metric(admin_b, "linkd_cache_invalidations_received_total"), 2);
+
+    // Deleted on B: A stops redirecting.
+    ASSERT_EQ(target_of(api_a, "moving"), "https://example.com/v2");
+    ASSERT_EQ(api_b.call("DELETE", "/v1/links/moving", std::nullopt, admin).status, 204);
+    EXPECT_TRUE(eventually([&] { return target_of(api_a, "moving") == "404"; }));
+
+    // Redis killed: cached slugs are served from memory, others from the database.
+    ASSERT_EQ(api_a.call("POST", "/v1/links", R"({"url":"https://example.com/kept","slug":"kept"})", admin).status, 201);
+    EXPECT_TRUE(eventually([&] { return target_of(api_b, "kept") == "https://example.com/kept"; }));
+    redis.stop();
+    ASSERT_TRUE(eventually([&] { return metric(admin_b, "linkd_cache_subscribed") == 0; }));
+    for (int i = 0; i < 20; ++i) {
+        ASSERT_EQ(target_of(api_b, "kept"), "https://example.com/kept");
+    }
+    ASSERT_EQ(api_a.call("POST", "/v1/links", R"({"url":"https://example.com/down","slug":"made-while-down"})", admin)
+                  .status,
+              201);  // the database takes writes; the announcement waits for Redis
+    EXPECT_EQ(target_of(api_b, "made-while-down"), "https://example.com/down");  // B had never cached it
+    EXPECT_EQ(metric(admin_a, "linkd_cache_invalidations_pending"), 1);
+    EXPECT_GE(metric(admin_b, "linkd_shared_cache_errors_total"), 1);
+
+    // While Redis is down, an update on A cannot be announced: B still has the old target.
+    // When Redis comes back, B resubscribes and forgets its memory (it may have missed
+    // announcements), and A announces what it could not.
+    ASSERT_EQ(api_a.call("PATCH", "/v1/links/kept", R"({"url":"https://example.com/kept2"})", admin, {},
+                         "application/merge-patch+json")
+                  .status,
+              200);
+    EXPECT_EQ(target_of(api_b, "kept"), "https://example.com/kept");
+    EXPECT_EQ(metric(admin_a, "linkd_cache_invalidations_pending"), 2);
+    redis.start();
+    ASSERT_TRUE(eventually([&] { return metric(admin_b, "linkd_cache_subscribed") == 1; }, 10s));
+    EXPECT_EQ(metric(admin_b, "linkd_cache_resyncs_total"), 2);
+    EXPECT_EQ(target_of(api_b, "kept"), "https://example.com/kept2");
+    EXPECT_TRUE(eventually([&] { return metric(admin_a, "linkd_cache_invalidations_pending") == 0; }, 10s));
+
+    // And announcements flow again.
+    ASSERT_EQ(api_a.call("PATCH", "/v1/links/kept", R"({"url":"https://example.com/kept3"})", admin, {},
+                         "application/merge-patch+json")
+                  .status,
+              200);
+    EXPECT_TRUE(eventually([&] { return target_of(api_b, "kept") == "https://example.com/kept3"; }));
+    EXPECT_EQ(metric(admin_a, "linkd_cache_invalidations_dropped_total"), 0);
+
+    a.signal(SIGTERM);
+    b.signal(SIGTERM);
+    EXPECT_EQ(a.wait(20s), 0) << a.stderr_text();
+    EXPECT_EQ(b.wait(20s), 0) << b.stderr_text();
+}
+
+TEST(LinkdRedis, WithoutMemoryTheSharedCacheAnswersAndTheDatabaseIsAskedOnce) {
+    keel::test::RedisServer redis;
+    TestDatabase db(Backend::sqlite);
+    const std::string admin = "lk_" + std::string(40, 'M');
+    Process p(linkd_args(db.url(), {"--redis.url", "redis://127.0.0.1:" + std::to_string(redis.port()),
+                                    "--auth.admin_key", admin, "--cache.memory", "false",
+                                    "--ratelimit.redirect_per_second", "0"}));
+    int port = p.wait_port();
+    ASSERT_GT(port, 0) << p.stderr_text();
+    int admin_port = p.wait_admin_port();
+    ApiClient api(static_cast<std::uint16_t>(port));
+    ASSERT_EQ(api.call("POST", "/v1/links", R"({"url":"https://example.com/r","slug":"from-redis"})", admin).status, 201);
+    for (int i = 0; i < 10; ++i) {
+        ASSERT_EQ(target_of(api, "from-redis"), "https://example.com/r");
+        ASSERT_EQ(target_of(api, "never-made"), "404");
+    }
+    EXPECT_EQ(metric(admin_port, "linkd_shared_cache_misses_total"), 2);  // the first of each: the database
+    EXPECT_EQ(metric(admin_port, "linkd_shared_cache_hits_total"), 18);
+    EXPECT_EQ(metric(admin_port, "linkd_cache_hits_total"), 0);          // memory is off
+    p.signal(SIGTERM);
+    EXPECT_EQ(p.wait(20s), 0) << p.stderr_text();
 }
 
 }  // namespace

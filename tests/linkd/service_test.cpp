@@ -2,6 +2,7 @@
 // cache, click counting and the key rules. (Repository and HTTP are tested elsewhere.)
 #include "fake_repository.hpp"
 
+#include "cache/redis_link_cache.hpp"
 #include "service/clock.hpp"
 #include "service/crypto.hpp"
 #include "service/key_service.hpp"
@@ -12,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 namespace {
@@ -383,6 +385,105 @@ TEST_F(LinkServiceTest, ModifiedAtFollowsEditsFlushesAndPendingClicks) {
 }  // namespace
 
 namespace {
+
+/// The shared level as a map (the Redis one is tested against a real Redis in process_test).
+struct MapSharedCache final : SharedLinkCache {
+    std::map<std::string, CachedAnswer> entries;
+    std::vector<std::string> invalidated;
+    bool down = false;
+    int gets = 0;
+    keel::Task<std::optional<CachedAnswer>> get(std::string slug) override {
+        ++gets;
+        auto it = entries.find(slug);
+        if (down || it == entries.end()) {
+            co_return std::nullopt;
+        }
+        co_return it->second;
+    }
+    keel::Task<void> put(std::string slug, CachedAnswer a, keel::Duration) override {
+        if (!down) {
+            entries[slug] = std::move(a);
+        }
+        co_return;
+    }
+    keel::Task<void> invalidate(std::string slug) override {
+        entries.erase(slug);
+        invalidated.push_back(std::move(slug));
+        co_return;
+    }
+};
+
+TEST_F(LinkServiceTest, MemoryMissesAskTheSharedCacheBeforeTheDatabase) {
+    MapSharedCache shared;
+    svc.set_shared_cache(&shared);
+    create("two-level", "https://a.example/");
+    EXPECT_EQ(shared.invalidated, std::vector<std::string>{"two-level"});  // a negative entry may exist elsewhere
+    EXPECT_EQ(run(svc.follow("two-level"))->link->url, "https://a.example/");
+    EXPECT_EQ(repo.find_link_calls, 1);
+    ASSERT_TRUE(shared.entries.count("two-level"));  // the database's answer is shared
+    EXPECT_EQ(shared.entries["two-level"]->url, "https://a.example/");
+    EXPECT_EQ(run(svc.follow("ghost-2")).error().fault, Fault::not_found);
+    EXPECT_EQ(shared.entries.at("ghost-2"), nullptr);  // negative entries too
+
+    svc.forget_all();  // another instance's view: memory empty, the shared level warm
+    EXPECT_EQ(run(svc.follow("two-level"))->link->url, "https://a.example/");
+    EXPECT_EQ(run(svc.follow("ghost-2")).error().fault, Fault::not_found);
+    EXPECT_EQ(repo.find_link_calls, 2);  // neither went to the database again
+
+    ASSERT_TRUE(run(svc.update(alice, "two-level", {.url = "https://b.example/"})));
+    EXPECT_EQ(shared.invalidated.back(), "two-level");
+    EXPECT_EQ(run(svc.follow("two-level"))->link->url, "https://b.example/");
+    ASSERT_TRUE(run(svc.remove(alice, "two-level")));
+    EXPECT_EQ(shared.invalidated.size(), 3u);
+    EXPECT_EQ(run(svc.follow("two-level")).error().fault, Fault::not_found);
+}
+
+TEST_F(LinkServiceTest, WithTheSharedCacheDownTheDatabaseAnswers) {
+    MapSharedCache shared;
+    shared.down = true;
+    svc.set_shared_cache(&shared);
+    create("fallback", "https://db.example/");
+    EXPECT_EQ(run(svc.follow("fallback"))->link->url, "https://db.example/");
+    EXPECT_EQ(run(svc.follow("fallback"))->link->url, "https://db.example/");  // memory
+    EXPECT_EQ(repo.find_link_calls, 1);
+}
+
+TEST(LinkServiceMemoryOff, EveryRedirectAsksTheSharedCache) {
+    test::FakeRepository repo;
+    ClickCounter clicks;
+    LinkService svc{repo, clicks, {.memory_cache = false}};
+    MapSharedCache shared;
+    svc.set_shared_cache(&shared);
+    ASSERT_TRUE(run(svc.create({1, false, "a"}, {.url = "https://x.example/", .slug = "nomem"})));
+    for (int i = 0; i < 4; ++i) {
+        EXPECT_EQ(run(svc.follow("nomem"))->link->url, "https://x.example/");
+    }
+    EXPECT_FALSE(svc.follow_cached("nomem").has_value());
+    EXPECT_EQ(shared.gets, 4);
+    EXPECT_EQ(repo.find_link_calls, 1);
+    EXPECT_EQ(svc.cache_stats().entries, 0u);
+}
+
+TEST(RedisLinkCacheValues, RoundTripAndRejectWhatWeDidNotWrite) {
+    auto link = std::make_shared<const CachedLink>(CachedLink{42, "https://example.com/a?b=c", true, 1'900'000'000});
+    auto back = RedisLinkCache::decode(RedisLinkCache::encode(link));
+    ASSERT_TRUE(back && *back);
+    EXPECT_EQ((*back)->id, 42);
+    EXPECT_EQ((*back)->url, "https://example.com/a?b=c");
+    EXPECT_TRUE((*back)->permanent);
+    EXPECT_EQ((*back)->expires_at, 1'900'000'000);
+    auto plain = RedisLinkCache::decode(RedisLinkCache::encode(std::make_shared<const CachedLink>(CachedLink{7, "http://x", false, {}})));
+    ASSERT_TRUE(plain && *plain);
+    EXPECT_FALSE((*plain)->expires_at.has_value());
+    EXPECT_FALSE((*plain)->permanent);
+    auto missing = RedisLinkCache::decode(RedisLinkCache::encode(nullptr));
+    ASSERT_TRUE(missing.has_value());
+    EXPECT_EQ(*missing, nullptr);
+    for (std::string_view bad : {"", "x", "1 ", "1 7 0 - ", "1 seven 0 - http://x", "1 7 2 - http://x", "1 7 0 soon http://x",
+                                 "2 7 0 - http://x"}) {
+        EXPECT_FALSE(RedisLinkCache::decode(bad).has_value()) << bad;
+    }
+}
 
 TEST(LinkServiceHerd, ConcurrentMissesForOneSlugReadTheDatabaseOnce) {
     // A repository whose lookups take time, so that misses pile up while the first one runs.

@@ -174,7 +174,7 @@ Task<ServiceResult<Link>> LinkService::create(const Principal& caller, CreateLin
         }
         co_return from_repository(inserted.error());
     }
-    cache_.erase(link.slug);  // drop a negative entry for this slug
+    co_await invalidate(link.slug);  // drop negative entries for this slug
     if (metrics_.links_created) {
         metrics_.links_created->inc();
     }
@@ -194,7 +194,7 @@ Task<ServiceResult<Link>> LinkService::insert_with_generated_slug(Link link) {
         }
         auto inserted = co_await repo_.insert_link(link);
         if (inserted) {
-            cache_.erase(link.slug);
+            co_await invalidate(link.slug);
             if (metrics_.links_created) {
                 metrics_.links_created->inc();
             }
@@ -257,7 +257,7 @@ Task<ServiceResult<Link>> LinkService::update(const Principal& caller, std::stri
     if (!updated) {
         co_return not_found(slug);
     }
-    cache_.erase(slug);
+    co_await invalidate(slug);
     co_return with_pending(std::move(*updated));
 }
 
@@ -269,7 +269,7 @@ Task<ServiceResult<void>> LinkService::remove(const Principal& caller, std::stri
     if (!deleted) {
         co_return not_found(slug);
     }
-    cache_.erase(slug);
+    co_await invalidate(slug);
     if (on_event_) {
         on_event_("link.deleted", *deleted);
     }
@@ -342,7 +342,7 @@ Task<ServiceResult<LinkStats>> LinkService::stats(const Principal& caller, std::
     co_return s;
 }
 
-ServiceResult<Redirect> LinkService::answer(std::shared_ptr<const CachedLink> link, std::string_view slug) {
+ServiceResult<Redirect> LinkService::answer(CachedAnswer link, std::string_view slug) {
     if (!link) {
         return not_found(slug);
     }
@@ -357,6 +357,9 @@ ServiceResult<Redirect> LinkService::answer(std::shared_ptr<const CachedLink> li
 }
 
 std::optional<ServiceResult<Redirect>> LinkService::follow_cached(std::string_view slug) {
+    if (!options_.memory_cache) {
+        return std::nullopt;
+    }
     auto hit = cache_.get(slug);
     if (!hit) {
         return std::nullopt;
@@ -375,15 +378,39 @@ Task<ServiceResult<Redirect>> LinkService::follow_uncached(std::string slug) {
     if (slug_problem(slug)) {
         co_return not_found(slug);
     }
-    LINKD_CO_TRY(found, co_await lookups_.run(slug, [&] { return repo_.find_link(slug); }));
-    std::shared_ptr<const CachedLink> link;
-    if (found) {
-        link = std::make_shared<const CachedLink>(CachedLink{found->id, found->url, found->permanent, found->expires_at});
-        cache_.put(slug, link, options_.cache_ttl);
-    } else {
-        cache_.put(slug, nullptr, options_.negative_ttl);  // a negative entry
+    LINKD_CO_TRY(link, co_await lookups_.run(slug, [&] { return load(slug); }));
+    if (options_.memory_cache) {
+        cache_.put(slug, link, link ? options_.cache_ttl : options_.negative_ttl);
     }
     co_return answer(std::move(link), slug);
+}
+
+Task<keel::Result<CachedAnswer>> LinkService::load(std::string slug) {
+    if (shared_) {
+        if (auto shared = co_await shared_->get(slug)) {
+            co_return std::move(*shared);
+        }
+    }
+    auto found = co_await repo_.find_link(slug);
+    if (!found) {
+        co_return std::move(found).error();
+    }
+    CachedAnswer link;
+    if (*found) {
+        const Link& l = **found;
+        link = std::make_shared<const CachedLink>(CachedLink{l.id, l.url, l.permanent, l.expires_at});
+    }
+    if (shared_) {
+        co_await shared_->put(slug, link, link ? options_.cache_ttl : options_.negative_ttl);
+    }
+    co_return link;
+}
+
+Task<void> LinkService::invalidate(std::string slug) {
+    cache_.erase(slug);
+    if (shared_) {
+        co_await shared_->invalidate(std::move(slug));
+    }
 }
 
 Task<keel::Result<std::int64_t>> LinkService::flush_clicks() {

@@ -8,6 +8,7 @@
 #include "service/clock.hpp"
 #include "service/errors.hpp"
 #include "service/model.hpp"
+#include "service/shared_cache.hpp"
 
 #include <keel/cache/lru_cache.hpp>
 #include <keel/cache/singleflight.hpp>
@@ -45,15 +46,6 @@ struct LinkStats {
     std::vector<DayClicks> days;  ///< the last 30 days, oldest first, zeros included
 };
 
-/// What the redirect cache holds for a slug (no entry = unknown; a cached "missing" is a
-/// negative entry, so unknown slugs do not reach the database on every request).
-struct CachedLink {
-    std::int64_t id = 0;
-    std::string url;
-    bool permanent = false;
-    std::optional<std::int64_t> expires_at;
-};
-
 struct Redirect {
     std::shared_ptr<const CachedLink> link;
 };
@@ -68,6 +60,7 @@ struct LinkMetrics {
 
 struct LinkServiceOptions {
     std::size_t slug_length = 7;
+    bool memory_cache = true;  ///< off: every redirect asks the shared cache or the database
     std::size_t cache_entries = 100'000;
     keel::Duration cache_ttl = std::chrono::seconds(60);
     keel::Duration negative_ttl = std::chrono::seconds(5);
@@ -104,6 +97,12 @@ public:
     Task<keel::Result<std::int64_t>> flush_clicks();
 
     keel::cache::CacheStats cache_stats() const { return cache_.stats(); }
+    /// Before serving: the second cache level, shared by every instance (may stay unset).
+    void set_shared_cache(SharedLinkCache* shared) { shared_ = shared; }
+    /// Forget `slug` in this instance's memory (told by another instance that it changed).
+    void forget(std::string_view slug) { cache_.erase(slug); }
+    /// Forget every cached slug (invalidations may have been missed).
+    void forget_all() { cache_.clear(); }
     /// Before serving: where to count links created, redirects and flushes.
     void set_metrics(LinkMetrics m) { metrics_ = m; }
     /// Before serving: told of every link created ("link.created") and deleted ("link.deleted").
@@ -118,15 +117,20 @@ public:
 
 private:
     Link with_pending(Link l) const;
-    ServiceResult<Redirect> answer(std::shared_ptr<const CachedLink> link, std::string_view slug);
+    ServiceResult<Redirect> answer(CachedAnswer link, std::string_view slug);
     Task<ServiceResult<Link>> insert_with_generated_slug(Link link);
+    /// A miss in memory: the shared cache, then the database (which fills the shared cache).
+    Task<keel::Result<CachedAnswer>> load(std::string slug);
+    /// `slug` changed: forget it here and, through the shared cache, everywhere.
+    Task<void> invalidate(std::string slug);
 
     Repository& repo_;
     ClickCounter& clicks_;
     LinkServiceOptions options_;
-    keel::cache::LruCache<std::shared_ptr<const CachedLink>> cache_;
-    /// Concurrent misses for one slug share one database read.
-    keel::cache::SingleFlight<keel::Result<std::optional<Link>>> lookups_;
+    keel::cache::LruCache<CachedAnswer> cache_;
+    SharedLinkCache* shared_ = nullptr;
+    /// Concurrent misses for one slug share one load.
+    keel::cache::SingleFlight<keel::Result<CachedAnswer>> lookups_;
     LinkMetrics metrics_;
     std::function<void(std::string_view, const Link&)> on_event_;
 };

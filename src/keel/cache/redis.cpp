@@ -146,7 +146,10 @@ public:
     ~Connection() { adapter_.close(); }
 
     Task<Result<Reply>> command(std::vector<std::string> args) {
-        counters_->commands.fetch_add(1, std::memory_order_relaxed);
+        // The client may be destroyed while this waits (its connections first): after the
+        // wait, touch only what this frame owns.
+        std::shared_ptr<Counters> counters = counters_;
+        counters->commands.fetch_add(1, std::memory_order_relaxed);
         if (!adapter_.context() && !connect()) {
             counters_->errors.fetch_add(1, std::memory_order_relaxed);
             co_return Error::with_detail(Errc::unavailable, "redis: unavailable: " + last_error_);
@@ -182,7 +185,7 @@ public:
         };
         co_await Wait{p.get(), &arm};
         if (!p->result->has_value()) {
-            counters_->errors.fetch_add(1, std::memory_order_relaxed);
+            counters->errors.fetch_add(1, std::memory_order_relaxed);
         }
         co_return std::move(*p->result);
     }

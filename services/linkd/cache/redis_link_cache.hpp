@@ -1,0 +1,75 @@
+#pragma once
+// The shared redirect cache in Redis: one key per slug (prefix + slug, expiring with the
+// entry), and one pub/sub channel on which every instance announces the slugs it changed, so
+// that all of them drop those slugs from memory. An announcement that fails (Redis down) is
+// kept and retried until it goes through, so that no instance keeps a changed slug.
+
+#include "service/shared_cache.hpp"
+
+#include <keel/cache/redis.hpp>
+#include <keel/cache/redis_subscriber.hpp>
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <set>
+
+namespace linkd {
+
+struct RedisLinkCacheOptions {
+    std::string prefix = "linkd:link:";
+    std::string channel = "linkd:invalidate";
+    keel::Duration retry_every = std::chrono::milliseconds(250);  ///< failed announcements
+    std::size_t max_pending = 10'000;  ///< failed announcements kept for retry, at most
+};
+
+struct RedisLinkCacheStats {
+    std::uint64_t hits = 0, misses = 0;
+    std::uint64_t errors = 0;                  ///< reads and writes that failed (Redis down)
+    std::uint64_t invalidations_sent = 0;      ///< slugs this instance announced
+    std::uint64_t invalidations_pending = 0;   ///< ... not announced yet (Redis down), retried
+    std::uint64_t invalidations_dropped = 0;   ///< ... given up (more pending than max_pending)
+    std::uint64_t invalidations_received = 0;  ///< from every instance, this one included
+    std::uint64_t resyncs = 0;                 ///< (re)subscriptions, each forgetting all of memory
+    bool subscribed = false;
+};
+
+class RedisLinkCache final : public SharedLinkCache {
+public:
+    /// Messages arrive on `loop`: `forget(slug)` for each changed slug, `forget_all()` after
+    /// every (re)subscription (what was announced while disconnected is lost). Failed
+    /// announcements are retried from `loop` too.
+    RedisLinkCache(keel::redis::Client& redis, keel::Loop& loop, std::function<void(std::string_view slug)> forget,
+                   std::function<void()> forget_all, RedisLinkCacheOptions options = {});
+
+    /// Stops retrying (waiting for a retry in flight). Await on `loop` before destruction.
+    keel::Task<void> close();
+
+    keel::Task<std::optional<CachedAnswer>> get(std::string slug) override;
+    keel::Task<void> put(std::string slug, CachedAnswer answer, keel::Duration ttl) override;
+    keel::Task<void> invalidate(std::string slug) override;
+
+    RedisLinkCacheStats stats() const;
+
+    /// The value stored for an answer, and back (nullopt: not a value we wrote).
+    static std::string encode(const CachedAnswer& answer);
+    static std::optional<CachedAnswer> decode(std::string_view value);
+
+private:
+    keel::Task<bool> announce(std::string slug);
+    keel::Task<void> announce_pending();  // on loop_
+
+    keel::redis::Client& redis_;
+    keel::Loop& loop_;
+    RedisLinkCacheOptions options_;
+    std::atomic<std::uint64_t> hits_{0}, misses_{0}, errors_{0}, sent_{0}, dropped_{0}, received_{0}, resyncs_{0};
+    mutable std::mutex mu_;
+    std::set<std::string> pending_;  // guarded by mu_
+    keel::TimerId retry_timer_ = 0;  // loop_ only
+    bool retrying_ = false;          // loop_ only
+    std::function<void(std::string_view)> forget_;
+    std::function<void()> forget_all_;
+    keel::redis::Subscriber subscriber_;  // last: its callbacks use the members above
+};
+
+}  // namespace linkd
