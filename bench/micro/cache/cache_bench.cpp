@@ -49,6 +49,27 @@ void BM_CacheGetOneHotKey(benchmark::State& state) {
 }
 BENCHMARK(BM_CacheGetOneHotKey)->Threads(1)->Threads(2)->UseRealTime();
 
+// The control: each thread reads its own cache, so nothing is shared. What BM_CacheGet costs
+// beyond this with 2 threads is contention; what this costs beyond 1 thread is the machine
+// (cores sharing execution units or memory bandwidth).
+void BM_CacheGetPrivate(benchmark::State& state) {
+    keel::cache::LruCache<std::shared_ptr<const Value>> c({.max_entries = 100'000});
+    for (int i = 0; i < 10'000; ++i) {
+        c.put("slug" + std::to_string(i), std::make_shared<const Value>(Value{"https://example.com/" + std::to_string(i)}),
+              std::chrono::hours(1));
+    }
+    std::vector<std::string> keys;
+    for (int i = 0; i < 1024; ++i) {
+        keys.push_back("slug" + std::to_string((i * 7919) % 10'000));
+    }
+    std::size_t i = 0;
+    for (auto _ : state) {
+        auto v = c.get(keys[i++ & 1023]);
+        benchmark::DoNotOptimize(v);
+    }
+}
+BENCHMARK(BM_CacheGetPrivate)->Threads(1)->Threads(2)->UseRealTime();
+
 }  // namespace
 
 BENCHMARK_MAIN();

@@ -88,7 +88,9 @@ public:
         auto it = s.index.find(key);
         if (it != s.index.end()) {
             if (now < it->second->fresh_until) {
-                it->second->referenced = true;
+                if (!it->second->referenced) {
+                    it->second->referenced = true;  // (no write when set: other cores keep the line)
+                }
                 ++s.hits;
                 return it->second->value;
             }
@@ -217,7 +219,7 @@ private:
         bool referenced;  ///< read since it was last considered for eviction
     };
     using Index = std::unordered_map<std::string_view, typename std::list<Entry>::iterator>;
-    struct Shard {
+    struct alignas(64) Shard {  // own cache lines: threads on different shards share nothing
         mutable std::mutex mu;
         std::list<Entry> lru;
         Index index;
