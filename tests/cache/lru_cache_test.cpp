@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <thread>
 
 namespace {
@@ -76,6 +77,51 @@ TEST(LruCache, ConcurrentReadersAndWritersStayConsistent) {
         th.join();
     }
     EXPECT_LE(c.stats().entries, 1000u + 8u);  // the bound holds per shard (rounded up)
+}
+
+TEST(LruCache, VisitReadsInPlaceAndCountsLikeGet) {
+    LruCache<std::shared_ptr<const std::string>> c({.max_entries = 10, .shards = 2});
+    keel::TimePoint t0{};
+    auto value = std::make_shared<const std::string>("https://example.com/");
+    c.put("k", value, 10s, t0);
+    std::string seen;
+    EXPECT_TRUE(c.visit("k", [&](const std::shared_ptr<const std::string>& v) { seen = *v; }, t0 + 1s));
+    EXPECT_EQ(seen, "https://example.com/");
+    EXPECT_EQ(value.use_count(), 2);  // the cache's copy and ours: visit copied nothing
+    EXPECT_FALSE(c.visit("k", [&](const auto&) { ADD_FAILURE() << "expired"; }, t0 + 10s));
+    EXPECT_FALSE(c.visit("absent", [&](const auto&) { ADD_FAILURE() << "absent"; }, t0));
+    auto s = c.stats();
+    EXPECT_EQ(s.hits, 1u);
+    EXPECT_EQ(s.misses, 2u);
+}
+
+TEST(LruCache, MoreThreadsThanReadSlotsStayConsistent) {
+    // 12 threads share SpreadLock's 8 read slots; erase and clear race with visits and gets.
+    LruCache<std::shared_ptr<const int>> c({.max_entries = 500, .shards = 4});
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 12; ++t) {
+        threads.emplace_back([&c, t] {
+            for (int i = 0; i < 5000; ++i) {
+                std::string key = "k" + std::to_string((i * 5 + t) % 700);
+                switch (i % 7) {
+                case 0: c.put(key, std::make_shared<const int>(i), 1h); break;
+                case 1: c.erase(key); break;
+                case 2: if (i % 700 == 2) c.clear(); break;
+                case 3: c.visit(key, [](const std::shared_ptr<const int>& v) { EXPECT_GE(*v, 0); }); break;
+                default:
+                    if (auto v = c.get(key)) {
+                        EXPECT_GE(**v, 0);
+                    }
+                }
+            }
+        });
+    }
+    for (auto& th : threads) {
+        th.join();
+    }
+    auto s = c.stats();
+    EXPECT_LE(s.entries, 500u + 4u);
+    EXPECT_GT(s.hits + s.misses, 0u);
 }
 
 struct Patch {

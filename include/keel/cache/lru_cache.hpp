@@ -2,7 +2,8 @@
 /// keel::cache::LruCache<V>: an in-memory cache with string keys, a per-entry time to live,
 /// stale windows, and bounds on entries and bytes. Eviction is CLOCK, an approximation of
 /// least-recently-used in which a read only marks its entry (the list is left alone). Sharded:
-/// each shard has its own lock and list, so loop threads rarely contend.
+/// each shard has its own list and a SpreadLock, whose readers on different threads write
+/// different cache lines, so gets from every loop thread do not slow each other down.
 ///
 ///     LruCache<std::shared_ptr<const Link>> links({.max_entries = 100'000, .max_bytes = 64 << 20});
 ///     if (auto hit = links.get(slug)) return *hit;                       // fresh only
@@ -16,11 +17,13 @@
 /// pointer with a shorter TTL).
 ///
 /// Store a cheap-to-copy V (a shared_ptr to an immutable value): reads copy it under the
-/// shard's lock.
+/// shard's read lock.
 
 #include <keel/core/loop.hpp>
+#include <keel/core/spread_lock.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -84,50 +87,69 @@ public:
     /// The value when fresh (nullopt when absent or expired).
     std::optional<V> get(std::string_view key, TimePoint now = Clock::now()) {
         Shard& s = shard(key);
-        std::lock_guard lock(s.mu);
-        auto it = s.index.find(key);
-        if (it != s.index.end()) {
-            if (now < it->second->fresh_until) {
-                if (!it->second->referenced) {
-                    it->second->referenced = true;  // (no write when set: other cores keep the line)
+        {
+            SharedSlot read(s.lock);
+            auto it = s.index.find(key);
+            if (it == s.index.end() || now < it->second->error_until) {
+                if (it != s.index.end() && now < it->second->fresh_until) {
+                    it->second->mark();
+                    count(read.slot()).hits.fetch_add(1, std::memory_order_relaxed);
+                    return it->second->value;
                 }
-                ++s.hits;
-                return it->second->value;
-            }
-            if (now >= it->second->error_until) {
-                remove(s, it);  // past every window: gone
+                count(read.slot()).misses.fetch_add(1, std::memory_order_relaxed);
+                return std::nullopt;
             }
         }
-        ++s.misses;
+        remove_dead(s, key, now);  // past every window: gone
+        count(SpreadLock::slot()).misses.fetch_add(1, std::memory_order_relaxed);
         return std::nullopt;
+    }
+
+    /// Calls fn(const V&) under the read lock when the key is fresh, without copying the
+    /// value: for a shared_ptr V, no reference count is written, so every thread can read one
+    /// hot entry without moving its cache line between cores. True when fn was called; keep fn
+    /// short (it holds the thread's read slot).
+    template <class Fn>
+    bool visit(std::string_view key, Fn&& fn, TimePoint now = Clock::now()) {
+        Shard& s = shard(key);
+        SharedSlot read(s.lock);
+        auto it = s.index.find(key);
+        if (it == s.index.end() || now >= it->second->fresh_until) {
+            count(read.slot()).misses.fetch_add(1, std::memory_order_relaxed);
+            return false;  // (a dead entry is left to get(), put() or eviction)
+        }
+        it->second->mark();
+        count(read.slot()).hits.fetch_add(1, std::memory_order_relaxed);
+        fn(static_cast<const V&>(it->second->value));
+        return true;
     }
 
     /// The value with how fresh it is (see the file comment).
     Lookup<V> lookup(std::string_view key, TimePoint now = Clock::now()) {
         Shard& s = shard(key);
-        std::lock_guard lock(s.mu);
-        auto it = s.index.find(key);
-        if (it == s.index.end()) {
-            ++s.misses;
-            return {};
+        {
+            SharedSlot read(s.lock);
+            auto it = s.index.find(key);
+            if (it == s.index.end()) {
+                count(read.slot()).misses.fetch_add(1, std::memory_order_relaxed);
+                return {};
+            }
+            Entry& e = *it->second;
+            if (now < e.error_until) {
+                Lookup<V> out;
+                out.freshness = now < e.fresh_until   ? Freshness::fresh
+                                : now < e.stale_until ? Freshness::stale
+                                                      : Freshness::stale_if_error;
+                e.mark();
+                auto& c = count(read.slot());
+                (out.freshness == Freshness::stale_if_error ? c.misses : c.hits).fetch_add(1, std::memory_order_relaxed);
+                out.value = e.value;
+                return out;
+            }
         }
-        auto node = it->second;
-        Lookup<V> out;
-        if (now < node->fresh_until) {
-            out.freshness = Freshness::fresh;
-        } else if (now < node->stale_until) {
-            out.freshness = Freshness::stale;
-        } else if (now < node->error_until) {
-            out.freshness = Freshness::stale_if_error;
-        } else {
-            remove(s, it);
-            ++s.misses;
-            return {};
-        }
-        node->referenced = true;
-        out.freshness == Freshness::stale_if_error ? ++s.misses : ++s.hits;
-        out.value = node->value;
-        return out;
+        remove_dead(s, key, now);
+        count(SpreadLock::slot()).misses.fetch_add(1, std::memory_order_relaxed);
+        return {};
     }
 
     void put(std::string_view key, V value, Duration ttl, TimePoint now = Clock::now()) {
@@ -137,14 +159,14 @@ public:
     /// `bytes`: what the value costs against max_bytes (the key is added).
     void put(std::string_view key, V value, const EntryPolicy& p, std::size_t bytes, TimePoint now = Clock::now()) {
         Shard& s = shard(key);
-        std::lock_guard lock(s.mu);
+        std::lock_guard lock(s.lock);
         if (auto it = s.index.find(key); it != s.index.end()) {
             remove(s, it);
         }
         TimePoint fresh = now + p.ttl;
         TimePoint stale = fresh + p.stale_while_revalidate;
-        s.lru.push_front(Entry{std::string(key), std::move(value), fresh, stale, std::max(stale, fresh + p.stale_if_error),
-                               key.size() + bytes, false});
+        s.lru.emplace_front(std::string(key), std::move(value), fresh, stale, std::max(stale, fresh + p.stale_if_error),
+                            key.size() + bytes);
         s.index.emplace(std::string_view(s.lru.front().key), s.lru.begin());
         s.bytes += s.lru.front().bytes;
         while (s.lru.size() > 1 &&
@@ -152,8 +174,8 @@ public:
             // CLOCK ("second chance"): hits only mark an entry, so a read never rewrites the
             // list; eviction moves marked entries to the front and takes the first unmarked.
             auto victim = std::prev(s.lru.end());
-            if (victim->referenced && victim != s.lru.begin()) {
-                victim->referenced = false;
+            if (victim->referenced.load(std::memory_order_relaxed) && victim != s.lru.begin()) {
+                victim->referenced.store(false, std::memory_order_relaxed);
                 s.lru.splice(s.lru.begin(), s.lru, victim);
                 continue;
             }
@@ -165,7 +187,7 @@ public:
     /// Removes the key; true when it was present.
     bool erase(std::string_view key) {
         Shard& s = shard(key);
-        std::lock_guard lock(s.mu);
+        std::lock_guard lock(s.lock);
         auto it = s.index.find(key);
         if (it == s.index.end()) {
             return false;
@@ -177,7 +199,7 @@ public:
 
     void clear() {
         for (Shard& s : shards_) {
-            std::lock_guard lock(s.mu);
+            std::lock_guard lock(s.lock);
             s.index.clear();
             s.lru.clear();
             s.bytes = 0;
@@ -192,12 +214,14 @@ public:
         }
     }
 
-    CacheStats stats() const {
+    CacheStats stats() const {  // (not on a hot path: takes every lock)
         CacheStats out;
+        for (const Counts& c : counts_) {
+            out.hits += c.hits.load(std::memory_order_relaxed);
+            out.misses += c.misses.load(std::memory_order_relaxed);
+        }
         for (const Shard& s : shards_) {
-            std::lock_guard lock(s.mu);
-            out.hits += s.hits;
-            out.misses += s.misses;
+            std::lock_guard lock(s.lock);
             out.evictions += s.evictions;
             out.invalidations += s.invalidations;
             out.entries += s.lru.size();
@@ -210,22 +234,45 @@ public:
 
 private:
     struct Entry {
+        Entry(std::string k, V v, TimePoint fresh, TimePoint stale, TimePoint error, std::size_t b)
+            : key(std::move(k)), value(std::move(v)), fresh_until(fresh), stale_until(stale), error_until(error), bytes(b) {}
         std::string key;
         V value;
         TimePoint fresh_until;
         TimePoint stale_until;
         TimePoint error_until;
         std::size_t bytes;
-        bool referenced;  ///< read since it was last considered for eviction
+        /// Read since it was last considered for eviction. Readers share the entry, so it is
+        /// atomic, and written only when clear: a hot entry's line is not bounced by reads.
+        std::atomic<bool> referenced{false};
+        void mark() noexcept {
+            if (!referenced.load(std::memory_order_relaxed)) {
+                referenced.store(true, std::memory_order_relaxed);
+            }
+        }
     };
     using Index = std::unordered_map<std::string_view, typename std::list<Entry>::iterator>;
-    struct alignas(64) Shard {  // own cache lines: threads on different shards share nothing
-        mutable std::mutex mu;
+    struct Shard {
+        mutable SpreadLock lock;  // readers: get/lookup; writers: everything else
         std::list<Entry> lru;
         Index index;
         std::size_t bytes = 0;
-        std::uint64_t hits = 0, misses = 0, evictions = 0, invalidations = 0;
+        std::uint64_t evictions = 0, invalidations = 0;
     };
+    /// Hits and misses per SpreadLock slot: a thread counts on its own cache line.
+    struct alignas(64) Counts {
+        std::atomic<std::uint64_t> hits{0}, misses{0};
+    };
+    Counts& count(std::size_t slot) noexcept { return counts_[slot]; }
+
+    /// Removes `key` if it is still past every window (another thread may have put it again).
+    void remove_dead(Shard& s, std::string_view key, TimePoint now) {
+        std::lock_guard lock(s.lock);
+        auto it = s.index.find(key);
+        if (it != s.index.end() && now >= it->second->error_until) {
+            remove(s, it);
+        }
+    }
 
     static void remove(Shard& s, typename Index::iterator it) {
         auto node = it->second;
@@ -240,6 +287,7 @@ private:
     }
 
     std::vector<Shard> shards_;
+    std::array<Counts, SpreadLock::kSlots> counts_;
     std::size_t per_shard_entries_ = 1;
     std::size_t per_shard_bytes_ = 0;
     std::atomic<std::uint64_t> loads_{0};
