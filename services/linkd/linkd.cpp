@@ -139,9 +139,11 @@ Linkd::Linkd(LinkdOptions options, keel::WorkerPool& workers, keel::log::Logger*
         redis_ = std::make_unique<keel::redis::Client>(*ro);
         if (options_.shared_cache) {
             shared_cache_ = std::make_unique<RedisLinkCache>(
-                *redis_, background_.loop(), [this](std::string_view slug) { links_.forget(slug); },
-                [this] { links_.forget_all(); });
+                *redis_, background_.loop(),
+                RedisLinkCache::Listeners{[this](std::string_view slug) { links_.forget(slug); },
+                                          [this] { links_.forget_all(); }, [this] { keys_.forget_verified(); }});
             links_.set_shared_cache(shared_cache_.get());
+            keys_.set_on_revoked([this] { return shared_cache_->key_revoked(); });
         }
     }
     client_ = std::make_unique<keel::http::Client>(
@@ -356,6 +358,7 @@ void Linkd::stop() {
     client_.reset();  // its connections live on the background loop: close them while it runs
     if (shared_cache_) {
         links_.set_shared_cache(nullptr);
+        keys_.set_on_revoked({});
         background_.block_on([this] { return shared_cache_->close(); });
         shared_cache_.reset();  // (its subscription too)
     }

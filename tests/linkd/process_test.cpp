@@ -302,7 +302,7 @@ bool eventually(Pred pred, std::chrono::milliseconds within = 3s) {
     return pred();
 }
 
-TEST(LinkdRedis, ChangesOnOneInstanceReachTheOtherInstancesMemoryAndRedisOutagesAreRidden) {
+TEST(LinkdRedis, ChangesAndRevocationsReachEveryInstanceAndRedisOutagesAreRidden) {
     keel::test::RedisServer redis;
     TestDatabase db(Backend::sqlite);
     const std::string admin = "lk_" + std::string(40, 'C');
@@ -310,7 +310,7 @@ TEST(LinkdRedis, ChangesOnOneInstanceReachTheOtherInstancesMemoryAndRedisOutages
     auto args = [&] {
         return linkd_args(db.url(), {"--redis.url", "redis://127.0.0.1:" + std::to_string(redis.port()),
                                      "--auth.admin_key", admin, "--cache.ttl", "1h", "--cache.negative_ttl", "1h",
-                                     "--ratelimit.redirect_per_second", "0"});
+                                     "--auth.cache_ttl", "1h", "--ratelimit.redirect_per_second", "0"});
     };
     Process a(args()), b(args());
     int pa = a.wait_port(), pb = b.wait_port();
@@ -376,6 +376,16 @@ TEST(LinkdRedis, ChangesOnOneInstanceReachTheOtherInstancesMemoryAndRedisOutages
               200);
     EXPECT_TRUE(eventually([&] { return target_of(api_b, "kept") == "https://example.com/kept3"; }));
     EXPECT_EQ(metric(admin_a, "linkd_cache_invalidations_dropped_total"), 0);
+
+    // A key revoked on A stops working on B at once, though B verified it a moment ago.
+    auto made = api_a.call("POST", "/v1/keys", R"({"name":"short-lived"})", admin);
+    ASSERT_EQ(made.status, 201) << made.body;
+    std::string key = key_in(made.body);
+    std::smatch id;
+    ASSERT_TRUE(std::regex_search(made.body, id, std::regex("\"id\":([0-9]+)")));
+    ASSERT_EQ(api_b.call("GET", "/v1/links", std::nullopt, key).status, 200);
+    ASSERT_EQ(api_a.call("DELETE", "/v1/keys/" + id[1].str(), std::nullopt, admin).status, 204);
+    EXPECT_TRUE(eventually([&] { return api_b.call("GET", "/v1/links", std::nullopt, key).status == 401; }));
 
     a.signal(SIGTERM);
     b.signal(SIGTERM);

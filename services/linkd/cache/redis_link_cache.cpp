@@ -27,23 +27,26 @@ bool parse(std::string_view& in, T& out) {
 
 }  // namespace
 
-RedisLinkCache::RedisLinkCache(keel::redis::Client& redis, keel::Loop& loop,
-                               std::function<void(std::string_view)> forget, std::function<void()> forget_all,
+RedisLinkCache::RedisLinkCache(keel::redis::Client& redis, keel::Loop& loop, Listeners listeners,
                                RedisLinkCacheOptions options)
     : redis_(redis),
       loop_(loop),
       options_(std::move(options)),
-      forget_(std::move(forget)),
-      forget_all_(std::move(forget_all)),
+      listeners_(std::move(listeners)),
       subscriber_(
           loop, redis.options(), {options_.channel},
-          [this](std::string_view, std::string_view slug) {
+          [this](std::string_view, std::string_view message) {
               received_.fetch_add(1, std::memory_order_relaxed);
-              forget_(slug);
+              if (message == kKeysMessage) {
+                  listeners_.forget_keys();
+              } else {
+                  listeners_.forget_link(message);
+              }
           },
           [this] {
               resyncs_.fetch_add(1, std::memory_order_relaxed);
-              forget_all_();
+              listeners_.forget_all_links();
+              listeners_.forget_keys();
           }) {
     loop_.post([this] {
         retry_timer_ = loop_.run_every(options_.retry_every, [this] {

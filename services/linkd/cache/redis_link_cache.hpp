@@ -1,8 +1,10 @@
 #pragma once
 // The shared redirect cache in Redis: one key per slug (prefix + slug, expiring with the
 // entry), and one pub/sub channel on which every instance announces the slugs it changed, so
-// that all of them drop those slugs from memory. An announcement that fails (Redis down) is
-// kept and retried until it goes through, so that no instance keeps a changed slug.
+// that all of them drop those slugs from memory. The same channel carries "*keys" when an API
+// key was revoked, so that every instance forgets the keys it verified. An announcement that
+// fails (Redis down) is kept and retried until it goes through, so that no instance keeps a
+// changed slug or a revoked key.
 
 #include "service/shared_cache.hpp"
 
@@ -36,11 +38,22 @@ struct RedisLinkCacheStats {
 
 class RedisLinkCache final : public SharedLinkCache {
 public:
-    /// Messages arrive on `loop`: `forget(slug)` for each changed slug, `forget_all()` after
-    /// every (re)subscription (what was announced while disconnected is lost). Failed
-    /// announcements are retried from `loop` too.
-    RedisLinkCache(keel::redis::Client& redis, keel::Loop& loop, std::function<void(std::string_view slug)> forget,
-                   std::function<void()> forget_all, RedisLinkCacheOptions options = {});
+    /// What an instance forgets when told; called on the subscriber's loop.
+    struct Listeners {
+        std::function<void(std::string_view slug)> forget_link;
+        std::function<void()> forget_all_links;
+        std::function<void()> forget_keys;
+    };
+
+    /// Announcements arrive on `loop`: forget_link(slug) for each changed slug, forget_keys()
+    /// after a revocation, and all of forget_* after every (re)subscription (what was announced
+    /// while disconnected is lost). Failed announcements are retried from `loop` too.
+    RedisLinkCache(keel::redis::Client& redis, keel::Loop& loop, Listeners listeners,
+                   RedisLinkCacheOptions options = {});
+
+    /// After an API key was revoked: every instance forgets the keys it verified.
+    keel::Task<void> key_revoked() { return invalidate(std::string(kKeysMessage)); }
+    static constexpr std::string_view kKeysMessage = "*keys";  // never a slug
 
     /// Stops retrying (waiting for a retry in flight). Await on `loop` before destruction.
     keel::Task<void> close();
@@ -67,8 +80,7 @@ private:
     std::set<std::string> pending_;  // guarded by mu_
     keel::TimerId retry_timer_ = 0;  // loop_ only
     bool retrying_ = false;          // loop_ only
-    std::function<void(std::string_view)> forget_;
-    std::function<void()> forget_all_;
+    Listeners listeners_;
     keel::redis::Subscriber subscriber_;  // last: its callbacks use the members above
 };
 

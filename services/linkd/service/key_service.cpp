@@ -100,6 +100,9 @@ Task<ServiceResult<void>> KeyService::revoke(const Principal& caller, std::int64
         co_return ServiceError{Fault::not_found, "no active API key with id " + std::to_string(id), {}};
     }
     verified_.clear();  // the revoked key must stop working here at once
+    if (on_revoked_) {
+        co_await on_revoked_();
+    }
     co_return ServiceResult<void>{};
 }
 

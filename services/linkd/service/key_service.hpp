@@ -2,7 +2,8 @@
 // API keys: "lk_" + 40 random base62 characters. The first 8 random characters are the
 // lookup prefix (stored in clear, unique); the whole key is stored only as its SHA-256 hash.
 // Verified keys are cached for auth.cache_ttl so that a request costs no database read;
-// revoking on this instance drops the cache at once (other instances within the TTL).
+// revoking drops the cache at once, here and (through on_revoked, with Redis) on every
+// instance; without Redis, other instances follow within the TTL.
 
 #include "repository/repository.hpp"
 #include "service/clock.hpp"
@@ -10,6 +11,8 @@
 #include "service/model.hpp"
 
 #include <keel/cache/lru_cache.hpp>
+
+#include <functional>
 
 #include <memory>
 #include <optional>
@@ -50,12 +53,18 @@ public:
     /// True when `key` has the shape of an API key.
     static bool well_formed(std::string_view key);
 
+    /// Before serving: told after a key was revoked (to tell the other instances).
+    void set_on_revoked(std::function<Task<void>()> fn) { on_revoked_ = std::move(fn); }
+    /// Forget every verified key (another instance revoked one).
+    void forget_verified() { verified_.clear(); }
+
 private:
     Task<ServiceResult<CreatedKey>> insert(std::string name, bool admin, std::optional<std::string> secret);
 
     Repository& repo_;
     KeyServiceOptions options_;
     keel::cache::LruCache<std::shared_ptr<const Principal>> verified_;
+    std::function<Task<void>()> on_revoked_;
 };
 
 }  // namespace linkd
