@@ -142,7 +142,9 @@ TEST_F(LinkServiceTest, FollowUsesTheCacheAndCountsClicks) {
         EXPECT_EQ(r->link->url, "https://target.example/");
     }
     EXPECT_EQ(repo.find_link_calls, 1);  // one miss, then the cache
-    EXPECT_TRUE(svc.follow_cached("cached").has_value());  // the synchronous path counts too
+    std::string seen;
+    EXPECT_TRUE(svc.follow_cached("cached", [&](const ServiceResult<Redirect>& r) { seen = r->link->url; }));
+    EXPECT_EQ(seen, "https://target.example/");  // the synchronous path counts too
     EXPECT_EQ(clicks.pending(l.id), 6);
     EXPECT_EQ(run(svc.get(alice, "cached"))->clicks, 6);  // pending clicks are visible
 }
@@ -458,7 +460,7 @@ TEST(LinkServiceMemoryOff, EveryRedirectAsksTheSharedCache) {
     for (int i = 0; i < 4; ++i) {
         EXPECT_EQ(run(svc.follow("nomem"))->link->url, "https://x.example/");
     }
-    EXPECT_FALSE(svc.follow_cached("nomem").has_value());
+    EXPECT_FALSE(svc.follow_cached("nomem", [](const auto&) { ADD_FAILURE() << "memory is off"; }));
     EXPECT_EQ(shared.gets, 4);
     EXPECT_EQ(repo.find_link_calls, 1);
     EXPECT_EQ(svc.cache_stats().entries, 0u);

@@ -339,13 +339,19 @@ void add_routes(keel::router::Router& r, const RoutesConfig& config) {
     });
     // The hot path: answered without a coroutine when the cache knows the slug.
     r.with(per_ip).get("/{slug}", [cfg](Request& req) -> Outcome {
-        if (auto cached = cfg->links.follow_cached(req.param("slug"))) {
-            if (!*cached) {
-                return problem_for(cached->error(), req, *cfg);
+        std::optional<Response> redirect;
+        std::optional<ServiceError> failed;
+        bool known = cfg->links.follow_cached(req.param("slug"), [&](const ServiceResult<Redirect>& r) {
+            if (r) {
+                redirect.emplace(redirect_to(*r, *cfg));  // (copies the URL out of the cache entry)
+            } else {
+                failed = r.error();
             }
-            return redirect_to(**cached, *cfg);
+        });
+        if (!known) {
+            return follow_uncached(cfg, req);
         }
-        return follow_uncached(cfg, req);
+        return failed ? problem_for(*failed, req, *cfg) : std::move(*redirect);
     });
 }
 

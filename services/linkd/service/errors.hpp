@@ -38,8 +38,11 @@ public:
     ServiceResult(ServiceError error) : v_(std::move(error)) {}  // NOLINT: implicit
     explicit operator bool() const noexcept { return v_.index() == 0; }
     T& operator*() { return std::get<0>(v_); }
+    const T& operator*() const { return std::get<0>(v_); }
     T* operator->() { return &std::get<0>(v_); }
+    const T* operator->() const { return &std::get<0>(v_); }
     ServiceError& error() { return std::get<1>(v_); }
+    const ServiceError& error() const { return std::get<1>(v_); }
 
 private:
     std::variant<T, ServiceError> v_;

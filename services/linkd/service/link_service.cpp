@@ -342,7 +342,7 @@ Task<ServiceResult<LinkStats>> LinkService::stats(const Principal& caller, std::
     co_return s;
 }
 
-ServiceResult<Redirect> LinkService::answer(CachedAnswer link, std::string_view slug) {
+ServiceResult<Redirect> LinkService::answer(const CachedAnswer& link, std::string_view slug, bool own) {
     if (!link) {
         return not_found(slug);
     }
@@ -353,23 +353,16 @@ ServiceResult<Redirect> LinkService::answer(CachedAnswer link, std::string_view 
     if (metrics_.redirects) {
         metrics_.redirects->inc();
     }
-    return Redirect{std::move(link)};
-}
-
-std::optional<ServiceResult<Redirect>> LinkService::follow_cached(std::string_view slug) {
-    if (!options_.memory_cache) {
-        return std::nullopt;
-    }
-    auto hit = cache_.get(slug);
-    if (!hit) {
-        return std::nullopt;
-    }
-    return answer(std::move(*hit), slug);
+    return Redirect{link.get(), own ? link : CachedAnswer{}};
 }
 
 Task<ServiceResult<Redirect>> LinkService::follow(std::string slug) {
-    if (auto cached = follow_cached(slug)) {
-        co_return std::move(*cached);
+    std::optional<ServiceResult<Redirect>> hit;
+    if (options_.memory_cache) {
+        cache_.visit(slug, [&](const CachedAnswer& link) { hit = answer(link, slug, /*own=*/true); });
+    }
+    if (hit) {
+        co_return std::move(*hit);
     }
     co_return co_await follow_uncached(std::move(slug));
 }
@@ -382,7 +375,7 @@ Task<ServiceResult<Redirect>> LinkService::follow_uncached(std::string slug) {
     if (options_.memory_cache) {
         cache_.put(slug, link, link ? options_.cache_ttl : options_.negative_ttl);
     }
-    co_return answer(std::move(link), slug);
+    co_return answer(link, slug, /*own=*/true);
 }
 
 Task<keel::Result<CachedAnswer>> LinkService::load(std::string slug) {

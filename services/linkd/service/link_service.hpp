@@ -47,7 +47,8 @@ struct LinkStats {
 };
 
 struct Redirect {
-    std::shared_ptr<const CachedLink> link;
+    const CachedLink* link = nullptr;
+    CachedAnswer owner;  ///< keeps `link` alive; empty inside follow_cached's callback
 };
 
 /// Where the service counts what it does (all optional).
@@ -85,11 +86,19 @@ public:
     Task<ServiceResult<LinkStats>> stats(const Principal& caller, std::string slug);
 
     /// The hot path: the target of `slug` and one click counted; Fault::not_found, Fault::gone
-    /// (expired), Fault::unavailable. follow_cached answers without suspending when the cache
-    /// knows the slug (nullopt otherwise); follow asks the database on a miss.
-    std::optional<ServiceResult<Redirect>> follow_cached(std::string_view slug);
+    /// (expired), Fault::unavailable. follow asks the shared cache or the database on a miss.
     Task<ServiceResult<Redirect>> follow(std::string slug);
-    /// The miss path alone (after follow_cached said nullopt): load, cache, answer.
+
+    /// When memory knows `slug`: calls fn(const ServiceResult<Redirect>&) without suspending
+    /// and returns true. The link is read in place (LruCache::visit: nothing copied, no
+    /// reference count written, so loop threads do not contend on a hot slug): fn must not
+    /// keep the Redirect. False on a miss: then call follow_uncached.
+    template <class Fn>
+    bool follow_cached(std::string_view slug, Fn&& fn) {
+        return options_.memory_cache &&
+               cache_.visit(slug, [&](const CachedAnswer& link) { fn(answer(link, slug, /*own=*/false)); });
+    }
+    /// The miss path alone (after follow_cached said false): load, cache, answer.
     Task<ServiceResult<Redirect>> follow_uncached(std::string slug);
 
     /// Writes the pending clicks in one batch; on failure they stay pending. Returns how many
@@ -117,7 +126,8 @@ public:
 
 private:
     Link with_pending(Link l) const;
-    ServiceResult<Redirect> answer(CachedAnswer link, std::string_view slug);
+    /// `own`: the Redirect keeps the link alive (else it is valid while the cache entry is read).
+    ServiceResult<Redirect> answer(const CachedAnswer& link, std::string_view slug, bool own);
     Task<ServiceResult<Link>> insert_with_generated_slug(Link link);
     /// A miss in memory: the shared cache, then the database (which fills the shared cache).
     Task<keel::Result<CachedAnswer>> load(std::string slug);
