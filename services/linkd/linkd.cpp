@@ -266,6 +266,23 @@ void Linkd::observe(keel::metrics::Registry& registry, keel::observe::Health& he
         return out;
     });
     health.add_check("database", [this] { return repo_->ping(); });
+    if (redis_) {
+        // Optional: without Redis linkd still serves (memory, database, limits failing open).
+        health.add_check(
+            "redis",
+            [this]() -> keel::Task<keel::Result<void>> {
+                std::vector<std::string> ping{"PING"};
+                auto r = co_await redis_->command(std::move(ping));
+                if (!r) {
+                    co_return std::move(r).error();
+                }
+                if (r->is_error()) {
+                    co_return keel::Error::with_detail(keel::Errc::unavailable, "redis: " + r->str);
+                }
+                co_return keel::Result<void>{};
+            },
+            keel::observe::Health::Need::optional);
+    }
     vars.add("pools", [this](keel::json::Writer& w) {
         w.begin_object();
         for (const NamedPoolStats& p : repo_->pool_stats()) {

@@ -285,6 +285,13 @@ double metric(int admin_port, const std::string& name) {
     return at == std::string::npos ? -1 : std::stod(m->body.substr(at + name.size() + 2));
 }
 
+/// An instance's /readyz?verbose: status and body.
+std::pair<int, std::string> readiness(int admin_port) {
+    keel::testing::RawClient c(static_cast<std::uint16_t>(admin_port));
+    auto r = c.exchange("GET /readyz?verbose HTTP/1.1\r\nHost: t\r\n\r\n");
+    return r ? std::pair{r->status, r->body} : std::pair{0, std::string()};
+}
+
 /// Where `slug` redirects to on `api` ("404" when it does not).
 std::string target_of(ApiClient& api, const std::string& slug) {
     auto r = api.call("GET", "/" + slug);
@@ -342,8 +349,12 @@ TEST(LinkdRedis, ChangesAndRevocationsReachEveryInstanceAndRedisOutagesAreRidden
     // Redis killed: cached slugs are served from memory, others from the database.
     ASSERT_EQ(api_a.call("POST", "/v1/links", R"({"url":"https://example.com/kept","slug":"kept"})", admin).status, 201);
     EXPECT_TRUE(eventually([&] { return target_of(api_b, "kept") == "https://example.com/kept"; }));
+    EXPECT_EQ(readiness(admin_b), std::pair(200, std::string(R"({"status":"ready","checks":{"database":"ok","redis":"ok"}})")));
     redis.stop();
     ASSERT_TRUE(eventually([&] { return metric(admin_b, "linkd_cache_subscribed") == 0; }));
+    auto [status, ready] = readiness(admin_b);
+    EXPECT_EQ(status, 200) << ready;  // Redis is optional: still ready, and says what is missing
+    EXPECT_NE(ready.find(R"("redis":"redis: unavailable)"), std::string::npos) << ready;
     for (int i = 0; i < 20; ++i) {
         ASSERT_EQ(target_of(api_b, "kept"), "https://example.com/kept");
     }

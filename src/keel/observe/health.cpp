@@ -5,7 +5,9 @@
 
 namespace keel::observe {
 
-void Health::add_check(std::string name, Check check) { checks_->push_back({std::move(name), std::move(check)}); }
+void Health::add_check(std::string name, Check check, Need need) {
+    checks_->push_back({std::move(name), std::move(check), need});
+}
 
 http::Handler Health::livez() const {
     return [](http::Request&) { return http::Response::json(R"({"status":"ok"})"); };
@@ -31,7 +33,7 @@ http::Handler Health::readyz() const {
             } catch (const std::exception& e) {
                 outcome = e.what();
             }
-            if (outcome != "ok") {
+            if (outcome != "ok" && c.need == Need::required) {
                 failed += (failed.empty() ? "" : ", ") + c.name;
             }
             results.emplace_back(c.name, std::move(outcome));
