@@ -13,8 +13,10 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <set>
+#include <utility>
 
 namespace {
 
@@ -388,28 +390,38 @@ TEST_F(LinkServiceTest, ModifiedAtFollowsEditsFlushesAndPendingClicks) {
 
 namespace {
 
-/// The shared level as a map (the Redis one is tested against a real Redis in process_test).
+/// The shared level as a map, with RedisLinkCache's rules: a change leaves a unique mark, and a
+/// put stores only over the entry its lookup saw (the Redis one is tested in process_test).
 struct MapSharedCache final : SharedLinkCache {
     std::map<std::string, CachedAnswer> entries;
+    std::map<std::string, std::string> marks;  // slug → the mark of its last change
     std::vector<std::string> invalidated;
+    std::function<void()> before_put;  // another instance's change, between a lookup's read and its put
     bool down = false;
-    int gets = 0;
-    keel::Task<std::optional<CachedAnswer>> get(std::string slug) override {
+    int gets = 0, refused = 0;
+    keel::Task<SharedLookup> get(std::string slug) override {
         ++gets;
-        auto it = entries.find(slug);
-        if (down || it == entries.end()) {
-            co_return std::nullopt;
+        if (down) {
+            co_return SharedLookup{};
         }
-        co_return it->second;
+        if (auto it = entries.find(slug); it != entries.end()) {
+            co_return SharedLookup{it->second, std::nullopt};
+        }
+        co_return SharedLookup{std::nullopt, marks[slug]};
     }
-    keel::Task<void> put(std::string slug, CachedAnswer a, keel::Duration) override {
-        if (!down) {
-            entries[slug] = std::move(a);
+    keel::Task<void> put(std::string slug, CachedAnswer a, keel::Duration, std::string version) override {
+        if (auto change = std::exchange(before_put, nullptr)) {
+            change();
         }
-        co_return;
+        if (down || entries.count(slug) || marks[slug] != version) {
+            ++refused;
+            co_return;
+        }
+        entries[slug] = std::move(a);
     }
     keel::Task<void> invalidate(std::string slug) override {
         entries.erase(slug);
+        marks[slug] = "!" + std::to_string(invalidated.size());
         invalidated.push_back(std::move(slug));
         co_return;
     }
@@ -448,6 +460,31 @@ TEST_F(LinkServiceTest, WithTheSharedCacheDownTheDatabaseAnswers) {
     EXPECT_EQ(run(svc.follow("fallback"))->link->url, "https://db.example/");
     EXPECT_EQ(run(svc.follow("fallback"))->link->url, "https://db.example/");  // memory
     EXPECT_EQ(repo.find_link_calls, 1);
+}
+
+TEST_F(LinkServiceTest, AnAnswerReadBeforeAChangeIsNeitherSharedNorRemembered) {
+    MapSharedCache shared;
+    svc.set_shared_cache(&shared);
+    create("racing", "https://old.example/");
+    // After this lookup read the database, the link changes elsewhere: the change is stored
+    // and announced (the shared entry marked, this instance told to forget) before the
+    // lookup stores its answer.
+    shared.before_put = [&] {
+        for (auto& [id, l] : repo.links) {
+            if (l.slug == "racing") {
+                l.url = "https://new.example/";
+            }
+        }
+        keel::spawn(shared.invalidate("racing"), [](std::exception_ptr) {});  // (never suspends)
+        svc.forget("racing");
+    };
+    EXPECT_EQ(run(svc.follow("racing"))->link->url, "https://old.example/");  // read before the change
+    EXPECT_EQ(shared.refused, 1);          // the lookup's answer is not shared over the change
+    EXPECT_FALSE(shared.entries.count("racing"));
+    EXPECT_EQ(run(svc.follow("racing"))->link->url, "https://new.example/");  // not remembered either
+    EXPECT_EQ(repo.find_link_calls, 2);
+    EXPECT_EQ(run(svc.follow("racing"))->link->url, "https://new.example/");  // now cached
+    EXPECT_EQ(repo.find_link_calls, 2);
 }
 
 TEST(LinkServiceMemoryOff, EveryRedirectAsksTheSharedCache) {

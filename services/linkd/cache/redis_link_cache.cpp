@@ -7,9 +7,23 @@
 namespace linkd {
 namespace {
 
-// Deletes the shared entry, then announces the slug, in one round trip: an instance that hears
-// the announcement and reloads finds no shared entry and reads the database.
-constexpr const char* kInvalidate = "redis.call('DEL', KEYS[1]) return redis.call('PUBLISH', ARGV[1], ARGV[2])";
+// A change replaces the slug's entry by a mark unique to it ("!" + a counter), then announces
+// the slug, in one round trip. An instance that hears the announcement and reloads finds no
+// answer and reads the database.
+constexpr const char* kInvalidate =
+    "redis.call('SET', KEYS[1], '!' .. redis.call('INCR', KEYS[2]), 'PX', ARGV[3]) "
+    "return redis.call('PUBLISH', ARGV[1], ARGV[2])";
+
+// Stores an answer only if the entry is still what the lookup saw (absent: "", or the same
+// change mark): a lookup that read the database before a change must not store its old answer
+// after the change.
+constexpr const char* kPut =
+    "if (redis.call('GET', KEYS[1]) or '') ~= ARGV[3] then return 0 end "
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1";
+
+std::string millis(keel::Duration d) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+}
 
 template <class T>
 bool parse(std::string_view& in, T& out) {
@@ -111,27 +125,29 @@ std::optional<CachedAnswer> RedisLinkCache::decode(std::string_view v) {
     return std::make_shared<const CachedLink>(std::move(link));
 }
 
-keel::Task<std::optional<CachedAnswer>> RedisLinkCache::get(std::string slug) {
+keel::Task<SharedLookup> RedisLinkCache::get(std::string slug) {
     std::vector<std::string> args{"GET", options_.prefix + slug};
     auto r = co_await redis_.command(std::move(args));
     if (!r || r->is_error()) {
         errors_.fetch_add(1, std::memory_order_relaxed);
-        co_return std::nullopt;  // the database answers instead
+        co_return SharedLookup{};  // the database answers, and nothing is stored
     }
-    std::optional<CachedAnswer> hit;
+    SharedLookup out;
     if (r->type == keel::redis::Reply::Type::string) {
-        hit = decode(r->str);
+        out.answer = decode(r->str);
+        out.version = std::move(r->str);  // a change mark (or a value we cannot read)
+    } else {
+        out.version = "";  // absent
     }
-    (hit ? hits_ : misses_).fetch_add(1, std::memory_order_relaxed);
-    co_return hit;
+    (out.answer ? hits_ : misses_).fetch_add(1, std::memory_order_relaxed);
+    co_return out;
 }
 
-keel::Task<void> RedisLinkCache::put(std::string slug, CachedAnswer answer, keel::Duration ttl) {
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(ttl).count();
-    if (ms <= 0) {
+keel::Task<void> RedisLinkCache::put(std::string slug, CachedAnswer answer, keel::Duration ttl, std::string version) {
+    if (std::chrono::duration_cast<std::chrono::milliseconds>(ttl).count() <= 0) {
         co_return;
     }
-    std::vector<std::string> args{"SET", options_.prefix + slug, encode(answer), "PX", std::to_string(ms)};
+    std::vector<std::string> args{"EVAL", kPut, "1", options_.prefix + slug, encode(answer), millis(ttl), version};
     auto r = co_await redis_.command(std::move(args));
     if (!r || r->is_error()) {
         errors_.fetch_add(1, std::memory_order_relaxed);
@@ -139,7 +155,8 @@ keel::Task<void> RedisLinkCache::put(std::string slug, CachedAnswer answer, keel
 }
 
 keel::Task<bool> RedisLinkCache::announce(std::string slug) {
-    std::vector<std::string> args{"EVAL", kInvalidate, "1", options_.prefix + slug, options_.channel, slug};
+    std::vector<std::string> args{"EVAL", kInvalidate, "2", options_.prefix + slug, options_.prefix + "*changes",
+                                  options_.channel, slug, millis(options_.change_mark)};
     auto r = co_await redis_.command(std::move(args));
     bool ok = r && !r->is_error();
     if (ok) {

@@ -23,6 +23,9 @@ struct RedisLinkCacheOptions {
     std::string channel = "linkd:invalidate";
     keel::Duration retry_every = std::chrono::milliseconds(250);  ///< failed announcements
     std::size_t max_pending = 10'000;  ///< failed announcements kept for retry, at most
+    /// How long the mark a change leaves on its slug lives: a lookup that read the database
+    /// before the change and stores later than this could still store its old answer.
+    keel::Duration change_mark = std::chrono::minutes(1);
 };
 
 struct RedisLinkCacheStats {
@@ -58,8 +61,8 @@ public:
     /// Stops retrying (waiting for a retry in flight). Await on `loop` before destruction.
     keel::Task<void> close();
 
-    keel::Task<std::optional<CachedAnswer>> get(std::string slug) override;
-    keel::Task<void> put(std::string slug, CachedAnswer answer, keel::Duration ttl) override;
+    keel::Task<SharedLookup> get(std::string slug) override;
+    keel::Task<void> put(std::string slug, CachedAnswer answer, keel::Duration ttl, std::string version) override;
     keel::Task<void> invalidate(std::string slug) override;
 
     RedisLinkCacheStats stats() const;

@@ -371,17 +371,22 @@ Task<ServiceResult<Redirect>> LinkService::follow_uncached(std::string slug) {
     if (slug_problem(slug)) {
         co_return not_found(slug);
     }
+    // A change heard while loading (here or from another instance) may have come after the
+    // database was read: then answer, but do not remember.
+    const std::uint64_t changes_before = changes_.load(std::memory_order_acquire);
     LINKD_CO_TRY(link, co_await lookups_.run(slug, [&] { return load(slug); }));
-    if (options_.memory_cache) {
+    if (options_.memory_cache && changes_.load(std::memory_order_acquire) == changes_before) {
         cache_.put(slug, link, link ? options_.cache_ttl : options_.negative_ttl);
     }
     co_return answer(link, slug, /*own=*/true);
 }
 
 Task<keel::Result<CachedAnswer>> LinkService::load(std::string slug) {
+    SharedLookup seen;
     if (shared_) {
-        if (auto shared = co_await shared_->get(slug)) {
-            co_return std::move(*shared);
+        seen = co_await shared_->get(slug);
+        if (seen.answer) {
+            co_return std::move(*seen.answer);
         }
     }
     auto found = co_await repo_.find_link(slug);
@@ -393,14 +398,14 @@ Task<keel::Result<CachedAnswer>> LinkService::load(std::string slug) {
         const Link& l = **found;
         link = std::make_shared<const CachedLink>(CachedLink{l.id, l.url, l.permanent, l.expires_at});
     }
-    if (shared_) {
-        co_await shared_->put(slug, link, link ? options_.cache_ttl : options_.negative_ttl);
+    if (shared_ && seen.version) {
+        co_await shared_->put(slug, link, link ? options_.cache_ttl : options_.negative_ttl, std::move(*seen.version));
     }
     co_return link;
 }
 
 Task<void> LinkService::invalidate(std::string slug) {
-    cache_.erase(slug);
+    forget(slug);
     if (shared_) {
         co_await shared_->invalidate(std::move(slug));
     }

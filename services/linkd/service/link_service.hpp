@@ -15,6 +15,7 @@
 #include <keel/json/nullable.hpp>
 #include <keel/observe/metrics.hpp>
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -109,9 +110,15 @@ public:
     /// Before serving: the second cache level, shared by every instance (may stay unset).
     void set_shared_cache(SharedLinkCache* shared) { shared_ = shared; }
     /// Forget `slug` in this instance's memory (told by another instance that it changed).
-    void forget(std::string_view slug) { cache_.erase(slug); }
+    void forget(std::string_view slug) {
+        changes_.fetch_add(1, std::memory_order_acq_rel);
+        cache_.erase(slug);
+    }
     /// Forget every cached slug (invalidations may have been missed).
-    void forget_all() { cache_.clear(); }
+    void forget_all() {
+        changes_.fetch_add(1, std::memory_order_acq_rel);
+        cache_.clear();
+    }
     /// Before serving: where to count links created, redirects and flushes.
     void set_metrics(LinkMetrics m) { metrics_ = m; }
     /// Before serving: told of every link created ("link.created") and deleted ("link.deleted").
@@ -139,6 +146,7 @@ private:
     LinkServiceOptions options_;
     keel::cache::LruCache<CachedAnswer> cache_;
     SharedLinkCache* shared_ = nullptr;
+    std::atomic<std::uint64_t> changes_{0};  ///< forget() calls: a load that saw one does not cache
     /// Concurrent misses for one slug share one load.
     keel::cache::SingleFlight<keel::Result<CachedAnswer>> lookups_;
     LinkMetrics metrics_;

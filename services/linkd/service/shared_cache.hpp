@@ -26,16 +26,24 @@ struct CachedLink {
 /// A cached answer: a link, or nullptr for "no such slug".
 using CachedAnswer = std::shared_ptr<const CachedLink>;
 
+/// What the shared cache said about a slug.
+struct SharedLookup {
+    std::optional<CachedAnswer> answer;  ///< nullopt: it has none (the database answers)
+    /// What the slug's entry was when it had no answer (absent, or the mark of the last change),
+    /// to hand to put(); nullopt when the cache could not be read (then nothing is stored).
+    std::optional<std::string> version;
+};
+
 class SharedLinkCache {
 public:
     virtual ~SharedLinkCache() = default;
 
-    /// The shared answer for `slug`, or nullopt when it has none (or cannot be reached: the
-    /// database answers then).
-    virtual keel::Task<std::optional<CachedAnswer>> get(std::string slug) = 0;
+    virtual keel::Task<SharedLookup> get(std::string slug) = 0;
 
-    /// Shares what the database said about `slug` for `ttl`.
-    virtual keel::Task<void> put(std::string slug, CachedAnswer answer, keel::Duration ttl) = 0;
+    /// Shares what the database said about `slug` for `ttl`, unless the slug changed since
+    /// get() saw `version`: a lookup that read the database before a change must not store
+    /// its old answer after the change was announced.
+    virtual keel::Task<void> put(std::string slug, CachedAnswer answer, keel::Duration ttl, std::string version) = 0;
 
     /// After `slug` changed in the database: forgets it in the shared cache and in every
     /// instance's memory (this one's included).
