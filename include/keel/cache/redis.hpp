@@ -16,14 +16,13 @@
 /// Thread rules: command() is awaited on a loop thread. Destroy the client while its loops run.
 
 #include <keel/core/loop.hpp>
+#include <keel/core/per_loop.hpp>
 #include <keel/core/result.hpp>
 #include <keel/core/task.hpp>
 
 #include <atomic>
 #include <cstdint>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -72,12 +71,9 @@ public:
     };
 
 private:
-    Connection& connection();
-
     Options options_;
-    mutable std::mutex mu_;
-    std::map<Loop*, std::unique_ptr<Connection>> connections_;
     std::shared_ptr<Counters> counters_ = std::make_shared<Counters>();
+    PerLoop<Connection> connections_;  // last: connections use the members above
 };
 
 }  // namespace keel::redis

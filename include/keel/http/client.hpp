@@ -21,6 +21,7 @@
 /// every request finished.
 
 #include <keel/core/loop.hpp>
+#include <keel/core/per_loop.hpp>
 #include <keel/core/result.hpp>
 #include <keel/core/task.hpp>
 #include <keel/http/trace_context.hpp>
@@ -28,9 +29,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -96,12 +95,10 @@ public:
 
 private:
     Task<Result<ClientResponse>> attempt(const ClientRequest& request);
-    Driver& driver();
 
     ClientOptions options_;
-    mutable std::mutex mu_;
-    std::map<Loop*, std::unique_ptr<Driver>> drivers_;
     std::atomic<std::uint64_t> requests_{0}, new_connections_{0}, reused_{0}, retries_{0}, failures_{0};
+    PerLoop<Driver> drivers_;  // last: drivers use the members above
 };
 
 }  // namespace keel::http

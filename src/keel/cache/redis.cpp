@@ -2,9 +2,6 @@
 
 #include "hiredis_loop.hpp"
 
-#include <keel/core/assert.hpp>
-#include <keel/core/destroy_on_loop.hpp>
-
 #include <sys/epoll.h>
 
 #include <coroutine>
@@ -240,28 +237,14 @@ private:
     TimePoint retry_at_{};
 };
 
-Client::Client(Options options) : options_(std::move(options)) {}
+Client::Client(Options options)
+    : options_(std::move(options)),
+      connections_([this](Loop& loop) { return std::make_unique<Connection>(loop, options_, counters_); }) {}
 
-Client::~Client() {
-    std::lock_guard lock(mu_);
-    for (auto& [loop, c] : connections_) {
-        destroy_on_loop(*loop, std::move(c));  // its sockets are watched by that loop
-    }
-}
-
-Client::Connection& Client::connection() {
-    Loop* loop = Loop::current();
-    KEEL_INVARIANT(loop != nullptr);
-    std::lock_guard lock(mu_);
-    auto& c = connections_[loop];
-    if (!c) {
-        c = std::make_unique<Connection>(*loop, options_, counters_);
-    }
-    return *c;
-}
+Client::~Client() = default;
 
 Task<Result<Reply>> Client::command(std::vector<std::string> args) {
-    co_return co_await connection().command(std::move(args));
+    co_return co_await connections_.get().command(std::move(args));
 }
 
 Stats Client::stats() const {

@@ -1,7 +1,5 @@
 #include <keel/http/client.hpp>
 
-#include <keel/core/assert.hpp>
-#include <keel/core/destroy_on_loop.hpp>
 #include <keel/core/sleep.hpp>
 
 #include <curl/curl.h>
@@ -210,32 +208,20 @@ private:
 
 // ---- Client --------------------------------------------------------------------------------
 
-Client::Client(ClientOptions options) : options_(std::move(options)) { global_init(); }
-
-Client::~Client() {
-    std::lock_guard lock(mu_);
-    for (auto& [loop, d] : drivers_) {
-        destroy_on_loop(*loop, std::move(d));  // its sockets are watched by that loop
-    }
+Client::Client(ClientOptions options)
+    : options_(std::move(options)),
+      drivers_([this](Loop& loop) { return std::make_unique<Driver>(loop, options_); }) {
+    global_init();
 }
 
-Client::Driver& Client::driver() {
-    Loop* loop = Loop::current();
-    KEEL_INVARIANT(loop != nullptr);
-    std::lock_guard lock(mu_);
-    auto& d = drivers_[loop];
-    if (!d) {
-        d = std::make_unique<Driver>(*loop, options_);
-    }
-    return *d;
-}
+Client::~Client() = default;
 
 ClientStats Client::stats() const {
     return {requests_.load(), new_connections_.load(), reused_.load(), retries_.load(), failures_.load()};
 }
 
 Task<Result<ClientResponse>> Client::attempt(const ClientRequest& req) {
-    Driver& d = driver();
+    Driver& d = drivers_.get();
     Transfer t;
     t.limit = options_.max_response_bytes;
     t.easy = curl_easy_init();
