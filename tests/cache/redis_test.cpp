@@ -7,6 +7,7 @@
 #include <keel/core/sleep.hpp>
 #include <keel/ratelimit/redis_limiter.hpp>
 
+#include <support/eventually.hpp>
 #include <support/redis_server.hpp>
 
 #include <gtest/gtest.h>
@@ -19,6 +20,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using keel::Task;
+using keel::test::eventually;
 using keel::redis::Reply;
 
 class Redis : public ::testing::Test {
@@ -132,17 +134,6 @@ struct Inbox {
         return messages.size();
     }
 };
-
-template <class Pred>
-bool eventually(Pred pred) {
-    for (int i = 0; i < 300; ++i) {
-        if (pred()) {
-            return true;
-        }
-        std::this_thread::sleep_for(10ms);
-    }
-    return pred();
-}
 
 TEST_F(Redis, SubscribersGetEveryMessageInOrderAndResubscribeAfterAnOutage) {
     keel::redis::Client publisher(options());

@@ -8,12 +8,13 @@
 #include "linkd.hpp"
 
 #include <keel/json/bind.hpp>
-
-#include <mutex>
-#include <thread>
 #include <keel/middleware/request_id.hpp>
 
+#include <support/eventually.hpp>
+
 #include <cstdlib>
+#include <mutex>
+#include <thread>
 
 namespace {
 
@@ -453,9 +454,7 @@ TEST_P(ApiWebhooks, SignedEventsForCreatedAndDeletedLinksDeliveredWithRetries) {
     EXPECT_EQ(after[2].type, "link.deleted");
     EXPECT_EQ(after[2].signature, linkd::webhook_signature("s3cret", after[2].timestamp, after[2].body));
     // The receiver records a delivery before linkd has read its answer: wait for linkd's count.
-    for (int i = 0; i < 500 && linkd_->webhooks().stats().delivered < 2; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    keel::test::eventually([&] { return linkd_->webhooks().stats().delivered >= 2; }, std::chrono::seconds(5));
     EXPECT_EQ(linkd_->webhooks().stats().delivered, 2u);
 }
 

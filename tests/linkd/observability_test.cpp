@@ -2,6 +2,7 @@
 // counters move by exactly the requests sent, admin endpoints that exist only on the admin
 // listener, /debug/vars without secrets, and a CPU profile taken under load that google-pprof
 // reads.
+#include "admin_client.hpp"
 #include "api_client.hpp"
 #include "databases.hpp"
 
@@ -18,27 +19,11 @@ using namespace std::chrono_literals;
 using keel::test::Process;
 using linkd::test::ApiClient;
 using linkd::test::Backend;
+using linkd::test::get;
+using linkd::test::sample;
 using linkd::test::TestDatabase;
 
 const std::string kAdminKey = "lk_" + std::string(40, 'Q');
-
-std::string get(int port, const std::string& path, int* status = nullptr, std::chrono::milliseconds timeout = 5000ms) {
-    keel::testing::RawClient c(static_cast<std::uint16_t>(port), timeout);
-    auto r = c.exchange("GET " + path + " HTTP/1.1\r\nHost: t\r\n\r\n");
-    if (status) {
-        *status = r ? r->status : 0;
-    }
-    return r ? r->body : "";
-}
-
-/// The value of one sample line ("name{labels} value") in a scrape; -1 when absent.
-double sample(const std::string& scrape, const std::string& series) {
-    std::size_t at = scrape.find("\n" + series + " ");
-    if (at == std::string::npos) {
-        return -1;
-    }
-    return std::stod(scrape.substr(at + series.size() + 2));
-}
 
 std::string run(const std::string& cmd, int* rc) {
     std::string out;

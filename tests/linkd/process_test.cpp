@@ -1,12 +1,14 @@
 // linkd as a real process: the first-start admin key, `linkd keys create`, configuration
 // errors, clicks pending at SIGTERM reaching the database, and PostgreSQL going away and
 // coming back under a running linkd.
+#include "admin_client.hpp"
 #include "api_client.hpp"
 #include "databases.hpp"
 
 #include <keel/core/sleep.hpp>
 #include <keel/db/sqlite.hpp>
 
+#include <support/eventually.hpp>
 #include <support/process.hpp>
 #include <support/redis_server.hpp>
 
@@ -18,7 +20,9 @@
 namespace {
 
 using namespace std::chrono_literals;
+using keel::test::eventually;
 using keel::test::Process;
+using linkd::test::metric;
 using linkd::test::ApiClient;
 using linkd::test::Backend;
 using linkd::test::TestDatabase;
@@ -231,14 +235,21 @@ TEST(LinkdWebhooks, EventsPendingAtSigtermAreDeliveredBeforeExit) {
 
 namespace {
 
+/// An instance on `db` sharing `redis`, with `admin` as its admin key and no redirect limit.
+std::vector<std::string> with_redis(const TestDatabase& db, const keel::test::RedisServer& redis,
+                                    const std::string& admin, std::vector<std::string> more) {
+    std::vector<std::string> a = {"--redis.url", "redis://127.0.0.1:" + std::to_string(redis.port()),
+                                  "--auth.admin_key", admin, "--ratelimit.redirect_per_second", "0"};
+    a.insert(a.end(), more.begin(), more.end());
+    return linkd_args(db.url(), std::move(a));
+}
+
 TEST(LinkdRedis, TwoInstancesShareOneLimitAndFailOpenWhenRedisIsDown) {
     keel::test::RedisServer redis;
     TestDatabase db(Backend::sqlite);
     const std::string admin = "lk_" + std::string(40, 'R');
     auto args = [&] {
-        return linkd_args(db.url(), {"--redis.url", "redis://127.0.0.1:" + std::to_string(redis.port()),
-                                     "--auth.admin_key", admin, "--ratelimit.create_burst", "5",
-                                     "--ratelimit.create_per_minute", "1", "--ratelimit.redirect_per_second", "0"});
+        return with_redis(db, redis, admin, {"--ratelimit.create_burst", "5", "--ratelimit.create_per_minute", "1"});
     };
     Process a(args());
     int pa = a.wait_port();
@@ -262,34 +273,18 @@ TEST(LinkdRedis, TwoInstancesShareOneLimitAndFailOpenWhenRedisIsDown) {
     redis.stop();
     int status = api_a.call("POST", "/v1/links", R"({"url":"https://example.com/","slug":"while-down"})", admin).status;
     EXPECT_EQ(status, 201);  // fails open by default: Redis down does not take creation down
-    int admin_port = a.wait_admin_port();
-    keel::testing::RawClient scrape(static_cast<std::uint16_t>(admin_port));
-    auto m = scrape.exchange("GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
-    ASSERT_TRUE(m);
-    EXPECT_NE(m->body.find("linkd_ratelimit_redis_unavailable_total{fail_open=\"true\"} 1"), std::string::npos)
-        << m->body.substr(0, 300);
+    EXPECT_EQ(metric(a.wait_admin_port(), "linkd_ratelimit_redis_unavailable_total{fail_open=\"true\"}"), 1);
     a.signal(SIGTERM);
     b.signal(SIGTERM);
     EXPECT_EQ(a.wait(20s), 0) << a.stderr_text();
     EXPECT_EQ(b.wait(20s), 0) << b.stderr_text();
 }
 
-/// A metric's value in an instance's /metrics (-1 when absent).
-double metric(int admin_port, const std::string& name) {
-    keel::testing::RawClient scrape(static_cast<std::uint16_t>(admin_port));
-    auto m = scrape.exchange("GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
-    if (!m) {
-        return -1;
-    }
-    std::size_t at = m->body.find("\n" + name + " ");
-    return at == std::string::npos ? -1 : std::stod(m->body.substr(at + name.size() + 2));
-}
-
 /// An instance's /readyz?verbose: status and body.
 std::pair<int, std::string> readiness(int admin_port) {
-    keel::testing::RawClient c(static_cast<std::uint16_t>(admin_port));
-    auto r = c.exchange("GET /readyz?verbose HTTP/1.1\r\nHost: t\r\n\r\n");
-    return r ? std::pair{r->status, r->body} : std::pair{0, std::string()};
+    int status = 0;
+    std::string body = linkd::test::get(admin_port, "/readyz?verbose", &status);
+    return {status, body};
 }
 
 /// Where `slug` redirects to on `api` ("404" when it does not).
@@ -298,26 +293,13 @@ std::string target_of(ApiClient& api, const std::string& slug) {
     return r.status == 302 ? r.header("Location").value_or("?") : std::to_string(r.status);
 }
 
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds within = 3s) {
-    for (auto end = std::chrono::steady_clock::now() + within; std::chrono::steady_clock::now() < end;) {
-        if (pred()) {
-            return true;
-        }
-        std::this_thread::sleep_for(10ms);
-    }
-    return pred();
-}
-
 TEST(LinkdRedis, ChangesAndRevocationsReachEveryInstanceAndRedisOutagesAreRidden) {
     keel::test::RedisServer redis;
     TestDatabase db(Backend::sqlite);
     const std::string admin = "lk_" + std::string(40, 'C');
     // A long TTL: only an invalidation can make an instance forget a cached slug in this test.
     auto args = [&] {
-        return linkd_args(db.url(), {"--redis.url", "redis://127.0.0.1:" + std::to_string(redis.port()),
-                                     "--auth.admin_key", admin, "--cache.ttl", "1h", "--cache.negative_ttl", "1h",
-                                     "--auth.cache_ttl", "1h", "--ratelimit.redirect_per_second", "0"});
+        return with_redis(db, redis, admin, {"--cache.ttl", "1h", "--cache.negative_ttl", "1h", "--auth.cache_ttl", "1h"});
     };
     Process a(args()), b(args());
     int pa = a.wait_port(), pb = b.wait_port();
@@ -408,9 +390,7 @@ TEST(LinkdRedis, WithoutMemoryTheSharedCacheAnswersAndTheDatabaseIsAskedOnce) {
     keel::test::RedisServer redis;
     TestDatabase db(Backend::sqlite);
     const std::string admin = "lk_" + std::string(40, 'M');
-    Process p(linkd_args(db.url(), {"--redis.url", "redis://127.0.0.1:" + std::to_string(redis.port()),
-                                    "--auth.admin_key", admin, "--cache.memory", "false",
-                                    "--ratelimit.redirect_per_second", "0"}));
+    Process p(with_redis(db, redis, admin, {"--cache.memory", "false"}));
     int port = p.wait_port();
     ASSERT_GT(port, 0) << p.stderr_text();
     int admin_port = p.wait_admin_port();

@@ -5,12 +5,12 @@
 
 #include <keel/core/loop_thread.hpp>
 
+#include <support/eventually.hpp>
 #include <support/redis_server.hpp>
 
 #include <gtest/gtest.h>
 
 #include <mutex>
-#include <thread>
 
 namespace {
 
@@ -51,10 +51,7 @@ protected:
 };
 
 TEST_F(RedisLinkCacheTest, AStaleLookupCannotStoreOverAChange) {
-    for (int i = 0; i < 100 && !cache_.stats().subscribed; ++i) {
-        std::this_thread::sleep_for(10ms);
-    }
-    ASSERT_TRUE(cache_.stats().subscribed);
+    ASSERT_TRUE(keel::test::eventually([&] { return cache_.stats().subscribed; }));
     auto first = get("slug-a");
     EXPECT_FALSE(first.answer.has_value());
     ASSERT_EQ(first.version, "");  // absent
@@ -83,15 +80,10 @@ TEST_F(RedisLinkCacheTest, AStaleLookupCannotStoreOverAChange) {
     put("slug-a", link("https://v2-stale.example/"), *after.version);  // the previous mark: refused
     EXPECT_FALSE(get("slug-a").answer.has_value());
 
-    for (int i = 0; i < 100; ++i) {
-        {
-            std::lock_guard lock(mu_);
-            if (forgotten_.size() >= 2) {
-                break;
-            }
-        }
-        std::this_thread::sleep_for(10ms);
-    }
+    keel::test::eventually([&] {
+        std::lock_guard lock(mu_);
+        return forgotten_.size() >= 2;
+    });
     std::lock_guard lock(mu_);
     EXPECT_EQ(forgotten_, (std::vector<std::string>{"slug-a", "slug-a"}));  // announced to subscribers
     EXPECT_EQ(cache_.stats().invalidations_sent, 2u);
