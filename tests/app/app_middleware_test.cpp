@@ -5,17 +5,36 @@
 #include <keel/router/router.hpp>
 #include <keel/testing/recorder.hpp>
 
+#include <support/read_file.hpp>
+
 #include <gtest/gtest.h>
 
-#include <fstream>
+#include <cstdio>
 #include <sstream>
 
-TEST(AppMiddleware, AccessLogAndRecovererLogJsonLinesWithTheRequestId) {
-    std::string path = ::testing::TempDir() + "/keel_app_mw.log";
-    std::remove(path.c_str());
-    const char* argv[] = {"app", "--log.output", path.c_str()};
-    keel::App app(3, argv);
+/// An App whose JSON log goes to a fresh file, and what it wrote.
+class AppMiddleware : public ::testing::Test {
+protected:
+    std::string logged() {
+        app.logger().flush();
+        return keel::test::read_file(path_);
+    }
+
+    /// A log file of the test's own, not there yet.
+    static std::string fresh_path() {
+        std::string p = ::testing::TempDir() + "/keel_app_" +
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".log";
+        std::remove(p.c_str());
+        return p;
+    }
+
+    std::string path_ = fresh_path();
+    const char* argv_[3] = {"app", "--log.output", path_.c_str()};
+    keel::App app{3, argv_};
     keel::router::Router r;
+};
+
+TEST_F(AppMiddleware, AccessLogAndRecovererLogJsonLinesWithTheRequestId) {
     r.use(app.recoverer());
     r.use(keel::mw::request_id());
     r.use(app.access_log());
@@ -27,12 +46,7 @@ TEST(AppMiddleware, AccessLogAndRecovererLogJsonLinesWithTheRequestId) {
                                .with_header("User-Agent", "curl/7.88"));
     auto boom = keel::testing::call(h, keel::testing::TestRequest{"GET", "/boom"}.with_header("X-Request-ID", "req-boom"));
     EXPECT_EQ(boom.status, 500);
-    app.logger().flush();
-
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    std::string log = s.str();
+    std::string log = logged();
     EXPECT_NE(log.find(R"("level":"info","msg":"request","method":"GET","route":"/users/{id}","path":"/users/7",)"
                        R"("status":200,"bytes":2,)"),
               std::string::npos)
@@ -45,12 +59,7 @@ TEST(AppMiddleware, AccessLogAndRecovererLogJsonLinesWithTheRequestId) {
         << log;
 }
 
-TEST(AppMiddleware, LogLinesNameTheTraceOfTheRequest) {
-    std::string path = ::testing::TempDir() + "/keel_app_trace.log";
-    std::remove(path.c_str());
-    const char* argv[] = {"app", "--log.output", path.c_str()};
-    keel::App app(3, argv);
-    keel::router::Router r;
+TEST_F(AppMiddleware, LogLinesNameTheTraceOfTheRequest) {
     r.use(app.recoverer());
     r.use(keel::mw::request_id());
     r.use(keel::mw::trace_context());
@@ -69,11 +78,7 @@ TEST(AppMiddleware, LogLinesNameTheTraceOfTheRequest) {
     auto fresh = keel::testing::call(h, keel::testing::TestRequest{"GET", "/ok"}.with_header("traceparent", "garbage"));
     std::string new_trace = fresh.body.substr(3, 32);
     EXPECT_NE(new_trace, "4bf92f3577b34da6a3ce929d0e0e4736");  // an invalid header starts a new trace
-    app.logger().flush();
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    std::string log = s.str();
+    std::string log = logged();
     EXPECT_NE(log.find(R"("path":"/ok",)"), std::string::npos) << log;
     EXPECT_NE(log.find(R"("msg":"handler failed","error":"boom")"), std::string::npos) << log;
     std::size_t lines = 0, traced = 0;

@@ -68,67 +68,60 @@ struct Source {
     }
 };
 
-TEST(CacheAside, StaleWhileRevalidateServesAtOnceAndRefreshesInTheBackground) {
+/// A cache in front of a Source, read through cache_aside from a loop thread.
+class CacheAside : public ::testing::Test {
+protected:
+    Result<int> read(const AsidePolicy<int>& policy, LruCache<int>& in) {
+        return lt.block_on([&] { return keel::cache::cache_aside(in, flight, "k", policy, [&] { return src.load(); }); });
+    }
+    Result<int> read(const AsidePolicy<int>& policy) { return read(policy, cache); }
+
     LruCache<int> cache;
     SingleFlight<Result<int>> flight;
     Source src;
     keel::LoopThread lt;
+};
+
+TEST_F(CacheAside, StaleWhileRevalidateServesAtOnceAndRefreshesInTheBackground) {
     AsidePolicy<int> policy{{.ttl = 50ms, .stale_while_revalidate = 10s}};
-    auto read = [&] {
-        return lt.block_on([&] { return keel::cache::cache_aside(cache, flight, "k", policy, [&] { return src.load(); }); });
-    };
-    EXPECT_EQ(*read(), 1);
-    EXPECT_EQ(*read(), 1);  // fresh: no load
+    EXPECT_EQ(*read(policy), 1);
+    EXPECT_EQ(*read(policy), 1);  // fresh: no load
     EXPECT_EQ(src.calls, 1);
     src.value = 2;
     std::this_thread::sleep_for(60ms);
-    EXPECT_EQ(*read(), 1);  // stale: served as is...
+    EXPECT_EQ(*read(policy), 1);  // stale: served as is...
     for (int i = 0; i < 100 && src.calls < 2; ++i) {
         std::this_thread::sleep_for(5ms);
     }
     std::this_thread::sleep_for(10ms);
     EXPECT_EQ(src.calls, 2);  // ...and reloaded once behind the scenes
-    EXPECT_EQ(*read(), 2);
+    EXPECT_EQ(*read(policy), 2);
 }
 
-TEST(CacheAside, StaleIfErrorHidesAFailingSource) {
-    LruCache<int> cache;
-    SingleFlight<Result<int>> flight;
-    Source src;
-    keel::LoopThread lt;
+TEST_F(CacheAside, StaleIfErrorHidesAFailingSource) {
     AsidePolicy<int> policy{{.ttl = 20ms, .stale_if_error = 10s}};
-    auto read = [&] {
-        return lt.block_on([&] { return keel::cache::cache_aside(cache, flight, "k", policy, [&] { return src.load(); }); });
-    };
-    EXPECT_EQ(*read(), 1);
+    EXPECT_EQ(*read(policy), 1);
     std::this_thread::sleep_for(30ms);
     src.failing = true;
-    auto r = read();
+    auto r = read(policy);
     ASSERT_TRUE(r);  // the error is hidden by the stale value
     EXPECT_EQ(*r, 1);
     EXPECT_EQ(cache.stats().load_errors, 1u);
     LruCache<int> empty;
-    auto none = lt.block_on([&] { return keel::cache::cache_aside(empty, flight, "x", policy, [&] { return src.load(); }); });
+    auto none = read(policy, empty);
     ASSERT_FALSE(none);  // nothing to fall back on: the error
     EXPECT_EQ(none.error().code(), keel::Errc::unavailable);
 }
 
-TEST(CacheAside, NegativeValuesUseTheirOwnTtl) {
-    LruCache<int> cache;
-    SingleFlight<Result<int>> flight;
-    Source src;
+TEST_F(CacheAside, NegativeValuesUseTheirOwnTtl) {
     src.value = 0;  // "not found"
-    keel::LoopThread lt;
     AsidePolicy<int> policy{{.ttl = 1h}, 30ms, [](const int& v) { return v == 0; }};
-    auto read = [&] {
-        return lt.block_on([&] { return keel::cache::cache_aside(cache, flight, "k", policy, [&] { return src.load(); }); });
-    };
-    EXPECT_EQ(*read(), 0);
-    EXPECT_EQ(*read(), 0);
+    EXPECT_EQ(*read(policy), 0);
+    EXPECT_EQ(*read(policy), 0);
     EXPECT_EQ(src.calls, 1);
     src.value = 5;
     std::this_thread::sleep_for(40ms);
-    EXPECT_EQ(*read(), 5);  // the negative entry expired quickly
+    EXPECT_EQ(*read(policy), 5);  // the negative entry expired quickly
     EXPECT_EQ(src.calls, 2);
 }
 

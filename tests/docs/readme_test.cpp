@@ -1,24 +1,17 @@
 // The README's code sample must be the compiled example, byte for byte, so it cannot rot.
+#include <support/read_file.hpp>
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 
-namespace {
-std::string read(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-}  // namespace
+using keel::test::read_file;
 
 TEST(Readme, SampleIsTheCompiledExample) {
     std::string root = std::getenv("KEEL_SOURCE_DIR");
-    std::string readme = read(root + "/README.md");
-    std::string example = read(root + "/examples/readme/main.cpp");
+    std::string readme = read_file(root + "/README.md");
+    std::string example = read_file(root + "/examples/readme/main.cpp");
     ASSERT_FALSE(example.empty());
     std::size_t start = readme.find("```cpp\n");
     ASSERT_NE(start, std::string::npos);

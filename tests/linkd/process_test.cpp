@@ -22,6 +22,7 @@ namespace {
 using namespace std::chrono_literals;
 using keel::test::eventually;
 using keel::test::Process;
+using keel::test::read_file;
 using linkd::test::metric;
 using linkd::test::ApiClient;
 using linkd::test::Backend;
@@ -161,13 +162,6 @@ TEST(LinkdFaults, PostgresGoingAwayGives503AndLinkdRecoversByItself) {
 }  // namespace
 
 namespace {
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 TEST(LinkdReadme, TheCurlSessionRunsAsWritten) {
     std::string script_path = std::string(KEEL_SOURCE_DIR_PATH) + "/services/linkd/examples/session.sh";

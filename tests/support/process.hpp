@@ -1,6 +1,8 @@
 #pragma once
 // Runs a program as a child process for tests (the App and linkd as real processes).
 
+#include <support/read_file.hpp>
+
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -11,9 +13,7 @@
 
 #include <atomic>
 #include <chrono>
-#include <fstream>
 #include <regex>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -67,8 +67,8 @@ public:
         }
         return -1;
     }
-    std::string stderr_text() const { return read(err_path_); }
-    std::string stdout_text() const { return read(out_path_); }
+    std::string stderr_text() const { return read_file(err_path_); }
+    std::string stdout_text() const { return read_file(out_path_); }
     pid_t pid() const noexcept { return pid_; }
     // Waits for the "listening" log line and returns the port.
     int wait_port(std::chrono::milliseconds timeout = 10s) { return wait_listening("listening", timeout); }
@@ -90,12 +90,6 @@ private:
         return -1;
     }
 
-    static std::string read(const std::string& path) {
-        std::ifstream in(path);
-        std::stringstream s;
-        s << in.rdbuf();
-        return s.str();
-    }
     pid_t pid_ = -1;
     bool exited_ = false;
     std::string err_path_;

@@ -90,12 +90,13 @@ public:
         {
             SharedSlot read(s.lock);
             auto it = s.index.find(key);
-            if (it == s.index.end() || now < it->second->error_until) {
-                if (it != s.index.end() && now < it->second->fresh_until) {
-                    it->second->mark();
-                    count(read.slot()).hits.fetch_add(1, std::memory_order_relaxed);
-                    return it->second->value;
-                }
+            const bool present = it != s.index.end();
+            if (present && now < it->second->fresh_until) {
+                it->second->mark();
+                count(read.slot()).hits.fetch_add(1, std::memory_order_relaxed);
+                return it->second->value;
+            }
+            if (!present || now < it->second->error_until) {
                 count(read.slot()).misses.fetch_add(1, std::memory_order_relaxed);
                 return std::nullopt;
             }

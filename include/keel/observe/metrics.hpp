@@ -162,6 +162,10 @@ private:
         std::unique_ptr<Family<Histogram>> histogram;
     };
     Entry& entry(const std::string& name, const std::string& type, const std::vector<std::string>& labels);
+    /// The family in `slot` of name's entry, made at the first registration.
+    template <class M>
+    Family<M>& install(std::unique_ptr<Family<M>> Entry::*slot, const char* type, std::string name, std::string help,
+                       std::vector<std::string> labels, std::vector<double> bounds = {});
 
     mutable std::mutex mu_;
     std::map<std::string, Entry> entries_;

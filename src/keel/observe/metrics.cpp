@@ -181,42 +181,34 @@ Registry::Entry& Registry::entry(const std::string& name, const std::string& typ
     return entries_[name];
 }
 
-Family<Counter>& Registry::counter(std::string name, std::string help, std::vector<std::string> labels) {
+template <class M>
+Family<M>& Registry::install(std::unique_ptr<Family<M>> Entry::*slot, const char* type, std::string name,
+                             std::string help, std::vector<std::string> labels, std::vector<double> bounds) {
     std::lock_guard lock(mu_);
-    Entry& e = entry(name, "counter", labels);
-    if (!e.counter) {
-        e.type = "counter";
-        e.counter.reset(new Family<Counter>(std::move(name), std::move(help), std::move(labels)));
-    } else if (e.counter->labels_ != labels) {
+    Entry& e = entry(name, type, labels);
+    std::unique_ptr<Family<M>>& family = e.*slot;
+    if (!family) {
+        e.type = type;
+        family.reset(new Family<M>(std::move(name), std::move(help), std::move(labels), std::move(bounds)));
+    } else if (family->labels_ != labels) {
         throw std::invalid_argument("keel: metrics: " + name + " is already registered with other labels");
     }
-    return *e.counter;
+    return *family;
+}
+
+Family<Counter>& Registry::counter(std::string name, std::string help, std::vector<std::string> labels) {
+    return install(&Entry::counter, "counter", std::move(name), std::move(help), std::move(labels));
 }
 
 Family<Gauge>& Registry::gauge(std::string name, std::string help, std::vector<std::string> labels) {
-    std::lock_guard lock(mu_);
-    Entry& e = entry(name, "gauge", labels);
-    if (!e.gauge) {
-        e.type = "gauge";
-        e.gauge.reset(new Family<Gauge>(std::move(name), std::move(help), std::move(labels)));
-    } else if (e.gauge->labels_ != labels) {
-        throw std::invalid_argument("keel: metrics: " + name + " is already registered with other labels");
-    }
-    return *e.gauge;
+    return install(&Entry::gauge, "gauge", std::move(name), std::move(help), std::move(labels));
 }
 
 Family<Histogram>& Registry::histogram(std::string name, std::string help, std::vector<std::string> labels,
                                        std::vector<double> bounds) {
-    std::lock_guard lock(mu_);
-    Entry& e = entry(name, "histogram", labels);
-    if (!e.histogram) {
-        e.type = "histogram";
-        Histogram probe(bounds);  // validates the bounds now, not at the first observation
-        e.histogram.reset(new Family<Histogram>(std::move(name), std::move(help), std::move(labels), std::move(bounds)));
-    } else if (e.histogram->labels_ != labels) {
-        throw std::invalid_argument("keel: metrics: " + name + " is already registered with other labels");
-    }
-    return *e.histogram;
+    Histogram probe(bounds);  // validates the bounds now, not at the first observation
+    return install(&Entry::histogram, "histogram", std::move(name), std::move(help), std::move(labels),
+                   std::move(bounds));
 }
 
 void Registry::add_collector(Collector c) {
@@ -228,6 +220,16 @@ std::string Registry::scrape() const {
     // Render each family to its own text, keyed by name, so that registered and collected
     // families come out sorted together.
     std::map<std::string, std::string> blocks;
+    // Counters and gauges: one value per series.
+    auto render_values = [](std::string& out, const std::string& name, const auto& family, const char* type) {
+        std::lock_guard fl(family.mu_);
+        append_help(out, name, family.help_, type);
+        for (const auto& [values, series] : family.series_) {
+            out += name;
+            append_labels(out, family.labels_, values);
+            out += ' ' + std::to_string(series->value()) + '\n';
+        }
+    };
     std::vector<Collector> collectors;
     {
         std::lock_guard lock(mu_);
@@ -235,21 +237,9 @@ std::string Registry::scrape() const {
         for (const auto& [name, e] : entries_) {
             std::string& out = blocks[name];
             if (e.counter) {
-                std::lock_guard fl(e.counter->mu_);
-                append_help(out, name, e.counter->help_, "counter");
-                for (const auto& [values, c] : e.counter->series_) {
-                    out += name;
-                    append_labels(out, e.counter->labels_, values);
-                    out += ' ' + std::to_string(c->value()) + '\n';
-                }
+                render_values(out, name, *e.counter, "counter");
             } else if (e.gauge) {
-                std::lock_guard fl(e.gauge->mu_);
-                append_help(out, name, e.gauge->help_, "gauge");
-                for (const auto& [values, g] : e.gauge->series_) {
-                    out += name;
-                    append_labels(out, e.gauge->labels_, values);
-                    out += ' ' + std::to_string(g->value()) + '\n';
-                }
+                render_values(out, name, *e.gauge, "gauge");
             } else if (e.histogram) {
                 std::lock_guard fl(e.histogram->mu_);
                 append_help(out, name, e.histogram->help_, "histogram");
