@@ -92,6 +92,45 @@ TEST(Loop, PostFromManyThreadsRunsEverythingOnLoopThread) {
     EXPECT_FALSE(wrong_thread);
 }
 
+// Each producer posts one callback and waits for it before posting the next, so a wake-up
+// lost between a post and the loop's drain is never repaired by a later post: it shows as a
+// callback that does not run. (The drain once cleared its wake flag with a plain store, which
+// may pass the queue reads that follow it; a post landing in between was left unseen.)
+TEST(Loop, EveryPostWakesTheLoopEvenWhenNothingFollowsIt) {
+    keel::Loop loop;
+    std::thread runner([&] { loop.run(); });
+    constexpr int kProducers = 3;
+    constexpr int kPerProducer = 5000;
+    std::atomic<int> lost{0};
+    std::vector<std::thread> producers;
+    for (int t = 0; t < kProducers; ++t) {
+        producers.emplace_back([&] {
+            for (int i = 0; i < kPerProducer; ++i) {
+                std::atomic<bool> ran{false};
+                loop.post([&ran] { ran.store(true, std::memory_order_release); });
+                auto give_up = std::chrono::steady_clock::now() + 2s;
+                while (!ran.load(std::memory_order_acquire)) {
+                    if (std::chrono::steady_clock::now() > give_up) {
+                        ++lost;
+                        loop.post([] {});  // a second post wakes the loop: let the test end
+                        while (!ran.load(std::memory_order_acquire)) {
+                            std::this_thread::yield();
+                        }
+                        break;
+                    }
+                    std::this_thread::yield();
+                }
+            }
+        });
+    }
+    for (auto& p : producers) {
+        p.join();
+    }
+    loop.stop();
+    runner.join();
+      EXPECT_EQ(lost.load(), 0) << "posted callbacks that waited for a later post";
+}
+
 TEST(Loop, StopFromAnotherThreadWakesIdleLoop) {
     keel::Loop loop;
     std::thread runner([&] { loop.run(); });

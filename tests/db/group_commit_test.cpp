@@ -4,6 +4,8 @@
 #include <keel/core/sleep.hpp>
 #include <keel/db/group_commit.hpp>
 
+#include "support/eventually.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -78,6 +80,50 @@ TEST(GroupCommit, AFailedWriteFailsItsBatchOnly) {
     EXPECT_EQ(first, "disk full");
     int second = lt.block_on([&]() { return gc.submit(2); });
     EXPECT_EQ(second, 7);
+}
+
+}  // namespace
+
+namespace {
+
+// An item whose stop token fires while it waits behind a batch in flight is withdrawn: it
+// answers kCancelled at once and is never written; the batch in flight is not disturbed.
+TEST(GroupCommit, AnItemCancelledWhileQueuedIsWithdrawnAndNeverWritten) {
+    std::atomic<bool> release{false};
+    std::vector<int> written;  // the write runs on the leader's loop only
+    GroupCommit<int, keel::Result<int>> gc([&](std::vector<int>& batch) -> Task<std::vector<keel::Result<int>>> {
+        while (!release.load()) {
+            co_await keel::sleep_for(1ms);  // the first batch is "on disk" until the test says so
+        }
+        written.insert(written.end(), batch.begin(), batch.end());
+        co_return std::vector<keel::Result<int>>(batch.begin(), batch.end());
+    });
+    keel::LoopThread lt;
+    keel::StopSource stop;  // used on the loop thread only, as a connection's is
+    std::atomic<int> first{0};
+    std::atomic<bool> second_done{false};
+    std::atomic<int> second_code{-1};
+    lt.loop().post([&] {
+        keel::spawn([](GroupCommit<int, keel::Result<int>>& gc, std::atomic<int>& out) -> Task<void> {
+            auto r = co_await gc.submit(1);
+            out = r ? *r : -1;
+        }(gc, first), [](std::exception_ptr) {});
+        keel::spawn([](GroupCommit<int, keel::Result<int>>& gc, keel::StopToken t, std::atomic<int>& code,
+                       std::atomic<bool>& done) -> Task<void> {
+            auto r = co_await gc.submit(2, t);
+            code = r ? 0 : static_cast<int>(r.error().code());
+            done = true;
+        }(gc, stop.token(), second_code, second_done), [](std::exception_ptr) {});
+        stop.request_stop();
+    });
+    ASSERT_TRUE(keel::test::eventually([&] { return second_done.load(); }));
+    EXPECT_EQ(second_code.load(), static_cast<int>(keel::Errc::cancelled));
+    EXPECT_EQ(first.load(), 0);  // still being written
+    release = true;
+    ASSERT_TRUE(keel::test::eventually([&] { return first.load() == 1; }));
+    lt.block_on([]() -> Task<void> { co_return; });  // the write's last step has run
+    EXPECT_EQ(written, std::vector<int>{1});
+    EXPECT_EQ(gc.stats().items, 1u);
 }
 
 }  // namespace

@@ -12,11 +12,19 @@
 ///
 /// `write` gets the batch and returns one Out per item, in order. It runs on the loop of the
 /// caller that found no batch in flight. Callers resume on their own loops. Thread-safe.
+///
+/// Cancellation: an item submitted with a stop token (Out must be constructible from a
+/// keel::Error, e.g. Result<T>) is withdrawn when the token fires while it still waits for a
+/// batch, and answers errors::kCancelled: nothing of it was written. Once its batch is being
+/// written it waits for the outcome, which may be a commit.
 
 #include <keel/core/assert.hpp>
+#include <keel/core/error.hpp>
 #include <keel/core/loop.hpp>
+#include <keel/core/stop_token.hpp>
 #include <keel/core/task.hpp>
 
+#include <algorithm>
 #include <coroutine>
 #include <deque>
 #include <exception>
@@ -24,6 +32,7 @@
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -47,13 +56,13 @@ public:
         : write_(std::move(write)), options_(options) {}
 
     /// Queues `item` and suspends until the batch holding it is written.
-    Task<Out> submit(In item) {
-        Pending p{std::move(item)};
-        co_await Enqueue{this, &p};
-        if (p.error) {
-            std::rethrow_exception(p.error);
-        }
-        co_return std::move(*p.out);
+    Task<Out> submit(In item) { return submit_impl(std::move(item), StopToken{}); }
+
+    /// The same, withdrawn with errors::kCancelled if `stop` fires before its batch starts.
+    Task<Out> submit(In item, StopToken stop)
+        requires std::is_constructible_v<Out, Error>
+    {
+        return submit_impl(std::move(item), stop);
     }
 
     GroupCommitStats stats() const {
@@ -66,13 +75,31 @@ private:
         In in;
         std::optional<Out> out;
         std::exception_ptr error;
+        bool cancelled = false;
         Loop* loop = nullptr;
         std::coroutine_handle<> h;
+        std::optional<StopCallback> on_stop;
     };
+
+    Task<Out> submit_impl(In item, StopToken stop) {
+        Pending p{std::move(item)};
+        co_await Enqueue{this, &p, stop};
+        p.on_stop.reset();
+        if (p.cancelled) {
+            if constexpr (std::is_constructible_v<Out, Error>) {
+                co_return Out(keel::errors::kCancelled);
+            }
+        }
+        if (p.error) {
+            std::rethrow_exception(p.error);
+        }
+        co_return std::move(*p.out);
+    }
 
     struct Enqueue {
         GroupCommit* self;
         Pending* p;
+        StopToken stop;
         bool await_ready() const noexcept { return false; }
         void await_suspend(std::coroutine_handle<> h) {
             p->h = h;
@@ -87,6 +114,11 @@ private:
                     lead = true;
                 }
             }
+            if (stop.stop_possible()) {
+                // Stop tokens fire on the caller's loop; the resumption is deferred so it never
+                // runs inside request_stop().
+                p->on_stop.emplace(stop, [self = self, p = p] { self->withdraw(p); });
+            }
             if (lead) {
                 // The writer runs detached on this loop; this caller waits like the others.
                 keel::spawn(self->drain(), [](std::exception_ptr) {});
@@ -94,6 +126,20 @@ private:
         }
         void await_resume() const noexcept {}
     };
+
+    // On the item's loop, when its stop token fires: still queued → out of the queue, resumed.
+    void withdraw(Pending* p) {
+        {
+            std::lock_guard lock(mu_);
+            auto it = std::find(queue_.begin(), queue_.end(), p);
+            if (it == queue_.end()) {
+                return;  // in a batch already: it gets the batch's outcome
+            }
+            queue_.erase(it);
+            p->cancelled = true;
+        }
+        p->loop->defer([h = p->h] { h.resume(); });
+    }
 
     Task<void> drain() {
         for (;;) {

@@ -1,5 +1,7 @@
 #include <keel/core/loop.hpp>
 
+#include "wake_flag.hpp"
+
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -41,7 +43,7 @@ Loop* Loop::current() noexcept { return t_current; }
 
 void Loop::stop() noexcept {
     stop_.store(true, std::memory_order_release);
-    if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) {
+    if (detail::raise_wake(wake_pending_)) {
         std::uint64_t one = 1;
         [[maybe_unused]] auto n = ::write(event_fd_, &one, sizeof one);
     }
@@ -52,7 +54,7 @@ void Loop::post(std::function<void()> fn) {
     node->fn = std::move(fn);
     posted_.push(node);
     // Only the first post after a drain pays for the syscall.
-    if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) {
+    if (detail::raise_wake(wake_pending_)) {
         std::uint64_t one = 1;
         [[maybe_unused]] auto n = ::write(event_fd_, &one, sizeof one);
     }
@@ -112,8 +114,9 @@ void Loop::unwatch(int fd) noexcept { ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, 
 void Loop::drain_posted() {
     std::uint64_t count;
     [[maybe_unused]] auto n = ::read(event_fd_, &count, sizeof count);
-    // Clear the flag before draining so a post racing with the drain wakes us again.
-    wake_pending_.store(false, std::memory_order_release);
+    // Clear the flag before draining so a post racing with the drain wakes us again
+    // (wake_flag.hpp says why this must be an RMW).
+    detail::clear_wake(wake_pending_);
     while (Posted* p = posted_.pop()) {
         auto fn = std::move(p->fn);
         delete p;
