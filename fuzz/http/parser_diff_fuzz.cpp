@@ -9,7 +9,7 @@
 //   - bare CR anywhere (RFC 9112 §2.2: MUST be treated as invalid or replaced)
 //   - whitespace between field name and colon (RFC 9112 §5.1: MUST reject with 400)
 //   - control characters in field values (RFC 9110 §5.5)
-//   - missing or duplicate Host in HTTP/1.1 (RFC 9112 §3.2: MUST respond 400)
+//   - missing, duplicate or invalid Host in HTTP/1.1 (RFC 9112 §3.2: MUST respond 400)
 //   - a fragment ('#') or a non-ASCII byte in the request-target (RFC 9112 §3.2, RFC 3986)
 //   - a target that is neither origin-, absolute- nor asterisk-form (RFC 9112 §3.2)
 //   - HTTP versions other than 1.x (RFC 9110 §2.5: 505); Expect other than 100-continue (417)
@@ -117,6 +117,7 @@ bool stricter_by_design(ParseError e) {
         case ParseError::bad_header_name:
         case ParseError::missing_host:
         case ParseError::duplicate_host:
+        case ParseError::bad_host:
         case ParseError::bad_target:
         case ParseError::bad_request_line:
         case ParseError::bad_version:

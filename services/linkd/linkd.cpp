@@ -1,5 +1,6 @@
 #include "linkd.hpp"
 
+#include <keel/config/config.hpp>
 #include <keel/core/sleep.hpp>
 #include <keel/observe/runtime_metrics.hpp>
 #include <keel/ratelimit/limiter.hpp>
@@ -40,7 +41,8 @@ void define_config(keel::config::Config& c) {
     c.define_duration("webhook.timeout", 5s, 10ms, 5min, "one delivery attempt, at most");
     c.define_duration("webhook.drain_timeout", 10s, 0s, 10min, "at shutdown, time left to deliver what is pending");
     c.define_string("redis.url", "",
-                    "redis://host:port: rate limits and the redirect cache shared by every instance (empty: in memory)");
+                    "redis://[[user]:password@]host[:port][/db]: rate limits and the redirect cache shared by every "
+                    "instance (empty: in memory)");
     c.define_bool("ratelimit.fail_open", true, "when Redis is unreachable, allow (true) or deny (false) limited requests");
     c.define_int("ratelimit.create_per_minute", 600, 0, 100000000, "links an API key may create per minute (0 = no limit)");
     c.define_int("ratelimit.create_burst", 50, 1, 1000000, "links an API key may create at once");
@@ -87,34 +89,6 @@ LinkdOptions options_from(const keel::config::Config& c) {
 }
 
 namespace {
-keel::Result<keel::redis::Options> parse_redis_url(std::string_view url) {
-    if (url.rfind("redis://", 0) != 0) {
-        return keel::Error(keel::Errc::invalid_argument, "redis.url: must look like redis://host:port");
-    }
-    std::string_view rest = url.substr(8);
-    while (!rest.empty() && rest.back() == '/') {
-        rest.remove_suffix(1);
-    }
-    keel::redis::Options o;
-    std::size_t colon = rest.rfind(':');
-    o.host = std::string(rest.substr(0, colon));
-    if (colon != std::string_view::npos) {
-        try {
-            std::size_t used = 0;
-            o.port = std::stoi(std::string(rest.substr(colon + 1)), &used);
-            if (used != rest.size() - colon - 1 || o.port <= 0 || o.port > 65535) {
-                throw std::invalid_argument("port");
-            }
-        } catch (const std::exception&) {
-            return keel::Error(keel::Errc::invalid_argument, "redis.url: invalid port");
-        }
-    }
-    if (o.host.empty()) {
-        return keel::Error(keel::Errc::invalid_argument, "redis.url: missing host");
-    }
-    return o;
-}
-
 std::unique_ptr<Repository> open_or_throw(const RepositoryOptions& o) {
     auto r = open_repository(o);
     if (!r) {
@@ -132,9 +106,10 @@ Linkd::Linkd(LinkdOptions options, keel::WorkerPool& workers, keel::log::Logger*
       keys_(*repo_, options_.keys),
       background_(&workers) {
     if (!options_.redis_url.empty()) {
-        auto ro = parse_redis_url(options_.redis_url);
+        auto ro = keel::redis::parse_url(options_.redis_url);
         if (!ro) {
-            throw std::invalid_argument(std::string(ro.error().message()));
+            throw std::invalid_argument("redis.url = \"" + keel::config::redact_credentials(options_.redis_url) +
+                                        "\": " + std::string(ro.error().message()));
         }
         redis_ = std::make_unique<keel::redis::Client>(*ro);
         if (options_.shared_cache) {
@@ -324,8 +299,16 @@ void Linkd::add_routes(keel::router::Router& r, std::function<bool()> accepting)
         if (!redis_) {
             return std::make_shared<keel::ratelimit::LocalLimiter>(limit);
         }
-        auto l = std::make_shared<keel::ratelimit::RedisLimiter>(
-            *redis_, limit, keel::ratelimit::RedisLimiterOptions{prefix, options_.ratelimit_fail_open});
+        keel::ratelimit::RedisLimiterOptions ro{.prefix = prefix, .fail_open = options_.ratelimit_fail_open};
+        keel::log::Logger* logger = logger_;
+        ro.on_unavailable = [logger, prefix](std::string_view reason, bool failing_open) {
+            if (logger) {
+                logger->warn(failing_open ? "rate limits are failing open: Redis cannot decide, requests are allowed"
+                                          : "rate limits are failing closed: Redis cannot decide, requests are refused",
+                             {{"limiter", prefix}, {"error", reason}});
+            }
+        };
+        auto l = std::make_shared<keel::ratelimit::RedisLimiter>(*redis_, limit, std::move(ro));
         redis_limiters_.push_back(l);
         return l;
     };

@@ -1,12 +1,12 @@
 // A keel App used by app_test as a real process: /hello, /slow?ms=N (a coroutine that sleeps),
-// and two shutdown hooks that log their order.
+// and two shutdown hooks that log their order. Requests are counted and logged.
 #include <keel/keel.hpp>
 
 #include <charconv>
 
 int main(int argc, char** argv) {
     keel::App app(argc, argv, {.name = "slow_app"});
-    app.handle([](keel::Request& req) -> keel::Task<keel::Response> {
+    keel::Handler handler = [](keel::Request& req) -> keel::Task<keel::Response> {
         if (req.path() == "/slow") {
             int ms = 100;
             std::string_view q = req.query();
@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
             co_return keel::Response::text(full ? "slept" : "cancelled");
         }
         co_return keel::Response::text("hello");
-    });
+    };
+    app.handle(app.http_metrics()(app.access_log()(std::move(handler))));
     app.on_shutdown([&app] { app.logger().info("hook", {{"n", 1}}); });
     app.on_shutdown([&app] { app.logger().info("hook", {{"n", 2}}); });
     return app.run();

@@ -199,3 +199,97 @@ TEST_F(Redis, ASubscriberStartedWhileRedisIsDownSubscribesWhenItComes) {
 }
 
 }  // namespace
+
+namespace {
+
+// Issue 15: a password in redis.url ended up in the host name; every limit failed open.
+TEST(RedisUrl, ParsesCredentialsHostPortAndDatabase) {
+    auto full = keel::redis::parse_url("redis://app:s%40cret@cache.internal:6380/3");
+    ASSERT_TRUE(full) << full.error().message();
+    EXPECT_EQ(full->username, "app");
+    EXPECT_EQ(full->password, "s@cret");
+    EXPECT_EQ(full->host, "cache.internal");
+    EXPECT_EQ(full->port, 6380);
+    EXPECT_EQ(full->db, 3);
+    auto password_only = keel::redis::parse_url("redis://:secret@127.0.0.1:16379");
+    ASSERT_TRUE(password_only);
+    EXPECT_EQ(password_only->username, "");
+    EXPECT_EQ(password_only->password, "secret");
+    EXPECT_EQ(password_only->host, "127.0.0.1");
+    EXPECT_EQ(password_only->port, 16379);
+    auto defaults = keel::redis::parse_url("redis://[::1]");
+    ASSERT_TRUE(defaults);
+    EXPECT_EQ(defaults->host, "::1");
+    EXPECT_EQ(defaults->port, 6379);
+    EXPECT_EQ(defaults->db, 0);
+}
+
+TEST(RedisUrl, RefusesWhatItCannotHonourWithoutRepeatingThePassword) {
+    for (const char* bad : {"rediss://:pw@cache:6379", "http://cache:6379", "redis://pw@cache", "redis://:pw@:6379",
+                            "redis://:pw@cache:0", "redis://:pw@cache:http", "redis://:pw@cache/x",
+                            "redis://:pw@cache?db=1", "redis://:p%zzw@cache"}) {
+        auto r = keel::redis::parse_url(bad);
+        ASSERT_FALSE(r) << bad;
+        EXPECT_EQ(std::string(r.error().message()).find("pw"), std::string::npos) << r.error().message();
+    }
+    EXPECT_NE(std::string(keel::redis::parse_url("rediss://h").error().message()).find("TLS"), std::string::npos);
+}
+
+class RedisWithPassword : public ::testing::Test {
+protected:
+    keel::test::RedisServer server_{"s3cret-pw"};
+    keel::LoopThread loop_;
+    keel::Result<Reply> run(keel::redis::Client& redis, std::vector<std::string> args) {
+        return loop_.block_on([&] { return redis.command(args); });
+    }
+};
+
+TEST_F(RedisWithPassword, AuthAndSelectAreSentOnEveryConnection) {
+    auto o = keel::redis::parse_url("redis://:s3cret-pw@127.0.0.1:" + std::to_string(server_.port()) + "/2");
+    ASSERT_TRUE(o);
+    o->reconnect_min = 20ms;
+    o->reconnect_max = 100ms;
+    keel::redis::Client redis(*o);
+    ASSERT_TRUE(run(redis, {"SET", "k", "in db 2"}));
+    // The key is in database 2, not 0: SELECT was sent.
+    EXPECT_EQ(run(redis, {"GET", "k"})->str, "in db 2");
+    auto in_db0 = run(redis, {"EVAL", "redis.call('SELECT', 0) return redis.call('EXISTS', 'k')", "0"});
+    ASSERT_TRUE(in_db0);
+    EXPECT_EQ(in_db0->integer, 0);
+    // Redis restarts: the reconnection authenticates again.
+    server_.stop();
+    server_.start();
+    ASSERT_TRUE(eventually([&] {
+        auto r = run(redis, {"SET", "k2", "after restart"});
+        return r && !r->is_error();
+    })) << "no working connection after Redis came back";
+    EXPECT_GE(redis.stats().connects, 2u);
+}
+
+TEST_F(RedisWithPassword, AWrongPasswordFailsWithRedisAnswerAndALimiterSaysSo) {
+    keel::redis::Client redis({.port = server_.port(), .password = "wrong", .reconnect_min = 20ms});
+    std::vector<std::string> reports;
+    std::mutex mu;
+    keel::ratelimit::RedisLimiter limiter(
+        redis, {.rate = 10, .burst = 10},
+        {.prefix = "t:", .fail_open = true, .on_unavailable = [&](std::string_view reason, bool open) {
+             std::lock_guard lock(mu);
+             reports.push_back(std::string(reason) + (open ? " (open)" : " (closed)"));
+         }});
+    for (int i = 0; i < 20; ++i) {
+        auto d = loop_.block_on([&] { return limiter.check("someone"); });
+        EXPECT_TRUE(d.allowed);  // failing open
+    }
+    EXPECT_EQ(limiter.unavailable(), 20u);
+    std::lock_guard lock(mu);
+    ASSERT_EQ(reports.size(), 1u) << "reported once per interval, not per request";
+    EXPECT_TRUE(reports[0].find("WRONGPASS") != std::string::npos || reports[0].find("AUTH refused") != std::string::npos ||
+                reports[0].find("NOAUTH") != std::string::npos)
+        << reports[0];
+    EXPECT_NE(reports[0].find("(open)"), std::string::npos);
+    auto later = run(redis, {"PING"});
+    ASSERT_FALSE(later);
+    EXPECT_NE(std::string(later.error().message()).find("AUTH refused"), std::string::npos) << later.error().message();
+}
+
+}  // namespace

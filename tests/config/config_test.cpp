@@ -136,6 +136,27 @@ TEST(Config, SecretsAreRedacted) {
     }
 }
 
+// Issue 15: a Redis or database URL with a password showed it in clear in /debug/vars.
+TEST(Config, CredentialsInUrlsAreRedacted) {
+    using keel::config::redact_credentials;
+    EXPECT_EQ(redact_credentials("redis://:secret@127.0.0.1:16379"), "redis://:[redacted]@127.0.0.1:16379");
+    EXPECT_EQ(redact_credentials("redis://app:s3cr%40t@cache:6379/2"), "redis://app:[redacted]@cache:6379/2");
+    EXPECT_EQ(redact_credentials("postgres://linkd:pw@db:5432/linkd?sslmode=disable"),
+              "postgres://linkd:[redacted]@db:5432/linkd?sslmode=disable");
+    EXPECT_EQ(redact_credentials("postgres://linkd@db/linkd?password=pw&sslmode=disable"),
+              "postgres://linkd@db/linkd?password=[redacted]&sslmode=disable");
+    EXPECT_EQ(redact_credentials("postgres://user@db/x"), "postgres://user@db/x");  // no password
+    EXPECT_EQ(redact_credentials("sqlite://linkd.db"), "sqlite://linkd.db");
+    EXPECT_EQ(redact_credentials("http://a.example/@b:c"), "http://a.example/@b:c");  // '@' in the path
+
+    Config c = make();
+    c.define_string("redis.url", "", "redis");
+    c.set("redis.url", "redis://:hunter2@10.0.0.1:6379");
+    for (const auto& [k, v] : c.dump()) {
+        EXPECT_EQ(v.find("hunter2"), std::string::npos) << k << " = " << v;
+    }
+}
+
 TEST(Config, EnvNameDerivation) {
     Config c = make();
     EXPECT_EQ(c.env_name("server.read_timeout"), "KEELTEST_SERVER_READ_TIMEOUT");

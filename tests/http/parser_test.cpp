@@ -141,6 +141,26 @@ TEST(Parser, AbsoluteFormTarget) {
     EXPECT_EQ(p.head.target, "http://example.com/a?b");
 }
 
+TEST(Parser, ValidHostsAreAccepted) {
+    for (const char* host : {"example.com", "example.com:8080", "127.0.0.1:80", "[::1]", "[::1]:8443",
+                             "[::ffff:10.0.0.1]", "xn--bcher-kva.example", "a_b-c~d", "h:", "%41b", ""}) {
+        auto p = parse(std::string("GET / HTTP/1.1\r\nHost: ") + host + "\r\n\r\n");
+        EXPECT_EQ(p.result.status, ParseStatus::complete) << host << ": " << keel::http::describe(p.result.error);
+        EXPECT_EQ(p.head.host, host);
+    }
+}
+
+// RFC 9112 §3.2.2: with an absolute-form target the Host header is ignored; the target's
+// authority is the host (a client cannot send one host to the router and another to the app).
+TEST(Parser, AbsoluteFormAuthorityWinsOverHost) {
+    auto p = parse("GET http://good.example:8080/a?b HTTP/1.1\r\nHost: evil.example\r\n\r\n");
+    ASSERT_EQ(p.result.status, ParseStatus::complete);
+    EXPECT_EQ(p.head.host, "good.example:8080");
+    auto q = parse("GET https://good.example HTTP/1.1\r\nHost: evil.example\r\n\r\n");
+    ASSERT_EQ(q.result.status, ParseStatus::complete);
+    EXPECT_EQ(q.head.host, "good.example");
+}
+
 TEST(Parser, AsteriskFormOnlyForOptions) {
     EXPECT_EQ(parse("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n").result.status, ParseStatus::complete);
     EXPECT_EQ(parse("GET * HTTP/1.1\r\nHost: h\r\n\r\n").result.error, ParseError::bad_target);
@@ -228,6 +248,19 @@ INSTANTIATE_TEST_SUITE_P(
         RejectCase{"del_in_value", "GET / HTTP/1.1\r\n" + kH + "X: a\x7f\r\n\r\n", ParseError::bad_header_value},
         RejectCase{"missing_host_http11", "GET / HTTP/1.1\r\nX: y\r\n\r\n", ParseError::missing_host},
         RejectCase{"duplicate_host", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", ParseError::duplicate_host},
+        // RFC 9112 §3.2: a Host that is not uri-host [":" port] is answered 400 (hostile test).
+        RejectCase{"host_with_space", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", ParseError::bad_host},
+        RejectCase{"host_with_markup", "GET / HTTP/1.1\r\nHost: <script>\r\n\r\n", ParseError::bad_host},
+        RejectCase{"host_with_path", "GET / HTTP/1.1\r\nHost: evil.com/phish#\r\n\r\n", ParseError::bad_host},
+        RejectCase{"host_with_userinfo", "GET / HTTP/1.1\r\nHost: u@h\r\n\r\n", ParseError::bad_host},
+        RejectCase{"host_port_not_digits", "GET / HTTP/1.1\r\nHost: h:8o\r\n\r\n", ParseError::bad_host},
+        RejectCase{"host_port_too_big", "GET / HTTP/1.1\r\nHost: h:65536\r\n\r\n", ParseError::bad_host},
+        RejectCase{"host_two_ports", "GET / HTTP/1.1\r\nHost: h:1:2\r\n\r\n", ParseError::bad_host},
+        RejectCase{"host_bad_pct", "GET / HTTP/1.1\r\nHost: a%2\r\n\r\n", ParseError::bad_host},
+        RejectCase{"host_unclosed_ipv6", "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", ParseError::bad_host},
+        RejectCase{"host_ipv6_junk", "GET / HTTP/1.1\r\nHost: [::g]\r\n\r\n", ParseError::bad_host},
+        RejectCase{"host_after_ipv6_junk", "GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n", ParseError::bad_host},
+        RejectCase{"absolute_form_bad_port", "GET http://h:x/a HTTP/1.1\r\n" + kH + "\r\n", ParseError::bad_target},
         RejectCase{"bad_method_char", "GE(T / HTTP/1.1\r\n" + kH + "\r\n", ParseError::bad_method},
         RejectCase{"empty_method", " / HTTP/1.1\r\n" + kH + "\r\n", ParseError::bad_method},
         RejectCase{"double_space_after_method", "GET  / HTTP/1.1\r\n" + kH + "\r\n", ParseError::bad_request_line},

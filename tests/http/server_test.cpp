@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/eventually.hpp"
 #include "support/run_command.hpp"
 #include "test_handlers.hpp"
 
@@ -500,6 +501,44 @@ TEST_F(ServerTest, GracefulShutdownFinishesInFlightAndRefusesNew) {
     EXPECT_TRUE(srv->server().wait_drained(2s));
     EXPECT_EQ(seen.completed.load(), 10);
     EXPECT_EQ(seen.cancelled.load(), 0);
+}
+
+// Issue 15: at shutdown an idle keep-alive connection was closed when keel's buffer was
+// empty, though a request could already be in the kernel's; the client got no answer. Here
+// the loop is held in a handler while the shutdown is posted and a request is sent on an
+// idle connection, so the loop sees the shutdown first, with the request unread.
+TEST_F(ServerTest, ARequestThatArrivedBeforeTheShutdownIsHandledIsAnswered) {
+    std::atomic<bool> holding{false}, release{false};
+    keel::http::Handler handler = [&](keel::http::Request& req) -> keel::http::Response {
+        if (req.path() == "/hold") {
+            holding = true;
+            while (!release) {
+                std::this_thread::yield();  // blocks the only loop thread, on purpose
+            }
+        }
+        return keel::http::Response::text("answered");
+    };
+    TestServer srv(handler, options());
+    {
+        RawClient idle(srv.port());
+        ASSERT_TRUE(idle.exchange(get("/x")));  // now idle, keep-alive
+        RawClient holder(srv.port());
+        ASSERT_TRUE(holder.send(get("/hold")));
+        ASSERT_TRUE(keel::test::eventually([&] { return holding.load(); }));
+        srv.server().shutdown();               // posted: the loop will see it first...
+        ASSERT_TRUE(idle.send(get("/late")));  // ...with this request unread in the kernel
+        release = true;
+        auto late = idle.read_response();
+        ASSERT_TRUE(late) << "a request that had arrived was dropped at shutdown";
+        EXPECT_EQ(late->status, 200);
+        EXPECT_EQ(late->body, "answered");
+        EXPECT_EQ(late->header("Connection"), "close");
+        EXPECT_TRUE(idle.closed_by_peer());
+        auto held = holder.read_response();  // answered before the loop saw the shutdown
+        ASSERT_TRUE(held);
+        EXPECT_EQ(held->status, 200);
+    }
+    EXPECT_TRUE(srv.server().wait_drained(5s));
 }
 
 TEST_F(ServerTest, ForcedStopCancelsStragglers) {

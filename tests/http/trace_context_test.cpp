@@ -63,13 +63,3 @@ TEST(TraceContext, ContinuesATraceWithANewSpan) {
 }
 
 }  // namespace
-
-TEST(QueryParam, FindsRawValues) {
-    using keel::http::query_param;
-    EXPECT_EQ(query_param("limit=20&cursor=c1.abc", "cursor"), "c1.abc");
-    EXPECT_EQ(query_param("limit=20&limit=30", "limit"), "20");
-    EXPECT_EQ(query_param("verbose", "verbose"), "");
-    EXPECT_EQ(query_param("a=1&verbose=", "verbose"), "");
-    EXPECT_EQ(query_param("limitless=1", "limit"), std::nullopt);
-    EXPECT_EQ(query_param("", "limit"), std::nullopt);
-}

@@ -6,11 +6,13 @@
 #include "api_client.hpp"
 #include "databases.hpp"
 
+#include <support/eventually.hpp>
 #include <support/process.hpp>
 
 #include <atomic>
 #include <fstream>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 namespace {
@@ -161,6 +163,16 @@ TEST_F(Observed, CpuProfileUnderLoadShowsKeelsOwnFunctions) {
     std::regex own("(keel::|linkd::)");
     EXPECT_TRUE(std::regex_search(text, own)) << text.substr(0, 2000);
     EXPECT_NE(text.find("Total:"), std::string::npos) << text.substr(0, 500);
+    // The profiler's own statistics are a field of a log line, not a plain-text line among
+    // the JSON ones (issue 15): every line of the log is a JSON object.
+    ASSERT_TRUE(keel::test::eventually(
+        [&] { return p_->stderr_text().find("\"msg\":\"cpu profile taken\"") != std::string::npos; }))
+        << p_->stderr_text();
+    std::istringstream lines(p_->stderr_text());
+    for (std::string line; std::getline(lines, line);) {
+        EXPECT_TRUE(line.starts_with("{\"ts\":") && line.ends_with("}")) << "not a JSON log line: " << line;
+    }
+    EXPECT_NE(p_->stderr_text().find("\"profiler\":\"PROFILE: interrupts/evictions/bytes"), std::string::npos);
 }
 
 }  // namespace

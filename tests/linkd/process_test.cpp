@@ -274,6 +274,66 @@ TEST(LinkdRedis, TwoInstancesShareOneLimitAndFailOpenWhenRedisIsDown) {
     EXPECT_EQ(b.wait(20s), 0) << b.stderr_text();
 }
 
+// Issue 15: with a password in redis.url, limits failed open silently and /debug/vars showed
+// the password. Now the limit holds (AUTH is sent), the URL is redacted everywhere, a wrong
+// password is logged once as failing open, and rediss:// is a configuration error.
+TEST(LinkdRedis, APasswordInTheUrlIsUsedAndNeverShown) {
+    keel::test::RedisServer redis("pw-Zq81");
+    TestDatabase db(Backend::sqlite);
+    const std::string admin = "lk_" + std::string(40, 'P');
+    const std::string url = "redis://:pw-Zq81@127.0.0.1:" + std::to_string(redis.port()) + "/1";
+    Process p(linkd_args(db.url(), {"--redis.url", url, "--auth.admin_key", admin, "--ratelimit.create_burst", "3",
+                                    "--ratelimit.create_per_minute", "1", "--ratelimit.redirect_per_second", "0"}));
+    int port = p.wait_port();
+    ASSERT_GT(port, 0) << p.stderr_text();
+    ApiClient api(static_cast<std::uint16_t>(port));
+    int created = 0, limited = 0;
+    for (int i = 0; i < 6; ++i) {
+        int status =
+            api.call("POST", "/v1/links", "{\"url\":\"https://example.com/\",\"slug\":\"pw" + std::to_string(i) + "\"}", admin)
+                .status;
+        created += status == 201;
+        limited += status == 429;
+    }
+    EXPECT_EQ(created, 3);  // the limit holds: Redis decided
+    EXPECT_EQ(limited, 3);
+    int admin_port = p.wait_admin_port();
+    EXPECT_EQ(metric(admin_port, "linkd_ratelimit_redis_unavailable_total{fail_open=\"true\"}"), 0);
+    std::string vars = linkd::test::get(admin_port, "/debug/vars");
+    EXPECT_EQ(vars.find("pw-Zq81"), std::string::npos) << vars;
+    EXPECT_NE(vars.find("redis://:[redacted]@127.0.0.1"), std::string::npos) << vars;
+    p.signal(SIGTERM);
+    EXPECT_EQ(p.wait(20s), 0) << p.stderr_text();
+    EXPECT_EQ(p.stderr_text().find("pw-Zq81"), std::string::npos);
+
+    // A wrong password: the limit fails open, and the log says so once (not per request).
+    Process wrong(linkd_args(db.url(), {"--redis.url", "redis://:nope@127.0.0.1:" + std::to_string(redis.port()),
+                                        "--auth.admin_key", admin, "--ratelimit.redirect_per_second", "0"}));
+    int wport = wrong.wait_port();
+    ASSERT_GT(wport, 0) << wrong.stderr_text();
+    ApiClient wapi(static_cast<std::uint16_t>(wport));
+    for (int i = 0; i < 5; ++i) {
+        EXPECT_EQ(wapi.call("POST", "/v1/links", "{\"url\":\"https://example.com/\",\"slug\":\"open" + std::to_string(i) + "\"}",
+                            admin)
+                      .status,
+                  201);
+    }
+    ASSERT_TRUE(keel::test::eventually([&] {
+        return wrong.stderr_text().find("rate limits are failing open") != std::string::npos;
+    })) << wrong.stderr_text();
+    std::string log = wrong.stderr_text();
+    EXPECT_EQ(log.find("rate limits are failing open"), log.rfind("rate limits are failing open"));
+    EXPECT_EQ(log.find("nope@"), std::string::npos);
+    wrong.signal(SIGTERM);
+    EXPECT_EQ(wrong.wait(20s), 0) << wrong.stderr_text();
+
+    Process tls(linkd_args(db.url(), {"--redis.url", "rediss://:secret@127.0.0.1:6380"}));
+    EXPECT_EQ(tls.wait(10s), 2);
+    EXPECT_NE(tls.stderr_text().find("redis.url = \"rediss://:[redacted]@127.0.0.1:6380\": rediss:// (TLS) is not supported"),
+              std::string::npos)
+        << tls.stderr_text();
+}
+
 /// An instance's /readyz?verbose: status and body.
 std::pair<int, std::string> readiness(int admin_port) {
     int status = 0;

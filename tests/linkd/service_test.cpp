@@ -70,8 +70,13 @@ TEST_F(LinkServiceTest, UrlRules) {
     EXPECT_EQ(LinkService::url_problem("https://user:pw@example.com/"), "must not contain credentials (user:password@)");
     EXPECT_EQ(LinkService::url_problem("https://user@example.com/"), "must not contain credentials (user:password@)");
     EXPECT_EQ(LinkService::url_problem("https:///path"), "must have a host");
-    EXPECT_EQ(LinkService::url_problem("https://example.com:99999/"), "must have a valid port");
-    EXPECT_EQ(LinkService::url_problem("https://example.com:/"), "must have a valid port");
+    EXPECT_EQ(LinkService::url_problem("https://example.com:99999/"), "must have a valid port (1 to 65535)");
+    // Hostile-test findings (issue 15): port 0 and characters no host may hold.
+    EXPECT_EQ(LinkService::url_problem("http://e.com:0/"), "must have a valid port (1 to 65535)");
+    EXPECT_EQ(LinkService::url_problem("http://e<x>.com/"), "must have a valid host");
+    EXPECT_EQ(LinkService::url_problem("http://e\"x.com/"), "must have a valid host");
+    EXPECT_EQ(LinkService::url_problem("http://[::g]/"), "must have a valid host");
+    EXPECT_EQ(LinkService::url_problem("https://example.com:/"), "must have a valid port (1 to 65535)");
     EXPECT_NE(LinkService::url_problem("https://exa mple.com/"), std::nullopt);
     EXPECT_NE(LinkService::url_problem("https://example.com/\x01"), std::nullopt);
     EXPECT_NE(LinkService::url_problem("https://example.com/é"), std::nullopt);
@@ -201,6 +206,13 @@ TEST_F(LinkServiceTest, UpdateRules) {
     EXPECT_TRUE(perm->permanent);
     auto bad = run(svc.update(alice, "patchme", {.url = "mailto:x@y"}));
     EXPECT_EQ(reasons(bad.error()), "/url: must be an absolute http or https URL\n");
+    // {"url": null} and {"permanent": null} are not "no change" but invalid values (issue 15).
+    auto null_url = run(svc.update(alice, "patchme", {.url = keel::json::Nullable<std::string>::null()}));
+    ASSERT_FALSE(null_url);
+    EXPECT_EQ(reasons(null_url.error()), "/url: must be an absolute http or https URL, not null\n");
+    auto null_perm = run(svc.update(alice, "patchme", {.permanent = keel::json::Nullable<bool>::null()}));
+    ASSERT_FALSE(null_perm);
+    EXPECT_EQ(reasons(null_perm.error()), "/permanent: must be true or false, not null\n");
 }
 
 TEST_F(LinkServiceTest, ListPagesNewestFirstWithOpaqueCursors) {
@@ -329,6 +341,11 @@ TEST_F(KeyServiceTest, OnlyAdminsManageKeys) {
     auto unnamed = run(keys.create(admin, "", false));
     EXPECT_EQ(unnamed.error().fault, Fault::invalid);
     EXPECT_EQ(reasons(unnamed.error()), "/name: must be 1 to 100 bytes long\n");
+    for (std::string name : {std::string("a\r\nX-Injected: 1"), std::string("nul\0byte", 8), std::string("tab\there")}) {
+        auto bad = run(keys.create(admin, name, false));
+        ASSERT_FALSE(bad) << name;
+        EXPECT_EQ(reasons(bad.error()), "/name: must not contain control characters (CR, LF, NUL, tab, ...)\n");
+    }
 }
 
 TEST_F(KeyServiceTest, EnsureAdminCreatesOneOnceOrUsesTheConfiguredKey) {

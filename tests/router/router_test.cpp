@@ -201,6 +201,9 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"api", "GET", "/users/%6De", 200, "users.me||/users/me"},
         Case{"api", "GET", "/users/%zz", 400, "percent-encoding"},
         Case{"api", "GET", "/users/%4", 400, "percent-encoding"},
+        // an encoded NUL once decoded to '/' (NUL marks encoded slashes): now refused
+        Case{"api", "GET", "/users/%00abc", 400, "encoded NUL"},
+        Case{"api", "GET", "/files/a%00/b", 400, "encoded NUL"},
         Case{"api", "GET", "/users/../etc", 400, "dot segments"},
         Case{"api", "GET", "/users/./7", 400, "dot segments"},
         Case{"api", "GET", "/users/%2e%2e", 400, "dot segments"},

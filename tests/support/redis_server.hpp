@@ -22,7 +22,8 @@ namespace keel::test {
 
 class RedisServer {
 public:
-    RedisServer() {
+    /// `password` set: the server requires it (requirepass), as a production Redis does.
+    explicit RedisServer(std::string password = {}) : password_(std::move(password)) {
         char tmpl[] = "/tmp/keel-redis-XXXXXX";
         if (::mkdtemp(tmpl) == nullptr) {
             throw std::runtime_error("mkdtemp failed");
@@ -47,6 +48,9 @@ public:
         std::vector<std::string> args = {"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind",
                                          "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir_,
                                          "--logfile", dir_ + "/redis.log", "--daemonize", "no"};
+        if (!password_.empty()) {
+            args.insert(args.end(), {"--requirepass", password_});
+        }
         std::vector<char*> argv;
         for (auto& a : args) {
             argv.push_back(a.data());
@@ -83,7 +87,7 @@ public:
     }
 
 private:
-
+    std::string password_;
     std::string dir_;
     int port_ = 0;
     pid_t pid_ = -1;

@@ -60,9 +60,12 @@ public:
     /// keel::mw::recoverer reporting to this App's logger (with the request id when request_id
     /// runs inside it). Install it first: it must be the outermost middleware.
     router::Middleware recoverer();
-    /// keel::mw::access_log writing one JSON line per request to this App's logger.
+    /// keel::mw::access_log writing one JSON line per request to this App's logger. Requests
+    /// the server answers itself (400, 408, 413, 414, 431, 503 past the handler deadline) are
+    /// logged the same way, with route "" and `"answered_by":"server"`.
     router::Middleware access_log();
-    /// keel::observe::http_metrics on this App's registry. Install it first (outermost).
+    /// keel::observe::http_metrics on this App's registry. Install it first (outermost). The
+    /// server's own answers are counted too (route "").
     router::Middleware http_metrics();
 
     /// The metrics registry (/metrics); process, server, loop and worker-pool metrics are in it.
@@ -97,6 +100,7 @@ public:
 
 private:
     void graceful_shutdown(http::Server& server, http::Server* admin);
+    std::function<void(const http::ServerAnswer&)> server_answer_sink();
 
     AppOptions options_;
     config::Config config_;
@@ -108,6 +112,8 @@ private:
     std::atomic<bool> ready_{false};
     std::atomic<std::uint16_t> port_{0};
     std::atomic<std::uint16_t> admin_port_{0};
+    bool log_server_answers_ = false;    // access_log() was used
+    bool count_server_answers_ = false;  // http_metrics() was used
     metrics::Registry metrics_;
     observe::Health health_;
     observe::Vars vars_;

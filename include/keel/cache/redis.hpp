@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace keel::redis {
@@ -42,6 +43,13 @@ struct Reply {
 struct Options {
     std::string host = "127.0.0.1";
     int port = 6379;
+    /// Sent as AUTH [username] password on every connection (and reconnection) when set;
+    /// username needs Redis 6 ACLs. A refused AUTH or SELECT fails the connection with Redis'
+    /// answer (Errc::unavailable "redis: AUTH refused: WRONGPASS ...") and backs off.
+    std::string username;
+    std::string password;
+    /// SELECTed on every connection when not 0.
+    int db = 0;
     Duration timeout = std::chrono::milliseconds(500);
     Duration reconnect_min = std::chrono::milliseconds(50);
     Duration reconnect_max = std::chrono::seconds(2);
@@ -52,6 +60,12 @@ struct Stats {
     std::uint64_t errors = 0;  ///< unavailable or timed out (not Redis error replies)
     std::uint64_t connects = 0;
 };
+
+/// Options from a URL: `redis://[[username]:password@]host[:port][/db]` (port 6379, db 0 by
+/// default; username and password percent-decoded; an IPv6 host in brackets). `rediss://`
+/// (TLS) is refused with a reason: Debian 12's hiredis 0.14 has no TLS. Errc::invalid_argument
+/// with a message that never repeats the password.
+Result<Options> parse_url(std::string_view url);
 
 class Client {
 public:

@@ -33,6 +33,12 @@ public:
     explicit ConfigError(const std::string& message) : std::runtime_error(message) {}
 };
 
+/// `text` with the credentials of any URL in it replaced: the password of
+/// `scheme://user:password@host` and the value of a `password=` query parameter become
+/// "[redacted]" ("redis://:[redacted]@cache:6379/0"). Used by dump() and in error messages
+/// for every string value; use it before logging a URL.
+std::string redact_credentials(std::string_view text);
+
 /// Where a value came from.
 enum class Source { defaults, file, env, flag, code };
 std::string_view to_string(Source s) noexcept;
@@ -74,7 +80,8 @@ public:
 
     /// The environment variable name for a key ("server.port" → "KEEL_SERVER_PORT").
     std::string env_name(std::string_view key) const;
-    /// Every key with its current value as text (secrets as "[redacted]"), sorted by key.
+    /// Every key with its current value as text (secrets as "[redacted]", credentials in URLs
+    /// too), sorted by key.
     std::vector<std::pair<std::string, std::string>> dump() const;
     /// One line per key: flag, env name, default, help.
     std::string help() const;

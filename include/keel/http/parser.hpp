@@ -32,6 +32,7 @@ enum class ParseError : std::uint8_t {
     bare_lf,                 ///< LF not preceded by CR
     missing_host,            ///< HTTP/1.1 without Host (RFC 9112 §3.2)
     duplicate_host,          ///< more than one Host
+    bad_host,                ///< Host is not uri-host [":" port] (RFC 9112 §3.2, RFC 9110 §7.2)
     bad_content_length,      ///< not 1*DIGIT, or overflows
     conflicting_content_length,  ///< differing Content-Length values
     content_length_with_transfer_encoding,
@@ -77,6 +78,8 @@ struct RequestHead {
     std::uint64_t content_length = 0;
     bool keep_alive = true;
     bool expect_continue = false;
+    /// The Host header, or the target's authority for an absolute-form target (which wins,
+    /// RFC 9112 §3.2.2). Always a valid host[:port] (possibly empty).
     std::string_view host;
 };
 
@@ -90,6 +93,11 @@ struct ParseResult {
 /// the head's length, incomplete when more bytes are needed (and the limits are not yet
 /// exceeded), or error. Never reads past len.
 ParseResult parse_request_head(const char* data, std::size_t len, RequestHead& head, const ParserLimits& limits);
+
+/// True when `host` is `uri-host [":" port]` (RFC 3986 §3.2.2): an IPv6 literal in brackets or
+/// a name / IPv4 address of unreserved, sub-delims and %XX bytes; a port of at most 65535.
+/// The empty string is valid (a Host for a target without authority).
+bool valid_host(std::string_view host) noexcept;
 
 /// Finds the first LF at or after `from`; returns len if none. Used by callers to skip
 /// re-parsing until a new line has arrived (keeps slow senders linear).

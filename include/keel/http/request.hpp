@@ -25,6 +25,14 @@ struct PathParam {
     std::string_view value;
 };
 
+/// A request-target's path (not decoded; "/" when empty) and query (without '?'). For an
+/// absolute-form target the scheme and authority are dropped.
+struct TargetParts {
+    std::string_view path;
+    std::string_view query;
+};
+TargetParts split_target(std::string_view target) noexcept;
+
 /// Case-insensitive lookup of the first header named `name`.
 std::optional<std::string_view> find_header(const std::vector<Header>& headers, std::string_view name) noexcept;
 

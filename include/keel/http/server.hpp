@@ -28,6 +28,9 @@ struct ServerStats {
     std::uint64_t requests = 0;
     std::uint64_t bytes_in = 0;   ///< bytes read from clients
     std::uint64_t bytes_out = 0;  ///< bytes written to clients
+    /// Times accepting paused because the process was out of file descriptors (it resumes
+    /// when one of the server's connections closes, or 20 ms later).
+    std::uint64_t accept_fd_exhausted = 0;
 };
 
 /// One loop thread's share (for metrics and /debug/vars).
@@ -39,6 +42,7 @@ struct LoopStats {
     std::uint64_t bytes_in = 0;
     std::uint64_t bytes_out = 0;
     Duration lag{};  ///< how late the loop's last 100 ms timer fired
+    std::uint64_t accept_fd_exhausted = 0;
 };
 
 class Server {

@@ -23,6 +23,21 @@ struct ServerEvent {
     std::string_view detail;
 };
 
+/// An answer the server gave itself, with no handler's response: a request it could not read
+/// or that broke a limit (400, 408, 413, 414, 431, 501, 505), a handler past
+/// `handler_timeout` (503), or a handler that threw with no recoverer installed (500). The
+/// App logs and counts these like requests (route ""), so slowloris cuts and smuggling
+/// attempts are visible. Views are valid during the call only.
+struct ServerAnswer {
+    int status = 0;
+    std::string_view method;  ///< empty when the request line was not read
+    std::string_view path;    ///< empty when the request line was not read
+    std::string_view reason;  ///< what went wrong ("the request header was not received in time")
+    std::string_view request_id;  ///< also sent as X-Request-ID and in the problem body
+    std::string_view remote_ip;
+    Duration duration{};  ///< from the request's first byte (or the accept) to the answer
+};
+
 struct ServerOptions {
     std::string host = "127.0.0.1";
     std::uint16_t port = 8080;  ///< 0 picks a free port (see Server::port())
@@ -45,6 +60,8 @@ struct ServerOptions {
     Duration shutdown_timeout = 15s;
 
     std::function<void(const ServerEvent&)> on_event;
+    /// Called on the loop thread for every ServerAnswer; must not block.
+    std::function<void(const ServerAnswer&)> on_answer;
 };
 
 }  // namespace keel::http

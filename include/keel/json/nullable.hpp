@@ -7,6 +7,7 @@
 ///
 /// bind() treats it like std::optional (never required); the writer writes null or the value.
 
+#include <type_traits>
 #include <utility>
 
 namespace keel::json {
@@ -14,6 +15,18 @@ namespace keel::json {
 template <class T>
 class Nullable {
 public:
+    /// Absent.
+    Nullable() = default;
+    /// A value (so that `{.url = "https://..."}` builds one in code and tests).
+    template <class U, class = std::enable_if_t<std::is_constructible_v<T, U&&>>>
+    Nullable(U&& v) : state_(State::value), value_(std::forward<U>(v)) {}  // NOLINT: implicit
+    /// Null (as a client's JSON null).
+    static Nullable null() {
+        Nullable n;
+        n.state_ = State::null;
+        return n;
+    }
+
     bool absent() const noexcept { return state_ == State::absent; }
     bool is_null() const noexcept { return state_ == State::null; }
     bool has_value() const noexcept { return state_ == State::value; }

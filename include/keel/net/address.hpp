@@ -8,10 +8,23 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace keel::net {
+
+/// A host and a port as written in configuration ("db.example:5432", "[::1]:6379").
+struct HostPort {
+    std::string host;  ///< without brackets; not resolved (a name or a numeric address)
+    std::uint16_t port = 0;
+};
+
+/// Splits "host:port" or "[ipv6]:port". With `default_port`, the port may be left out
+/// ("cache.internal", "[::1]"; an IPv6 address then needs its brackets only with a port).
+/// Errc::invalid_argument with a reason ("port must be a number from 0 to 65535", "missing
+/// port", "unclosed '['") otherwise. The host may be empty (":9090"); callers decide.
+Result<HostPort> parse_host_port(std::string_view text, std::optional<std::uint16_t> default_port = std::nullopt);
 
 class Address {
 public:

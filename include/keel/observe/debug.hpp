@@ -27,6 +27,9 @@ namespace keel::observe {
 
 struct PprofOptions {
     Duration max_profile = std::chrono::seconds(60);
+    /// What the profiler prints when a profile stops (its sample statistics), captured from
+    /// stderr so it does not break a JSON log; keel::App logs it as a field. Empty: dropped.
+    std::function<void(std::string_view)> on_profiler_output;
 };
 
 void add_pprof_routes(router::Router& r, PprofOptions options = {});

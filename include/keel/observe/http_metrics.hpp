@@ -9,12 +9,22 @@
 /// `route` is the matched template ("/v1/links/{slug}"), never the raw path, so label
 /// cardinality stays bounded; unmatched requests have route "" and methods outside the
 /// standard ones are "OTHER".
+///
+/// Bad requests answered by the server before any handler ran are counted too, by
+/// count_server_answers().
 
+#include <keel/http/server_options.hpp>
 #include <keel/observe/metrics.hpp>
 #include <keel/router/middleware.hpp>
 
 namespace keel::observe {
 
 router::Middleware http_metrics(metrics::Registry& registry);
+
+/// Counts the answers the server gives itself (http::ServerAnswer: 400, 408, 413, 414, 431,
+/// 503 past the handler deadline, ...) in keel_http_requests_total with route "" and method ""
+/// when the request line was not read. Set it as ServerOptions::on_answer (keel::App does
+/// when http_metrics() is used).
+std::function<void(const http::ServerAnswer&)> count_server_answers(metrics::Registry& registry);
 
 }  // namespace keel::observe

@@ -6,7 +6,7 @@
 ///   process_open_fds, process_max_fds, process_threads, process_start_time_seconds
 ///   keel_connections_open{loop}, keel_connections_accepted_total{loop},
 ///   keel_connections_closed_total{loop}, keel_http_received_bytes_total{loop},
-///   keel_http_sent_bytes_total{loop}, keel_loop_lag_seconds{loop}
+///   keel_http_sent_bytes_total{loop}, keel_loop_lag_seconds{loop}, keel_accept_fd_exhausted_total{loop}
 ///   keel_worker_pool_threads, keel_worker_pool_queue_depth, keel_worker_pool_queue_capacity,
 ///   keel_worker_pool_rejected_total, keel_worker_pool_completed_total
 ///   keel_db_pool_{max_open,open,in_use,idle}_connections{pool},

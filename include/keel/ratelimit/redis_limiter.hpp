@@ -10,13 +10,20 @@
 #include <keel/ratelimit/limiter.hpp>
 
 #include <atomic>
+#include <functional>
 #include <string>
+#include <string_view>
 
 namespace keel::ratelimit {
 
 struct RedisLimiterOptions {
     std::string prefix = "keel:rl:";
     bool fail_open = true;
+    /// Told why Redis could not decide (its error, or the reply it did not expect), at most
+    /// once per `report_every` while the trouble lasts: a limiter failing open silently is
+    /// no limiter, and one line per request would flood the log. Runs on a loop thread.
+    std::function<void(std::string_view reason, bool failing_open)> on_unavailable;
+    Duration report_every = std::chrono::seconds(10);
 };
 
 class RedisLimiter final : public Limiter {
@@ -31,7 +38,10 @@ private:
     redis::Client& redis_;
     Limit limit_;
     RedisLimiterOptions options_;
+    void report(std::string_view reason);
+
     std::atomic<std::uint64_t> unavailable_{0};
+    std::atomic<Duration::rep> last_report_{0};  // steady-clock time of the last report (+1)
 };
 
 }  // namespace keel::ratelimit

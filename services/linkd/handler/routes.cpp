@@ -217,18 +217,23 @@ keel::Task<Response> delete_link(Config cfg, Request& req) {
 keel::Task<Response> list_links(Config cfg, Request& req) {
     keel::json::Errors errors;
     std::optional<int> limit;
-    if (auto text = keel::http::query_param(req.query(), "limit")) {
+    if (auto text = keel::http::query_scalar(req.query(), "limit"); !text) {
+        errors.push_back({"/limit", std::string(text.error().message())});
+    } else if (*text) {
+        const std::string& t = **text;
         int v = 0;
-        auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
-        if (text->empty() || ec != std::errc() || end != text->data() + text->size()) {
+        auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+        if (t.empty() || ec != std::errc() || end != t.data() + t.size()) {
             errors.push_back({"/limit", "must be an integer from 1 to 100"});
         } else {
             limit = v;
         }
     }
     std::optional<std::string> cursor;
-    if (auto text = keel::http::query_param(req.query(), "cursor")) {
-        cursor = std::string(*text);
+    if (auto text = keel::http::query_scalar(req.query(), "cursor"); !text) {
+        errors.push_back({"/cursor", std::string(text.error().message())});
+    } else {
+        cursor = std::move(*text);
     }
     if (!errors.empty()) {
         co_return keel::json::to_problem(errors, req.path(), "the query parameters failed validation", 400);

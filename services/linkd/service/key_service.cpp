@@ -2,6 +2,7 @@
 
 #include "service/crypto.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 namespace linkd {
@@ -87,6 +88,10 @@ Task<ServiceResult<CreatedKey>> KeyService::create(const Principal& caller, std:
     }
     if (name.empty() || name.size() > 100) {
         co_return ServiceError{Fault::invalid, "the key failed validation", {{"/name", "must be 1 to 100 bytes long"}}};
+    }
+    if (std::any_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+        co_return ServiceError{Fault::invalid, "the key failed validation",
+                               {{"/name", "must not contain control characters (CR, LF, NUL, tab, ...)"}}};
     }
     co_return co_await insert(std::move(name), admin, std::nullopt);
 }

@@ -2,6 +2,8 @@
 
 #include "service/crypto.hpp"
 
+#include <keel/http/parser.hpp>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -72,12 +74,15 @@ std::optional<std::string> LinkService::url_problem(std::string_view url) {
     if (host.empty()) {
         return "must have a host";
     }
+    if (!keel::http::valid_host(host)) {
+        return "must have a valid host";
+    }
     if (!authority.empty()) {  // ":port"
         std::string_view port = authority.substr(1);
         unsigned value = 0;
         auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-        if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value > 65535) {
-            return "must have a valid port";
+        if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535) {
+            return "must have a valid port (1 to 65535)";
         }
     }
     return std::nullopt;
@@ -224,11 +229,13 @@ Task<ServiceResult<Link>> LinkService::get(const Principal& caller, std::string 
 Task<ServiceResult<Link>> LinkService::update(const Principal& caller, std::string slug, UpdateLinkInput in) {
     keel::json::Errors errors;
     LinkChange change;
-    if (in.url) {
+    if (in.url.is_null()) {
+        errors.push_back({"/url", "must be an absolute http or https URL, not null"});
+    } else if (in.url) {
         if (auto p = url_problem(*in.url)) {
             errors.push_back({"/url", *p});
         }
-        change.url = std::move(in.url);
+        change.url = std::move(*in.url);
     }
     const std::int64_t now = options_.now();
     if (in.expires_at.is_null()) {
@@ -243,7 +250,11 @@ Task<ServiceResult<Link>> LinkService::update(const Principal& caller, std::stri
             change.expires_at = t;
         }
     }
-    change.permanent = in.permanent;
+    if (in.permanent.is_null()) {
+        errors.push_back({"/permanent", "must be true or false, not null"});
+    } else if (in.permanent) {
+        change.permanent = *in.permanent;
+    }
     if (errors.empty() && !change.url && !change.expires_at && !change.permanent) {
         errors.push_back({"", "must change at least one of url, expires_at, permanent"});
     }

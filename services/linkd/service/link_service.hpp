@@ -31,9 +31,9 @@ struct CreateLinkInput {
 };
 
 struct UpdateLinkInput {
-    std::optional<std::string> url;
+    keel::json::Nullable<std::string> url;         ///< null is refused: a link needs a URL
     keel::json::Nullable<std::string> expires_at;  ///< null removes the expiry
-    std::optional<bool> permanent;
+    keel::json::Nullable<bool> permanent;          ///< null is refused: true or false
 };
 
 struct LinkPage {

@@ -43,26 +43,12 @@ void define_standard_keys(config::Config& c) {
 
 /// "host:port" or "[v6]:port" → address parts; throws ConfigError naming the key.
 std::pair<std::string, std::uint16_t> parse_listen(const std::string& key, const std::string& value) {
-    std::size_t colon = value.rfind(':');
-    std::string host = colon == std::string::npos ? "" : value.substr(0, colon);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-        host = host.substr(1, host.size() - 2);
-    }
-    int port = -1;
-    try {
-        std::size_t used = 0;
-        port = colon == std::string::npos ? -1 : std::stoi(value.substr(colon + 1), &used);
-        if (colon != std::string::npos && used != value.size() - colon - 1) {
-            port = -1;
-        }
-    } catch (const std::exception&) {
-        port = -1;
-    }
-    if (port < 0 || port > 65535 || !net::Address::parse(host, static_cast<std::uint16_t>(port))) {
+    auto hp = net::parse_host_port(value);
+    if (!hp || !net::Address::parse(hp->host, hp->port)) {
         throw config::ConfigError("keel: config: " + key + " = \"" + value +
                                   "\": must be a numeric address and port like 127.0.0.1:9090 or [::1]:9090");
     }
-    return {host, static_cast<std::uint16_t>(port)};
+    return {hp->host, hp->port};
 }
 
 }  // namespace
@@ -225,6 +211,7 @@ router::Middleware App::recoverer() {
 }
 
 router::Middleware App::access_log() {
+    log_server_answers_ = true;
     log::Logger* logger = logger_.get();
     return mw::access_log([logger](const mw::AccessRecord& r) {
         logger->info("request", {{"method", r.method},
@@ -240,7 +227,41 @@ router::Middleware App::access_log() {
     });
 }
 
-router::Middleware App::http_metrics() { return observe::http_metrics(metrics_); }
+router::Middleware App::http_metrics() {
+    count_server_answers_ = true;
+    return observe::http_metrics(metrics_);
+}
+
+std::function<void(const http::ServerAnswer&)> App::server_answer_sink() {
+    std::function<void(const http::ServerAnswer&)> count;
+    if (count_server_answers_) {
+        count = observe::count_server_answers(metrics_);
+    }
+    log::Logger* logger = log_server_answers_ ? logger_.get() : nullptr;
+    if (!count && !logger) {
+        return {};
+    }
+    // The same line as access_log() writes, with route "" and the reason: a request that never
+    // reached a handler (malformed, too large, too slow) is as visible as one that did.
+    return [count = std::move(count), logger](const http::ServerAnswer& a) {
+        if (count) {
+            count(a);
+        }
+        if (logger) {
+            logger->info("request", {{"method", a.method},
+                                     {"route", ""},
+                                     {"path", a.path},
+                                     {"status", a.status},
+                                     {"duration_us", static_cast<std::int64_t>(
+                                                         std::chrono::duration_cast<std::chrono::microseconds>(a.duration)
+                                                             .count())},
+                                     {"request_id", a.request_id},
+                                     {"remote_ip", a.remote_ip},
+                                     {"answered_by", "server"},
+                                     {"reason", a.reason}});
+        }
+    };
+}
 
 void App::add_admin_routes(router::Router& r) {
     metrics::Registry* reg = &metrics_;
@@ -250,7 +271,11 @@ void App::add_admin_routes(router::Router& r) {
         res.body_buffer() = reg->scrape();
         return res;
     });
-    observe::add_pprof_routes(r, {.max_profile = config_.get_duration("admin.max_profile")});
+    log::Logger* logger = logger_.get();
+    observe::add_pprof_routes(r, {.max_profile = config_.get_duration("admin.max_profile"),
+                                  .on_profiler_output = [logger](std::string_view said) {
+                                      logger->info("cpu profile taken", {{"profiler", said}});
+                                  }});
     r.get("/debug/vars", vars_.handler());
     r.get("/livez", health_.livez());
     r.get("/readyz", health_.readyz());
@@ -268,6 +293,7 @@ int App::run() {
                                                                  : log::Level::debug;
         logger->log(level, e.message, {{"detail", e.detail}});
     };
+    so.on_answer = server_answer_sink();
     // The admin endpoints: on their own listener, or in front of the main handler.
     http::Handler main_handler = handler_;
     std::unique_ptr<http::Server> admin;

@@ -9,6 +9,7 @@
 #include <hiredis/hiredis.h>
 
 #include <string>
+#include <vector>
 
 namespace keel::redis::detail {
 
@@ -22,8 +23,13 @@ public:
     explicit LoopAdapter(Loop& loop) : loop_(loop) {}
 
     /// Starts connecting to host:port; `owner` becomes the context's `data` (what the connect
-    /// and disconnect callbacks see). False with `error` set when it fails at once.
+    /// and disconnect callbacks see). False with `error` set when it fails at once. AUTH and
+    /// SELECT (when the options ask for them) are queued first, ahead of every command.
     bool connect(const Options& o, void* owner, std::string& error);
+
+    /// Why the connection was dropped by keel itself (AUTH or SELECT refused), or empty. The
+    /// disconnect callback reads it: hiredis reports such a drop as a clean one.
+    const std::string& setup_error() const noexcept { return setup_error_; }
 
     /// The live context, or nullptr (never connected, or freed by hiredis).
     redisAsyncContext* context() const noexcept { return ac_; }
@@ -40,12 +46,14 @@ public:
 private:
     void want(std::uint32_t bit, bool on);
     void gone();  // hiredis frees the context after this: forget it
+    void send_setup(const char* what, std::vector<std::string> args);
 
     Loop& loop_;
     redisAsyncContext* ac_ = nullptr;
     int fd_ = -1;
     std::uint32_t events_ = 0;
     bool watched_ = false;
+    std::string setup_error_;
 };
 
 /// Reconnect delays: reconnect_min, doubling up to reconnect_max, until reset() on success.

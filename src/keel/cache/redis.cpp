@@ -4,6 +4,10 @@
 
 #include <sys/epoll.h>
 
+#include <keel/core/percent.hpp>
+#include <keel/net/address.hpp>
+
+#include <charconv>
 #include <coroutine>
 #include <optional>
 
@@ -42,6 +46,7 @@ Reply convert(const redisReply* r) {
 }
 
 bool LoopAdapter::connect(const Options& o, void* owner, std::string& error) {
+    setup_error_.clear();
     redisAsyncContext* ac = redisAsyncConnect(o.host.c_str(), o.port);
     if (!ac || ac->err) {
         error = ac ? ac->errstr : "out of memory";
@@ -59,7 +64,44 @@ bool LoopAdapter::connect(const Options& o, void* owner, std::string& error) {
     ac->ev.addWrite = [](void* d) { static_cast<LoopAdapter*>(d)->want(EPOLLOUT, true); };
     ac->ev.delWrite = [](void* d) { static_cast<LoopAdapter*>(d)->want(EPOLLOUT, false); };
     ac->ev.cleanup = [](void* d) { static_cast<LoopAdapter*>(d)->gone(); };
+    // Queued now, so they go first on the wire, before anything the owner sends.
+    if (!o.password.empty()) {
+        std::vector<std::string> auth{"AUTH"};
+        if (!o.username.empty()) {
+            auth.push_back(o.username);
+        }
+        auth.push_back(o.password);
+        send_setup("AUTH refused", std::move(auth));
+    }
+    if (o.db != 0) {
+        send_setup("SELECT refused", {"SELECT", std::to_string(o.db)});
+    }
     return true;
+}
+
+void LoopAdapter::send_setup(const char* what, std::vector<std::string> args) {
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lens;
+    for (const auto& a : args) {
+        argv.push_back(a.data());
+        lens.push_back(a.size());
+    }
+    // The callback's privdata is the adapter plus what failed; both outlive the context.
+    auto on_reply = [](redisAsyncContext* ac, void* reply, void* privdata) {
+        auto* setup = static_cast<std::pair<LoopAdapter*, const char*>*>(privdata);
+        auto* r = static_cast<redisReply*>(reply);
+        LoopAdapter* self = setup->first;
+        if (r != nullptr && r->type == REDIS_REPLY_ERROR && self->setup_error_.empty()) {
+            self->setup_error_ = std::string("redis: ") + setup->second + ": " + std::string(r->str, r->len);
+            redisAsyncDisconnect(ac);  // the owner's disconnect callback reads setup_error()
+        }
+        delete setup;
+    };
+    auto* setup = new std::pair<LoopAdapter*, const char*>(this, what);
+    if (redisAsyncCommandArgv(ac_, on_reply, setup, static_cast<int>(argv.size()), argv.data(), lens.data()) !=
+        REDIS_OK) {
+        delete setup;
+    }
 }
 
 void LoopAdapter::on_io(std::uint32_t ev) {
@@ -209,7 +251,10 @@ private:
         });
         redisAsyncSetDisconnectCallback(ac, [](const redisAsyncContext* c, int status) {
             auto* self = static_cast<Connection*>(c->data);
-            if (status != REDIS_OK) {
+            if (!self->adapter_.setup_error().empty()) {
+                self->last_error_ = self->adapter_.setup_error();  // AUTH or SELECT refused
+                self->retry_at_ = Clock::now() + self->backoff_.next();
+            } else if (status != REDIS_OK) {
                 self->last_error_ = c->errstr;
                 self->retry_at_ = Clock::now() + self->backoff_.next();
             }
@@ -236,6 +281,64 @@ private:
     std::string last_error_ = "not connected";
     TimePoint retry_at_{};
 };
+
+Result<Options> parse_url(std::string_view url) {
+    constexpr std::string_view kScheme = "redis://";
+    if (url.rfind("rediss://", 0) == 0) {
+        return Error(Errc::invalid_argument,
+                     "rediss:// (TLS) is not supported: Debian 12's hiredis 0.14 has no TLS; reach Redis over a "
+                     "private network or through a TLS tunnel (stunnel, spiped) and use redis://");
+    }
+    if (url.rfind(kScheme, 0) != 0) {
+        return Error(Errc::invalid_argument, "must look like redis://[[user]:password@]host[:port][/db]");
+    }
+    std::string_view rest = url.substr(kScheme.size());
+    if (rest.find_first_of("?#") != std::string_view::npos) {
+        return Error(Errc::invalid_argument, "query parameters are not supported; use redis://[[user]:password@]host[:port][/db]");
+    }
+    std::size_t slash = rest.find('/');
+    std::string_view authority = rest.substr(0, slash);
+    std::string_view db = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+    Options o;
+    std::size_t at = authority.rfind('@');
+    if (at != std::string_view::npos) {
+        std::string_view userinfo = authority.substr(0, at);
+        std::size_t colon = userinfo.find(':');
+        if (colon == std::string_view::npos) {
+            return Error(Errc::invalid_argument, "credentials must be written user:password@ or :password@");
+        }
+        auto user = keel::percent_decode(userinfo.substr(0, colon));
+        auto password = keel::percent_decode(userinfo.substr(colon + 1));
+        if (!user || !password) {
+            return Error(Errc::invalid_argument, "credentials have a malformed percent-escape");
+        }
+        o.username = std::move(*user);
+        o.password = std::move(*password);
+        authority = authority.substr(at + 1);
+    }
+    auto hp = net::parse_host_port(authority, 6379);
+    if (!hp) {
+        return Error::with_detail(Errc::invalid_argument, std::string(hp.error().message()));
+    }
+    if (hp->host.empty()) {
+        return Error(Errc::invalid_argument, "missing host");
+    }
+    if (hp->port == 0) {
+        return Error(Errc::invalid_argument, "port must be a number from 1 to 65535");
+    }
+    o.host = std::move(hp->host);
+    o.port = hp->port;
+    while (!db.empty() && db.back() == '/') {
+        db.remove_suffix(1);
+    }
+    if (!db.empty()) {
+        auto [end, ec] = std::from_chars(db.data(), db.data() + db.size(), o.db);
+        if (ec != std::errc() || end != db.data() + db.size() || o.db < 0) {
+            return Error(Errc::invalid_argument, "the path must be a database number (/0, /1, ...)");
+        }
+    }
+    return o;
+}
 
 Client::Client(Options options)
     : options_(std::move(options)),

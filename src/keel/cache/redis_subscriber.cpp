@@ -48,7 +48,7 @@ public:
             self->subscribed_.store(false, std::memory_order_relaxed);
             self->confirmed_ = 0;
             if (!self->closing_) {
-                self->last_error_ = c->errstr;
+                self->last_error_ = self->adapter_.setup_error().empty() ? c->errstr : self->adapter_.setup_error();
                 self->retry_later();
             }
         });

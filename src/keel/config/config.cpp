@@ -193,9 +193,37 @@ std::string Config::allowed_text(const Entry& e) const {
     return "?";
 }
 
+std::string redact_credentials(std::string_view text) {
+    std::string out(text);
+    constexpr std::string_view kRedacted = "[redacted]";
+    // scheme://user:password@host: the password (up to the last '@' of the authority).
+    for (std::size_t from = 0; (from = out.find("://", from)) != std::string::npos;) {
+        std::size_t start = from + 3;
+        std::size_t end = out.find_first_of("/?#", start);
+        std::string_view authority(out.data() + start, (end == std::string::npos ? out.size() : end) - start);
+        std::size_t at = authority.rfind('@');
+        std::size_t colon = authority.substr(0, at == std::string_view::npos ? 0 : at).find(':');
+        if (at != std::string_view::npos && colon != std::string_view::npos) {
+            out.replace(start + colon + 1, at - colon - 1, kRedacted);
+        }
+        from = start;
+    }
+    // ...?password=secret&... (libpq URIs accept it as a parameter)
+    for (std::size_t from = 0; (from = out.find("password=", from)) != std::string::npos;) {
+        bool at_param_start = from > 0 && (out[from - 1] == '?' || out[from - 1] == '&' || out[from - 1] == ' ');
+        std::size_t start = from + 9;
+        if (at_param_start) {
+            std::size_t end = out.find_first_of("& ", start);
+            out.replace(start, (end == std::string::npos ? out.size() : end) - start, kRedacted);
+        }
+        from = start;
+    }
+    return out;
+}
+
 Config::Value Config::parse(const std::string& key, const Entry& e, std::string_view text, std::string_view origin) const {
     auto fail = [&]() -> ConfigError {
-        std::string shown = e.secret ? std::string("[redacted]") : std::string(text);
+        std::string shown = e.secret ? std::string("[redacted]") : redact_credentials(text);
         return ConfigError("keel: config: " + key + " = \"" + shown + "\" (from " + std::string(origin) +
                            "): must be " + allowed_text(e));
     };
@@ -394,7 +422,7 @@ std::string Config::format(const Entry& e) const {
     switch (e.kind) {
         case Kind::boolean: return std::get<bool>(e.value) ? "true" : "false";
         case Kind::integer: return std::to_string(std::get<std::int64_t>(e.value));
-        case Kind::string: return std::get<std::string>(e.value);
+        case Kind::string: return redact_credentials(std::get<std::string>(e.value));
         case Kind::duration: return format_duration(std::get<Duration>(e.value));
         case Kind::bytes: return std::to_string(std::get<std::uint64_t>(e.value));
     }

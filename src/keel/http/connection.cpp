@@ -171,6 +171,7 @@ bool Connection::try_complete_head() {
         return true;
     }
     head_len_ = r.consumed;
+    head_parsed_ = true;
     if (head_.body_kind == BodyKind::none) {
         body_encoded_len_ = 0;
         req_.set_body({});
@@ -339,6 +340,7 @@ void Connection::request_done() {
         start_ = end_ = 0;
     }
     head_len_ = body_encoded_len_ = 0;
+    head_parsed_ = false;
     lf_scanned_ = 0;
     phase_ = Phase::head;
     first_request_ = false;
@@ -350,7 +352,17 @@ void Connection::request_done() {
 void Connection::respond_error(ParseError e) { respond_problem(status_for(e), describe(e)); }
 
 void Connection::respond_problem(int status, std::string_view detail) {
-    Response r = problem(status, detail, phase_ == Phase::head ? std::string_view{} : req_.path());
+    // The request line, when it was read (for the problem's instance, the log and the metric).
+    std::string_view method, path;
+    if (head_parsed_) {
+        if (head_moved_) {
+            head_moved_ = false;  // the buffer moved while the body arrived: point into its new place
+            parse_request_head(buf_.get() + start_, head_len_, head_, worker_.options().limits);
+        }
+        method = head_.method;
+        path = split_target(head_.target).path;
+    }
+    Response r = problem(status, detail, path);
     // No middleware ran for this answer: stamp it with an id of its own, so the client's report
     // and the server's log line can be matched.
     char id[kRequestIdLength];
@@ -360,8 +372,8 @@ void Connection::respond_problem(int status, std::string_view detail) {
     std::string& body = r.body_buffer();
     body.pop_back();  // the closing brace of the problem object
     body.append(",\"request_id\":\"").append(id_view).append("\"}");
-    worker_.emit(ServerEvent::Level::debug, "answered with an error",
-                 std::to_string(status) + " request_id=" + std::string(id_view) + ": " + std::string(detail));
+    worker_.answered(ServerAnswer{status, method, path, detail, id_view, remote_.host(),
+                                  worker_.loop().now() - request_start_});
     keep_alive_ = false;
     is_head_request_ = false;
     serialize(r, false);
@@ -630,11 +642,18 @@ void Connection::begin_shutdown() {
     if (phase_ == Phase::closed || phase_ == Phase::lingering) {
         return;
     }
-    if (phase_ == Phase::head && start_ == end_) {
-        if (pending_out() == 0) {
-            close();  // idle keep-alive connection
-        } else {
-            close_after_write_ = true;  // closes once the last response is out
+    if (phase_ == Phase::head && start_ == end_ && !close_after_write_) {
+        // Idle as far as we have read. A request may already wait in the kernel's buffer (sent
+        // just before the shutdown, its event not handled yet): read first, so what arrived is
+        // answered (with Connection: close) instead of cut off.
+        read_drained_ = false;
+        drive();
+        if (phase_ == Phase::head && start_ == end_ && !close_after_write_) {
+            if (pending_out() == 0) {
+                close();  // really idle
+            } else {
+                close_after_write_ = true;  // closes once the last response is out
+            }
         }
     }
     // Otherwise a request is in progress: its response will carry Connection: close.

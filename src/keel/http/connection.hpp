@@ -81,6 +81,7 @@ private:
     std::size_t body_encoded_len_ = 0;
     bool sent_continue_ = false;
     bool head_moved_ = false;  // the buffer moved since head_ was parsed
+    bool head_parsed_ = false;  // head_ holds the current request's head
 
     Request req_;
     StopSource stop_;

@@ -159,6 +159,66 @@ ParseResult incomplete_or_limit(std::size_t len, const ParserLimits& limits, boo
 
 ParseResult fail(ParseError e) { return {ParseStatus::error, 0, e}; }
 
+bool is_unreserved_or_sub_delim(char c) noexcept {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("-._~!$&'()*+,;=").find(c) != std::string_view::npos;
+}
+
+}  // namespace
+
+bool valid_host(std::string_view h) noexcept {
+    std::size_t i = 0;
+    if (!h.empty() && h[0] == '[') {
+        // IP-literal: an IPv6 address (hex digits, ':' and an embedded IPv4's '.').
+        std::size_t close = h.find(']');
+        if (close == std::string_view::npos || close == 1) {
+            return false;
+        }
+        for (i = 1; i < close; ++i) {
+            if (!is(static_cast<unsigned char>(h[i]), kHex) && h[i] != ':' && h[i] != '.') {
+                return false;
+            }
+        }
+        i = close + 1;
+    } else {
+        // reg-name or IPv4address: unreserved / sub-delims / pct-encoded.
+        for (; i < h.size() && h[i] != ':'; ++i) {
+            if (h[i] == '%') {
+                if (i + 2 >= h.size() || !is(static_cast<unsigned char>(h[i + 1]), kHex) ||
+                    !is(static_cast<unsigned char>(h[i + 2]), kHex)) {
+                    return false;
+                }
+                i += 2;
+            } else if (!is_unreserved_or_sub_delim(h[i])) {
+                return false;
+            }
+        }
+    }
+    if (i == h.size()) {
+        return true;
+    }
+    if (h[i] != ':') {
+        return false;
+    }
+    // port = *DIGIT; keel also refuses what cannot be a TCP port.
+    std::string_view port = h.substr(i + 1);
+    std::uint64_t n = 0;
+    return port.empty() || (port.size() <= 5 && parse_decimal(port, n) && n <= 65535);
+}
+
+namespace {
+
+/// The authority of an absolute-form target ("http://a.example:8080/x?y" → "a.example:8080").
+std::string_view target_authority(std::string_view target) noexcept {
+    std::size_t begin = target.find("://");
+    if (begin == std::string_view::npos) {
+        return {};
+    }
+    begin += 3;
+    std::size_t end = target.find_first_of("/?", begin);
+    return target.substr(begin, end == std::string_view::npos ? std::string_view::npos : end - begin);
+}
+
 // Checks framing and connection semantics once every header is known.
 ParseError analyze(RequestHead& head) {
     bool have_cl = false;
@@ -231,6 +291,9 @@ ParseError analyze(RequestHead& head) {
                 if (iequals(n, "host")) {
                     ++host_count;
                     head.host = h.value;
+                    if (!valid_host(h.value)) {
+                        return ParseError::bad_host;
+                    }
                 }
                 break;
             case 'e':
@@ -346,17 +409,11 @@ ParseResult parse_request_head(const char* data, std::size_t len, RequestHead& h
             auto starts = [&](std::string_view prefix) { return t.size() > prefix.size() && iequals(t.substr(0, prefix.size()), prefix); };
             ok = starts("http://") || starts("https://");
             if (ok) {
-                // A non-empty authority of RFC 3986 characters (unreserved, sub-delims, ':', '%',
-                // '[', ']'), ending at the path, query or the end. No userinfo: RFC 9110 §4.2.4
-                // deprecates it for http(s) and it has fooled URL parsers before.
-                std::size_t begin = t.find("://") + 3;
-                std::size_t a = begin;
-                for (; ok && a < t.size() && t[a] != '/' && t[a] != '?'; ++a) {
-                    char ch = t[a];
-                    ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                         std::string_view("-._~!$&'()*+,;=:%[]").find(ch) != std::string_view::npos;
-                }
-                ok = ok && a > begin;
+                // A non-empty authority that is a valid host[:port], ending at the path, query
+                // or the end. No userinfo: RFC 9110 §4.2.4 deprecates it for http(s) and it has
+                // fooled URL parsers before.
+                std::string_view authority = target_authority(t);
+                ok = !authority.empty() && valid_host(authority);
             }
         }
         if (!ok) {
@@ -462,6 +519,11 @@ ParseResult parse_request_head(const char* data, std::size_t len, RequestHead& h
     }
     if (ParseError e = analyze(head); e != ParseError::none) {
         return fail(e);
+    }
+    if (head.target[0] != '/' && head.target != "*" && head.method != "CONNECT") {
+        // absolute-form: the target's authority is the host; a Host header is ignored
+        // (RFC 9112 §3.2.2), so the two cannot be played against each other.
+        head.host = target_authority(head.target);
     }
     if (head.body_kind == BodyKind::content_length && head.content_length > limits.max_body_bytes) {
         return fail(ParseError::body_too_large);
@@ -709,6 +771,7 @@ std::string_view describe(ParseError e) noexcept {
         case ParseError::bare_lf: return "LF without preceding CR";
         case ParseError::missing_host: return "HTTP/1.1 request without Host header";
         case ParseError::duplicate_host: return "more than one Host header";
+        case ParseError::bad_host: return "Host header is not a valid host[:port]";
         case ParseError::bad_content_length: return "invalid Content-Length";
         case ParseError::conflicting_content_length: return "conflicting Content-Length values";
         case ParseError::content_length_with_transfer_encoding: return "both Content-Length and Transfer-Encoding";

@@ -35,7 +35,12 @@ void Request::assign(const RequestHead& head, std::string_view body, const std::
     body_ = body;
     keep_alive_ = head.keep_alive;
 
-    std::string_view t = target_;
+    TargetParts parts = split_target(target_);
+    path_ = parts.path;
+    query_ = parts.query;
+}
+
+TargetParts split_target(std::string_view t) noexcept {
     if (!t.empty() && t[0] != '/' && t != "*") {
         // absolute-form: drop "scheme://authority"
         std::size_t scheme_end = t.find("://");
@@ -44,17 +49,18 @@ void Request::assign(const RequestHead& head, std::string_view body, const std::
             t = path_start == std::string_view::npos ? std::string_view("/") : t.substr(path_start);
         }
     }
+    TargetParts parts;
     std::size_t q = t.find('?');
     if (q == std::string_view::npos) {
-        path_ = t;
-        query_ = {};
+        parts.path = t;
     } else {
-        path_ = t.substr(0, q);
-        query_ = t.substr(q + 1);
+        parts.path = t.substr(0, q);
+        parts.query = t.substr(q + 1);
     }
-    if (path_.empty()) {
-        path_ = "/";
+    if (parts.path.empty()) {
+        parts.path = "/";
     }
+    return parts;
 }
 
 void Request::reset() noexcept {

@@ -59,6 +59,14 @@ void Server::Worker::emit(ServerEvent::Level level, std::string_view message, st
     }
 }
 
+void Server::Worker::answered(const ServerAnswer& a) const {
+    emit(ServerEvent::Level::debug, "answered with an error",
+         std::to_string(a.status) + " request_id=" + std::string(a.request_id) + ": " + std::string(a.reason));
+    if (server_.options_.on_answer) {
+        server_.options_.on_answer(a);
+    }
+}
+
 void Server::Worker::add(Connection* c) noexcept {
     c->next = head_;
     c->prev = nullptr;
@@ -79,11 +87,14 @@ void Server::Worker::remove(Connection* c) noexcept {
         c->next->prev = c->prev;
     }
     open_.fetch_sub(1, std::memory_order_relaxed);
+    resume_accepting_soon();  // its descriptor is free again
     check_drained();
 }
 
-void Server::Worker::on_io(std::uint32_t) {
-    for (;;) {
+void Server::Worker::on_io(std::uint32_t) { accept_all(); }
+
+void Server::Worker::accept_all() {
+    while (listener_) {
         sockaddr_storage ss;
         socklen_t len = sizeof ss;
         int fd = ::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -91,10 +102,10 @@ void Server::Worker::on_io(std::uint32_t) {
             if (errno == EINTR || errno == ECONNABORTED) {
                 continue;
             }
-            if (errno == EMFILE || errno == ENFILE) {
-                emit(ServerEvent::Level::error, "accept: out of file descriptors", std::strerror(errno));
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                pause_accepting(errno);
             }
-            return;  // EAGAIN, or an error we retry on the next readiness event
+            return;  // EAGAIN: the next connection brings a new edge
         }
         accepted_.fetch_add(1, std::memory_order_relaxed);
         net::set_nodelay(fd);
@@ -103,6 +114,34 @@ void Server::Worker::on_io(std::uint32_t) {
             emit(ServerEvent::Level::error, "cannot watch connection", r.error().message());
             c->force_close();
         }
+    }
+}
+
+// Out of descriptors (or kernel memory). The listener is edge-triggered: connections already
+// queued bring no new event, so they would wait for the next client to arrive. Try again when
+// one of our connections closes, and on a timer for descriptors freed elsewhere in the process.
+void Server::Worker::pause_accepting(int err) {
+    fd_exhausted_.fetch_add(1, std::memory_order_relaxed);
+    if (accept_retry_ != 0) {
+        return;
+    }
+    TimePoint now = loop_.now();
+    if (now - last_exhausted_log_ >= kExhaustedLogInterval) {
+        last_exhausted_log_ = now;
+        emit(ServerEvent::Level::warn, "accept: out of file descriptors, retrying",
+             std::string(std::strerror(err)) + " (loop " + std::to_string(index_) + ", " +
+                 std::to_string(open()) + " connections open)");
+    }
+    accept_retry_ = loop_.run_after(kAcceptRetry, [this] {
+        accept_retry_ = 0;
+        accept_all();
+    });
+}
+
+void Server::Worker::resume_accepting_soon() {
+    if (accept_retry_ != 0 && loop_.cancel(accept_retry_)) {
+        accept_retry_ = 0;
+        loop_.defer([this] { accept_all(); });
     }
 }
 
@@ -132,6 +171,10 @@ void Server::Worker::update_date() {
 
 void Server::Worker::begin_shutdown() {
     draining_ = true;
+    if (accept_retry_ != 0) {
+        loop_.cancel(accept_retry_);
+        accept_retry_ = 0;
+    }
     if (listener_) {
         loop_.unwatch(listener_.get());
         listener_.reset();
@@ -241,6 +284,7 @@ ServerStats Server::stats() const noexcept {
         s.requests += w->requests();
         s.bytes_in += w->bytes_in();
         s.bytes_out += w->bytes_out();
+        s.accept_fd_exhausted += w->fd_exhausted();
     }
     return s;
 }
@@ -248,7 +292,8 @@ ServerStats Server::stats() const noexcept {
 std::vector<LoopStats> Server::loop_stats() const {
     std::vector<LoopStats> out;
     for (const auto& w : workers_) {
-        out.push_back({w->index(), w->open(), w->accepted(), w->requests(), w->bytes_in(), w->bytes_out(), w->lag()});
+        out.push_back({w->index(), w->open(), w->accepted(), w->requests(), w->bytes_in(), w->bytes_out(), w->lag(),
+                       w->fd_exhausted()});
     }
     return out;
 }

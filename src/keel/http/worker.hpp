@@ -30,6 +30,8 @@ public:
     bool shutting_down() const noexcept { return draining_; }
     std::string_view date_line() const noexcept { return date_line_; }
     void emit(ServerEvent::Level level, std::string_view message, std::string_view detail) const;
+    /// Reports an answer the server gave itself (ServerOptions::on_answer).
+    void answered(const ServerAnswer& a) const;
 
     void add(Connection* c) noexcept;
     void remove(Connection* c) noexcept;
@@ -54,9 +56,17 @@ public:
     Duration lag() const noexcept { return Duration(lag_ns_.load(std::memory_order_relaxed)); }
     unsigned index() const noexcept { return index_; }
 
+    std::uint64_t fd_exhausted() const noexcept { return fd_exhausted_.load(std::memory_order_relaxed); }
+
     void on_io(std::uint32_t events) override;  // the listener
 
 private:
+    static constexpr Duration kAcceptRetry = std::chrono::milliseconds(20);
+    static constexpr Duration kExhaustedLogInterval = std::chrono::seconds(10);
+
+    void accept_all();
+    void pause_accepting(int err);
+    void resume_accepting_soon();
     void tick();
     void update_date();
     void check_drained();
@@ -77,6 +87,9 @@ private:
     std::atomic<std::uint64_t> bytes_in_{0};
     std::atomic<std::uint64_t> bytes_out_{0};
     std::atomic<Duration::rep> lag_ns_{0};  // how late the last 100 ms tick fired
+    std::atomic<std::uint64_t> fd_exhausted_{0};
+    TimerId accept_retry_ = 0;  // accepting paused: out of descriptors
+    TimePoint last_exhausted_log_{};
 };
 
 }  // namespace keel::http

@@ -2,9 +2,57 @@
 
 #include <arpa/inet.h>
 
+#include <charconv>
 #include <cstring>
 
 namespace keel::net {
+
+Result<HostPort> parse_host_port(std::string_view text, std::optional<std::uint16_t> default_port) {
+    HostPort out;
+    std::string_view port;
+    bool has_port = false;
+    if (!text.empty() && text.front() == '[') {
+        std::size_t close = text.find(']');
+        if (close == std::string_view::npos) {
+            return Error(Errc::invalid_argument, "unclosed '[' in the address");
+        }
+        out.host = std::string(text.substr(1, close - 1));
+        std::string_view rest = text.substr(close + 1);
+        if (!rest.empty()) {
+            if (rest.front() != ':') {
+                return Error(Errc::invalid_argument, "expected ':port' after ']'");
+            }
+            port = rest.substr(1);
+            has_port = true;
+        }
+    } else {
+        std::size_t colon = text.rfind(':');
+        if (colon != std::string_view::npos && text.find(':') != colon) {
+            // Several colons and no brackets: an IPv6 address without a port.
+            out.host = std::string(text);
+        } else if (colon != std::string_view::npos) {
+            out.host = std::string(text.substr(0, colon));
+            port = text.substr(colon + 1);
+            has_port = true;
+        } else {
+            out.host = std::string(text);
+        }
+    }
+    if (!has_port) {
+        if (!default_port) {
+            return Error(Errc::invalid_argument, "missing port (host:port)");
+        }
+        out.port = *default_port;
+        return out;
+    }
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value > 65535) {
+        return Error(Errc::invalid_argument, "port must be a number from 0 to 65535");
+    }
+    out.port = static_cast<std::uint16_t>(value);
+    return out;
+}
 
 Result<Address> Address::parse(std::string_view host, std::uint16_t port) {
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {

@@ -9,6 +9,7 @@
 #include <gperftools/malloc_extension.h>
 #endif
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -21,6 +22,40 @@ namespace keel::observe {
 namespace {
 
 std::atomic<bool> g_profiling{false};
+
+// Runs fn with fd 2 pointed at a pipe and returns what was written there. gperftools prints
+// its statistics ("PROFILE: interrupts/evictions/bytes = ...") to stderr when a profile
+// stops; captured, they become a field of a JSON log line instead of a stray plain-text line
+// between them (keel's logger writes to a descriptor of its own).
+template <class F>
+std::string capture_stderr(F fn) {
+    int pipe_fds[2];
+    int saved = ::fcntl(2, F_DUPFD_CLOEXEC, 3);
+    if (saved < 0 || ::pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+        if (saved >= 0) {
+            ::close(saved);
+        }
+        fn();
+        return {};
+    }
+    std::fflush(stderr);
+    ::dup2(pipe_fds[1], 2);
+    fn();
+    std::fflush(stderr);
+    ::dup2(saved, 2);
+    ::close(saved);
+    ::close(pipe_fds[1]);
+    std::string said;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(pipe_fds[0], buf, sizeof buf)) > 0;) {
+        said.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(pipe_fds[0]);
+    while (!said.empty() && (said.back() == '\n' || said.back() == '\r')) {
+        said.pop_back();
+    }
+    return said;
+}
 
 std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -62,7 +97,10 @@ Task<http::Response> cpu_profile(PprofOptions options, http::Request& req) {
         co_return http::problem(500, "the CPU profiler could not start", req.path());
     }
     bool complete = co_await keel::sleep_for(std::chrono::seconds(seconds), req.stop_token());
-    ProfilerStop();
+    std::string said = capture_stderr([] { ProfilerStop(); });
+    if (options.on_profiler_output && !said.empty()) {
+        options.on_profiler_output(said);
+    }
     g_profiling = false;
     std::string data = read_file(path);
     std::remove(path.c_str());

@@ -22,6 +22,19 @@ std::string_view method_label(http::Request& req) {
     return req.method() == http::Method::other ? std::string_view("OTHER") : req.method_name();
 }
 
+constexpr std::string_view kClasses[] = {"0xx", "1xx", "2xx", "3xx", "4xx", "5xx"};
+
+std::string_view class_label(int status) {
+    int code_class = status / 100;
+    return code_class >= 1 && code_class <= 5 ? kClasses[code_class] : kClasses[0];
+}
+
+metrics::Family<metrics::Counter>& requests_family(metrics::Registry& registry) {
+    return registry.counter("keel_http_requests_total",
+                            "HTTP requests answered, by method, route template and status class.",
+                            {"method", "route", "code"});
+}
+
 /// Series are looked up under the family's lock once per (route, method, class) per thread,
 /// then found in this thread's cache. Route templates live as long as the router, so their
 /// address identifies them; the text is compared too, so a reused address cannot mislead.
@@ -55,8 +68,7 @@ void record(Families& f, http::Request& req, int status, double seconds) {
     Key key{&f, route.data(), route.size(), req.method(), code_class};
     auto it = cache.find(key);
     if (it == cache.end() || it->second.route != route) {
-        static constexpr std::string_view kClasses[] = {"0xx", "1xx", "2xx", "3xx", "4xx", "5xx"};
-        std::string_view cls = code_class >= 1 && code_class <= 5 ? kClasses[code_class] : kClasses[0];
+        std::string_view cls = class_label(status);
         std::string_view method = method_label(req);
         Series s{std::string(route), &f.requests.with({method, route, cls}), &f.duration.with({method, route})};
         it = cache.insert_or_assign(key, std::move(s)).first;
@@ -69,8 +81,7 @@ void record(Families& f, http::Request& req, int status, double seconds) {
 
 router::Middleware http_metrics(metrics::Registry& registry) {
     auto families = std::make_shared<Families>(Families{
-        registry.counter("keel_http_requests_total", "HTTP requests answered, by method, route template and status class.",
-                         {"method", "route", "code"}),
+        requests_family(registry),
         registry.histogram("keel_http_request_duration_seconds",
                            "Time from the request's arrival at the handler chain to its response, by route.",
                            {"method", "route"}, metrics::exponential_buckets(0.0001, 2.5, 12)),
@@ -89,6 +100,18 @@ router::Middleware http_metrics(metrics::Registry& registry) {
                 double seconds = s ? std::chrono::duration<double>(Clock::now() - s->at).count() : 0.0;
                 record(*families, req, res.status(), seconds);
             });
+    };
+}
+
+std::function<void(const http::ServerAnswer&)> count_server_answers(metrics::Registry& registry) {
+    metrics::Family<metrics::Counter>* requests = &requests_family(registry);
+    // Error answers only: the series lookup (under the family's lock) is not on a hot path.
+    return [requests](const http::ServerAnswer& a) {
+        std::string_view method = a.method;
+        if (!method.empty() && http::method_from_string(method) == http::Method::other) {
+            method = "OTHER";
+        }
+        requests->with({method, "", class_label(a.status)}).inc();
     };
 }
 

@@ -5,6 +5,9 @@
 #include <spdlog/async_logger.h>
 #include <spdlog/sinks/base_sink.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <charconv>
@@ -45,7 +48,11 @@ namespace {
 class LineSink final : public spdlog::sinks::base_sink<std::mutex> {
 public:
     LineSink(std::FILE* file, bool owns, std::function<void(std::string_view)> callback)
-        : file_(file), owns_(owns), callback_(std::move(callback)) {}
+        : file_(file), owns_(owns), callback_(std::move(callback)) {
+        if (file_ && owns_) {
+            std::setvbuf(file_, nullptr, _IOFBF, 64 * 1024);  // one write per batch (flushed below)
+        }
+    }
     ~LineSink() override {
         if (owns_ && file_) {
             std::fclose(file_);
@@ -70,6 +77,7 @@ protected:
         } else if (file_) {
             std::fwrite(text.data(), 1, text.size(), file_);
             std::fputc('\n', file_);
+            std::fflush(file_);  // a batch is written whole, at once
         }
         written_lines.fetch_add(1 + static_cast<std::uint64_t>(std::count(text.begin(), text.end(), '\n')),
                                 std::memory_order_relaxed);
@@ -188,9 +196,20 @@ Logger::Logger(LoggerOptions options) : impl_(std::make_unique<Impl>()), level_(
     std::FILE* file = stderr;
     bool owns = false;
     if (!options.sink) {
-        if (options.output == "stdout") {
+        if (options.output == "stderr") {
+            // A descriptor of our own: code that points fd 2 elsewhere for a moment (the CPU
+            // profiler's statistics, captured by /debug/pprof/profile) does not take the log along.
+            int fd = ::fcntl(2, F_DUPFD_CLOEXEC, 3);
+            std::FILE* own = fd >= 0 ? ::fdopen(fd, "w") : nullptr;
+            if (own) {
+                file = own;
+                owns = true;
+            } else if (fd >= 0) {
+                ::close(fd);
+            }
+        } else if (options.output == "stdout") {
             file = stdout;
-        } else if (options.output != "stderr") {
+        } else {
             file = std::fopen(options.output.c_str(), "ae");
             if (!file) {
                 throw std::runtime_error("keel: cannot open log output \"" + options.output + "\"");

@@ -91,6 +91,9 @@ void add_server_metrics(metrics::Registry& registry, std::function<const http::S
         SampledFamily sent{"keel_http_sent_bytes_total", "Bytes written to clients, by loop.", "counter", {}};
         SampledFamily lag{"keel_loop_lag_seconds",
                           "How late the loop's periodic 100 ms timer last fired: time the loop was busy.", "gauge", {}};
+        SampledFamily exhausted{"keel_accept_fd_exhausted_total",
+                                "Times accepting paused because the process had no file descriptor left, by loop.",
+                                "counter", {}};
         for (const http::LoopStats& l : s->loop_stats()) {
             std::vector<std::pair<std::string, std::string>> labels{{"loop", std::to_string(l.index)}};
             open.samples.push_back({labels, static_cast<double>(l.connections_open)});
@@ -99,8 +102,9 @@ void add_server_metrics(metrics::Registry& registry, std::function<const http::S
             in.samples.push_back({labels, static_cast<double>(l.bytes_in)});
             sent.samples.push_back({labels, static_cast<double>(l.bytes_out)});
             lag.samples.push_back({labels, std::chrono::duration<double>(l.lag).count()});
+            exhausted.samples.push_back({labels, static_cast<double>(l.accept_fd_exhausted)});
         }
-        for (auto* f : {&open, &accepted, &closed, &in, &sent, &lag}) {
+        for (auto* f : {&open, &accepted, &closed, &in, &sent, &lag, &exhausted}) {
             out.push_back(std::move(*f));
         }
     });

@@ -36,6 +36,13 @@ Task<Decision> RedisLimiter::check(std::string key) {
     d.limit = limit_.burst;
     if (!r || r->type != redis::Reply::Type::array || r->elements.size() != 4) {
         unavailable_.fetch_add(1, std::memory_order_relaxed);
+        if (!r) {
+            report(r.error().message());
+        } else if (r->is_error()) {
+            report(r->str);  // NOAUTH, a script error, ...
+        } else {
+            report("unexpected reply to the limiter's script");
+        }
         d.allowed = options_.fail_open;
         d.retry_after = options_.fail_open ? Duration::zero() : std::chrono::seconds(1);
         co_return d;
@@ -46,6 +53,21 @@ Task<Decision> RedisLimiter::check(std::string key) {
     d.reset = us(r->elements[2].integer);
     d.retry_after = us(r->elements[3].integer);
     co_return d;
+}
+
+void RedisLimiter::report(std::string_view reason) {
+    if (!options_.on_unavailable) {
+        return;
+    }
+    // One report per interval across every loop: whoever moves the stamp reports.
+    Duration::rep now = Clock::now().time_since_epoch().count() + 1;
+    Duration::rep last = last_report_.load(std::memory_order_relaxed);
+    if (last != 0 && now - last < options_.report_every.count()) {
+        return;
+    }
+    if (last_report_.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+        options_.on_unavailable(reason, options_.fail_open);
+    }
 }
 
 }  // namespace keel::ratelimit

@@ -1,3 +1,4 @@
+#include <keel/core/percent.hpp>
 #include <keel/http/problem.hpp>
 #include <keel/router/router.hpp>
 
@@ -332,15 +333,9 @@ struct Matcher {
     }
 };
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 // Splits the path into decoded segments. Views point into the path itself, or into the
-// request's scratch buffer when something was percent-encoded. False on bad encoding.
+// request's scratch buffer when something was percent-encoded. False on bad encoding, and on
+// an encoded NUL: no path has a use for it, and NUL marks encoded slashes below.
 bool split_path(http::Request& req, std::vector<std::string_view>& segs, std::vector<std::size_t>& offsets,
                 std::string_view& decoded) {
     std::string_view path = req.path();
@@ -351,10 +346,13 @@ bool split_path(http::Request& req, std::vector<std::string_view>& segs, std::ve
         buf.reserve(path.size());
         for (std::size_t i = 1; i < path.size(); ++i) {
             if (path[i] == '%') {
-                if (i + 2 >= path.size() || hex_value(path[i + 1]) < 0 || hex_value(path[i + 2]) < 0) {
+                if (i + 2 >= path.size() || hex_digit(path[i + 1]) < 0 || hex_digit(path[i + 2]) < 0) {
                     return false;
                 }
-                char c = static_cast<char>(hex_value(path[i + 1]) * 16 + hex_value(path[i + 2]));
+                char c = static_cast<char>(hex_digit(path[i + 1]) * 16 + hex_digit(path[i + 2]));
+                if (c == '\0') {
+                    return false;
+                }
                 // An encoded '/' stays inside its segment: mark it so splitting ignores it.
                 buf.push_back(c == '/' ? '\0' : c);
                 i += 2;
@@ -540,7 +538,7 @@ Handler Router::handler() {
         thread_local std::vector<std::size_t> offsets;
         std::string_view decoded;
         if (!split_path(req, segs, offsets, decoded)) {
-            return http::problem(400, "invalid percent-encoding in the path", req.path());
+            return http::problem(400, "invalid percent-encoding in the path (or an encoded NUL)", req.path());
         }
         for (std::string_view s : segs) {
             if (s == "." || s == "..") {
