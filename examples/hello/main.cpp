@@ -45,16 +45,13 @@ int main(int argc, char** argv) {
         keel::json::Writer(res.body_buffer()).begin_object().key("id").raw(req.param("id")).key("name").value("user").end_object();
         return res;
     });
-    r.post("/echo", [](keel::Request& req) {
-        auto in = keel::json::bind<EchoRequest>(req);
-        if (!in) {
-            return in.problem();
-        }
+    r.post("/echo", [](keel::Request& req) -> keel::ProblemOr {
+        KEEL_TRY(in, keel::bind<EchoRequest>(req));
         std::string repeated;
-        for (int i = 0; i < in->repeat.value_or(1); ++i) {
-            repeated += in->message;
+        for (int i = 0; i < in.repeat.value_or(1); ++i) {
+            repeated += in.message;
         }
-        return keel::json::response(EchoRequest{repeated, in->repeat}, 200);
+        return keel::json_response(EchoRequest{repeated, in.repeat}, 200);
     });
 
     app.handle(r.handler());

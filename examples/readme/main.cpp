@@ -11,9 +11,9 @@ int main(int argc, char** argv) {
     keel::Router r;
     r.use(app.recoverer());
     r.get("/hello/{name}", [](keel::Request& req) { return keel::Response::text("Hello, " + std::string(req.param("name"))); });
-    r.post("/greetings", [](keel::Request& req) {
-        auto in = keel::json::bind<Greeting>(req);  // 415 / 400 problem+json listing each bad field
-        return in ? keel::json::response(*in, 201) : in.problem();
+    r.post("/greetings", [](keel::Request& req) -> keel::ProblemOr {
+        KEEL_TRY(in, keel::bind<Greeting>(req));  // or 415 / 400 problem+json listing each bad field
+        return keel::json_response(in, 201);
     });
     app.handle(r.handler());
     return app.run();

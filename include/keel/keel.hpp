@@ -10,15 +10,19 @@
 #include <keel/http/problem.hpp>
 #include <keel/http/request.hpp>
 #include <keel/http/response.hpp>
-#include <keel/json/bind.hpp>
+#include <keel/http/json.hpp>
 #include <keel/middleware/middleware.hpp>
 #include <keel/router/router.hpp>
 
 namespace keel {
+using http::bind;
 using http::Handler;
+using http::json_response;
+using http::Problem;
 using http::problem;
+using http::ProblemOr;
 using http::Request;
 using http::Response;
-using router::Middleware;
+using http::Middleware;
 using router::Router;
 }  // namespace keel

@@ -2,6 +2,7 @@
 
 #include <keel/config/config.hpp>
 #include <keel/core/sleep.hpp>
+#include <keel/db/pool_metrics.hpp>
 #include <keel/observe/runtime_metrics.hpp>
 #include <keel/ratelimit/limiter.hpp>
 
@@ -121,8 +122,8 @@ Linkd::Linkd(LinkdOptions options, keel::WorkerPool& workers, keel::log::Logger*
             keys_.set_on_revoked([this] { return shared_cache_->key_revoked(); });
         }
     }
-    client_ = std::make_unique<keel::http::Client>(
-        keel::http::ClientOptions{.timeout = options_.webhook_timeout, .max_retries = 0, .user_agent = "linkd-webhooks"});
+    client_ = std::make_unique<keel::client::Client>(
+        keel::client::ClientOptions{.timeout = options_.webhook_timeout, .max_retries = 0, .user_agent = "linkd-webhooks"});
     webhooks_ = std::make_unique<WebhookSender>(options_.webhook, *client_, background_.loop(), logger_);
     if (webhooks_->enabled()) {
         links_.set_events([this](std::string_view type, const Link& link) { webhooks_->publish(type, link); });
@@ -233,13 +234,13 @@ void Linkd::observe(keel::metrics::Registry& registry, keel::observe::Health& he
                        "Rate-limit checks answered without Redis (allowed when failing open, denied when closed).",
                        "counter", {{{{"fail_open", options_.ratelimit_fail_open ? "true" : "false"}}, static_cast<double>(n)}}});
     });
-    keel::observe::add_db_pool_metrics(registry, [this] {
+    registry.add_collector(keel::db::pool_collector([this] {
         std::vector<std::pair<std::string, keel::db::PoolStats>> out;
         for (auto& p : repo_->pool_stats()) {
             out.emplace_back(p.name, p.stats);
         }
         return out;
-    });
+    }));
     health.add_check("database", [this] { return repo_->ping(); });
     if (redis_) {
         // Optional: without Redis linkd still serves (memory, database, limits failing open).
@@ -299,7 +300,7 @@ void Linkd::add_routes(keel::router::Router& r, std::function<bool()> accepting)
         if (!redis_) {
             return std::make_shared<keel::ratelimit::LocalLimiter>(limit);
         }
-        keel::ratelimit::RedisLimiterOptions ro{.prefix = prefix, .fail_open = options_.ratelimit_fail_open};
+        keel::redis::RateLimiterOptions ro{.prefix = prefix, .fail_open = options_.ratelimit_fail_open};
         keel::log::Logger* logger = logger_;
         ro.on_unavailable = [logger, prefix](std::string_view reason, bool failing_open) {
             if (logger) {
@@ -308,7 +309,7 @@ void Linkd::add_routes(keel::router::Router& r, std::function<bool()> accepting)
                              {{"limiter", prefix}, {"error", reason}});
             }
         };
-        auto l = std::make_shared<keel::ratelimit::RedisLimiter>(*redis_, limit, std::move(ro));
+        auto l = std::make_shared<keel::redis::RateLimiter>(*redis_, limit, std::move(ro));
         redis_limiters_.push_back(l);
         return l;
     };

@@ -18,9 +18,9 @@
 #include <keel/observe/health.hpp>
 #include <keel/observe/log.hpp>
 #include <keel/observe/metrics.hpp>
-#include <keel/cache/redis.hpp>
+#include <keel/redis/client.hpp>
 #include <keel/ratelimit/gcra.hpp>
-#include <keel/ratelimit/redis_limiter.hpp>
+#include <keel/redis/rate_limiter.hpp>
 #include <keel/router/router.hpp>
 
 #include <atomic>
@@ -30,20 +30,20 @@
 namespace linkd {
 
 struct LinkdOptions {
-    RepositoryOptions repo;
-    LinkServiceOptions links;
-    KeyServiceOptions keys;
+    RepositoryOptions repo = {};
+    LinkServiceOptions links = {};
+    KeyServiceOptions keys = {};
     keel::Duration flush_interval = std::chrono::seconds(1);
-    std::string admin_key;  ///< auth.admin_key (may be empty)
+    std::string admin_key = {};  ///< auth.admin_key (may be empty)
     /// Link creation per API key, and redirects per client IP (rate 0 = not limited).
     keel::ratelimit::Limit create_limit{.rate = 10, .burst = 50};
     keel::ratelimit::Limit redirect_limit{.rate = 200, .burst = 400};
     /// redis.url ("redis://host:port"): rate limits kept in Redis, shared by every instance.
-    std::string redis_url;
+    std::string redis_url = {};
     bool shared_cache = true;  ///< with redis_url: resolved slugs shared in Redis, changes announced
     bool ratelimit_fail_open = true;
-    std::string base_url;   ///< links.base_url (may be empty)
-    WebhookOptions webhook;
+    std::string base_url = {};   ///< links.base_url (may be empty)
+    WebhookOptions webhook = {};
     std::string redirect_cache_control = "private, max-age=0";
     std::string read_cache_control = "private, no-cache";
     keel::Duration webhook_drain = std::chrono::seconds(10);  ///< at shutdown, at most
@@ -97,10 +97,10 @@ private:
     LinkService links_;
     KeyService keys_;
     keel::LoopThread background_;
-    std::unique_ptr<keel::http::Client> client_;  // webhooks; destroyed before the loop stops
+    std::unique_ptr<keel::client::Client> client_;  // webhooks; destroyed before the loop stops
     std::unique_ptr<keel::redis::Client> redis_;   // when redis.url is set
     std::unique_ptr<RedisLinkCache> shared_cache_;  // ... and cache.shared
-    std::vector<std::shared_ptr<keel::ratelimit::RedisLimiter>> redis_limiters_;
+    std::vector<std::shared_ptr<keel::redis::RateLimiter>> redis_limiters_;
     std::unique_ptr<WebhookSender> webhooks_;
     keel::TimerId flush_timer_ = 0;
     bool flushing_ = false;  // background loop only

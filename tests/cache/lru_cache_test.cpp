@@ -1,8 +1,6 @@
 // keel::cache::LruCache: hits and misses, TTL, LRU eviction per shard, invalidation, and
 // concurrent use from several threads.
 #include <keel/cache/lru_cache.hpp>
-#include <keel/json/bind.hpp>
-#include <keel/json/nullable.hpp>
 
 #include <gtest/gtest.h>
 
@@ -122,29 +120,6 @@ TEST(LruCache, MoreThreadsThanReadSlotsStayConsistent) {
     auto s = c.stats();
     EXPECT_LE(s.entries, 500u + 4u);
     EXPECT_GT(s.hits + s.misses, 0u);
-}
-
-struct Patch {
-    std::optional<std::string> name;
-    keel::json::Nullable<std::string> note;
-};
-KEEL_JSON(Patch, name, note)
-
-TEST(JsonNullable, TellsAbsentNullAndValueApart) {
-    keel::json::Errors errors;
-    Patch absent, null, value;
-    ASSERT_TRUE(keel::json::parse(R"({"name":"x"})", absent, errors));
-    ASSERT_TRUE(keel::json::parse(R"({"note":null})", null, errors));
-    ASSERT_TRUE(keel::json::parse(R"({"note":"hi"})", value, errors));
-    EXPECT_TRUE(errors.empty());
-    EXPECT_TRUE(absent.note.absent());
-    EXPECT_TRUE(null.note.is_null());
-    ASSERT_TRUE(value.note.has_value());
-    EXPECT_EQ(*value.note, "hi");
-    Patch wrong;
-    EXPECT_TRUE(keel::json::parse(R"({"note":5})", wrong, errors));
-    ASSERT_EQ(errors.size(), 1u);
-    EXPECT_EQ(errors[0].pointer, "/note");
 }
 
 }  // namespace

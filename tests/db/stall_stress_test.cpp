@@ -8,7 +8,7 @@
 #include <keel/core/loop_thread.hpp>
 #include <keel/core/worker_pool.hpp>
 #include <keel/db/group_commit.hpp>
-#include <keel/db/sqlite.hpp>
+#include <keel/sqlite/sqlite.hpp>
 
 #include <gtest/gtest.h>
 
@@ -28,7 +28,7 @@ namespace {
 using namespace std::chrono_literals;
 using keel::Result;
 using keel::Task;
-namespace sqlite = keel::db::sqlite;
+namespace sqlite = keel::sqlite;
 
 // Far above any honest latency here (operations take microseconds; at most a few dozen are
 // queued at once), far below the 37 s that was seen.

@@ -3,7 +3,7 @@
 // allocation made on a keel loop thread (Loop::current() != nullptr) and checks that serving a
 // thousand more requests adds none.
 #include <keel/core/loop.hpp>
-#include <keel/http/problem.hpp>
+#include <keel/json/writer.hpp>
 #include <keel/router/router.hpp>
 #include <keel/testing/test_server.hpp>
 
@@ -48,7 +48,7 @@ keel::http::Handler hello_handler() {
         keel::http::Response res(200);
         res.content_type("application/json");
         res.body_buffer().append("{\"message\":");
-        keel::http::append_json_string(res.body_buffer(), "Hello, World!");
+        keel::json::write_string(res.body_buffer(), "Hello, World!");
         res.body_buffer().push_back('}');
         return res;
     };

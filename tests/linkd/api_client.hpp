@@ -3,7 +3,7 @@
 // (keel::testing::RawClient), and a record of every exchange for the contract check
 // (tools/contract/validate.mjs validates each recorded body and status against openapi.yaml).
 
-#include <keel/http/problem.hpp>
+#include <keel/json/writer.hpp>
 #include <keel/testing/test_server.hpp>
 
 #include <gtest/gtest.h>
@@ -71,13 +71,13 @@ private:
     void record(std::string_view method, std::string_view target, const Reply& r) {
         std::string path(target.substr(0, target.find('?')));
         std::string line = "{\"method\":";
-        keel::http::append_json_string(line, method);
+        keel::json::write_string(line, method);
         line += ",\"path\":";
-        keel::http::append_json_string(line, path);
+        keel::json::write_string(line, path);
         line += ",\"status\":" + std::to_string(r.status) + ",\"content_type\":";
-        keel::http::append_json_string(line, r.header("Content-Type").value_or(""));
+        keel::json::write_string(line, r.header("Content-Type").value_or(""));
         line += ",\"body\":";
-        keel::http::append_json_string(line, r.body);
+        keel::json::write_string(line, r.body);
         line += "}\n";
         log_ += line;
         ++count_;

@@ -7,7 +7,7 @@
 #include "handler/dto.hpp"
 #include "linkd.hpp"
 
-#include <keel/json/bind.hpp>
+#include <keel/json/parse.hpp>
 #include <keel/middleware/request_id.hpp>
 
 #include <support/eventually.hpp>

@@ -6,7 +6,7 @@
 #include "databases.hpp"
 
 #include <keel/core/sleep.hpp>
-#include <keel/db/sqlite.hpp>
+#include <keel/sqlite/sqlite.hpp>
 
 #include <support/eventually.hpp>
 #include <support/process.hpp>
@@ -49,7 +49,7 @@ std::pair<std::int64_t, std::int64_t> stored_clicks(const TestDatabase& db, cons
                                     "d.link_id WHERE l.slug = '" + slug + "'");
         return {std::stoll(total), std::stoll(daily)};
     }
-    auto conn = keel::db::sqlite::Conn::open({.path = db.url().substr(9)});
+    auto conn = keel::sqlite::Conn::open({.path = db.url().substr(9)});
     EXPECT_TRUE(conn);
     auto st = (*conn)->prepare("SELECT l.clicks, (SELECT coalesce(sum(clicks), 0) FROM clicks_daily WHERE link_id = "
                                "l.id) FROM links l WHERE slug = ?1");

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-using keel::router::Middleware;
+using keel::http::Middleware;
 using keel::router::Router;
 using keel::router::TrailingSlash;
 using keel::testing::call;
@@ -29,7 +29,7 @@ keel::http::Handler h(std::string id) {
 // A middleware that appends its tag to X-Trace on the way out (so order is visible).
 Middleware tag(std::string name) {
     return [name](keel::http::Handler next) {
-        return keel::router::wrap(std::move(next), nullptr, [name](keel::http::Request&, keel::http::Response& r) {
+        return keel::http::wrap(std::move(next), nullptr, [name](keel::http::Request&, keel::http::Response& r) {
             std::string trace(r.header_value("X-Trace").value_or(""));
             r.set_header("X-Trace", name + (trace.empty() ? "" : "," + trace));
         });

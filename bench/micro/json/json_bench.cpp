@@ -1,5 +1,5 @@
 // JSON micro-benchmarks: writing small objects (target ≥ 1 GB/s) and bind + validate (MB/s).
-#include <keel/json/bind.hpp>
+#include <keel/json/parse.hpp>
 
 #include <benchmark/benchmark.h>
 

@@ -22,7 +22,7 @@
 #include <keel/observe/health.hpp>
 #include <keel/observe/log.hpp>
 #include <keel/observe/metrics.hpp>
-#include <keel/router/middleware.hpp>
+#include <keel/http/middleware.hpp>
 #include <keel/router/router.hpp>
 
 #include <atomic>
@@ -38,10 +38,10 @@ struct AppOptions {
     /// Prefix of environment variables (KEEL_SERVER_PORT).
     std::string env_prefix = "KEEL";
     /// Defines the service's own keys before the configuration is loaded.
-    std::function<void(config::Config&)> define;
+    std::function<void(config::Config&)> define = {};
     /// Default of `admin.listen`: where /metrics, /debug/*, /livez and /readyz are served
     /// ("127.0.0.1:9090"); empty = no admin listener.
-    std::string admin_listen;
+    std::string admin_listen = {};
 };
 
 class App {
@@ -59,14 +59,14 @@ public:
 
     /// keel::mw::recoverer reporting to this App's logger (with the request id when request_id
     /// runs inside it). Install it first: it must be the outermost middleware.
-    router::Middleware recoverer();
+    http::Middleware recoverer();
     /// keel::mw::access_log writing one JSON line per request to this App's logger. Requests
     /// the server answers itself (400, 408, 413, 414, 431, 503 past the handler deadline) are
     /// logged the same way, with route "" and `"answered_by":"server"`.
-    router::Middleware access_log();
+    http::Middleware access_log();
     /// keel::observe::http_metrics on this App's registry. Install it first (outermost). The
     /// server's own answers are counted too (route "").
-    router::Middleware http_metrics();
+    http::Middleware http_metrics();
 
     /// The metrics registry (/metrics); process, server, loop and worker-pool metrics are in it.
     metrics::Registry& metrics() noexcept { return metrics_; }

@@ -25,10 +25,10 @@ namespace keel::cache {
 
 template <class V>
 struct AsidePolicy {
-    EntryPolicy entry;
+    EntryPolicy entry = {};
     Duration negative_ttl{};
-    std::function<bool(const V&)> is_negative;    ///< may be empty: nothing is negative
-    std::function<std::size_t(const V&)> size_of;  ///< may be empty: sizeof(V)
+    std::function<bool(const V&)> is_negative = {};    ///< may be empty: nothing is negative
+    std::function<std::size_t(const V&)> size_of = {};  ///< may be empty: sizeof(V)
 };
 
 namespace detail {

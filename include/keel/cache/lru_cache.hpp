@@ -68,7 +68,7 @@ enum class Freshness { miss, fresh, stale, stale_if_error };
 template <class V>
 struct Lookup {
     Freshness freshness = Freshness::miss;
-    std::optional<V> value;  ///< set unless miss
+    std::optional<V> value = {};  ///< set unless miss
 };
 
 template <class V>
@@ -237,12 +237,12 @@ private:
     struct Entry {
         Entry(std::string k, V v, TimePoint fresh, TimePoint stale, TimePoint error, std::size_t b)
             : key(std::move(k)), value(std::move(v)), fresh_until(fresh), stale_until(stale), error_until(error), bytes(b) {}
-        std::string key;
+        std::string key = {};
         V value;
-        TimePoint fresh_until;
-        TimePoint stale_until;
-        TimePoint error_until;
-        std::size_t bytes;
+        TimePoint fresh_until = {};
+        TimePoint stale_until = {};
+        TimePoint error_until = {};
+        std::size_t bytes = {};
         /// Read since it was last considered for eviction. Readers share the entry, so it is
         /// atomic, and written only when clear: a hot entry's line is not bounced by reads.
         std::atomic<bool> referenced{false};
@@ -254,9 +254,9 @@ private:
     };
     using Index = std::unordered_map<std::string_view, typename std::list<Entry>::iterator>;
     struct Shard {
-        mutable SpreadLock lock;  // readers: get/lookup; writers: everything else
-        std::list<Entry> lru;
-        Index index;
+        mutable SpreadLock lock = {};  // readers: get/lookup; writers: everything else
+        std::list<Entry> lru = {};
+        Index index = {};
         std::size_t bytes = 0;
         std::uint64_t evictions = 0, invalidations = 0;
     };

@@ -74,18 +74,18 @@ public:
 
 private:
     struct Waiter {
-        Loop* loop;
-        std::coroutine_handle<> h;
+        Loop* loop = {};
+        std::coroutine_handle<> h = {};
     };
     struct Call {
-        std::optional<V> value;
-        std::exception_ptr error;
+        std::optional<V> value = {};
+        std::exception_ptr error = {};
         bool done = false;
-        std::vector<Waiter> waiters;
+        std::vector<Waiter> waiters = {};
     };
     struct Join {
-        SingleFlight* self;
-        Call* call;
+        SingleFlight* self = {};
+        Call* call = {};
         bool await_ready() const noexcept { return false; }
         bool await_suspend(std::coroutine_handle<> h) {
             Loop* loop = Loop::current();

@@ -89,14 +89,14 @@ public:
 private:
     using Value = std::variant<bool, std::int64_t, std::string, Duration, std::uint64_t>;
     struct Entry {
-        Kind kind;
-        std::string help;
-        Value value;
-        Value fallback;
+        Kind kind = {};
+        std::string help = {};
+        Value value = {};
+        Value fallback = {};
         std::int64_t min_i = 0, max_i = 0;
         std::uint64_t min_u = 0, max_u = 0;
         Duration min_d{}, max_d{};
-        std::vector<std::string> allowed;
+        std::vector<std::string> allowed = {};
         bool secret = false;
         Source source = Source::defaults;
     };

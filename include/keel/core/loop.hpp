@@ -83,8 +83,8 @@ private:
         std::function<void()> fn;
     };
     struct TimerEntry {
-        TimePoint when;
-        TimerId id;
+        TimePoint when = {};
+        TimerId id = {};
         bool operator>(const TimerEntry& o) const noexcept { return when > o.when || (when == o.when && id > o.id); }
     };
     void drain_posted();

@@ -44,7 +44,7 @@ public:
 
 private:
     struct alignas(64) Slot {
-        std::mutex mu;
+        std::mutex mu = {};
     };
     std::array<Slot, kSlots> slots_;
 };

@@ -23,8 +23,8 @@ class Task;
 namespace detail {
 
 struct PromiseBase {
-    std::coroutine_handle<> continuation;
-    std::exception_ptr exception;
+    std::coroutine_handle<> continuation = {};
+    std::exception_ptr exception = {};
 
     static void* operator new(std::size_t n) { return frame_allocate(n); }
     static void operator delete(void* p, std::size_t n) noexcept { frame_deallocate(p, n); }
@@ -46,7 +46,7 @@ struct PromiseBase {
 
 template <class T>
 struct Promise : PromiseBase {
-    std::optional<T> value;
+    std::optional<T> value = {};
     Task<T> get_return_object() noexcept;
     template <class U>
     void return_value(U&& v) {
@@ -98,7 +98,7 @@ public:
 
     auto operator co_await() && noexcept {
         struct Awaiter {
-            std::coroutine_handle<promise_type> h;
+            std::coroutine_handle<promise_type> h = {};
             bool await_ready() noexcept { return h.done(); }
             std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) noexcept {
                 h.promise().continuation = awaiting;

@@ -72,13 +72,13 @@ public:
 
 private:
     struct Pending {
-        In in;
-        std::optional<Out> out;
-        std::exception_ptr error;
+        In in = {};
+        std::optional<Out> out = {};
+        std::exception_ptr error = {};
         bool cancelled = false;
         Loop* loop = nullptr;
-        std::coroutine_handle<> h;
-        std::optional<StopCallback> on_stop;
+        std::coroutine_handle<> h = {};
+        std::optional<StopCallback> on_stop = {};
     };
 
     Task<Out> submit_impl(In item, StopToken stop) {
@@ -97,9 +97,9 @@ private:
     }
 
     struct Enqueue {
-        GroupCommit* self;
-        Pending* p;
-        StopToken stop;
+        GroupCommit* self = {};
+        Pending* p = {};
+        StopToken stop = {};
         bool await_ready() const noexcept { return false; }
         void await_suspend(std::coroutine_handle<> h) {
             p->h = h;

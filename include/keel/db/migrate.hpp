@@ -18,8 +18,8 @@ namespace keel::db {
 
 struct Migration {
     int version = 0;
-    std::string_view name;  ///< the file name, for the record and for messages
-    std::string_view sql;
+    std::string_view name = {};  ///< the file name, for the record and for messages
+    std::string_view sql = {};
 };
 
 /// The migrations still to apply, in order, given what the database has applied. Errors:

@@ -107,7 +107,7 @@ public:
     private:
         friend class Pool;
         struct Slot {
-            std::unique_ptr<Conn> conn;
+            std::unique_ptr<Conn> conn = {};
             TimePoint created{};
             TimePoint idle_since{};
         };
@@ -240,13 +240,13 @@ private:
     struct Waiter {
         enum Outcome { pending, retry, timed_out, cancelled, pool_closed };
         Loop* loop = nullptr;
-        std::coroutine_handle<> h;
+        std::coroutine_handle<> h = {};
         TimePoint enqueued{};
-        typename Lease::Slot slot;
+        typename Lease::Slot slot = {};
         Outcome outcome = pending;
         TimerId timer = 0;
         bool armed = false;  ///< suspended; a grant must post its resumption (under mu_)
-        std::optional<StopCallback> on_stop;
+        std::optional<StopCallback> on_stop = {};
         void resume() {
             if (timer) {
                 loop->cancel(timer);
@@ -258,17 +258,17 @@ private:
 
     struct Decision {
         enum Kind { reuse, connect, wait, backing_off, closed } kind = wait;
-        typename Lease::Slot slot;
-        std::unique_ptr<Waiter> waiter;
-        std::vector<typename Lease::Slot> expired;
-        std::string last_error;
+        typename Lease::Slot slot = {};
+        std::unique_ptr<Waiter> waiter = {};
+        std::vector<typename Lease::Slot> expired = {};
+        std::string last_error = {};
     };
 
     struct WaitAwaiter {
-        Pool* pool;
-        Waiter* w;
-        TimePoint deadline;
-        StopToken stop;
+        Pool* pool = {};
+        Waiter* w = {};
+        TimePoint deadline = {};
+        StopToken stop = {};
         bool await_ready() const noexcept { return false; }
         bool await_suspend(std::coroutine_handle<> h) {
             w->h = h;

@@ -62,8 +62,8 @@ private:
     static constexpr std::size_t kSlots = 8;
 
     struct Slot {
-        const void* key;
-        void* ptr;
+        const void* key = {};
+        void* ptr = {};
         void (*destroy)(void*, bool);
         alignas(std::max_align_t) unsigned char storage[kInline];
     };

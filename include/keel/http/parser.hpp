@@ -61,16 +61,16 @@ struct ParserLimits {
 };
 
 struct Header {
-    std::string_view name;
-    std::string_view value;  ///< leading and trailing whitespace removed
+    std::string_view name = {};
+    std::string_view value = {};  ///< leading and trailing whitespace removed
 };
 
 enum class BodyKind : std::uint8_t { none, content_length, chunked };
 
 /// The parsed head of a request. Views point into the parsed buffer.
 struct RequestHead {
-    std::string_view method;
-    std::string_view target;
+    std::string_view method = {};
+    std::string_view target = {};
     std::uint8_t version_minor = 1;  ///< 0 for HTTP/1.0, 1 for HTTP/1.1 (and 1.x, x > 1)
     std::vector<Header>* headers = nullptr;  ///< caller-provided, cleared and reused
 
@@ -80,11 +80,11 @@ struct RequestHead {
     bool expect_continue = false;
     /// The Host header, or the target's authority for an absolute-form target (which wins,
     /// RFC 9112 §3.2.2). Always a valid host[:port] (possibly empty).
-    std::string_view host;
+    std::string_view host = {};
 };
 
 struct ParseResult {
-    ParseStatus status;
+    ParseStatus status = {};
     std::size_t consumed = 0;  ///< bytes of the head (on complete)
     ParseError error = ParseError::none;
 };

@@ -1,30 +1,44 @@
 #pragma once
 /// RFC 9457 problem details (application/problem+json), the body of every error keel itself
-/// produces. `problem(status, detail)` builds the Response; for 5xx the detail should be generic
-/// (never internals), the server's own 5xx use fixed texts.
+/// produces and the error type of handlers that return Result<Response, Problem>:
+///
+///     Result<Response, Problem> get_user(Request& req) {
+///         KEEL_TRY(id, parse_id(req.param("id")));               // an error → its Problem
+///         if (!found) return Problem{.status = 404, .detail = "no such user"};
+///         return Response::text("...");
+///     }
+///
+/// A Problem answered for a request gets that request's path as `instance` when it has none.
+/// For 5xx the detail should be generic (never internals); the server's own 5xx use fixed texts.
 
 #include <keel/http/response.hpp>
+#include <keel/json/validate.hpp>
 
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace keel::http {
 
 struct Problem {
     int status = 500;
-    std::string_view detail;    ///< human explanation of this occurrence
-    std::string_view instance;  ///< the request path, when known
-    std::string_view type = "about:blank";
-    std::string_view title;     ///< defaults to the status' reason phrase
+    std::string detail = {};               ///< human explanation of this occurrence
+    std::string instance = {};        ///< the request path (filled in when answered, if empty)
+    std::string type = "about:blank";
+    std::string title = {};           ///< empty: the status' reason phrase
+    json::Errors errors = {};         ///< invalid fields ("errors": [{"pointer", "reason"}, ...])
+    std::vector<std::pair<std::string, std::string>> headers = {};  ///< e.g. Retry-After
 };
 
-/// A problem+json response: {"type","title","status","detail","instance"}.
+/// The problem+json response: {"type","title","status","detail","instance"[,"errors"]}, plus
+/// the problem's headers.
 Response problem(const Problem& p);
 inline Response problem(int status, std::string_view detail, std::string_view instance = {}) {
-    return problem(Problem{status, detail, instance});
+    return problem(Problem{.status = status, .detail = std::string(detail), .instance = std::string(instance)});
 }
 
-/// Appends `s` to `out` as a JSON string literal (quotes included), escaping control
-/// characters, quotes, backslashes, U+2028/U+2029, and replacing invalid UTF-8 with U+FFFD.
-void append_json_string(std::string& out, std::string_view s);
+/// The response for a Problem a handler returned for `req` (instance defaults to its path).
+Response problem_for(Problem p, std::string_view path);
 
 }  // namespace keel::http

@@ -21,15 +21,15 @@ namespace keel::http {
 
 /// A path parameter captured by the router (`{slug}` → name "slug").
 struct PathParam {
-    std::string_view name;
-    std::string_view value;
+    std::string_view name = {};
+    std::string_view value = {};
 };
 
 /// A request-target's path (not decoded; "/" when empty) and query (without '?'). For an
 /// absolute-form target the scheme and authority are dropped.
 struct TargetParts {
-    std::string_view path;
-    std::string_view query;
+    std::string_view path = {};
+    std::string_view query = {};
 };
 TargetParts split_target(std::string_view target) noexcept;
 

@@ -19,8 +19,8 @@ using namespace std::chrono_literals;
 /// to the structured logger; the default prints nothing.
 struct ServerEvent {
     enum class Level { debug, info, warn, error } level;
-    std::string_view message;
-    std::string_view detail;
+    std::string_view message = {};
+    std::string_view detail = {};
 };
 
 /// An answer the server gave itself, with no handler's response: a request it could not read
@@ -30,11 +30,11 @@ struct ServerEvent {
 /// attempts are visible. Views are valid during the call only.
 struct ServerAnswer {
     int status = 0;
-    std::string_view method;  ///< empty when the request line was not read
-    std::string_view path;    ///< empty when the request line was not read
+    std::string_view method = {};  ///< empty when the request line was not read
+    std::string_view path = {};    ///< empty when the request line was not read
     std::string_view reason;  ///< what went wrong ("the request header was not received in time")
-    std::string_view request_id;  ///< also sent as X-Request-ID and in the problem body
-    std::string_view remote_ip;
+    std::string_view request_id = {};  ///< also sent as X-Request-ID and in the problem body
+    std::string_view remote_ip = {};
     Duration duration{};  ///< from the request's first byte (or the accept) to the answer
 };
 
@@ -59,9 +59,9 @@ struct ServerOptions {
     /// Graceful shutdown waits this long for in-flight requests, then force-closes.
     Duration shutdown_timeout = 15s;
 
-    std::function<void(const ServerEvent&)> on_event;
+    std::function<void(const ServerEvent&)> on_event = {};
     /// Called on the loop thread for every ServerAnswer; must not block.
-    std::function<void(const ServerAnswer&)> on_answer;
+    std::function<void(const ServerAnswer&)> on_answer = {};
 };
 
 }  // namespace keel::http

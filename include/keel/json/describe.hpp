@@ -15,6 +15,7 @@
 #include <keel/json/writer.hpp>
 
 #include <array>
+#include <string>
 #include <string_view>
 #include <tuple>
 #include <type_traits>
@@ -23,7 +24,7 @@ namespace keel::json::detail {
 
 template <class T, class M>
 struct Member {
-    const char* name;
+    const char* name = {};
     M T::*ptr;
     using type = M;
 };
@@ -31,7 +32,7 @@ struct Member {
 template <class E>
 struct Enumerator {
     E value;
-    const char* name;
+    const char* name = {};
 };
 
 template <class T>
@@ -136,6 +137,14 @@ Writer& Writer::value(const T& v) {
 template <class T>
 void write(std::string& out, const T& v) {
     Writer(out).value(v);
+}
+
+/// `v` written as JSON, in a new string.
+template <class T>
+std::string encode(const T& v) {
+    std::string out;
+    Writer(out).value(v);
+    return out;
 }
 
 }  // namespace keel::json

@@ -4,6 +4,8 @@
 /// out of this header). bind.hpp walks it into structs; it is public so that hand-written
 /// readers can use it too.
 
+#include <keel/core/result.hpp>
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -29,14 +31,14 @@ public:
     virtual void for_each_element(const std::function<void(Reader& value)>& fn) = 0;
 };
 
-/// Thrown by read_document for a malformed document.
+/// Why a document could not be read: where and what (simdjson's message).
 struct MalformedJson {
-    std::size_t offset;
-    std::string message;
+    std::size_t offset = 0;
+    std::string message = {};
 };
 
-/// Parses `json` and calls fn with the root value. Throws MalformedJson (with the byte offset)
-/// for malformed input, including trailing content after the root value.
-void read_document(std::string_view json, const std::function<void(Reader& root)>& fn);
+/// Parses `json` and calls fn with the root value. Malformed input (including trailing content
+/// after the root value) is returned as MalformedJson with the byte offset, and fn is not called.
+Result<void, MalformedJson> read_document(std::string_view json, const std::function<void(Reader& root)>& fn);
 
 }  // namespace keel::json

@@ -8,9 +8,8 @@
 ///         v.check(!is_reserved(in.slug), "/slug", "is reserved");
 ///     }
 ///
-/// to_problem() turns the errors into a 400 problem+json whose "errors" array lists every one.
-
-#include <keel/http/response.hpp>
+/// The HTTP side (keel/http/json.hpp) answers them as one 400 problem+json whose "errors"
+/// array lists every one.
 
 #include <regex>
 #include <string>
@@ -21,15 +20,10 @@ namespace keel::json {
 
 struct FieldError {
     std::string pointer;  ///< RFC 6901 JSON pointer to the field ("/items/0/name"; "" = the document)
-    std::string reason;   ///< "is required", "must be a string", …
+    std::string reason = {};   ///< "is required", "must be a string", …
 };
 
 using Errors = std::vector<FieldError>;
-
-/// {"type":"about:blank","title":"Bad Request","status":400,"detail":…,"instance":…,
-///  "errors":[{"pointer":…,"reason":…},…]}
-http::Response to_problem(const Errors& errors, std::string_view instance, std::string_view detail = {},
-                          int status = 400);
 
 /// Escapes one JSON-pointer reference token ('~' → "~0", '/' → "~1").
 std::string pointer_token(std::string_view key);

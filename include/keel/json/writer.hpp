@@ -79,7 +79,8 @@ private:
     bool after_key_ = false;
 };
 
-/// Appends `s` as a JSON string literal (quotes included).
+/// Appends `s` to `out` as a JSON string literal (quotes included), escaping control
+/// characters, quotes, backslashes, U+2028/U+2029, and replacing invalid UTF-8 with U+FFFD.
 void write_string(std::string& out, std::string_view s);
 
 }  // namespace keel::json

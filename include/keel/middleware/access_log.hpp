@@ -4,7 +4,7 @@
 /// user agent. keel::App::access_log() wires it to the JSON logger; a sink must not block.
 /// Place it inside request_id and real_ip so their values are known.
 
-#include <keel/router/middleware.hpp>
+#include <keel/http/middleware.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -14,18 +14,18 @@
 namespace keel::mw {
 
 struct AccessRecord {
-    std::string_view method;
+    std::string_view method = {};
     std::string_view route;  ///< the template ("/users/{id}"), empty when nothing matched
-    std::string_view path;
-    int status;
-    std::int64_t bytes;  ///< body bytes, -1 for streamed bodies
-    std::chrono::microseconds duration;
-    std::string_view request_id;
-    std::string_view remote_ip;
-    std::string_view user_agent;
+    std::string_view path = {};
+    int status = {};
+    std::int64_t bytes = {};  ///< body bytes, -1 for streamed bodies
+    std::chrono::microseconds duration = {};
+    std::string_view request_id = {};
+    std::string_view remote_ip = {};
+    std::string_view user_agent = {};
     std::string_view trace_id;  ///< 32 hex digits when trace_context() runs outside, else empty
 };
 
-router::Middleware access_log(std::function<void(const AccessRecord&)> sink);
+http::Middleware access_log(std::function<void(const AccessRecord&)> sink);
 
 }  // namespace keel::mw

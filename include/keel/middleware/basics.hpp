@@ -8,7 +8,7 @@
 ///   strip_slashes()         "/users/" is routed as "/users"
 ///   clean_path()            "//a/./b/../c" → 301 to "/a/c" (dot segments and repeated slashes)
 
-#include <keel/router/middleware.hpp>
+#include <keel/http/middleware.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -17,8 +17,8 @@
 
 namespace keel::mw {
 
-router::Middleware heartbeat(std::string path = "/ping");
-router::Middleware no_cache();
+http::Middleware heartbeat(std::string path = "/ping");
+http::Middleware no_cache();
 
 struct SecurityHeadersOptions {
     std::string frame_options = "DENY";
@@ -28,13 +28,13 @@ struct SecurityHeadersOptions {
     std::chrono::seconds hsts_max_age{0};
     bool hsts_include_subdomains = true;
 };
-router::Middleware security_headers(SecurityHeadersOptions options = {});
+http::Middleware security_headers(SecurityHeadersOptions options = {});
 
-router::Middleware body_limit(std::size_t max_bytes);
+http::Middleware body_limit(std::size_t max_bytes);
 /// Media types compared case-insensitively, parameters (";charset=…") ignored.
-router::Middleware allow_content_type(std::vector<std::string> media_types);
+http::Middleware allow_content_type(std::vector<std::string> media_types);
 
-router::Middleware strip_slashes();
-router::Middleware clean_path();
+http::Middleware strip_slashes();
+http::Middleware clean_path();
 
 }  // namespace keel::mw

@@ -5,7 +5,7 @@
 /// responses that already have a Content-Encoding are left alone. Adds
 /// `Vary: Accept-Encoding` whenever the answer could have differed.
 
-#include <keel/router/middleware.hpp>
+#include <keel/http/middleware.hpp>
 
 #include <string>
 #include <vector>
@@ -21,6 +21,6 @@ struct CompressOptions {
     int brotli_quality = 4;  ///< 0-11
 };
 
-router::Middleware compress(CompressOptions options = {});
+http::Middleware compress(CompressOptions options = {});
 
 }  // namespace keel::mw

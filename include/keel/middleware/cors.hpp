@@ -6,7 +6,7 @@
 /// requests from an allowed origin get Access-Control-Allow-Origin (+ Expose-Headers,
 /// Allow-Credentials). `Vary: Origin` is always set, so caches keep answers apart.
 
-#include <keel/router/middleware.hpp>
+#include <keel/http/middleware.hpp>
 
 #include <chrono>
 #include <string>
@@ -15,14 +15,14 @@
 namespace keel::mw {
 
 struct CorsOptions {
-    std::vector<std::string> allowed_origins;
+    std::vector<std::string> allowed_origins = {};
     std::vector<std::string> allowed_methods = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"};
     std::vector<std::string> allowed_headers = {"Accept", "Authorization", "Content-Type", "X-Request-ID"};
-    std::vector<std::string> exposed_headers;
+    std::vector<std::string> exposed_headers = {};
     bool allow_credentials = false;
     std::chrono::seconds max_age{600};
 };
 
-router::Middleware cors(CorsOptions options);
+http::Middleware cors(CorsOptions options);
 
 }  // namespace keel::mw

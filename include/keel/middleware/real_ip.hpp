@@ -6,7 +6,7 @@
 /// client cannot spoof it by sending its own header. Otherwise the peer address is the client.
 /// The result is in the request context (ClientIp); client_ip(req) reads it (or the peer).
 
-#include <keel/router/middleware.hpp>
+#include <keel/http/middleware.hpp>
 
 #include <string>
 #include <string_view>
@@ -24,6 +24,6 @@ struct ClientIp {
 std::string client_ip(http::Request& req);
 
 /// Throws std::invalid_argument ("keel: real_ip: ...") for a malformed CIDR.
-router::Middleware real_ip(const std::vector<std::string>& trusted_proxies);
+http::Middleware real_ip(const std::vector<std::string>& trusted_proxies);
 
 }  // namespace keel::mw

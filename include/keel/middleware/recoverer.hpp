@@ -4,7 +4,7 @@
 /// exception to `report` (what() and the request, for logging with its id). Must be the
 /// outermost middleware so that nothing escapes past it.
 
-#include <keel/router/middleware.hpp>
+#include <keel/http/middleware.hpp>
 
 #include <functional>
 #include <string_view>
@@ -13,6 +13,6 @@ namespace keel::mw {
 
 using PanicReport = std::function<void(std::string_view what, http::Request& req)>;
 
-router::Middleware recoverer(PanicReport report = {});
+http::Middleware recoverer(PanicReport report = {});
 
 }  // namespace keel::mw

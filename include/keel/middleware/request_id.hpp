@@ -5,7 +5,7 @@
 /// "request_id" to problem+json bodies, so a client's error report names the log lines.
 /// Put it outside everything that logs (right inside recoverer).
 
-#include <keel/router/middleware.hpp>
+#include <keel/http/middleware.hpp>
 
 #include <string_view>
 
@@ -21,7 +21,7 @@ struct RequestId {
 /// The id of this request, or empty when request_id() is not installed.
 std::string_view request_id_of(http::Request& req) noexcept;
 
-router::Middleware request_id();
+http::Middleware request_id();
 
 /// Adds the request's id (if any) to `res`: the X-Request-ID header and, for problem+json, the
 /// "request_id" member. request_id() does this itself; outer middleware that answer on their

@@ -5,7 +5,7 @@
 /// pile-up; the waiting is cooperative (coroutines polling every millisecond), not a thread block.
 
 #include <keel/core/loop.hpp>
-#include <keel/router/middleware.hpp>
+#include <keel/http/middleware.hpp>
 
 #include <chrono>
 
@@ -18,6 +18,6 @@ struct ThrottleOptions {
     std::chrono::seconds retry_after{1};
 };
 
-router::Middleware throttle(ThrottleOptions options);
+http::Middleware throttle(ThrottleOptions options);
 
 }  // namespace keel::mw

@@ -8,10 +8,10 @@
 /// server.handler_timeout is the server-wide backstop; use this one per route group.
 
 #include <keel/core/loop.hpp>
-#include <keel/router/middleware.hpp>
+#include <keel/http/middleware.hpp>
 
 namespace keel::mw {
 
-router::Middleware timeout(Duration deadline);
+http::Middleware timeout(Duration deadline);
 
 }  // namespace keel::mw

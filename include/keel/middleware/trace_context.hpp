@@ -5,11 +5,11 @@
 /// its trace id; handlers read it with trace_of(req) and pass `traceparent()` on outgoing calls.
 
 #include <keel/http/trace_context.hpp>
-#include <keel/router/middleware.hpp>
+#include <keel/http/middleware.hpp>
 
 namespace keel::mw {
 
-router::Middleware trace_context();
+http::Middleware trace_context();
 
 /// The request's trace, or nullptr when trace_context() is not installed.
 const http::TraceContext* trace_of(http::Request& req) noexcept;

@@ -14,8 +14,8 @@
 ///                                          components register with Vars::add
 
 #include <keel/core/loop.hpp>
+#include <keel/http/handler.hpp>
 #include <keel/json/writer.hpp>
-#include <keel/router/router.hpp>
 
 #include <functional>
 #include <memory>
@@ -29,10 +29,18 @@ struct PprofOptions {
     Duration max_profile = std::chrono::seconds(60);
     /// What the profiler prints when a profile stops (its sample statistics), captured from
     /// stderr so it does not break a JSON log; keel::App logs it as a field. Empty: dropped.
-    std::function<void(std::string_view)> on_profiler_output;
+    std::function<void(std::string_view)> on_profiler_output = {};
 };
 
-void add_pprof_routes(router::Router& r, PprofOptions options = {});
+/// A GET endpoint for the caller's router (observe does not depend on the router).
+struct DebugRoute {
+    std::string_view path = {};
+    http::Handler handler = {};
+};
+
+/// /debug/pprof/, /debug/pprof/profile and /debug/pprof/heap: `router.get(r.path, r.handler)`
+/// for each.
+std::vector<DebugRoute> pprof_routes(PprofOptions options = {});
 
 /// True when this binary was linked with tcmalloc (heap profiles available).
 bool heap_profiles_available() noexcept;
@@ -48,8 +56,8 @@ public:
 
 private:
     struct Named {
-        std::string name;
-        Section section;
+        std::string name = {};
+        Section section = {};
     };
     std::shared_ptr<std::mutex> mu_ = std::make_shared<std::mutex>();
     std::shared_ptr<std::vector<Named>> sections_ = std::make_shared<std::vector<Named>>();
@@ -57,11 +65,11 @@ private:
 
 /// Build facts: version, git commit, compiler, flags, build type (generated at build time).
 struct BuildInfo {
-    std::string_view version;
-    std::string_view git_commit;
-    std::string_view compiler;
-    std::string_view flags;
-    std::string_view build_type;
+    std::string_view version = {};
+    std::string_view git_commit = {};
+    std::string_view compiler = {};
+    std::string_view flags = {};
+    std::string_view build_type = {};
 };
 BuildInfo build_info() noexcept;
 

@@ -43,9 +43,9 @@ public:
 
 private:
     struct Named {
-        std::string name;
-        Check check;
-        Need need;
+        std::string name = {};
+        Check check = {};
+        Need need = {};
     };
     std::function<bool()> accepting_;
     std::shared_ptr<std::vector<Named>> checks_ = std::make_shared<std::vector<Named>>();

@@ -15,11 +15,11 @@
 
 #include <keel/http/server_options.hpp>
 #include <keel/observe/metrics.hpp>
-#include <keel/router/middleware.hpp>
+#include <keel/http/middleware.hpp>
 
 namespace keel::observe {
 
-router::Middleware http_metrics(metrics::Registry& registry);
+http::Middleware http_metrics(metrics::Registry& registry);
 
 /// Counts the answers the server gives itself (http::ServerAnswer: 400, 408, 413, 414, 431,
 /// 503 past the handler deadline, ...) in keel_http_requests_total with route "" and method ""

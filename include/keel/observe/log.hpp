@@ -45,8 +45,8 @@ struct Field {
         }
     }
 
-    std::string_view key;
-    Value value;
+    std::string_view key = {};
+    Value value = {};
 };
 
 struct LoggerOptions {
@@ -57,7 +57,7 @@ struct LoggerOptions {
     /// are dropped.
     std::size_t queue_size = 1024;
     /// Receives every formatted line instead of `output` (tests); called on the writer thread.
-    std::function<void(std::string_view line)> sink;
+    std::function<void(std::string_view line)> sink = {};
 };
 
 class Logger {

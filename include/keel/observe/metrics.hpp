@@ -18,6 +18,8 @@
 /// Values sampled at scrape time (pool statistics, process RSS, loop lag) are collectors:
 /// add_collector(fn) where fn appends samples; they are exposed with the same format rules.
 
+#include <keel/core/collector.hpp>
+
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -79,7 +81,7 @@ public:
     void observe(double v) noexcept;
 
     struct Snapshot {
-        std::vector<std::uint64_t> cumulative;  ///< one per bound, then +Inf
+        std::vector<std::uint64_t> cumulative = {};  ///< one per bound, then +Inf
         double sum = 0;
         std::uint64_t count = 0;
     };
@@ -124,19 +126,6 @@ private:
     std::map<std::vector<std::string>, std::unique_ptr<M>> series_;
 };
 
-/// What a collector appends at scrape time.
-struct Sample {
-    std::vector<std::pair<std::string, std::string>> labels;
-    double value = 0;
-};
-struct SampledFamily {
-    std::string name;
-    std::string help;
-    std::string type;  ///< "gauge" or "counter"
-    std::vector<Sample> samples;
-};
-using Collector = std::function<void(std::vector<SampledFamily>&)>;
-
 class Registry {
 public:
     Registry() = default;
@@ -156,10 +145,10 @@ public:
 
 private:
     struct Entry {
-        std::string type;
-        std::unique_ptr<Family<Counter>> counter;
-        std::unique_ptr<Family<Gauge>> gauge;
-        std::unique_ptr<Family<Histogram>> histogram;
+        std::string type = {};
+        std::unique_ptr<Family<Counter>> counter = {};
+        std::unique_ptr<Family<Gauge>> gauge = {};
+        std::unique_ptr<Family<Histogram>> histogram = {};
     };
     Entry& entry(const std::string& name, const std::string& type, const std::vector<std::string>& labels);
     /// The family in `slot` of name's entry, made at the first registration.

@@ -1,6 +1,6 @@
 #pragma once
 /// Collectors for what keel itself runs: the process, the HTTP server's loops, the worker
-/// pool and connection pools. Sampled at scrape time (nothing is recorded on the request path).
+/// pool. Sampled at scrape time (nothing is recorded on the request path).
 ///
 ///   process_cpu_seconds_total, process_resident_memory_bytes, process_virtual_memory_bytes,
 ///   process_open_fds, process_max_fds, process_threads, process_start_time_seconds
@@ -9,13 +9,9 @@
 ///   keel_http_sent_bytes_total{loop}, keel_loop_lag_seconds{loop}, keel_accept_fd_exhausted_total{loop}
 ///   keel_worker_pool_threads, keel_worker_pool_queue_depth, keel_worker_pool_queue_capacity,
 ///   keel_worker_pool_rejected_total, keel_worker_pool_completed_total
-///   keel_db_pool_{max_open,open,in_use,idle}_connections{pool},
-///   keel_db_pool_wait_total{pool}, keel_db_pool_wait_seconds_total{pool},
-///   keel_db_pool_closed_total{pool,reason} (max_idle, max_idle_time, max_lifetime, broken),
-///   keel_db_pool_connect_errors_total{pool}
+/// (Connection pools push their own: keel/db/pool_metrics.hpp.)
 
 #include <keel/core/worker_pool.hpp>
-#include <keel/db/pool.hpp>
 #include <keel/http/server.hpp>
 #include <keel/observe/metrics.hpp>
 
@@ -28,8 +24,5 @@ void add_process_metrics(metrics::Registry& registry);
 /// `server` is read at scrape time; return nullptr while there is none (before start).
 void add_server_metrics(metrics::Registry& registry, std::function<const http::Server*()> server);
 void add_worker_pool_metrics(metrics::Registry& registry, const WorkerPool& pool);
-/// `stats` returns the pools by name at scrape time.
-void add_db_pool_metrics(metrics::Registry& registry,
-                         std::function<std::vector<std::pair<std::string, db::PoolStats>>()> stats);
 
 }  // namespace keel::observe

@@ -43,13 +43,13 @@ public:
 
 private:
     struct Entry {
-        std::string key;
-        TimePoint tat;
+        std::string key = {};
+        TimePoint tat = {};
     };
     struct Shard {
-        mutable std::mutex mu;
-        std::list<Entry> lru;  // front = most recently seen
-        std::unordered_map<std::string_view, std::list<Entry>::iterator> index;
+        mutable std::mutex mu = {};
+        std::list<Entry> lru = {};  // front = most recently seen
+        std::unordered_map<std::string_view, std::list<Entry>::iterator> index = {};
     };
     Shard& shard(std::string_view key);
     void make_room(Shard& s, TimePoint now);

@@ -10,7 +10,7 @@
 /// key means "not limited". With a LocalLimiter the check runs inline (no coroutine).
 
 #include <keel/ratelimit/limiter.hpp>
-#include <keel/router/middleware.hpp>
+#include <keel/http/middleware.hpp>
 
 #include <functional>
 #include <memory>
@@ -20,7 +20,7 @@ namespace keel::ratelimit {
 
 using KeyFn = std::function<std::string(http::Request&)>;
 
-router::Middleware rate_limit(std::shared_ptr<Limiter> limiter, KeyFn key);
+http::Middleware rate_limit(std::shared_ptr<Limiter> limiter, KeyFn key);
 
 /// The client's address (from keel::mw::real_ip when installed, else the TCP peer).
 std::string client_ip_key(http::Request& req);

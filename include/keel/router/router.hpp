@@ -26,7 +26,7 @@
 /// `use` after a route) throw std::invalid_argument prefixed "keel: router:" at registration.
 
 #include <keel/http/handler.hpp>
-#include <keel/router/middleware.hpp>
+#include <keel/http/middleware.hpp>
 
 #include <functional>
 #include <memory>
@@ -37,6 +37,7 @@
 namespace keel::router {
 
 using http::Handler;
+using http::Middleware;
 
 enum class TrailingSlash {
     strict,    ///< "/a/" and "/a" are different paths (404 if only one exists)

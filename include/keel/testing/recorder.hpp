@@ -23,8 +23,8 @@ namespace keel::testing {
 struct TestRequest {
     std::string method = "GET";
     std::string target = "/";
-    std::vector<std::pair<std::string, std::string>> headers;
-    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers = {};
+    std::string body = {};
     int version_minor = 1;
 
     TestRequest() = default;
@@ -41,8 +41,8 @@ struct TestRequest {
 
 struct RecordedResponse {
     int status = 0;
-    std::vector<std::pair<std::string, std::string>> headers;
-    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers = {};
+    std::string body = {};
     bool close_requested = false;
 
     /// First header of that name (case-insensitive).

@@ -36,8 +36,8 @@ private:
 /// One parsed HTTP/1.1 response read off a socket.
 struct RawResponse {
     int status = 0;
-    std::string head;  ///< status line and headers, as received
-    std::string body;
+    std::string head = {};  ///< status line and headers, as received
+    std::string body = {};
     std::optional<std::string> header(std::string_view name) const;
 };
 

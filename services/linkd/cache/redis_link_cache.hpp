@@ -8,8 +8,8 @@
 
 #include "service/shared_cache.hpp"
 
-#include <keel/cache/redis.hpp>
-#include <keel/cache/redis_subscriber.hpp>
+#include <keel/redis/client.hpp>
+#include <keel/redis/subscriber.hpp>
 
 #include <atomic>
 #include <functional>
@@ -43,9 +43,9 @@ class RedisLinkCache final : public SharedLinkCache {
 public:
     /// What an instance forgets when told; called on the subscriber's loop.
     struct Listeners {
-        std::function<void(std::string_view slug)> forget_link;
-        std::function<void()> forget_all_links;
-        std::function<void()> forget_keys;
+        std::function<void(std::string_view slug)> forget_link = {};
+        std::function<void()> forget_all_links = {};
+        std::function<void()> forget_keys = {};
     };
 
     /// Announcements arrive on `loop`: forget_link(slug) for each changed slug, forget_keys()

@@ -17,49 +17,49 @@ KEEL_JSON(CreateLinkInput, url, slug, expires_at, permanent)
 KEEL_JSON(UpdateLinkInput, url, expires_at, permanent)
 
 struct CreateKeyInput {
-    std::string name;
-    std::optional<bool> admin;
+    std::string name = {};
+    std::optional<bool> admin = {};
 };
 KEEL_JSON(CreateKeyInput, name, admin)
 
 struct LinkOut {
-    std::string slug;
-    std::string url;
-    std::string short_url;
+    std::string slug = {};
+    std::string url = {};
+    std::string short_url = {};
     bool permanent = false;
-    std::string created_at;
-    std::string updated_at;
-    std::optional<std::string> expires_at;
+    std::string created_at = {};
+    std::string updated_at = {};
+    std::optional<std::string> expires_at = {};
     std::int64_t clicks = 0;
 };
 KEEL_JSON(LinkOut, slug, url, short_url, permanent, created_at, updated_at, expires_at, clicks)
 
 struct LinkPageOut {
-    std::vector<LinkOut> items;
-    std::optional<std::string> next_cursor;
+    std::vector<LinkOut> items = {};
+    std::optional<std::string> next_cursor = {};
 };
 KEEL_JSON(LinkPageOut, items, next_cursor)
 
 struct DayOut {
-    std::string date;
+    std::string date = {};
     std::int64_t clicks = 0;
 };
 KEEL_JSON(DayOut, date, clicks)
 
 struct LinkStatsOut {
-    std::string slug;
+    std::string slug = {};
     std::int64_t total_clicks = 0;
-    std::vector<DayOut> days;
+    std::vector<DayOut> days = {};
 };
 KEEL_JSON(LinkStatsOut, slug, total_clicks, days)
 
 struct KeyCreatedOut {
     std::int64_t id = 0;
-    std::string name;
-    std::string prefix;
+    std::string name = {};
+    std::string prefix = {};
     bool admin = false;
-    std::string created_at;
-    std::string key;
+    std::string created_at = {};
+    std::string key = {};
 };
 KEEL_JSON(KeyCreatedOut, id, name, prefix, admin, created_at, key)
 

@@ -2,9 +2,9 @@
 
 #include "handler/dto.hpp"
 
+#include <keel/http/json.hpp>
 #include <keel/http/problem.hpp>
 #include <keel/http/query.hpp>
-#include <keel/json/bind.hpp>
 #include <keel/json/writer.hpp>
 #include <keel/middleware/request_id.hpp>
 #include <keel/middleware/trace_context.hpp>
@@ -18,6 +18,8 @@ namespace linkd {
 namespace {
 
 using keel::http::Outcome;
+using keel::http::Problem;
+using keel::http::ProblemOr;
 using keel::http::Request;
 using keel::http::Response;
 
@@ -30,37 +32,41 @@ std::string trace_id(Request& req) {
     return t ? t->trace_id_hex() : std::string();
 }
 
-Response problem_for(const ServiceError& e, Request& req, const RoutesConfig& cfg) {
+/// The problem a ServiceError is answered with: a Fault becomes a status; the causes of 503
+/// and 500 are logged (with the request's ids), never sent.
+Problem problem_of(const ServiceError& e, Request& req, const RoutesConfig& cfg) {
+    Problem p{.status = 500, .detail = e.detail};
     switch (e.fault) {
     case Fault::invalid:
-        if (!e.fields.empty()) {
-            return keel::json::to_problem(e.fields, req.path(), e.detail, 400);
-        }
-        return keel::http::problem(400, e.detail, req.path());
-    case Fault::unauthenticated: {
-        Response r = keel::http::problem(401, e.detail, req.path());
-        r.header("WWW-Authenticate", "Bearer realm=\"linkd\"");
-        return r;
-    }
+        p.status = 400;
+        p.errors = e.fields;
+        return p;
+    case Fault::unauthenticated:
+        p.status = 401;
+        p.headers = {{"WWW-Authenticate", "Bearer realm=\"linkd\""}};
+        return p;
     case Fault::forbidden:
-        return keel::http::problem(403, e.detail, req.path());
+        p.status = 403;
+        return p;
     case Fault::not_found:
-        return keel::http::problem(404, e.detail, req.path());
+        p.status = 404;
+        return p;
     case Fault::gone:
-        return keel::http::problem(410, e.detail, req.path());
+        p.status = 410;
+        return p;
     case Fault::conflict:
-        return keel::http::problem(409, e.detail, req.path());
-    case Fault::unavailable: {
+        p.status = 409;
+        return p;
+    case Fault::unavailable:
         if (cfg.logger) {
             cfg.logger->warn("dependency unavailable", {{"error", e.detail},
                                                         {"path", req.path()},
                                                         {"request_id", keel::mw::request_id_of(req)},
                                                         {"trace_id", trace_id(req)}});
         }
-        Response r = keel::http::problem(503, "the database is unavailable or busy; retry shortly", req.path());
-        r.header("Retry-After", "1");
-        return r;
-    }
+        return Problem{.status = 503,
+                       .detail = "the database is unavailable or busy; retry shortly",
+                       .headers = {{"Retry-After", "1"}}};
     case Fault::internal:
         break;
     }
@@ -70,7 +76,20 @@ Response problem_for(const ServiceError& e, Request& req, const RoutesConfig& cf
                                              {"request_id", keel::mw::request_id_of(req)},
                                              {"trace_id", trace_id(req)}});
     }
-    return keel::http::problem(500, "internal error", req.path());
+    return Problem{.status = 500, .detail = "internal error"};
+}
+
+/// A service's answer with its error turned into the Problem to return, for KEEL_CO_TRY.
+template <class T>
+keel::Result<T, Problem> answer(ServiceResult<T> r, Request& req, const RoutesConfig& cfg) {
+    if (!r) {
+        return problem_of(r.error(), req, cfg);
+    }
+    if constexpr (std::is_void_v<T>) {
+        return {};
+    } else {
+        return std::move(*r);
+    }
 }
 
 const Principal& caller(Request& req) { return *req.context().get<Principal>(); }
@@ -125,12 +144,12 @@ bool none_match(std::string_view header, std::string_view etag) {
 
 // ---- handlers -----------------------------------------------------------------------------
 
-keel::router::Middleware authenticate(Config cfg) {
+keel::http::Middleware authenticate(Config cfg) {
     return [cfg](keel::http::Handler next) -> keel::http::Handler {
         return [cfg, next = std::move(next)](Request& req) -> keel::Task<Response> {
             auto who = co_await cfg->keys.authenticate(req.header("Authorization"));
             if (!who) {
-                co_return problem_for(who.error(), req, *cfg);
+                co_return keel::http::respond(problem_of(who.error(), req, *cfg), req);
             }
             req.context().set<Principal>(std::move(*who));
             co_return co_await next(req);
@@ -147,43 +166,31 @@ Response redirect_to(const Redirect& r, const RoutesConfig& cfg) {
     return res;
 }
 
-keel::Task<Response> follow_uncached(Config cfg, Request& req) {
-    auto r = co_await cfg->links.follow_uncached(std::string(req.param("slug")));
-    if (!r) {
-        co_return problem_for(r.error(), req, *cfg);
-    }
-    co_return redirect_to(*r, *cfg);
+keel::Task<ProblemOr> follow_uncached(Config cfg, Request& req) {
+    KEEL_CO_TRY(r, answer(co_await cfg->links.follow_uncached(std::string(req.param("slug"))), req, *cfg));
+    co_return redirect_to(r, *cfg);
 }
 
-keel::Task<Response> create_link(Config cfg, Request& req) {
-    auto in = keel::json::bind<CreateLinkInput>(req);
-    if (!in) {
-        co_return in.problem();
-    }
-    auto link = co_await cfg->links.create(caller(req), std::move(in.value()));
-    if (!link) {
-        co_return problem_for(link.error(), req, *cfg);
-    }
-    Response res = keel::json::response(to_out(*link, base_url(*cfg, req)), 201);
-    res.header("Location", "/v1/links/" + link->slug);
+keel::Task<ProblemOr> create_link(Config cfg, Request& req) {
+    KEEL_CO_TRY(in, keel::http::bind<CreateLinkInput>(req));
+    KEEL_CO_TRY(link, answer(co_await cfg->links.create(caller(req), std::move(in)), req, *cfg));
+    Response res = keel::http::json_response(to_out(link, base_url(*cfg, req)), 201);
+    res.header("Location", "/v1/links/" + link.slug);
     co_return res;
 }
 
-keel::Task<Response> get_link(Config cfg, Request& req) {
-    auto link = co_await cfg->links.get(caller(req), std::string(req.param("slug")));
-    if (!link) {
-        co_return problem_for(link.error(), req, *cfg);
-    }
-    Response res = keel::json::response(to_out(*link, base_url(*cfg, req)));
+keel::Task<ProblemOr> get_link(Config cfg, Request& req) {
+    KEEL_CO_TRY(link, answer(co_await cfg->links.get(caller(req), std::string(req.param("slug"))), req, *cfg));
+    Response res = keel::http::json_response(to_out(link, base_url(*cfg, req)));
     std::string etag = etag_of(res.body_view());
-    std::string last_modified = format_http_date(link->modified_at);
+    std::string last_modified = format_http_date(link.modified_at);
     // RFC 9110 13.2.2: If-None-Match decides when present; If-Modified-Since only without it.
     bool not_modified = false;
     if (auto inm = req.header("If-None-Match")) {
         not_modified = none_match(*inm, etag);
     } else if (auto ims = req.header("If-Modified-Since")) {
         auto since = parse_http_date(*ims);
-        not_modified = since && link->modified_at <= *since;
+        not_modified = since && link.modified_at <= *since;
     }
     Response& out = not_modified ? (res = Response(304)) : res;
     out.header("ETag", etag);
@@ -194,27 +201,19 @@ keel::Task<Response> get_link(Config cfg, Request& req) {
     co_return std::move(out);
 }
 
-keel::Task<Response> update_link(Config cfg, Request& req) {
-    auto in = keel::json::bind<UpdateLinkInput>(req);
-    if (!in) {
-        co_return in.problem();
-    }
-    auto link = co_await cfg->links.update(caller(req), std::string(req.param("slug")), std::move(in.value()));
-    if (!link) {
-        co_return problem_for(link.error(), req, *cfg);
-    }
-    co_return keel::json::response(to_out(*link, base_url(*cfg, req)));
+keel::Task<ProblemOr> update_link(Config cfg, Request& req) {
+    KEEL_CO_TRY(in, keel::http::bind<UpdateLinkInput>(req));
+    KEEL_CO_TRY(link, answer(co_await cfg->links.update(caller(req), std::string(req.param("slug")), std::move(in)),
+                             req, *cfg));
+    co_return keel::http::json_response(to_out(link, base_url(*cfg, req)));
 }
 
-keel::Task<Response> delete_link(Config cfg, Request& req) {
-    auto done = co_await cfg->links.remove(caller(req), std::string(req.param("slug")));
-    if (!done) {
-        co_return problem_for(done.error(), req, *cfg);
-    }
+keel::Task<ProblemOr> delete_link(Config cfg, Request& req) {
+    KEEL_CO_TRY_VOID(answer(co_await cfg->links.remove(caller(req), std::string(req.param("slug"))), req, *cfg));
     co_return Response(204);
 }
 
-keel::Task<Response> list_links(Config cfg, Request& req) {
+keel::Task<ProblemOr> list_links(Config cfg, Request& req) {
     keel::json::Errors errors;
     std::optional<int> limit;
     if (auto text = keel::http::query_scalar(req.query(), "limit"); !text) {
@@ -236,59 +235,45 @@ keel::Task<Response> list_links(Config cfg, Request& req) {
         cursor = std::move(*text);
     }
     if (!errors.empty()) {
-        co_return keel::json::to_problem(errors, req.path(), "the query parameters failed validation", 400);
+        co_return keel::http::validation_problem(std::move(errors), "the query parameters failed validation");
     }
-    auto page = co_await cfg->links.list(caller(req), limit, std::move(cursor));
-    if (!page) {
-        co_return problem_for(page.error(), req, *cfg);
-    }
+    KEEL_CO_TRY(page, answer(co_await cfg->links.list(caller(req), limit, std::move(cursor)), req, *cfg));
     LinkPageOut out;
     std::string base = base_url(*cfg, req);
-    for (const Link& l : page->items) {
+    for (const Link& l : page.items) {
         out.items.push_back(to_out(l, base));
     }
-    out.next_cursor = page->next_cursor;
-    co_return keel::json::response(out);
+    out.next_cursor = page.next_cursor;
+    co_return keel::http::json_response(out);
 }
 
-keel::Task<Response> link_stats(Config cfg, Request& req) {
-    auto s = co_await cfg->links.stats(caller(req), std::string(req.param("slug")));
-    if (!s) {
-        co_return problem_for(s.error(), req, *cfg);
-    }
-    LinkStatsOut out{s->slug, s->total_clicks, {}};
-    for (const DayClicks& d : s->days) {
+keel::Task<ProblemOr> link_stats(Config cfg, Request& req) {
+    KEEL_CO_TRY(s, answer(co_await cfg->links.stats(caller(req), std::string(req.param("slug"))), req, *cfg));
+    LinkStatsOut out{s.slug, s.total_clicks, {}};
+    for (const DayClicks& d : s.days) {
         out.days.push_back({format_day(d.day), d.clicks});
     }
-    co_return keel::json::response(out);
+    co_return keel::http::json_response(out);
 }
 
-keel::Task<Response> create_key(Config cfg, Request& req) {
-    auto in = keel::json::bind<CreateKeyInput>(req);
-    if (!in) {
-        co_return in.problem();
-    }
-    auto made = co_await cfg->keys.create(caller(req), std::move(in->name), in->admin.value_or(false));
-    if (!made) {
-        co_return problem_for(made.error(), req, *cfg);
-    }
-    Response res = keel::json::response(to_out(*made), 201);
-    res.header("Location", "/v1/keys/" + std::to_string(made->key.id));
+keel::Task<ProblemOr> create_key(Config cfg, Request& req) {
+    KEEL_CO_TRY(in, keel::http::bind<CreateKeyInput>(req));
+    KEEL_CO_TRY(made, answer(co_await cfg->keys.create(caller(req), std::move(in.name), in.admin.value_or(false)), req,
+                             *cfg));
+    Response res = keel::http::json_response(to_out(made), 201);
+    res.header("Location", "/v1/keys/" + std::to_string(made.key.id));
     res.header("Cache-Control", "no-store");  // it holds a secret
     co_return res;
 }
 
-keel::Task<Response> revoke_key(Config cfg, Request& req) {
+keel::Task<ProblemOr> revoke_key(Config cfg, Request& req) {
     std::string_view text = req.param("id");
     std::int64_t id = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
     if (ec != std::errc() || end != text.data() + text.size() || id <= 0) {
-        co_return keel::http::problem(404, "no API key with id \"" + std::string(text) + "\"", req.path());
+        co_return Problem{.status = 404, .detail = "no API key with id \"" + std::string(text) + "\""};
     }
-    auto done = co_await cfg->keys.revoke(caller(req), id);
-    if (!done) {
-        co_return problem_for(done.error(), req, *cfg);
-    }
+    KEEL_CO_TRY_VOID(answer(co_await cfg->keys.revoke(caller(req), id), req, *cfg));
     co_return Response(204);
 }
 
@@ -322,7 +307,7 @@ void add_routes(keel::router::Router& r, const RoutesConfig& config) {
         return res;
     });
     // Rate limits: creation per API key (after authentication), redirects per client IP.
-    std::vector<keel::router::Middleware> per_key, per_ip;
+    std::vector<keel::http::Middleware> per_key, per_ip;
     if (cfg->create_limiter) {
         per_key.push_back(keel::ratelimit::rate_limit(cfg->create_limiter, [](Request& req) {
             return "key:" + std::to_string(caller(req).key_id);
@@ -354,9 +339,9 @@ void add_routes(keel::router::Router& r, const RoutesConfig& config) {
             }
         });
         if (!known) {
-            return follow_uncached(cfg, req);
+            return keel::http::respond(follow_uncached(cfg, req), req);
         }
-        return failed ? problem_for(*failed, req, *cfg) : std::move(*redirect);
+        return failed ? keel::http::respond(problem_of(*failed, req, *cfg), req) : std::move(*redirect);
     });
 }
 

@@ -19,19 +19,19 @@ struct RoutesConfig {
     KeyService& keys;
     Repository& repo;
     /// True while the server accepts work (false from the start of shutdown): /readyz.
-    std::function<bool()> accepting;
+    std::function<bool()> accepting = {};
     /// Prefix of short_url ("https://lnk.example"); empty: "http://" + the request's Host.
-    std::string base_url;
+    std::string base_url = {};
     /// Where 5xx causes go (the client sees a generic text); may be null.
     keel::log::Logger* logger = nullptr;
     /// The OpenAPI contract as JSON, served at /openapi.json.
-    std::string_view openapi_json;
+    std::string_view openapi_json = {};
     /// Cache-Control of redirects and of link reads (empty: none).
     std::string redirect_cache_control = "private, max-age=0";
     std::string read_cache_control = "private, no-cache";
     /// Link creation per API key; redirects per client IP (null: not limited).
-    std::shared_ptr<keel::ratelimit::Limiter> create_limiter;
-    std::shared_ptr<keel::ratelimit::Limiter> redirect_limiter;
+    std::shared_ptr<keel::ratelimit::Limiter> create_limiter = {};
+    std::shared_ptr<keel::ratelimit::Limiter> redirect_limiter = {};
 };
 
 /// Every route of the API on `r` (which may already have middleware).

@@ -3,7 +3,7 @@
 #include "repository/repository.hpp"
 
 #include <keel/db/group_commit.hpp>
-#include <keel/db/postgres.hpp>
+#include <keel/postgres/postgres.hpp>
 
 #include <span>
 
@@ -14,7 +14,7 @@ std::span<const keel::db::Migration> postgres();
 namespace linkd {
 namespace {
 
-namespace pg = keel::db::pg;
+namespace pg = keel::postgres;
 
 constexpr const char* kLinkColumns =
     "id, slug, url, owner, permanent, created_at, updated_at, expires_at, clicks, last_click_at";

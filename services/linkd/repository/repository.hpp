@@ -22,8 +22,8 @@ using keel::Result;
 using keel::Task;
 
 struct NamedPoolStats {
-    std::string name;
-    keel::db::PoolStats stats;
+    std::string name = {};
+    keel::db::PoolStats stats = {};
 };
 
 class Repository {
@@ -67,8 +67,8 @@ public:
 };
 
 struct RepositoryOptions {
-    std::string url;  ///< "sqlite://path", "sqlite:///abs/path", "postgres://..." or "postgresql://..."
-    keel::db::PoolOptions pool;
+    std::string url = {};  ///< "sqlite://path", "sqlite:///abs/path", "postgres://..." or "postgresql://..."
+    keel::db::PoolOptions pool = {};
     keel::Duration query_timeout = std::chrono::seconds(5);
 };
 

@@ -1,8 +1,8 @@
-// The Repository on SQLite: every call runs on the WorkerPool through keel::db::sqlite.
+// The Repository on SQLite: every call runs on the WorkerPool through keel::sqlite.
 #include "repository/repository.hpp"
 
 #include <keel/db/group_commit.hpp>
-#include <keel/db/sqlite.hpp>
+#include <keel/sqlite/sqlite.hpp>
 
 #include <span>
 
@@ -13,7 +13,7 @@ std::span<const keel::db::Migration> sqlite();
 namespace linkd {
 namespace {
 
-namespace sqlite = keel::db::sqlite;
+namespace sqlite = keel::sqlite;
 
 constexpr const char* kLinkColumns =
     "id, slug, url, owner, permanent, created_at, updated_at, expires_at, clicks, last_click_at";

@@ -68,8 +68,8 @@ public:
 private:
     static constexpr std::size_t kShards = 16;
     struct Shard {
-        mutable std::mutex mu;
-        std::unordered_map<std::int64_t, std::int64_t> counts;
+        mutable std::mutex mu = {};
+        std::unordered_map<std::int64_t, std::int64_t> counts = {};
     };
     std::array<Shard, kShards> shards_;
 };

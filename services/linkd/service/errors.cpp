@@ -2,20 +2,23 @@
 
 namespace linkd {
 
-ServiceError from_repository(const keel::Error& e) {
+ServiceError::ServiceError(const keel::Error& e) : detail(e.message()) {
     switch (e.code()) {
     case keel::Errc::conflict:
-        return {Fault::conflict, std::string(e.message()), {}};
+        fault = Fault::conflict;
+        break;
     case keel::Errc::not_found:
-        return {Fault::not_found, std::string(e.message()), {}};
+        fault = Fault::not_found;
+        break;
     case keel::Errc::unavailable:
     case keel::Errc::timeout:
     case keel::Errc::overloaded:
     case keel::Errc::closed:
     case keel::Errc::cancelled:
-        return {Fault::unavailable, std::string(e.message()), {}};
+        fault = Fault::unavailable;
+        break;
     default:
-        return {Fault::internal, std::string(e.message()), {}};
+        fault = Fault::internal;
     }
 }
 

@@ -53,7 +53,7 @@ Task<ServiceResult<Principal>> KeyService::authenticate(std::optional<std::strin
         co_return **hit;
     }
     std::string prefix(key.substr(kKeyTag.size(), kPrefixLength));
-    LINKD_CO_TRY(found, co_await repo_.find_key_by_prefix(prefix));
+    KEEL_CO_TRY(found, co_await repo_.find_key_by_prefix(prefix));
     if (!found || !constant_time_equal(found->hash, hash) || found->revoked_at) {
         co_return unauthenticated("the API key is unknown or revoked");
     }
@@ -77,7 +77,7 @@ Task<ServiceResult<CreatedKey>> KeyService::insert(std::string name, bool admin,
         }
         // A prefix collision (62^8 values) is astronomically rare; draw again.
         if (inserted.error().code() != keel::Errc::conflict || secret || attempt == 3) {
-            co_return from_repository(inserted.error());
+            co_return ServiceError(inserted.error());
         }
     }
 }
@@ -100,7 +100,7 @@ Task<ServiceResult<void>> KeyService::revoke(const Principal& caller, std::int64
     if (!caller.admin) {
         co_return forbidden();
     }
-    LINKD_CO_TRY(revoked, co_await repo_.revoke_key(id, options_.now()));
+    KEEL_CO_TRY(revoked, co_await repo_.revoke_key(id, options_.now()));
     if (!revoked) {
         co_return ServiceError{Fault::not_found, "no active API key with id " + std::to_string(id), {}};
     }
@@ -121,7 +121,7 @@ Task<ServiceResult<std::optional<CreatedKey>>> KeyService::ensure_admin(std::str
         auto is_it = [&](const std::optional<ApiKey>& k) {
             return k && k->admin && !k->revoked_at && constant_time_equal(k->hash, sha256_hex(configured_key));
         };
-        LINKD_CO_TRY(existing, co_await repo_.find_key_by_prefix(prefix));
+        KEEL_CO_TRY(existing, co_await repo_.find_key_by_prefix(prefix));
         if (existing) {
             if (!is_it(existing)) {
                 co_return ServiceError{Fault::conflict,
@@ -132,14 +132,14 @@ Task<ServiceResult<std::optional<CreatedKey>>> KeyService::ensure_admin(std::str
         auto made = co_await insert("admin (from configuration)", true, configured_key);
         if (!made) {
             // Another instance starting at the same moment may have stored it first.
-            LINKD_CO_TRY(now, co_await repo_.find_key_by_prefix(prefix));
+            KEEL_CO_TRY(now, co_await repo_.find_key_by_prefix(prefix));
             if (!is_it(now)) {
                 co_return std::move(made.error());
             }
         }
         co_return std::optional<CreatedKey>{};  // the operator knows it already: do not print it
     }
-    LINKD_CO_TRY(has_admin, co_await repo_.has_admin_key());
+    KEEL_CO_TRY(has_admin, co_await repo_.has_admin_key());
     if (has_admin) {
         co_return std::optional<CreatedKey>{};
     }

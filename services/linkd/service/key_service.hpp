@@ -21,8 +21,8 @@
 namespace linkd {
 
 struct CreatedKey {
-    ApiKey key;
-    std::string secret;  ///< the key itself, shown once
+    ApiKey key = {};
+    std::string secret = {};  ///< the key itself, shown once
 };
 
 struct KeyServiceOptions {

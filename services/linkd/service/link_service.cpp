@@ -177,7 +177,7 @@ Task<ServiceResult<Link>> LinkService::create(const Principal& caller, CreateLin
         if (inserted.error().code() == keel::Errc::conflict) {
             co_return ServiceError{Fault::conflict, "the slug \"" + link.slug + "\" is taken", {}};
         }
-        co_return from_repository(inserted.error());
+        co_return ServiceError(inserted.error());
     }
     co_await invalidate(link.slug);  // drop negative entries for this slug
     if (metrics_.links_created) {
@@ -209,7 +209,7 @@ Task<ServiceResult<Link>> LinkService::insert_with_generated_slug(Link link) {
             co_return std::move(*inserted);
         }
         if (inserted.error().code() != keel::Errc::conflict) {
-            co_return from_repository(inserted.error());
+            co_return ServiceError(inserted.error());
         }
     }
     co_return ServiceError{Fault::internal, "could not generate a free slug", {}};
@@ -219,7 +219,7 @@ Task<ServiceResult<Link>> LinkService::get(const Principal& caller, std::string 
     if (slug_problem(slug)) {
         co_return not_found(slug);
     }
-    LINKD_CO_TRY(found, co_await repo_.find_link(slug));
+    KEEL_CO_TRY(found, co_await repo_.find_link(slug));
     if (!found || found->owner != caller.key_id) {
         co_return not_found(slug);  // another key's link does not exist for this caller
     }
@@ -264,7 +264,7 @@ Task<ServiceResult<Link>> LinkService::update(const Principal& caller, std::stri
     if (slug_problem(slug)) {
         co_return not_found(slug);
     }
-    LINKD_CO_TRY(updated, co_await repo_.update_link(caller.key_id, slug, std::move(change), now));
+    KEEL_CO_TRY(updated, co_await repo_.update_link(caller.key_id, slug, std::move(change), now));
     if (!updated) {
         co_return not_found(slug);
     }
@@ -276,7 +276,7 @@ Task<ServiceResult<void>> LinkService::remove(const Principal& caller, std::stri
     if (slug_problem(slug)) {
         co_return not_found(slug);
     }
-    LINKD_CO_TRY(deleted, co_await repo_.delete_link(caller.key_id, slug));
+    KEEL_CO_TRY(deleted, co_await repo_.delete_link(caller.key_id, slug));
     if (!deleted) {
         co_return not_found(slug);
     }
@@ -305,7 +305,7 @@ Task<ServiceResult<LinkPage>> LinkService::list(const Principal& caller, std::op
         co_return ServiceError{Fault::invalid, "the query parameters failed validation", std::move(errors)};
     }
     // One extra row tells whether another page follows.
-    LINKD_CO_TRY(rows, co_await repo_.list_links(caller.key_id, before, n + 1));
+    KEEL_CO_TRY(rows, co_await repo_.list_links(caller.key_id, before, n + 1));
     LinkPage page;
     bool more = rows.size() > static_cast<std::size_t>(n);
     if (more) {
@@ -324,13 +324,13 @@ Task<ServiceResult<LinkStats>> LinkService::stats(const Principal& caller, std::
     if (slug_problem(slug)) {
         co_return not_found(slug);
     }
-    LINKD_CO_TRY(found, co_await repo_.find_link(slug));
+    KEEL_CO_TRY(found, co_await repo_.find_link(slug));
     if (!found || found->owner != caller.key_id) {
         co_return not_found(slug);
     }
     const std::int64_t today = day_of(options_.now());
     const std::int64_t first = today - (kStatsDays - 1);
-    LINKD_CO_TRY(days, co_await repo_.clicks_by_day(found->id, first));
+    KEEL_CO_TRY(days, co_await repo_.clicks_by_day(found->id, first));
     LinkStats s;
     s.slug = found->slug;
     std::int64_t pending = clicks_.pending(found->id);
@@ -385,7 +385,7 @@ Task<ServiceResult<Redirect>> LinkService::follow_uncached(std::string slug) {
     // A change heard while loading (here or from another instance) may have come after the
     // database was read: then answer, but do not remember.
     const std::uint64_t changes_before = changes_.load(std::memory_order_acquire);
-    LINKD_CO_TRY(link, co_await lookups_.run(slug, [&] { return load(slug); }));
+    KEEL_CO_TRY(link, co_await lookups_.run(slug, [&] { return load(slug); }));
     if (options_.memory_cache && changes_.load(std::memory_order_acquire) == changes_before) {
         cache_.put(slug, link, link ? options_.cache_ttl : options_.negative_ttl);
     }

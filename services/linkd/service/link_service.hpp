@@ -24,32 +24,32 @@
 namespace linkd {
 
 struct CreateLinkInput {
-    std::string url;
-    std::optional<std::string> slug;
-    std::optional<std::string> expires_at;  ///< RFC 3339
-    std::optional<bool> permanent;
+    std::string url = {};
+    std::optional<std::string> slug = {};
+    std::optional<std::string> expires_at = {};  ///< RFC 3339
+    std::optional<bool> permanent = {};
 };
 
 struct UpdateLinkInput {
-    keel::json::Nullable<std::string> url;         ///< null is refused: a link needs a URL
-    keel::json::Nullable<std::string> expires_at;  ///< null removes the expiry
-    keel::json::Nullable<bool> permanent;          ///< null is refused: true or false
+    keel::json::Nullable<std::string> url = {};         ///< null is refused: a link needs a URL
+    keel::json::Nullable<std::string> expires_at = {};  ///< null removes the expiry
+    keel::json::Nullable<bool> permanent = {};          ///< null is refused: true or false
 };
 
 struct LinkPage {
-    std::vector<Link> items;
-    std::optional<std::string> next_cursor;
+    std::vector<Link> items = {};
+    std::optional<std::string> next_cursor = {};
 };
 
 struct LinkStats {
-    std::string slug;
+    std::string slug = {};
     std::int64_t total_clicks = 0;
-    std::vector<DayClicks> days;  ///< the last 30 days, oldest first, zeros included
+    std::vector<DayClicks> days = {};  ///< the last 30 days, oldest first, zeros included
 };
 
 struct Redirect {
     const CachedLink* link = nullptr;
-    CachedAnswer owner;  ///< keeps `link` alive; empty inside follow_cached's callback
+    CachedAnswer owner = {};  ///< keeps `link` alive; empty inside follow_cached's callback
 };
 
 /// Where the service counts what it does (all optional).

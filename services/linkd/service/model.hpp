@@ -11,15 +11,15 @@ namespace linkd {
 
 struct Link {
     std::int64_t id = 0;
-    std::string slug;
-    std::string url;
+    std::string slug = {};
+    std::string url = {};
     std::int64_t owner = 0;  ///< the API key that created it
     bool permanent = false;
     std::int64_t created_at = 0;
     std::int64_t updated_at = 0;
-    std::optional<std::int64_t> expires_at;
+    std::optional<std::int64_t> expires_at = {};
     std::int64_t clicks = 0;  ///< flushed clicks (pending ones live in ClickCounter)
-    std::optional<std::int64_t> last_click_at;  ///< as of the last flush
+    std::optional<std::int64_t> last_click_at = {};  ///< as of the last flush
     /// When the representation last changed (owner edits, clicks): set by the service for
     /// Last-Modified, not stored.
     std::int64_t modified_at = 0;
@@ -27,19 +27,19 @@ struct Link {
 
 /// A PATCH: members left empty are unchanged; expires_at holding nullopt removes the expiry.
 struct LinkChange {
-    std::optional<std::string> url;
-    std::optional<std::optional<std::int64_t>> expires_at;
-    std::optional<bool> permanent;
+    std::optional<std::string> url = {};
+    std::optional<std::optional<std::int64_t>> expires_at = {};
+    std::optional<bool> permanent = {};
 };
 
 struct ApiKey {
     std::int64_t id = 0;
-    std::string name;
-    std::string prefix;  ///< the first characters of the key, unique: the lookup index
-    std::string hash;    ///< SHA-256 of the whole key, hex
+    std::string name = {};
+    std::string prefix = {};  ///< the first characters of the key, unique: the lookup index
+    std::string hash = {};    ///< SHA-256 of the whole key, hex
     bool admin = false;
     std::int64_t created_at = 0;
-    std::optional<std::int64_t> revoked_at;
+    std::optional<std::int64_t> revoked_at = {};
 };
 
 struct DayClicks {
@@ -59,7 +59,7 @@ struct ClickDelta {
 struct Principal {
     std::int64_t key_id = 0;
     bool admin = false;
-    std::string prefix;
+    std::string prefix = {};
 };
 
 }  // namespace linkd

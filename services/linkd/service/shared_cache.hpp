@@ -18,9 +18,9 @@ namespace linkd {
 /// negative entry, so unknown slugs do not reach the database on every request).
 struct CachedLink {
     std::int64_t id = 0;
-    std::string url;
+    std::string url = {};
     bool permanent = false;
-    std::optional<std::int64_t> expires_at;
+    std::optional<std::int64_t> expires_at = {};
 };
 
 /// A cached answer: a link, or nullptr for "no such slug".
@@ -28,10 +28,10 @@ using CachedAnswer = std::shared_ptr<const CachedLink>;
 
 /// What the shared cache said about a slug.
 struct SharedLookup {
-    std::optional<CachedAnswer> answer;  ///< nullopt: it has none (the database answers)
+    std::optional<CachedAnswer> answer = {};  ///< nullopt: it has none (the database answers)
     /// What the slug's entry was when it had no answer (absent, or the mark of the last change),
     /// to hand to put(); nullopt when the cache could not be read (then nothing is stored).
-    std::optional<std::string> version;
+    std::optional<std::string> version = {};
 };
 
 class SharedLinkCache {

@@ -4,7 +4,7 @@
 #include "service/crypto.hpp"
 
 #include <keel/core/sleep.hpp>
-#include <keel/http/problem.hpp>
+#include <keel/json/writer.hpp>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -30,7 +30,7 @@ std::string webhook_signature(std::string_view secret, std::string_view timestam
     return out;
 }
 
-WebhookSender::WebhookSender(WebhookOptions options, keel::http::Client& client, keel::Loop& loop,
+WebhookSender::WebhookSender(WebhookOptions options, keel::client::Client& client, keel::Loop& loop,
                              keel::log::Logger* logger)
     : options_(std::move(options)), client_(client), loop_(loop), logger_(logger) {}
 
@@ -43,22 +43,22 @@ void WebhookSender::publish(std::string_view type, const Link& link) {
     e.type = std::string(type);
     std::string& b = e.body;
     b = "{\"id\":";
-    keel::http::append_json_string(b, e.id);
+    keel::json::write_string(b, e.id);
     b += ",\"type\":";
-    keel::http::append_json_string(b, e.type);
+    keel::json::write_string(b, e.type);
     b += ",\"occurred_at\":";
-    keel::http::append_json_string(b, format_time(system_now()));
+    keel::json::write_string(b, format_time(system_now()));
     b += ",\"link\":{\"slug\":";
-    keel::http::append_json_string(b, link.slug);
+    keel::json::write_string(b, link.slug);
     b += ",\"url\":";
-    keel::http::append_json_string(b, link.url);
+    keel::json::write_string(b, link.url);
     b += ",\"permanent\":";
     b += link.permanent ? "true" : "false";
     b += ",\"created_at\":";
-    keel::http::append_json_string(b, format_time(link.created_at));
+    keel::json::write_string(b, format_time(link.created_at));
     b += ",\"expires_at\":";
     if (link.expires_at) {
-        keel::http::append_json_string(b, format_time(*link.expires_at));
+        keel::json::write_string(b, format_time(*link.expires_at));
     } else {
         b += "null";
     }
@@ -94,7 +94,7 @@ keel::Task<void> WebhookSender::deliver(Event e) {
     thread_local std::mt19937_64 rng{std::random_device{}()};
     for (int attempt = 1;; ++attempt) {
         std::string ts = std::to_string(system_now());
-        keel::http::ClientRequest req{
+        keel::client::ClientRequest req{
             .method = "POST",
             .url = options_.url,
             .headers = {{"Content-Type", "application/json"},

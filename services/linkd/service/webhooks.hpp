@@ -10,7 +10,7 @@
 #include "service/model.hpp"
 
 #include <keel/core/loop.hpp>
-#include <keel/http/client.hpp>
+#include <keel/client/client.hpp>
 #include <keel/observe/log.hpp>
 
 #include <atomic>
@@ -20,8 +20,8 @@
 namespace linkd {
 
 struct WebhookOptions {
-    std::string url;     ///< empty: webhooks off
-    std::string secret;  ///< HMAC key
+    std::string url = {};     ///< empty: webhooks off
+    std::string secret = {};  ///< HMAC key
     int max_attempts = 6;
     keel::Duration retry_base = std::chrono::milliseconds(200);
     keel::Duration retry_max = std::chrono::seconds(10);
@@ -42,7 +42,7 @@ std::string webhook_signature(std::string_view secret, std::string_view timestam
 class WebhookSender {
 public:
     /// Deliveries run on `loop` (linkd's background loop) with `client`.
-    WebhookSender(WebhookOptions options, keel::http::Client& client, keel::Loop& loop, keel::log::Logger* logger);
+    WebhookSender(WebhookOptions options, keel::client::Client& client, keel::Loop& loop, keel::log::Logger* logger);
 
     bool enabled() const noexcept { return !options_.url.empty(); }
     /// Queues an event ("link.created", "link.deleted"). Any thread; never blocks.
@@ -54,15 +54,15 @@ public:
 
 private:
     struct Event {
-        std::string id;
-        std::string type;
-        std::string body;
+        std::string id = {};
+        std::string type = {};
+        std::string body = {};
     };
     void pump();  // loop thread
     keel::Task<void> deliver(Event e);
 
     WebhookOptions options_;
-    keel::http::Client& client_;
+    keel::client::Client& client_;
     keel::Loop& loop_;
     keel::log::Logger* logger_;
     std::deque<Event> queue_;  // loop thread

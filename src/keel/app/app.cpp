@@ -198,7 +198,7 @@ http::ServerOptions App::server_options() const {
 
 void App::handle(http::Handler handler) { handler_ = std::move(handler); }
 
-router::Middleware App::recoverer() {
+http::Middleware App::recoverer() {
     log::Logger* logger = logger_.get();
     return mw::recoverer([logger](std::string_view what, http::Request& req) {
         const http::TraceContext* trace = mw::trace_of(req);
@@ -210,7 +210,7 @@ router::Middleware App::recoverer() {
     });
 }
 
-router::Middleware App::access_log() {
+http::Middleware App::access_log() {
     log_server_answers_ = true;
     log::Logger* logger = logger_.get();
     return mw::access_log([logger](const mw::AccessRecord& r) {
@@ -227,7 +227,7 @@ router::Middleware App::access_log() {
     });
 }
 
-router::Middleware App::http_metrics() {
+http::Middleware App::http_metrics() {
     count_server_answers_ = true;
     return observe::http_metrics(metrics_);
 }
@@ -272,10 +272,13 @@ void App::add_admin_routes(router::Router& r) {
         return res;
     });
     log::Logger* logger = logger_.get();
-    observe::add_pprof_routes(r, {.max_profile = config_.get_duration("admin.max_profile"),
-                                  .on_profiler_output = [logger](std::string_view said) {
-                                      logger->info("cpu profile taken", {{"profiler", said}});
-                                  }});
+    auto pprof = observe::pprof_routes({.max_profile = config_.get_duration("admin.max_profile"),
+                                        .on_profiler_output = [logger](std::string_view said) {
+                                            logger->info("cpu profile taken", {{"profiler", said}});
+                                        }});
+    for (observe::DebugRoute& route : pprof) {
+        r.get(route.path, std::move(route.handler));
+    }
     r.get("/debug/vars", vars_.handler());
     r.get("/livez", health_.livez());
     r.get("/readyz", health_.readyz());

@@ -1,6 +1,6 @@
 #include <keel/http/parser.hpp>
 
-#include "simd_scan.hpp"
+#include "keel/core/simd_scan.hpp"
 
 #include <array>
 #include <cstring>

@@ -175,7 +175,7 @@ private:
 
 }  // namespace
 
-void read_document(std::string_view json, const std::function<void(Reader& root)>& fn) {
+Result<void, MalformedJson> read_document(std::string_view json, const std::function<void(Reader& root)>& fn) {
     // simdjson reads up to SIMDJSON_PADDING bytes past the end: parse from a padded copy. The
     // DOM parser validates the whole document (syntax and UTF-8) and picks its SIMD kernel at
     // run time.
@@ -186,10 +186,11 @@ void read_document(std::string_view json, const std::function<void(Reader& root)
     simdjson::dom::element root;
     if (auto e = parser.parse(padded.data(), json.size(), false).get(root)) {
         std::size_t offset = SyntaxScan(json).first_error();
-        throw MalformedJson{std::min(offset, json.size()), simdjson::error_message(e)};
+        return MalformedJson{std::min(offset, json.size()), simdjson::error_message(e)};
     }
     DomReader r(root);
     fn(r);
+    return {};
 }
 
 }  // namespace keel::json

@@ -5,13 +5,13 @@
 
 namespace keel::mw {
 
-router::Middleware access_log(std::function<void(const AccessRecord&)> sink) {
+http::Middleware access_log(std::function<void(const AccessRecord&)> sink) {
     return [sink = std::move(sink)](http::Handler next) {
         // The start time goes into the request context, so concurrent requests never share it.
         struct Started {
             Clock::time_point at;
         };
-        return router::wrap(
+        return http::wrap(
             std::move(next),
             [](http::Request& req) -> std::optional<http::Response> {
                 req.context().set(Started{Clock::now()});

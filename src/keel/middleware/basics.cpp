@@ -5,9 +5,9 @@
 
 namespace keel::mw {
 
-router::Middleware heartbeat(std::string path) {
+http::Middleware heartbeat(std::string path) {
     return [path](http::Handler next) {
-        return router::wrap(
+        return http::wrap(
             std::move(next),
             [path](http::Request& req) -> std::optional<http::Response> {
                 if ((req.method() == http::Method::get || req.method() == http::Method::head) && req.path() == path) {
@@ -19,9 +19,9 @@ router::Middleware heartbeat(std::string path) {
     };
 }
 
-router::Middleware no_cache() {
+http::Middleware no_cache() {
     return [](http::Handler next) {
-        return router::wrap(std::move(next), nullptr, [](http::Request&, http::Response& r) {
+        return http::wrap(std::move(next), nullptr, [](http::Request&, http::Response& r) {
             r.set_header("Cache-Control", "no-cache, no-store, no-transform, must-revalidate, private, max-age=0");
             r.set_header("Pragma", "no-cache");
             r.set_header("Expires", "0");
@@ -31,13 +31,13 @@ router::Middleware no_cache() {
     };
 }
 
-router::Middleware security_headers(SecurityHeadersOptions o) {
+http::Middleware security_headers(SecurityHeadersOptions o) {
     std::string hsts;
     if (o.hsts_max_age.count() > 0) {
         hsts = "max-age=" + std::to_string(o.hsts_max_age.count()) + (o.hsts_include_subdomains ? "; includeSubDomains" : "");
     }
     return [o, hsts](http::Handler next) {
-        return router::wrap(std::move(next), nullptr, [o, hsts](http::Request&, http::Response& r) {
+        return http::wrap(std::move(next), nullptr, [o, hsts](http::Request&, http::Response& r) {
             r.set_header("X-Content-Type-Options", "nosniff");
             r.set_header("X-Frame-Options", o.frame_options);
             r.set_header("Referrer-Policy", o.referrer_policy);
@@ -51,9 +51,9 @@ router::Middleware security_headers(SecurityHeadersOptions o) {
     };
 }
 
-router::Middleware body_limit(std::size_t max_bytes) {
+http::Middleware body_limit(std::size_t max_bytes) {
     return [max_bytes](http::Handler next) {
-        return router::wrap(
+        return http::wrap(
             std::move(next),
             [max_bytes](http::Request& req) -> std::optional<http::Response> {
                 if (req.body().size() > max_bytes) {
@@ -66,9 +66,9 @@ router::Middleware body_limit(std::size_t max_bytes) {
     };
 }
 
-router::Middleware allow_content_type(std::vector<std::string> media_types) {
+http::Middleware allow_content_type(std::vector<std::string> media_types) {
     return [types = std::move(media_types)](http::Handler next) {
-        return router::wrap(
+        return http::wrap(
             std::move(next),
             [types](http::Request& req) -> std::optional<http::Response> {
                 bool has_body = !req.body().empty() || req.header("Content-Length").value_or("0") != "0" ||
@@ -96,9 +96,9 @@ router::Middleware allow_content_type(std::vector<std::string> media_types) {
     };
 }
 
-router::Middleware strip_slashes() {
+http::Middleware strip_slashes() {
     return [](http::Handler next) {
-        return router::wrap(
+        return http::wrap(
             std::move(next),
             [](http::Request& req) -> std::optional<http::Response> {
                 std::string_view p = req.path();
@@ -146,9 +146,9 @@ std::string cleaned(std::string_view path) {
 }
 }  // namespace
 
-router::Middleware clean_path() {
+http::Middleware clean_path() {
     return [](http::Handler next) {
-        return router::wrap(
+        return http::wrap(
             std::move(next),
             [](http::Request& req) -> std::optional<http::Response> {
                 std::string_view p = req.path();

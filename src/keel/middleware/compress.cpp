@@ -81,9 +81,9 @@ bool brotli(std::string_view in, std::string& out, int quality) {
 
 }  // namespace
 
-router::Middleware compress(CompressOptions o) {
+http::Middleware compress(CompressOptions o) {
     return [o](http::Handler next) {
-        return router::wrap(std::move(next), nullptr, [o](http::Request& req, http::Response& res) {
+        return http::wrap(std::move(next), nullptr, [o](http::Request& req, http::Response& res) {
             if (res.is_stream() || !http::status_allows_body(res.status()) || res.header_value("Content-Encoding")) {
                 return;
             }

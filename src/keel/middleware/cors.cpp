@@ -50,7 +50,7 @@ bool listed(const std::vector<std::string>& list, std::string_view item) {
 
 }  // namespace
 
-router::Middleware cors(CorsOptions o) {
+http::Middleware cors(CorsOptions o) {
     bool any_origin = listed(o.allowed_origins, "*");
     std::string methods = join(o.allowed_methods);
     std::string exposed = join(o.exposed_headers);
@@ -59,7 +59,7 @@ router::Middleware cors(CorsOptions o) {
         auto allow_origin_value = [o, any_origin](std::string_view origin) -> std::string {
             return any_origin && !o.allow_credentials ? std::string("*") : std::string(origin);
         };
-        return router::wrap(
+        return http::wrap(
             std::move(next),
             [o, methods, max_age, allow_origin_value](http::Request& req) -> std::optional<http::Response> {
                 auto origin = req.header("Origin");

@@ -131,13 +131,13 @@ std::string client_ip(http::Request& req) {
     return req.remote_address().host();
 }
 
-router::Middleware real_ip(const std::vector<std::string>& trusted_proxies) {
+http::Middleware real_ip(const std::vector<std::string>& trusted_proxies) {
     std::vector<Cidr> trusted;
     for (const auto& t : trusted_proxies) {
         trusted.push_back(parse_cidr(t));
     }
     return [trusted](http::Handler next) {
-        return router::wrap(
+        return http::wrap(
             std::move(next),
             [trusted](http::Request& req) -> std::optional<http::Response> {
                 auto is_trusted = [&](const Ip& ip) {

@@ -28,7 +28,7 @@ Task<http::Response> guard(Task<http::Response> inner, http::Request& req, const
 
 }  // namespace
 
-router::Middleware recoverer(PanicReport report) {
+http::Middleware recoverer(PanicReport report) {
     return [report = std::move(report)](http::Handler next) -> http::Handler {
         return [next = std::move(next), report](http::Request& req) -> http::Outcome {
             try {

@@ -59,9 +59,9 @@ void attach_request_id(http::Request& req, http::Response& res) {
     add_to_problem(res, id);
 }
 
-router::Middleware request_id() {
+http::Middleware request_id() {
     return [](http::Handler next) {
-        return router::wrap(
+        return http::wrap(
             std::move(next),
             [](http::Request& req) -> std::optional<http::Response> {
                 RequestId id;

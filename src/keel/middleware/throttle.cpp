@@ -65,7 +65,7 @@ Task<http::Response> wait_then_run(std::shared_ptr<State> state, const http::Han
 
 }  // namespace
 
-router::Middleware throttle(ThrottleOptions options) {
+http::Middleware throttle(ThrottleOptions options) {
     auto state = std::make_shared<State>();
     state->options = options;
     return [state](http::Handler next) -> http::Handler {

@@ -32,7 +32,7 @@ Task<http::Response> with_deadline(Task<http::Response> inner, http::Request& re
 
 }  // namespace
 
-router::Middleware timeout(Duration deadline) {
+http::Middleware timeout(Duration deadline) {
     return [deadline](http::Handler next) -> http::Handler {
         return [next = std::move(next), deadline](http::Request& req) -> http::Outcome {
             http::Outcome out = next.invoke(req);

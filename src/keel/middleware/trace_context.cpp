@@ -2,9 +2,9 @@
 
 namespace keel::mw {
 
-router::Middleware trace_context() {
+http::Middleware trace_context() {
     return [](http::Handler next) {
-        return router::wrap(
+        return http::wrap(
             std::move(next),
             [](http::Request& req) -> std::optional<http::Response> {
                 auto incoming = req.header("traceparent");

@@ -147,15 +147,17 @@ bool heap_profiles_available() noexcept {
 #endif
 }
 
-void add_pprof_routes(router::Router& r, PprofOptions options) {
-    r.get("/debug/pprof/", [](http::Request&) {
-        http::Response res(200);
-        res.header("Content-Type", "text/html; charset=utf-8");
-        res.static_body(kIndex);
-        return res;
-    });
-    r.get("/debug/pprof/profile", [options](http::Request& req) { return cpu_profile(options, req); });
-    r.get("/debug/pprof/heap", [](http::Request& req) { return heap_profile(req); });
+std::vector<DebugRoute> pprof_routes(PprofOptions options) {
+    std::vector<DebugRoute> routes;
+    routes.push_back({"/debug/pprof/", [](http::Request&) {
+                          http::Response res(200);
+                          res.header("Content-Type", "text/html; charset=utf-8");
+                          res.static_body(kIndex);
+                          return res;
+                      }});
+    routes.push_back({"/debug/pprof/profile", [options](http::Request& req) { return cpu_profile(options, req); }});
+    routes.push_back({"/debug/pprof/heap", [](http::Request& req) { return heap_profile(req); }});
+    return routes;
 }
 
 void Vars::add(std::string name, Section section) {

@@ -2,6 +2,7 @@
 
 #include <keel/http/problem.hpp>
 #include <keel/http/query.hpp>
+#include <keel/json/writer.hpp>
 
 namespace keel::observe {
 
@@ -44,9 +45,9 @@ http::Handler Health::readyz() const {
                 if (i) {
                     out += ',';
                 }
-                http::append_json_string(out, results[i].first);
+                json::write_string(out, results[i].first);
                 out += ':';
-                http::append_json_string(out, results[i].second);
+                json::write_string(out, results[i].second);
             }
             return out + "}";
         };

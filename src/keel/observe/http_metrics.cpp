@@ -79,7 +79,7 @@ void record(Families& f, http::Request& req, int status, double seconds) {
 
 }  // namespace
 
-router::Middleware http_metrics(metrics::Registry& registry) {
+http::Middleware http_metrics(metrics::Registry& registry) {
     auto families = std::make_shared<Families>(Families{
         requests_family(registry),
         registry.histogram("keel_http_request_duration_seconds",
@@ -87,7 +87,7 @@ router::Middleware http_metrics(metrics::Registry& registry) {
                            {"method", "route"}, metrics::exponential_buckets(0.0001, 2.5, 12)),
         registry.gauge("keel_http_requests_in_flight", "Requests being handled now.").get()});
     return [families](http::Handler next) {
-        return router::wrap(
+        return http::wrap(
             std::move(next),
             [families](http::Request& req) -> std::optional<http::Response> {
                 families->in_flight.inc();

@@ -1,5 +1,5 @@
-#include <keel/http/problem.hpp>
 #include <keel/observe/log.hpp>
+#include <keel/json/writer.hpp>
 
 #include <spdlog/async.h>
 #include <spdlog/async_logger.h>
@@ -96,7 +96,7 @@ private:
 };
 
 // Same escaping as every JSON keel writes (control characters, U+2028/9, invalid UTF-8).
-void append_escaped(std::string& out, std::string_view s) { http::append_json_string(out, s); }
+void append_escaped(std::string& out, std::string_view s) { json::write_string(out, s); }
 
 // RFC 3339 UTC with milliseconds; the date/time part is re-formatted once per second per thread.
 void append_timestamp(std::string& out) {

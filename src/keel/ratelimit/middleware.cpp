@@ -37,12 +37,12 @@ std::int64_t header_seconds(Duration d) noexcept {
 
 std::string client_ip_key(http::Request& req) { return mw::client_ip(req); }
 
-router::Middleware rate_limit(std::shared_ptr<Limiter> limiter, KeyFn key) {
+http::Middleware rate_limit(std::shared_ptr<Limiter> limiter, KeyFn key) {
     auto* local = dynamic_cast<LocalLimiter*>(limiter.get());
     if (local != nullptr) {
         // Inline: the decision goes through the request context to the after step.
         return [limiter, local, key](http::Handler next) {
-            return router::wrap(
+            return http::wrap(
                 std::move(next),
                 [limiter, local, key](http::Request& req) -> std::optional<http::Response> {
                     std::string k = key(req);

@@ -1,0 +1,227 @@
+#pragma once
+/// keel::postgres: PostgreSQL through libpq in non-blocking mode. The connection's socket is
+/// watched by the loop of the coroutine that awaits it, so a query suspends the coroutine and
+/// never blocks a thread:
+///
+///     auto lease = co_await pool.acquire();                        // db::Pool<pg::Conn>
+///     KEEL_CO_TRY(conn, std::move(lease));
+///     auto rows = co_await conn->query("SELECT url, clicks FROM links WHERE slug = $1", slug);
+///     if (!rows) co_return rows.error();                             // Errc::unavailable, ...
+///     for (auto row : *rows) use(row.get<std::string>(0), row.get<std::int64_t>(1));
+///
+/// - query() prepares each distinct SQL text once per connection and reuses the statement.
+/// - pipeline() sends a batch in one round trip (libpq pipeline mode) and stops at the first
+///   failing statement; with BEGIN/COMMIT around it, it is one atomic write. Queries marked
+///   `prepared` are prepared inside the same round trip the first time.
+/// - Errors: unique violation → Errc::conflict; other constraint violations →
+///   Errc::invalid_argument; lost connection, server shutting down → Errc::unavailable and the
+///   connection reports broken() so the pool closes it; deadline → Errc::timeout (broken too).
+/// - Rows are read in text format; Row::get<T> checks the column's type and throws
+///   db::RowError naming the column on a mismatch (int8 into std::string is fine; text into an
+///   integer is not).
+///
+/// libpq's headers stay out of this file.
+
+#include <keel/core/loop.hpp>
+#include <keel/core/result.hpp>
+#include <keel/core/task.hpp>
+#include <keel/db/migrate.hpp>
+#include <keel/db/pool.hpp>
+#include <keel/db/row_error.hpp>
+
+#include <charconv>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <unordered_map>
+#include <vector>
+
+struct pg_conn;
+struct pg_result;
+
+namespace keel::postgres {
+
+struct ConnectOptions {
+    std::string conninfo = {};  ///< "postgres://user@127.0.0.1:5432/db" or "host=... port=..."
+    Duration connect_timeout = std::chrono::seconds(5);
+    Duration query_timeout = std::chrono::seconds(30);
+};
+
+/// Query parameters in text format (NULL as nullopt).
+class Params {
+public:
+    template <class... A>
+    static Params of(const A&... args) {
+        Params p;
+        p.values_.reserve(sizeof...(A));
+        (p.add(args), ...);
+        return p;
+    }
+    void add(std::nullptr_t) { values_.emplace_back(std::nullopt); }
+    void add(bool v) { values_.emplace_back(v ? "t" : "f"); }
+    void add(std::string_view v) { values_.emplace_back(std::string(v)); }
+    void add(const std::string& v) { values_.emplace_back(v); }
+    void add(const char* v) { values_.emplace_back(std::string(v)); }
+    void add(double v) { values_.emplace_back(std::to_string(v)); }
+    template <class T, class = std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>>>
+    void add(T v) {
+        char buf[24];
+        auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+        values_.emplace_back(std::string(buf, end));
+    }
+    template <class T>
+    void add(const std::optional<T>& v) {
+        v ? add(*v) : add(nullptr);
+    }
+    const std::vector<std::optional<std::string>>& values() const noexcept { return values_; }
+
+private:
+    std::vector<std::optional<std::string>> values_;
+};
+
+class Rows;
+
+class Row {
+public:
+    bool is_null(int col) const;
+    /// Typed access by 0-based column index or by column name (see the file comment).
+    template <class T>
+    T get(int col) const {
+        if constexpr (db::detail::is_optional<T>::value) {
+            if (is_null(col)) {
+                return std::nullopt;
+            }
+            return get<typename T::value_type>(col);
+        } else if constexpr (std::is_same_v<T, bool>) {
+            return get_bool(col);
+        } else if constexpr (std::is_integral_v<T>) {
+            return static_cast<T>(get_int(col));
+        } else if constexpr (std::is_floating_point_v<T>) {
+            return static_cast<T>(get_double(col));
+        } else {
+            static_assert(std::is_same_v<T, std::string>, "pg::Row::get: unsupported type");
+            return get_text(col);
+        }
+    }
+    template <class T>
+    T get(std::string_view name) const {
+        return get<T>(column(name));
+    }
+    int column(std::string_view name) const;
+
+private:
+    friend class Rows;
+    Row(const pg_result* res, int row) : res_(res), row_(row) {}
+    std::int64_t get_int(int col) const;
+    double get_double(int col) const;
+    bool get_bool(int col) const;
+    std::string get_text(int col) const;
+    void check(int col, bool ok, std::string_view wanted) const;
+    const pg_result* res_;
+    int row_;
+};
+
+/// The rows of one statement (may be none, e.g. for an UPDATE without RETURNING).
+class Rows {
+public:
+    Rows() = default;
+    explicit Rows(pg_result* res);
+    std::size_t size() const noexcept;
+    bool empty() const noexcept { return size() == 0; }
+    /// Rows inserted / updated / deleted by the statement.
+    std::int64_t affected() const noexcept;
+    Row operator[](std::size_t i) const { return Row(res_.get(), static_cast<int>(i)); }
+
+    class iterator {
+    public:
+        Row operator*() const { return (*rows_)[i_]; }
+        iterator& operator++() {
+            ++i_;
+            return *this;
+        }
+        bool operator!=(const iterator& o) const { return i_ != o.i_; }
+
+    private:
+        friend class Rows;
+        iterator(const Rows* rows, std::size_t i) : rows_(rows), i_(i) {}
+        const Rows* rows_;
+        std::size_t i_;
+    };
+    iterator begin() const { return {this, 0}; }
+    iterator end() const { return {this, size()}; }
+
+private:
+    struct Clear {
+        void operator()(pg_result* r) const noexcept;
+    };
+    std::shared_ptr<pg_result> res_;
+};
+
+struct Query {
+    std::string sql = {};
+    Params params = {};
+    /// Prepare once per connection and reuse (for statements a service sends again and again).
+    bool prepared = false;
+};
+
+class Conn final : public IoWatcher {
+public:
+    /// Connects without blocking the loop (libpq's connect state machine, socket on the loop).
+    static Task<Result<std::unique_ptr<Conn>>> connect(ConnectOptions options);
+    ~Conn();
+    Conn(const Conn&) = delete;
+    Conn& operator=(const Conn&) = delete;
+
+    template <class... A>
+    Task<Result<Rows>> query(std::string sql, const A&... args) {
+        return query_params(std::move(sql), Params::of(args...));
+    }
+    Task<Result<Rows>> query_params(std::string sql, Params params);
+    /// One round trip for the whole batch; the results in order, or the first error.
+    Task<Result<std::vector<Rows>>> pipeline(std::vector<Query> batch);
+    /// The simple protocol: one or more statements without parameters (schema changes).
+    Task<Result<void>> exec(std::string sql);
+    /// A round trip to the server (an empty query); false when the connection is unusable.
+    Task<bool> ping();
+
+    /// True when the connection must not be reused: lost, timed out, or left in a transaction.
+    bool broken() const noexcept;
+    /// Prepared statements cached on this connection.
+    std::size_t prepared() const noexcept { return prepared_.size(); }
+
+    void on_io(std::uint32_t events) override;
+
+private:
+    class IoWait;
+    explicit Conn(pg_conn* c, ConnectOptions options);
+    Task<Result<void>> wait_io(std::uint32_t events, TimePoint deadline);
+    Task<Result<void>> flush(TimePoint deadline);
+    /// The next result of the current command (null at its end).
+    Task<Result<pg_result*>> next_result(TimePoint deadline);
+    /// Collects a command's results (until null): the last one, or the first error.
+    Task<Result<Rows>> finish_command(TimePoint deadline);
+    Error connection_error(std::string_view what);
+    Error result_error(const pg_result* res);
+
+    pg_conn* conn_;
+    ConnectOptions options_;
+    std::unordered_map<std::string, std::string> prepared_;  // sql → statement name
+    std::uint64_t statement_counter_ = 0;  // names are never reused
+    bool broken_ = false;
+    // The coroutine waiting for readiness, and what it got.
+    std::coroutine_handle<> waiting_;
+    std::uint32_t ready_events_ = 0;
+};
+
+/// A pool whose connections come from Conn::connect and are pinged after idling.
+std::unique_ptr<db::Pool<Conn>> make_pool(db::PoolOptions pool, ConnectOptions connect);
+
+/// Applies the migrations the database lacks in one transaction, under an advisory lock so
+/// that instances starting together apply them once. Returns how many were applied.
+Task<Result<int>> migrate(Conn& conn, std::span<const db::Migration> migrations);
+
+}  // namespace keel::postgres

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The installed package, as another project sees it (issue 10). Installs keel from a build tree
+# into a temporary prefix, then builds tests/package/consumer outside keel's tree twice — with
+# CMake's find_package(keel 0.2 CONFIG REQUIRED COMPONENTS http router json) and with
+# pkg-config — runs each, asks it over HTTP with curl, and checks with readelf that a program
+# made of router + json + the server needs none of libpq, libsqlite3, libcurl, libhiredis,
+# libprofiler, libbrotli*, libtcmalloc.
+#   check_package.sh <keel build dir> <keel source dir>
+set -euo pipefail
+build=$(cd "$1" && pwd)
+src=$(cd "$2" && pwd)
+work=$(mktemp -d /tmp/keel-package-XXXXXX)
+pid=""
+cleanup() {
+  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() { echo "package: $*" >&2; exit 1; }
+
+cmake --install "$build" --prefix "$work/prefix" >/dev/null
+[ -f "$work/prefix/include/keel/version.hpp" ] || fail "headers not installed"
+ls "$work"/prefix/lib*/cmake/keel/keelConfig.cmake >/dev/null || fail "keelConfig.cmake not installed"
+
+# 1. CMake, as in the README of a consumer.
+cmake -S "$src/tests/package/consumer" -B "$work/cmake-build" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+      -DCMAKE_PREFIX_PATH="$work/prefix" >"$work/cmake-configure.log" 2>&1 || { cat "$work/cmake-configure.log"; fail "configure failed"; }
+cmake --build "$work/cmake-build" >"$work/cmake-build.log" 2>&1 || { cat "$work/cmake-build.log"; fail "CMake consumer does not build"; }
+
+# 2. pkg-config.
+pc_dir=$(dirname "$(ls "$work"/prefix/lib*/pkgconfig/keel-http.pc)")
+flags=$(PKG_CONFIG_PATH="$pc_dir" pkg-config --cflags --libs keel-router keel-http keel-json) || fail "pkg-config cannot resolve keel-router keel-http keel-json"
+# shellcheck disable=SC2086
+g++ -std=c++20 -o "$work/pc-consumer" "$src/tests/package/consumer/main.cpp" $flags || fail "pkg-config consumer does not build"
+
+check_binary() {
+  local bin=$1 what=$2
+  local needed
+  needed=$(readelf -d "$bin" | grep NEEDED || true)
+  if echo "$needed" | grep -E "libpq|libsqlite3|libcurl|libhiredis|libprofiler|libbrotli|libtcmalloc"; then
+    fail "$what links a library it does not use:"$'\n'"$needed"
+  fi
+  "$bin" >"$work/out" 2>"$work/err" &
+  pid=$!
+  local port=""
+  for _ in $(seq 1 200); do
+    port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$work/out")
+    [ -n "$port" ] && break
+    kill -0 "$pid" 2>/dev/null || { cat "$work/err"; fail "$what exited"; }
+    sleep 0.05
+  done
+  [ -n "$port" ] || fail "$what did not print its port"
+  local body status
+  body=$(curl -s -H 'Content-Type: application/json' -d '{"a":2,"b":3}' "http://127.0.0.1:$port/sum")
+  [ "$body" = '{"total":5,"keel":"0.2.0"}' ] || fail "$what answered: $body"
+  status=$(curl -s -o "$work/problem" -w '%{http_code}' -H 'Content-Type: application/json' -d '{"a":"x"}' "http://127.0.0.1:$port/sum")
+  [ "$status" = 400 ] || fail "$what answered a bad body with $status"
+  grep -q '"pointer":"/a"' "$work/problem" || fail "$what's 400 does not name /a: $(cat "$work/problem")"
+  kill -TERM "$pid"
+  wait "$pid" || fail "$what did not exit 0 on SIGTERM"
+  pid=""
+  echo "package: $what: built, answered, links only: $(echo "$needed" | sed -E 's/.*\[(.*)\]/\1/' | tr '\n' ' ')"
+}
+
+check_binary "$work/cmake-build/consumer" "CMake consumer"
+check_binary "$work/pc-consumer" "pkg-config consumer"
+echo "package: ok"
