@@ -54,8 +54,8 @@ void define_config(keel::config::Config& c) {
 LinkdOptions options_from(const keel::config::Config& c) {
     LinkdOptions o;
     o.repo.url = c.get_string("db.url");
-    o.repo.pool.max_open = static_cast<std::size_t>(c.get_int("db.max_open"));
-    o.repo.pool.max_idle = static_cast<std::size_t>(c.get_int("db.max_idle"));
+    o.repo.pool.max_open = c.get_int<std::size_t>("db.max_open");
+    o.repo.pool.max_idle = c.get_int<std::size_t>("db.max_idle");
     o.repo.pool.max_lifetime = c.get_duration("db.max_lifetime");
     o.repo.pool.max_idle_time = c.get_duration("db.max_idle_time");
     o.repo.pool.acquire_timeout = c.get_duration("db.acquire_timeout");
@@ -64,10 +64,10 @@ LinkdOptions options_from(const keel::config::Config& c) {
     while (!o.base_url.empty() && o.base_url.back() == '/') {
         o.base_url.pop_back();
     }
-    o.links.slug_length = static_cast<std::size_t>(c.get_int("links.slug_length"));
+    o.links.slug_length = c.get_int<std::size_t>("links.slug_length");
     o.links.memory_cache = c.get_bool("cache.memory");
     o.shared_cache = c.get_bool("cache.shared");
-    o.links.cache_entries = static_cast<std::size_t>(c.get_int("cache.max_entries"));
+    o.links.cache_entries = c.get_int<std::size_t>("cache.max_entries");
     o.links.cache_ttl = c.get_duration("cache.ttl");
     o.links.negative_ttl = c.get_duration("cache.negative_ttl");
     o.flush_interval = c.get_duration("clicks.flush_interval");
@@ -77,15 +77,15 @@ LinkdOptions options_from(const keel::config::Config& c) {
     o.keys.cache_ttl = c.get_duration("auth.cache_ttl");
     o.webhook.url = c.get_string("webhook.url");
     o.webhook.secret = c.get_string("webhook.secret");
-    o.webhook.max_attempts = static_cast<int>(c.get_int("webhook.max_attempts"));
+    o.webhook.max_attempts = c.get_int<int>("webhook.max_attempts");
     o.webhook_timeout = c.get_duration("webhook.timeout");
     o.webhook_drain = c.get_duration("webhook.drain_timeout");
     o.create_limit = {static_cast<double>(c.get_int("ratelimit.create_per_minute")) / 60.0,
-                      static_cast<std::uint32_t>(c.get_int("ratelimit.create_burst"))};
+                      c.get_int<std::uint32_t>("ratelimit.create_burst")};
     o.redis_url = c.get_string("redis.url");
     o.ratelimit_fail_open = c.get_bool("ratelimit.fail_open");
     o.redirect_limit = {static_cast<double>(c.get_int("ratelimit.redirect_per_second")),
-                        static_cast<std::uint32_t>(c.get_int("ratelimit.redirect_burst"))};
+                        c.get_int<std::uint32_t>("ratelimit.redirect_burst")};
     return o;
 }
 

@@ -99,12 +99,12 @@ int main(int argc, char** argv) {
     if (app.config().get_bool("metrics.http")) {
         r.use(app.http_metrics());  // outermost: counts every answer, 404s and 500s included
     }
+    if (app.config().get_bool("log.access")) {
+        r.use(app.access_log());  // outside the rest: logs what was finally sent
+    }
     r.use(app.recoverer());
     r.use(keel::mw::request_id());
     r.use(keel::mw::trace_context());
-    if (app.config().get_bool("log.access")) {
-        r.use(app.access_log());
-    }
     service->add_routes(r, [&app] { return app.ready(); });
     app.handle(r.handler());
     app.on_shutdown([&service] { service->stop(); });  // after the server stopped: last flush

@@ -12,7 +12,7 @@ using namespace std::chrono_literals;
 TEST(WorkerPool, RunsSubmittedJobs) {
     std::atomic<int> n{0};
     {
-        keel::WorkerPool pool(2, 100);
+        keel::WorkerPool pool({.threads = 2, .queue_capacity = 100});
         for (int i = 0; i < 50; ++i) {
             ASSERT_TRUE(pool.try_submit([&] { n.fetch_add(1); }));
         }
@@ -21,7 +21,7 @@ TEST(WorkerPool, RunsSubmittedJobs) {
 }
 
 TEST(WorkerPool, FullQueueRejectsAtOnce) {
-    keel::WorkerPool pool(1, 2);
+    keel::WorkerPool pool({.threads = 1, .queue_capacity = 2});
     std::latch release(1);
     std::atomic<bool> started{false};
     ASSERT_TRUE(pool.try_submit([&] {
@@ -40,7 +40,7 @@ TEST(WorkerPool, FullQueueRejectsAtOnce) {
 }
 
 TEST(Offload, ResumesOnTheAwaitingLoopThread) {
-    keel::WorkerPool pool(2, 16);
+    keel::WorkerPool pool({.threads = 2, .queue_capacity = 16});
     keel::Loop loop(&pool);
     std::thread::id loop_thread, work_thread, resumed_thread;
     int value = 0;
@@ -65,7 +65,7 @@ TEST(Offload, ResumesOnTheAwaitingLoopThread) {
 }
 
 TEST(Offload, FullPoolGivesOverloadedError) {
-    keel::WorkerPool pool(1, 1);
+    keel::WorkerPool pool({.threads = 1, .queue_capacity = 1});
     std::latch release(1);
     std::atomic<bool> started{false};
     ASSERT_TRUE(pool.try_submit([&] {
@@ -90,7 +90,7 @@ TEST(Offload, FullPoolGivesOverloadedError) {
 }
 
 TEST(Offload, ExceptionRethrownInCoroutine) {
-    keel::WorkerPool pool(1, 4);
+    keel::WorkerPool pool({.threads = 1, .queue_capacity = 4});
     keel::Loop loop(&pool);
     std::string caught;
     auto work = [&]() -> keel::Task<void> {

@@ -90,7 +90,7 @@ Task<void> reader(sqlite::Database& db, int seed, int n, Tally& tally) {
 
 void run_shape(unsigned loops) {
     TempDir dir;
-    keel::WorkerPool pool(4, 4096);
+    keel::WorkerPool pool({.threads = 4, .queue_capacity = 4096});
     sqlite::Database db({.file = {.path = (dir.path / "stress.db").string()}, .readers = {.max_open = 4, .max_idle = 4}});
     std::vector<std::unique_ptr<keel::LoopThread>> threads;
     for (unsigned i = 0; i < loops; ++i) {

@@ -210,7 +210,7 @@ TEST_F(ServerTest, StreamedResponseToHttp10IsCloseDelimited) {
 }
 
 TEST_F(ServerTest, OffloadFromHandler) {
-    keel::WorkerPool pool(2, 16);
+    keel::WorkerPool pool({.threads = 2, .queue_capacity = 16});
     TestServer srv(keel::test::make_test_handler(seen), options(), &pool);
     RawClient c(srv.port());
     auto r = c.exchange(get("/offload"));

@@ -127,7 +127,7 @@ protected:
     std::atomic<std::int64_t> now_{1'800'000'000};
     std::atomic<bool> accepting_{true};
     linkd::test::TestDatabase db_{GetParam()};
-    keel::WorkerPool workers_{4, 1024};
+    keel::WorkerPool workers_{{.threads = 4, .queue_capacity = 1024}};
     std::unique_ptr<Linkd> linkd_;
     std::unique_ptr<keel::testing::TestServer> server_;
     std::unique_ptr<ApiClient> client_;

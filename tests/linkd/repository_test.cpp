@@ -55,7 +55,7 @@ protected:
         return r ? *r : Link{};
     }
 
-    keel::WorkerPool workers_{2, 256};
+    keel::WorkerPool workers_{{.threads = 2, .queue_capacity = 256}};
     keel::LoopThread loop_{&workers_};
     linkd::test::TestDatabase db_{GetParam()};
     std::unique_ptr<Repository> repo_;

@@ -4,7 +4,7 @@
 # CMake's find_package(keel 0.2 CONFIG REQUIRED COMPONENTS http router json) and with
 # pkg-config — runs each, asks it over HTTP with curl, and checks with readelf that a program
 # made of router + json + the server needs none of libpq, libsqlite3, libcurl, libhiredis,
-# libprofiler, libbrotli*, libtcmalloc.
+# libprofiler, libbrotli*, libtcmalloc. Then builds examples/todo the same way and runs its tests.
 #   check_package.sh <keel build dir> <keel source dir>
 set -euo pipefail
 build=$(cd "$1" && pwd)
@@ -65,4 +65,12 @@ check_binary() {
 
 check_binary "$work/cmake-build/consumer" "CMake consumer"
 check_binary "$work/pc-consumer" "pkg-config consumer"
+
+# 3. examples/todo, unchanged, as a project of its own: App, SQLite with embedded migrations
+#    (keel_embed_migrations from the package), middleware, and its tests.
+cmake -S "$src/examples/todo" -B "$work/todo-build" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+      -DCMAKE_PREFIX_PATH="$work/prefix" >"$work/todo-configure.log" 2>&1 || { cat "$work/todo-configure.log"; fail "todo: configure failed"; }
+cmake --build "$work/todo-build" >"$work/todo-build.log" 2>&1 || { cat "$work/todo-build.log"; fail "todo does not build out of tree"; }
+"$work/todo-build/todo_test" --gtest_brief=1 >"$work/todo-test.log" 2>&1 || { cat "$work/todo-test.log"; fail "todo's tests fail out of tree"; }
+echo "package: examples/todo: built out of tree against the package, its tests pass"
 echo "package: ok"

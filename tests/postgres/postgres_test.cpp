@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/todo_row.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -266,6 +268,54 @@ TEST_F(Postgres, ManyCoroutinesShareAFewConnections) {
     });
     EXPECT_EQ(good, 200);
     EXPECT_LE(pool->stats().open, 4u);
+}
+
+}  // namespace
+
+namespace {
+
+using keel::test::Todo;
+
+const keel::db::Migration kTodoMigrations[] = {
+    {1, "0001_todos.sql",
+     "CREATE TABLE todos (id bigserial PRIMARY KEY, title text NOT NULL, done boolean NOT NULL DEFAULT false, due bigint);"},
+};
+
+// The same calls and the same struct as the SQLite test (issue 16: one shape for both).
+TEST_F(Postgres, QueriesReadRowsIntoDescribedStructsByColumnName) {
+    pg::Database db({.max_open = 2}, {.conninfo = url_});
+    auto applied = lt_.block_on([&] { return db.migrate(kTodoMigrations); });
+    ASSERT_TRUE(applied) << applied.error().message();
+    EXPECT_EQ(*applied, 1);
+    auto made = lt_.block_on([&] { return db.execute("INSERT INTO todos (title, due) VALUES ($1, $2)", "write docs", 1700000000); });
+    ASSERT_TRUE(made) << made.error().message();
+    EXPECT_EQ(made->rows_affected, 1);
+    ASSERT_TRUE(lt_.block_on([&] { return db.execute("INSERT INTO todos (title, done) VALUES ($1, true)", "ship"); }));
+
+    auto one = lt_.block_on([&] { return db.query_one<Todo>("SELECT due, done, title, id FROM todos WHERE id = $1", 1); });
+    ASSERT_TRUE(one) << one.error().message();
+    EXPECT_EQ(one->id, 1);
+    EXPECT_EQ(one->title, "write docs");
+    EXPECT_FALSE(one->done);
+    EXPECT_EQ(one->due, 1700000000);
+    auto all = lt_.block_on([&] { return db.query_all<Todo>("SELECT id, title, done, due FROM todos ORDER BY id"); });
+    ASSERT_TRUE(all);
+    ASSERT_EQ(all->size(), 2u);
+    EXPECT_TRUE((*all)[1].done);
+    EXPECT_EQ((*all)[1].due, std::nullopt);
+    auto count = lt_.block_on([&] { return db.query_one<std::int64_t>("SELECT count(*) FROM todos"); });
+    ASSERT_TRUE(count);
+    EXPECT_EQ(*count, 2);
+
+    auto none = lt_.block_on([&] { return db.query_one<Todo>("SELECT id, title, done, due FROM todos WHERE id = $1", 99); });
+    ASSERT_FALSE(none);
+    EXPECT_EQ(none.error().code(), keel::Errc::not_found);
+    auto dup = lt_.block_on([&] { return db.execute("INSERT INTO todos (id, title) VALUES (1, 'again')"); });
+    ASSERT_FALSE(dup);
+    EXPECT_EQ(dup.error().code(), keel::Errc::conflict);
+    EXPECT_THROW(lt_.block_on([&] { return db.query_one<Todo>("SELECT id, title FROM todos WHERE id = 1"); }),
+                 keel::db::RowError);
+    db.close();
 }
 
 }  // namespace

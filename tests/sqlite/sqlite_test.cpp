@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/todo_row.hpp"
+
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
@@ -156,7 +158,7 @@ TEST(Sqlite, AFailingMigrationLeavesNothingBehind) {
 
 TEST(Sqlite, DatabaseRunsCallsOnWorkersNotOnTheLoop) {
     TempDir dir;
-    keel::WorkerPool workers(2, 64);
+    keel::WorkerPool workers({.threads = 2, .queue_capacity = 64});
     keel::LoopThread lt(&workers);
     sqlite::Database db({.file = {.path = dir.file("a.db")}});
     auto loop_thread = lt.block_on([]() -> Task<std::thread::id> { co_return std::this_thread::get_id(); });
@@ -183,7 +185,7 @@ TEST(Sqlite, DatabaseRunsCallsOnWorkersNotOnTheLoop) {
 
 TEST(Sqlite, ConcurrentWritersAreSerializedAndNothingIsLost) {
     TempDir dir;
-    keel::WorkerPool workers(4, 1024);
+    keel::WorkerPool workers({.threads = 4, .queue_capacity = 1024});
     keel::LoopThread lt(&workers);
     sqlite::Database db({.file = {.path = dir.file("a.db")}});
     int ok = lt.block_on([&]() -> Task<int> {
@@ -221,6 +223,121 @@ TEST(Sqlite, ConcurrentWritersAreSerializedAndNothingIsLost) {
         });
     });
     EXPECT_EQ(*count, 200);
+}
+
+}  // namespace
+
+namespace {
+
+using keel::test::Todo;
+
+const keel::db::Migration kTodoMigrations[] = {
+    {1, "0001_todos.sql", "CREATE TABLE todos (id INTEGER PRIMARY KEY, title TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0, due INTEGER);"},
+};
+
+// Issue 16: rows scanned into a struct described once, by column name; one shape of calls
+// (query_one / query_all / execute) on the Database, a not-found value for no row.
+TEST(Sqlite, QueriesReadRowsIntoDescribedStructsByColumnName) {
+    TempDir dir;
+    keel::WorkerPool pool({.threads = 2, .queue_capacity = 64});
+    keel::LoopThread lt(&pool);
+    sqlite::Database db({.file = {.path = dir.file("todo.db")}});
+    auto applied = lt.block_on([&] { return db.migrate(kTodoMigrations); });
+    ASSERT_TRUE(applied) << applied.error().message();
+    EXPECT_EQ(*applied, 1);
+    auto made = lt.block_on([&] { return db.execute("INSERT INTO todos (title, due) VALUES (?1, ?2)", "write docs", 1700000000); });
+    ASSERT_TRUE(made) << made.error().message();
+    EXPECT_EQ(made->rows_affected, 1);
+    EXPECT_EQ(made->last_insert_id, 1);
+    ASSERT_TRUE(lt.block_on([&] { return db.execute("INSERT INTO todos (title, done) VALUES (?1, 1)", "ship"); }));
+
+    // Columns in another order than the members: matched by name.
+    auto one = lt.block_on([&] { return db.query_one<Todo>("SELECT due, done, title, id FROM todos WHERE id = ?1", 1); });
+    ASSERT_TRUE(one) << one.error().message();
+    EXPECT_EQ(one->id, 1);
+    EXPECT_EQ(one->title, "write docs");
+    EXPECT_FALSE(one->done);
+    EXPECT_EQ(one->due, 1700000000);
+    auto all = lt.block_on([&] { return db.query_all<Todo>("SELECT id, title, done, due FROM todos ORDER BY id"); });
+    ASSERT_TRUE(all);
+    ASSERT_EQ(all->size(), 2u);
+    EXPECT_TRUE((*all)[1].done);
+    EXPECT_EQ((*all)[1].due, std::nullopt);
+    auto count = lt.block_on([&] { return db.query_one<std::int64_t>("SELECT count(*) FROM todos"); });
+    ASSERT_TRUE(count);
+    EXPECT_EQ(*count, 2);
+
+    auto none = lt.block_on([&] { return db.query_one<Todo>("SELECT id, title, done, due FROM todos WHERE id = ?1", 99); });
+    ASSERT_FALSE(none);
+    EXPECT_EQ(none.error().code(), keel::Errc::not_found);
+    auto dup = lt.block_on([&] { return db.execute("INSERT INTO todos (id, title) VALUES (1, 'again')"); });
+    ASSERT_FALSE(dup);
+    EXPECT_EQ(dup.error().code(), keel::Errc::conflict);
+    // A described member with no column is the code's bug: a RowError naming it.
+    EXPECT_THROW(lt.block_on([&] { return db.query_one<Todo>("SELECT id, title FROM todos WHERE id = 1"); }),
+                 keel::db::RowError);
+    db.close();
+}
+
+TEST(Sqlite, ATransactionCommitsOrRollsBackAsAWhole) {
+    TempDir dir;
+    keel::WorkerPool pool({.threads = 1, .queue_capacity = 16});
+    keel::LoopThread lt(&pool);
+    sqlite::Database db({.file = {.path = dir.file("tx.db")}});
+    ASSERT_TRUE(lt.block_on([&] { return db.migrate(kTodoMigrations); }));
+    auto failed = lt.block_on([&] {
+        return db.write([](sqlite::Conn& c) {
+            return c.transaction([&]() -> keel::Result<int> {
+                KEEL_TRY(a, c.execute("INSERT INTO todos (id, title) VALUES (1, 'a')"));
+                KEEL_TRY(b, c.execute("INSERT INTO todos (id, title) VALUES (1, 'b')"));  // conflict
+                return static_cast<int>(a.rows_affected + b.rows_affected);
+            });
+        });
+    });
+    ASSERT_FALSE(failed);
+    EXPECT_EQ(failed.error().code(), keel::Errc::conflict);
+    auto count = lt.block_on([&] { return db.query_one<std::int64_t>("SELECT count(*) FROM todos"); });
+    EXPECT_EQ(*count, 0);  // the first insert was rolled back with the second
+    db.close();
+}
+
+// with(x) takes the stop token of anything that has one (a Request): a call still waiting for
+// a connection when it fires gives up with Errc::cancelled.
+TEST(Sqlite, AStoppedScopeGivesUpWaitingForTheWriter) {
+    TempDir dir;
+    keel::WorkerPool pool({.threads = 2, .queue_capacity = 16});
+    keel::LoopThread lt(&pool);
+    sqlite::Database db({.file = {.path = dir.file("stop.db")}});
+    ASSERT_TRUE(lt.block_on([&] { return db.migrate(kTodoMigrations); }));
+    struct Scope {
+        keel::StopSource* source;
+        keel::StopToken stop_token() const { return source->token(); }
+    };
+    std::atomic<bool> release{false}, holding{false}, held_done{false};
+    keel::StopSource stop;  // used on the loop thread only
+    auto code = lt.block_on([&]() -> Task<int> {
+        // Hold the writer on a worker until the other call has given up.
+        keel::spawn(db.write([&](sqlite::Conn&) -> Result<int> {
+                        holding = true;
+                        while (!release) {
+                            std::this_thread::yield();
+                        }
+                        return 0;
+                    }),
+                    [&](std::optional<Result<int>>, std::exception_ptr) { held_done = true; });
+        while (!holding) {
+            co_await keel::sleep_for(std::chrono::milliseconds(1));
+        }
+        keel::Loop::current()->run_after(std::chrono::milliseconds(20), [&] { stop.request_stop(); });
+        auto r = co_await db.with(Scope{&stop}).execute("INSERT INTO todos (title) VALUES ('late')");
+        release = true;
+        while (!held_done) {  // the holder finishes on this loop before the test ends
+            co_await keel::sleep_for(std::chrono::milliseconds(1));
+        }
+        co_return r ? -1 : static_cast<int>(r.error().code());
+    });
+    EXPECT_EQ(code, static_cast<int>(keel::Errc::cancelled));
+    db.close();
 }
 
 }  // namespace

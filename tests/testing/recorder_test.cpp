@@ -23,7 +23,7 @@ TEST(Recorder, PlainHandler) {
 }
 
 TEST(Recorder, CoroutineHandlerWithTimerAndOffload) {
-    keel::WorkerPool pool(1, 4);
+    keel::WorkerPool pool({.threads = 1, .queue_capacity = 4});
     keel::http::Handler h = [](keel::http::Request& req) -> keel::Task<keel::http::Response> {
         co_await keel::sleep_for(std::chrono::milliseconds(5));
         auto n = co_await keel::offload([size = req.body().size()] { return size * 2; });
@@ -32,6 +32,30 @@ TEST(Recorder, CoroutineHandlerWithTimerAndOffload) {
     auto res = call(h, TestRequest{"POST", "/x"}.with_body("abcd"), &pool);
     EXPECT_EQ(res.status, 201);
     EXPECT_EQ(res.body, "8");
+}
+
+// Issue 16: a handler that offloads, called without a pool, used to abort the test binary.
+TEST(Recorder, OffloadWorksWithoutAPoolGivenToCall) {
+    keel::http::Handler h = [](keel::http::Request& req) -> keel::Task<keel::http::Response> {
+        auto n = co_await keel::offload([size = req.body().size()] { return size * 3; });
+        co_return keel::http::Response::text(n ? std::to_string(*n) : std::string(n.error().message()));
+    };
+    EXPECT_EQ(call(h, TestRequest{"POST", "/x"}.with_body("ab")).body, "6");
+}
+
+// On a loop with no pool at all, offload is an error value (a 503 to answer), not an abort.
+TEST(Recorder, OffloadOnALoopWithoutAPoolIsAnError) {
+    keel::Loop loop;  // no WorkerPool
+    std::string seen;
+    loop.post([&] {
+        keel::spawn([&]() -> keel::Task<void> {
+            auto r = co_await keel::offload([] { return 1; });
+            seen = r ? "value" : std::string(r.error().message());
+            keel::Loop::current()->stop();
+        }(), [](std::exception_ptr) {});
+    });
+    loop.run();
+    EXPECT_EQ(seen, "keel::offload: this loop has no worker pool");
 }
 
 TEST(Recorder, StreamedBodyIsCollected) {

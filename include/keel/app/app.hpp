@@ -16,16 +16,19 @@
 /// exits with code 2 from the constructor (setup mistakes fail at once).
 
 #include <keel/config/config.hpp>
+#include <keel/core/loop_thread.hpp>
 #include <keel/core/worker_pool.hpp>
+#include <keel/http/middleware.hpp>
 #include <keel/http/server.hpp>
 #include <keel/observe/debug.hpp>
 #include <keel/observe/health.hpp>
 #include <keel/observe/log.hpp>
 #include <keel/observe/metrics.hpp>
-#include <keel/http/middleware.hpp>
 #include <keel/router/router.hpp>
 
 #include <atomic>
+#include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <string>
@@ -79,6 +82,26 @@ public:
     void add_admin_routes(router::Router& r);
     /// The admin listener's port once run() is serving (0 when there is none).
     std::uint16_t admin_port() const noexcept { return admin_port_.load(std::memory_order_acquire); }
+
+    /// Applies the database's missing migrations now, before serving: `db` is a
+    /// sqlite::Database or postgres::Database (anything with `Task<Result<int>>
+    /// migrate(migrations)`). Logs "database migrated" with how many were applied; on failure
+    /// logs the reason and exits the process with code 1 (a service must not serve on a schema
+    /// it does not know).
+    ///
+    ///     keel::sqlite::Database db({.file = {.path = app.config().get_string("db.path")}});
+    ///     app.migrate(db, todo::migrations());
+    template <class Database, class Migrations>
+    void migrate(Database& db, const Migrations& migrations) {
+        LoopThread loop(workers_.get());
+        auto applied = loop.block_on([&] { return db.migrate(migrations); });
+        if (!applied) {
+            logger_->error("cannot migrate the database", {{"error", applied.error().message()}});
+            logger_->flush();
+            std::exit(1);
+        }
+        logger_->info("database migrated", {{"applied", static_cast<std::int64_t>(*applied)}});
+    }
 
     /// The handler every request goes to (a router is a handler too).
     void handle(http::Handler handler);

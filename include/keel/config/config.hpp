@@ -20,6 +20,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -72,6 +74,19 @@ public:
     // --- reading ------------------------------------------------------------------------------
     bool get_bool(std::string_view key) const;
     std::int64_t get_int(std::string_view key) const;
+    /// The same, as the integer type the caller stores it in (`get_int<std::uint32_t>(...)`,
+    /// no narrowing cast in user code). Throws ConfigError when the value does not fit T: keep
+    /// the key's defined range inside T's.
+    template <class T>
+        requires std::is_integral_v<T>
+    T get_int(std::string_view key) const {
+        std::int64_t v = get_int(key);
+        if (!std::in_range<T>(v)) {
+            throw ConfigError("keel: config: " + std::string(key) + " = " + std::to_string(v) +
+                              ": does not fit the type it is read into");
+        }
+        return static_cast<T>(v);
+    }
     const std::string& get_string(std::string_view key) const;
     Duration get_duration(std::string_view key) const;
     std::uint64_t get_bytes(std::string_view key) const;

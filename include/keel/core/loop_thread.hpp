@@ -4,8 +4,8 @@
 /// Other threads hand it coroutines with block_on (wait for the result) or spawn (don't).
 ///
 ///     keel::LoopThread background(&app.workers());
-///     auto applied = background.block_on(db::migrate(repo, migrations));   // Result<int>
-///     background.spawn(flush_forever(stop));
+///     auto applied = background.block_on([&] { return db.migrate(migrations); });  // a Task's result
+///     background.spawn([&] { return flush_forever(); });                            // a Task<void>
 
 #include <keel/core/loop.hpp>
 #include <keel/core/task.hpp>

@@ -3,11 +3,12 @@
 /// resume on the awaiting loop's thread when it is done:
 ///
 ///     auto digest = co_await keel::offload([&] { return hash_password(pw); });
-///     if (!digest) co_return keel::overloaded_response();   // queue full: Errc::overloaded
+///     if (!digest) co_return http::Problem{.status = 503, .headers = {{"Retry-After", "1"}}};
 ///
-/// Returns Result<R>: the value, or errors::kOverloaded when the pool's queue is full.
-/// An exception thrown by fn is rethrown in the awaiting coroutine. Must be awaited on a loop
-/// thread; the one-argument form uses that loop's pool.
+/// Returns Result<R>: the value, or errors::kOverloaded when the pool's queue is full, or
+/// errors::kNoWorkerPool when the loop has none (a Loop, Server or testing::call made without
+/// one). An exception thrown by fn is rethrown in the awaiting coroutine. Must be awaited on a
+/// loop thread; the one-argument form uses that loop's pool.
 
 #include <keel/core/assert.hpp>
 #include <keel/core/loop.hpp>
@@ -21,6 +22,10 @@
 
 namespace keel {
 
+namespace errors {
+inline const Error kNoWorkerPool{Errc::unavailable, "keel::offload: this loop has no worker pool"};
+}  // namespace errors
+
 namespace detail {
 
 template <class F>
@@ -28,14 +33,14 @@ class OffloadAwaiter {
 public:
     using R = std::invoke_result_t<F&>;
 
-    OffloadAwaiter(WorkerPool& pool, F fn) : pool_(pool), fn_(std::move(fn)) {}
+    OffloadAwaiter(WorkerPool* pool, F fn) : pool_(pool), fn_(std::move(fn)) {}
 
-    bool await_ready() const noexcept { return false; }
+    bool await_ready() const noexcept { return pool_ == nullptr; }
 
     bool await_suspend(std::coroutine_handle<> h) {
         Loop* loop = Loop::current();
         KEEL_INVARIANT(loop != nullptr);
-        bool queued = pool_.try_submit([this, h, loop] {
+        bool queued = pool_->try_submit([this, h, loop] {
             try {
                 if constexpr (std::is_void_v<R>) {
                     fn_();
@@ -56,6 +61,9 @@ public:
     }
 
     Result<R> await_resume() {
+        if (pool_ == nullptr) {
+            return errors::kNoWorkerPool;
+        }
         if (rejected_) {
             return errors::kOverloaded;
         }
@@ -70,7 +78,7 @@ public:
     }
 
 private:
-    WorkerPool& pool_;
+    WorkerPool* pool_;
     F fn_;
     std::conditional_t<std::is_void_v<R>, bool, std::optional<R>> value_{};
     bool rejected_ = false;
@@ -81,15 +89,15 @@ private:
 
 template <class F>
 [[nodiscard]] auto offload(WorkerPool& pool, F fn) {
-    return detail::OffloadAwaiter<F>(pool, std::move(fn));
+    return detail::OffloadAwaiter<F>(&pool, std::move(fn));
 }
 
 /// Uses the pool of the loop this coroutine runs on (Loop::workers()).
 template <class F>
 [[nodiscard]] auto offload(F fn) {
     Loop* loop = Loop::current();
-    KEEL_INVARIANT(loop != nullptr && loop->workers() != nullptr);
-    return detail::OffloadAwaiter<F>(*loop->workers(), std::move(fn));
+    KEEL_INVARIANT(loop != nullptr);
+    return detail::OffloadAwaiter<F>(loop->workers(), std::move(fn));
 }
 
 }  // namespace keel

@@ -16,10 +16,15 @@
 
 namespace keel {
 
+struct WorkerPoolOptions {
+    std::size_t threads = 4;            ///< >= 1
+    std::size_t queue_capacity = 1024;  ///< >= 1: jobs waiting, not counting those running
+};
+
 class WorkerPool {
 public:
-    /// `threads` >= 1, `queue_capacity` >= 1 (jobs waiting, not counting those running).
-    WorkerPool(std::size_t threads, std::size_t queue_capacity);
+    /// Throws std::invalid_argument ("keel: ...") for zero threads or capacity.
+    explicit WorkerPool(WorkerPoolOptions options = {});
     /// Runs the jobs already queued, then joins the threads.
     ~WorkerPool();
     WorkerPool(const WorkerPool&) = delete;

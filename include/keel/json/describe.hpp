@@ -1,5 +1,5 @@
 #pragma once
-/// Declaring a C++ type's JSON shape once, for both reading (bind.hpp) and writing (writer.hpp):
+/// Declaring a C++ type's JSON shape once, for both reading (parse.hpp) and writing (writer.hpp):
 ///
 ///     struct Link { std::string url; std::optional<std::string> slug; std::vector<std::string> tags; };
 ///     KEEL_JSON(Link, url, slug, tags)          // in Link's namespace, after the struct
@@ -12,6 +12,7 @@
 /// std::vector<T>, enums declared with KEEL_JSON_ENUM and structs declared with KEEL_JSON. Up to
 /// 40 members per type.
 
+#include <keel/core/describe.hpp>
 #include <keel/json/writer.hpp>
 
 #include <array>
@@ -22,13 +23,6 @@
 
 namespace keel::json::detail {
 
-template <class T, class M>
-struct Member {
-    const char* name = {};
-    M T::*ptr;
-    using type = M;
-};
-
 template <class E>
 struct Enumerator {
     E value;
@@ -36,14 +30,14 @@ struct Enumerator {
 };
 
 template <class T>
-concept Described = requires { keel_json_members(static_cast<const T*>(nullptr)); };
+concept Described = describe::Described<T>;
 
 template <class T>
 concept DescribedEnum = std::is_enum_v<T> && requires { keel_json_enum(static_cast<const T*>(nullptr)); };
 
 template <class T>
 auto members() {
-    return keel_json_members(static_cast<const T*>(nullptr));
+    return describe::members<T>();
 }
 
 template <class T>
@@ -53,64 +47,17 @@ auto enumerators() {
 
 }  // namespace keel::json::detail
 
-#define KEEL_JSON_DETAIL_EXPAND(x) x
-#define KEEL_JSON_DETAIL_FE_1(m, t, x) m(t, x)
-#define KEEL_JSON_DETAIL_FE_2(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_1(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_3(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_2(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_4(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_3(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_5(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_4(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_6(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_5(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_7(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_6(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_8(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_7(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_9(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_8(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_10(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_9(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_11(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_10(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_12(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_11(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_13(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_12(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_14(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_13(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_15(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_14(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_16(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_15(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_17(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_16(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_18(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_17(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_19(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_18(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_20(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_19(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_21(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_20(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_22(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_21(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_23(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_22(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_24(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_23(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_25(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_24(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_26(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_25(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_27(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_26(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_28(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_27(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_29(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_28(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_30(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_29(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_31(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_30(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_32(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_31(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_33(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_32(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_34(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_33(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_35(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_34(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_36(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_35(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_37(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_36(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_38(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_37(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_39(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_38(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_FE_40(m, t, x, ...) m(t, x), KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_FE_39(m, t, __VA_ARGS__))
-#define KEEL_JSON_DETAIL_PICK(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, _21, _22, _23, _24, _25, _26, _27, _28, _29, _30, _31, _32, _33, _34, _35, _36, _37, _38, _39, _40, NAME, ...) NAME
-#define KEEL_JSON_DETAIL_FOR_EACH(m, t, ...) \
-    KEEL_JSON_DETAIL_EXPAND(KEEL_JSON_DETAIL_PICK(__VA_ARGS__, KEEL_JSON_DETAIL_FE_40, KEEL_JSON_DETAIL_FE_39, KEEL_JSON_DETAIL_FE_38, KEEL_JSON_DETAIL_FE_37, KEEL_JSON_DETAIL_FE_36, KEEL_JSON_DETAIL_FE_35, KEEL_JSON_DETAIL_FE_34, KEEL_JSON_DETAIL_FE_33, KEEL_JSON_DETAIL_FE_32, KEEL_JSON_DETAIL_FE_31, KEEL_JSON_DETAIL_FE_30, KEEL_JSON_DETAIL_FE_29, KEEL_JSON_DETAIL_FE_28, KEEL_JSON_DETAIL_FE_27, KEEL_JSON_DETAIL_FE_26, KEEL_JSON_DETAIL_FE_25, KEEL_JSON_DETAIL_FE_24, KEEL_JSON_DETAIL_FE_23, KEEL_JSON_DETAIL_FE_22, KEEL_JSON_DETAIL_FE_21, KEEL_JSON_DETAIL_FE_20, KEEL_JSON_DETAIL_FE_19, KEEL_JSON_DETAIL_FE_18, KEEL_JSON_DETAIL_FE_17, KEEL_JSON_DETAIL_FE_16, KEEL_JSON_DETAIL_FE_15, KEEL_JSON_DETAIL_FE_14, KEEL_JSON_DETAIL_FE_13, KEEL_JSON_DETAIL_FE_12, KEEL_JSON_DETAIL_FE_11, KEEL_JSON_DETAIL_FE_10, KEEL_JSON_DETAIL_FE_9, KEEL_JSON_DETAIL_FE_8, KEEL_JSON_DETAIL_FE_7, KEEL_JSON_DETAIL_FE_6, KEEL_JSON_DETAIL_FE_5, KEEL_JSON_DETAIL_FE_4, KEEL_JSON_DETAIL_FE_3, KEEL_JSON_DETAIL_FE_2, KEEL_JSON_DETAIL_FE_1)(m, t, __VA_ARGS__))
-
-#define KEEL_JSON_DETAIL_MEMBER(T, f) ::keel::json::detail::Member<T, decltype(T::f)>{#f, &T::f}
 #define KEEL_JSON_DETAIL_ENUMERATOR(E, e) ::keel::json::detail::Enumerator<E>{E::e, #e}
 
 /// Declares the JSON members of struct `Type` (use at namespace scope, in Type's namespace).
-#define KEEL_JSON(Type, ...)                                                                        \
-    [[maybe_unused]] inline auto keel_json_members(const Type*) {                                   \
-        return std::make_tuple(KEEL_JSON_DETAIL_FOR_EACH(KEEL_JSON_DETAIL_MEMBER, Type, __VA_ARGS__)); \
-    }
+/// The same declaration as KEEL_DESCRIBE: a type declared with either can be read and written
+/// as JSON and scanned from database rows.
+#define KEEL_JSON(Type, ...) KEEL_DESCRIBE(Type, __VA_ARGS__)
 
 /// Declares the string names of enum `Enum`'s values (use in Enum's namespace).
 #define KEEL_JSON_ENUM(Enum, ...)                                                                     \
     [[maybe_unused]] inline auto keel_json_enum(const Enum*) {                                        \
-        return std::array{KEEL_JSON_DETAIL_FOR_EACH(KEEL_JSON_DETAIL_ENUMERATOR, Enum, __VA_ARGS__)}; \
+        return std::array{KEEL_DETAIL_FOR_EACH(KEEL_JSON_DETAIL_ENUMERATOR, Enum, __VA_ARGS__)}; \
     }
 
 namespace keel::json {

@@ -2,7 +2,9 @@
 /// keel::mw::access_log: one structured record per request, handed to `sink` when the response
 /// is ready: method, route template, path, status, bytes, duration, request id, client ip and
 /// user agent. keel::App::access_log() wires it to the JSON logger; a sink must not block.
-/// Place it inside request_id and real_ip so their values are known.
+/// Place it outside (before) recoverer, request_id and real_ip: it logs on the way out, when
+/// their values are known, the recoverer's 500 is the status and request_id's member is in the
+/// byte count.
 
 #include <keel/http/middleware.hpp>
 

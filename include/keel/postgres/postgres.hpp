@@ -27,7 +27,9 @@
 #include <keel/core/task.hpp>
 #include <keel/db/migrate.hpp>
 #include <keel/db/pool.hpp>
+#include <keel/db/queries.hpp>
 #include <keel/db/row_error.hpp>
+#include <keel/db/scan.hpp>
 
 #include <charconv>
 #include <cstdint>
@@ -111,7 +113,9 @@ public:
     T get(std::string_view name) const {
         return get<T>(column(name));
     }
+    /// The index of the column called `name`; column() throws db::RowError when there is none.
     int column(std::string_view name) const;
+    int column_index(std::string_view name) const noexcept;
 
 private:
     friend class Rows;
@@ -181,6 +185,33 @@ public:
         return query_params(std::move(sql), Params::of(args...));
     }
     Task<Result<Rows>> query_params(std::string sql, Params params);
+
+    /// The first row read as a T (keel/db/scan.hpp), or db::errors::kNoRows.
+    template <class T, class... A>
+    Task<Result<T>> query_one(std::string sql, A... args) {
+        KEEL_CO_TRY(rows, co_await query_params(std::move(sql), Params::of(args...)));
+        if (rows.empty()) {
+            co_return db::errors::kNoRows;
+        }
+        co_return db::scan<T>(rows[0]);
+    }
+    /// Every row read as a T.
+    template <class T, class... A>
+    Task<Result<std::vector<T>>> query_all(std::string sql, A... args) {
+        KEEL_CO_TRY(rows, co_await query_params(std::move(sql), Params::of(args...)));
+        std::vector<T> out;
+        out.reserve(rows.size());
+        for (Row row : rows) {
+            out.push_back(db::scan<T>(row));
+        }
+        co_return out;
+    }
+    /// Runs a statement: rows inserted / updated / deleted (use RETURNING for generated ids).
+    template <class... A>
+    Task<Result<db::Executed>> execute(std::string sql, A... args) {
+        KEEL_CO_TRY(rows, co_await query_params(std::move(sql), Params::of(args...)));
+        co_return db::Executed{rows.affected(), 0};
+    }
     /// One round trip for the whole batch; the results in order, or the first error.
     Task<Result<std::vector<Rows>>> pipeline(std::vector<Query> batch);
     /// The simple protocol: one or more statements without parameters (schema changes).
@@ -223,5 +254,69 @@ std::unique_ptr<db::Pool<Conn>> make_pool(db::PoolOptions pool, ConnectOptions c
 /// Applies the migrations the database lacks in one transaction, under an advisory lock so
 /// that instances starting together apply them once. Returns how many were applied.
 Task<Result<int>> migrate(Conn& conn, std::span<const db::Migration> migrations);
+
+/// A pool with the same calls as sqlite::Database, each on a connection of its own:
+///
+///     postgres::Database db({.max_open = 8}, {.conninfo = "postgresql://app@127.0.0.1/app"});
+///     auto todo = co_await db.with(req).query_one<Todo>("SELECT id, title, done FROM todos WHERE id = $1", id);
+///
+/// For several statements on one connection (a transaction, a pipeline), acquire() one.
+class Database : public db::Queries<Database> {
+public:
+    Database(db::PoolOptions pool, ConnectOptions connect);
+
+    /// query_one, query_all and execute (keel/db/queries.hpp), each on a connection of the pool.
+    using db::Queries<Database>::with;
+    Task<Result<int>> migrate(std::span<const db::Migration> migrations);
+
+    /// The same calls, given up when `stop` fires while they wait for a connection. (The
+    /// coroutines are static: a Scoped is a temporary, gone before they run.)
+    class Scoped {
+    public:
+        template <class T, class... A>
+        Task<Result<T>> query_one(std::string sql, A... args) {
+            return one<T>(*db_.pool_, stop_, std::move(sql), std::move(args)...);
+        }
+        template <class T, class... A>
+        Task<Result<std::vector<T>>> query_all(std::string sql, A... args) {
+            return all<T>(*db_.pool_, stop_, std::move(sql), std::move(args)...);
+        }
+        template <class... A>
+        Task<Result<db::Executed>> execute(std::string sql, A... args) {
+            return exec(*db_.pool_, stop_, std::move(sql), std::move(args)...);
+        }
+
+    private:
+        friend class Database;
+        Scoped(Database& db, StopToken stop) : db_(db), stop_(stop) {}
+        template <class T, class... A>
+        static Task<Result<T>> one(db::Pool<Conn>& pool, StopToken stop, std::string sql, A... args) {
+            KEEL_CO_TRY(conn, co_await pool.acquire(stop));
+            co_return co_await conn->template query_one<T>(std::move(sql), std::move(args)...);
+        }
+        template <class T, class... A>
+        static Task<Result<std::vector<T>>> all(db::Pool<Conn>& pool, StopToken stop, std::string sql, A... args) {
+            KEEL_CO_TRY(conn, co_await pool.acquire(stop));
+            co_return co_await conn->template query_all<T>(std::move(sql), std::move(args)...);
+        }
+        template <class... A>
+        static Task<Result<db::Executed>> exec(db::Pool<Conn>& pool, StopToken stop, std::string sql, A... args) {
+            KEEL_CO_TRY(conn, co_await pool.acquire(stop));
+            co_return co_await conn->execute(std::move(sql), std::move(args)...);
+        }
+        Database& db_;
+        StopToken stop_;
+    };
+    Scoped with(StopToken stop) { return Scoped(*this, stop); }
+
+    /// A connection of the pool, for transactions and pipelines.
+    Task<Result<db::Pool<Conn>::Lease>> acquire(StopToken stop = {}) { return pool_->acquire(stop); }
+    db::Pool<Conn>& pool() noexcept { return *pool_; }
+    db::PoolStats stats() const { return pool_->stats(); }
+    void close() { pool_->close(); }
+
+private:
+    std::unique_ptr<db::Pool<Conn>> pool_;
+};
 
 }  // namespace keel::postgres

@@ -37,7 +37,7 @@ public:
 
     /// The synchronous check (what check() returns).
     Decision allow(std::string_view key, TimePoint now = Clock::now());
-    Task<Decision> check(std::string key) override { co_return allow(key); }
+    Task<Decision> check(std::string key) override;
     const Limit& limit() const noexcept override { return limit_; }
     std::size_t keys() const;
 

@@ -4,24 +4,31 @@
 /// one writer and several readers, whose calls run on the WorkerPool so that loop threads
 /// never block on the disk:
 ///
-///     sqlite::Database db({.path = "linkd.db"}, {.max_open = 4});
-///     auto n = co_await db.read([&](sqlite::Conn& c) -> Result<std::int64_t> {
-///         auto st = c.prepare("SELECT count(*) FROM links WHERE owner = ?1");
-///         KEEL_TRY(stmt, std::move(st));
-///         stmt.bind(1, owner);
-///         KEEL_TRY(row, stmt.step());
-///         return stmt.get<std::int64_t>(0);
-///     });
+///     sqlite::Database db({.file = {.path = "todo.db"}});
+///     co_await db.migrate(todo::migrations());                               // Result<int>
+///     auto todo = co_await db.query_one<Todo>("SELECT id, title, done FROM todos WHERE id = ?1", id);
+///     auto all = co_await db.query_all<Todo>("SELECT id, title, done FROM todos ORDER BY id");
+///     auto made = co_await db.execute("INSERT INTO todos (title) VALUES (?1)", title);
+///     // made->last_insert_id, made->rows_affected
 ///
-/// Constraint violations map to Errc::conflict, "database is locked" after the busy timeout
-/// to Errc::unavailable, everything else to Errc::internal with SQLite's message.
+/// Rows are read into KEEL_DESCRIBE'd structs by column name, or into one value (see
+/// keel/db/scan.hpp); query_one answers db::errors::kNoRows (Errc::not_found) for no row.
+/// Queries run on the reader pool, execute() on the writer; several statements that must go
+/// together run in one write() with Conn::transaction. with(req) passes a request's stop token
+/// (anything with stop_token()) so a query waiting for a connection gives up with the request.
+///
+/// Constraint violations map to Errc::conflict (unique, primary key) or invalid_argument,
+/// "database is locked" after the busy timeout to Errc::unavailable, everything else to
+/// Errc::internal with SQLite's message.
 
 #include <keel/core/offload.hpp>
 #include <keel/core/result.hpp>
 #include <keel/core/task.hpp>
 #include <keel/db/migrate.hpp>
 #include <keel/db/pool.hpp>
+#include <keel/db/queries.hpp>
 #include <keel/db/row_error.hpp>
+#include <keel/db/scan.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -31,6 +38,8 @@
 #include <string_view>
 #include <type_traits>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -81,6 +90,8 @@ public:
     int columns() const noexcept;
     bool is_null(int col) const noexcept;
     std::string_view column_name(int col) const noexcept;
+    /// The index of the result column called `name`, or -1.
+    int column_index(std::string_view name) const noexcept;
 
     /// Typed column access (0-based). Throws db::RowError naming the column when the stored
     /// type does not fit T (a NULL into a non-optional, text into an integer, ...).
@@ -129,6 +140,60 @@ public:
     Result<Stmt> prepare(std::string_view sql);
 
     std::int64_t last_insert_rowid() const noexcept;
+
+    /// The first row of `sql` with `args` bound to ?1, ?2, ... read as a T (keel/db/scan.hpp),
+    /// or db::errors::kNoRows.
+    template <class T, class... A>
+    Result<T> query_one(std::string_view sql, const A&... args) {
+        KEEL_TRY(st, prepare(sql));
+        st.bind_all(args...);
+        KEEL_TRY(row, st.step());
+        if (!row) {
+            return db::errors::kNoRows;
+        }
+        return db::scan<T>(st);
+    }
+    /// Every row, read as T.
+    template <class T, class... A>
+    Result<std::vector<T>> query_all(std::string_view sql, const A&... args) {
+        KEEL_TRY(st, prepare(sql));
+        st.bind_all(args...);
+        std::vector<T> out;
+        for (;;) {
+            KEEL_TRY(row, st.step());
+            if (!row) {
+                return out;
+            }
+            out.push_back(db::scan<T>(st));
+        }
+    }
+    /// Runs a statement to completion: rows changed and the last inserted rowid.
+    template <class... A>
+    Result<db::Executed> execute(std::string_view sql, const A&... args) {
+        KEEL_TRY(st, prepare(sql));
+        st.bind_all(args...);
+        KEEL_TRY(changed, st.run());
+        return db::Executed{changed, last_insert_rowid()};
+    }
+    /// fn() -> Result<R> inside BEGIN IMMEDIATE ... COMMIT; ROLLBACK when it fails (or throws).
+    /// IMMEDIATE takes the write lock at once, so a transaction never fails half-way on a lock.
+    template <class F>
+    auto transaction(F fn) -> decltype(fn()) {
+        KEEL_TRY_VOID(exec("BEGIN IMMEDIATE"));
+        try {
+            auto r = fn();
+            if (!r) {
+                (void)exec("ROLLBACK");
+                return r;
+            }
+            KEEL_TRY_VOID(exec("COMMIT"));
+            return r;
+        } catch (...) {
+            (void)exec("ROLLBACK");
+            throw;
+        }
+    }
+
     /// True after an error that leaves the connection unusable (I/O error, corruption).
     bool broken() const noexcept { return broken_; }
 
@@ -155,15 +220,49 @@ struct DatabaseOptions {
 /// One writer connection and a pool of readers over one file. read()/write() acquire a
 /// connection (waiting on the loop, not blocking it) and run fn(Conn&) -> Result<R> on the
 /// WorkerPool of the awaiting loop.
-class Database {
+class Database : public db::Queries<Database> {
 public:
     explicit Database(DatabaseOptions options);
     ~Database();
 
+    /// fn(Conn&) -> Result<R> on a reader (read) or the writer (write), on the worker pool.
     template <class F>
     auto read(F fn, StopToken stop = {}) { return run(readers_, std::move(fn), stop); }
     template <class F>
     auto write(F fn, StopToken stop = {}) { return run(writer_, std::move(fn), stop); }
+
+    /// query_one, query_all and execute (keel/db/queries.hpp): Conn's calls on a reader, or
+    /// for execute on the writer. with(req) gives them the request's stop token.
+    using db::Queries<Database>::with;
+    /// Applies the migrations the database lacks (see keel/db/migrate.hpp) on the writer.
+    Task<Result<int>> migrate(std::span<const db::Migration> migrations);
+
+    /// The same calls, given up when `stop` fires while they wait for a connection.
+    class Scoped {
+    public:
+        template <class T, class... A>
+        Task<Result<T>> query_one(std::string sql, A... args) {
+            return db_.read([sql = std::move(sql), ... args = std::move(args)](Conn& c) { return c.query_one<T>(sql, args...); },
+                            stop_);
+        }
+        template <class T, class... A>
+        Task<Result<std::vector<T>>> query_all(std::string sql, A... args) {
+            return db_.read([sql = std::move(sql), ... args = std::move(args)](Conn& c) { return c.query_all<T>(sql, args...); },
+                            stop_);
+        }
+        template <class... A>
+        Task<Result<db::Executed>> execute(std::string sql, A... args) {
+            return db_.write([sql = std::move(sql), ... args = std::move(args)](Conn& c) { return c.execute(sql, args...); },
+                             stop_);
+        }
+
+    private:
+        friend class Database;
+        Scoped(Database& db, StopToken stop) : db_(db), stop_(stop) {}
+        Database& db_;
+        StopToken stop_;
+    };
+    Scoped with(StopToken stop) { return Scoped(*this, stop); }
 
     db::PoolStats reader_stats() const { return readers_.stats(); }
     db::PoolStats writer_stats() const { return writer_.stats(); }
@@ -173,6 +272,7 @@ public:
     }
 
 private:
+    // fn is moved into the coroutine frame: the call may be awaited long after it is made.
     template <class F, class R = typename std::invoke_result_t<F&, Conn&>>
     static Task<R> run(db::Pool<Conn>& pool, F fn, StopToken stop) {
         auto lease = co_await pool.acquire(stop);

@@ -1,5 +1,6 @@
 // The Repository on PostgreSQL: coroutine queries on pooled libpq connections, prepared once
-// per connection; the click flush is one pipelined transaction.
+// per connection, rows read into the domain types by column name (domain/model.hpp); the
+// creations and the click flush are pipelined transactions.
 #include "repository/repository.hpp"
 
 #include <keel/db/group_commit.hpp>
@@ -15,46 +16,24 @@ namespace linkd {
 namespace {
 
 namespace pg = keel::postgres;
+using keel::db::or_none;
 
-constexpr const char* kLinkColumns =
-    "id, slug, url, owner, permanent, created_at, updated_at, expires_at, clicks, last_click_at";
-
-std::string sql(std::string_view a, std::string_view b = {}) { return std::string(a) + std::string(b); }
-
-Link read_link(const pg::Row& r) {
-    Link l;
-    l.id = r.get<std::int64_t>(0);
-    l.slug = r.get<std::string>(1);
-    l.url = r.get<std::string>(2);
-    l.owner = r.get<std::int64_t>(3);
-    l.permanent = r.get<bool>(4);
-    l.created_at = r.get<std::int64_t>(5);
-    l.updated_at = r.get<std::int64_t>(6);
-    l.expires_at = r.get<std::optional<std::int64_t>>(7);
-    l.clicks = r.get<std::int64_t>(8);
-    l.last_click_at = r.get<std::optional<std::int64_t>>(9);
-    return l;
-}
-
-std::optional<Link> first_link(const pg::Rows& rows) {
-    return rows.empty() ? std::nullopt : std::optional<Link>(read_link(rows[0]));
+/// `head` + the columns of a Link + `tail`.
+std::string with_link_columns(std::string_view head, std::string_view tail = {}) {
+    return std::string(head) + "id, slug, url, owner, permanent, created_at, updated_at, expires_at, clicks, last_click_at" +
+           std::string(tail);
 }
 
 class PostgresRepository final : public Repository {
 public:
     explicit PostgresRepository(const RepositoryOptions& o)
-        : pool_(pg::make_pool(o.pool, {.conninfo = o.url,
-                                       .connect_timeout = o.pool.acquire_timeout,
-                                       .query_timeout = o.query_timeout})) {}
+        : db_(o.pool, {.conninfo = o.url, .connect_timeout = o.pool.acquire_timeout, .query_timeout = o.query_timeout}) {}
 
-    Task<Result<int>> migrate() override {
-        KEEL_CO_TRY(c, co_await pool_->acquire());
-        co_return co_await pg::migrate(*c, migrations::postgres());
-    }
+    Task<Result<int>> migrate() override { return db_.migrate(migrations::postgres()); }
 
     Task<Result<void>> ping() override {
-        KEEL_CO_TRY(c, co_await pool_->acquire());
-        KEEL_CO_TRY_VOID(co_await c->exec(""));
+        KEEL_CO_TRY(one, co_await db_.query_one<std::int64_t>("SELECT 1"));
+        (void)one;
         co_return Result<void>{};
     }
 
@@ -62,50 +41,36 @@ public:
     Task<Result<Link>> insert_link(Link link) override { co_return co_await inserts_.submit(std::move(link)); }
 
     Task<Result<std::optional<Link>>> find_link(std::string slug) override {
-        KEEL_CO_TRY(c, co_await pool_->acquire());
-        KEEL_CO_TRY(rows, co_await c->query(sql("SELECT ", kLinkColumns) + " FROM links WHERE slug = $1", slug));
-        co_return first_link(rows);
+        co_return or_none(co_await db_.query_one<Link>(with_link_columns("SELECT ", " FROM links WHERE slug = $1"), slug));
     }
 
     Task<Result<std::optional<Link>>> update_link(std::int64_t owner, std::string slug, LinkChange ch,
                                                   std::int64_t now) override {
-        KEEL_CO_TRY(c, co_await pool_->acquire());
         std::optional<std::int64_t> expires = ch.expires_at ? *ch.expires_at : std::nullopt;
         // COALESCE keeps what the change leaves out; $5 says whether the expiry is part of the
         // change at all ($4 NULL then means "remove it").
-        KEEL_CO_TRY(rows, co_await c->query(sql("UPDATE links SET url = COALESCE($3, url), "
-                                                "expires_at = CASE WHEN $5::boolean THEN $4::bigint ELSE expires_at END, "
-                                                "permanent = COALESCE($6, permanent), updated_at = $7 "
-                                                "WHERE owner = $1 AND slug = $2 RETURNING ",
-                                                kLinkColumns),
-                                            owner, slug, ch.url, expires, ch.expires_at.has_value(), ch.permanent, now));
-        co_return first_link(rows);
+        co_return or_none(co_await db_.query_one<Link>(
+            with_link_columns("UPDATE links SET url = COALESCE($3, url), "
+                              "expires_at = CASE WHEN $5::boolean THEN $4::bigint ELSE expires_at END, "
+                              "permanent = COALESCE($6, permanent), updated_at = $7 "
+                              "WHERE owner = $1 AND slug = $2 RETURNING "),
+            owner, slug, ch.url, expires, ch.expires_at.has_value(), ch.permanent, now));
     }
 
     Task<Result<std::optional<Link>>> delete_link(std::int64_t owner, std::string slug) override {
-        KEEL_CO_TRY(c, co_await pool_->acquire());
-        KEEL_CO_TRY(rows, co_await c->query(sql("DELETE FROM links WHERE owner = $1 AND slug = $2 RETURNING ",
-                                                kLinkColumns),
-                                            owner, slug));
-        co_return first_link(rows);
+        co_return or_none(co_await db_.query_one<Link>(
+            with_link_columns("DELETE FROM links WHERE owner = $1 AND slug = $2 RETURNING "), owner, slug));
     }
 
     Task<Result<std::vector<Link>>> list_links(std::int64_t owner, std::optional<std::int64_t> before,
                                                int limit) override {
-        KEEL_CO_TRY(c, co_await pool_->acquire());
-        KEEL_CO_TRY(rows, co_await c->query(sql("SELECT ", kLinkColumns) +
-                                                " FROM links WHERE owner = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
-                                            owner, before.value_or(INT64_MAX), limit));
-        std::vector<Link> out;
-        out.reserve(rows.size());
-        for (auto row : rows) {
-            out.push_back(read_link(row));
-        }
-        co_return out;
+        return db_.query_all<Link>(
+            with_link_columns("SELECT ", " FROM links WHERE owner = $1 AND id < $2 ORDER BY id DESC LIMIT $3"), owner,
+            before.value_or(INT64_MAX), limit);
     }
 
     Task<Result<void>> add_clicks(std::vector<ClickDelta> batch) override {
-        KEEL_CO_TRY(c, co_await pool_->acquire());
+        KEEL_CO_TRY(c, co_await db_.acquire());
         std::vector<pg::Query> q;
         q.reserve(batch.size() + 2);
         q.push_back({"BEGIN", {}});
@@ -124,58 +89,31 @@ public:
     }
 
     Task<Result<std::vector<DayClicks>>> clicks_by_day(std::int64_t link_id, std::int64_t from_day) override {
-        KEEL_CO_TRY(c, co_await pool_->acquire());
-        KEEL_CO_TRY(rows, co_await c->query("SELECT day, clicks FROM clicks_daily WHERE link_id = $1 AND day >= $2 "
-                                            "ORDER BY day",
-                                            link_id, from_day));
-        std::vector<DayClicks> out;
-        for (auto row : rows) {
-            out.push_back({row.get<std::int64_t>(0), row.get<std::int64_t>(1)});
-        }
-        co_return out;
+        return db_.query_all<DayClicks>(
+            "SELECT day, clicks FROM clicks_daily WHERE link_id = $1 AND day >= $2 ORDER BY day", link_id, from_day);
     }
 
     Task<Result<ApiKey>> insert_key(ApiKey key) override {
-        KEEL_CO_TRY(c, co_await pool_->acquire());
-        KEEL_CO_TRY(rows, co_await c->query("INSERT INTO api_keys (name, prefix, hash, admin, created_at) "
-                                            "VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                                            key.name, key.prefix, key.hash, key.admin, key.created_at));
-        key.id = rows[0].get<std::int64_t>(0);
+        KEEL_CO_TRY(id, co_await db_.query_one<std::int64_t>("INSERT INTO api_keys (name, prefix, hash, admin, created_at) "
+                                                            "VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                                                            key.name, key.prefix, key.hash, key.admin, key.created_at));
+        key.id = id;
         co_return key;
     }
 
     Task<Result<std::optional<ApiKey>>> find_key_by_prefix(std::string prefix) override {
-        KEEL_CO_TRY(c, co_await pool_->acquire());
-        KEEL_CO_TRY(rows, co_await c->query("SELECT id, name, prefix, hash, admin, created_at, revoked_at "
-                                            "FROM api_keys WHERE prefix = $1",
-                                            prefix));
-        if (rows.empty()) {
-            co_return std::optional<ApiKey>{};
-        }
-        auto r = rows[0];
-        ApiKey k;
-        k.id = r.get<std::int64_t>(0);
-        k.name = r.get<std::string>(1);
-        k.prefix = r.get<std::string>(2);
-        k.hash = r.get<std::string>(3);
-        k.admin = r.get<bool>(4);
-        k.created_at = r.get<std::int64_t>(5);
-        k.revoked_at = r.get<std::optional<std::int64_t>>(6);
-        co_return std::optional<ApiKey>(std::move(k));
+        co_return or_none(co_await db_.query_one<ApiKey>(
+            "SELECT id, name, prefix, hash, admin, created_at, revoked_at FROM api_keys WHERE prefix = $1", prefix));
     }
 
     Task<Result<bool>> revoke_key(std::int64_t id, std::int64_t now) override {
-        KEEL_CO_TRY(c, co_await pool_->acquire());
-        KEEL_CO_TRY(rows, co_await c->query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-                                            id, now));
-        co_return rows.affected() == 1;
+        KEEL_CO_TRY(done, co_await db_.execute("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                                               id, now));
+        co_return done.rows_affected == 1;
     }
 
     Task<Result<bool>> has_admin_key() override {
-        KEEL_CO_TRY(c, co_await pool_->acquire());
-        KEEL_CO_TRY(rows, co_await c->query(
-                              "SELECT EXISTS (SELECT 1 FROM api_keys WHERE admin AND revoked_at IS NULL)"));
-        co_return rows[0].get<bool>(0);
+        return db_.query_one<bool>("SELECT EXISTS (SELECT 1 FROM api_keys WHERE admin AND revoked_at IS NULL)");
     }
 
     static constexpr const char* kInsertLink =
@@ -197,7 +135,7 @@ public:
                 out.emplace_back(e);
             }
         };
-        auto conn = co_await pool_->acquire();
+        auto conn = co_await db_.acquire();
         if (!conn) {
             fail_all(conn.error());
             co_return out;
@@ -240,11 +178,11 @@ public:
         co_return out;
     }
 
-    std::vector<NamedPoolStats> pool_stats() const override { return {{"postgres", pool_->stats()}}; }
-    void close() override { pool_->close(); }
+    std::vector<NamedPoolStats> pool_stats() const override { return {{"postgres", db_.stats()}}; }
+    void close() override { db_.close(); }
 
 private:
-    std::unique_ptr<keel::db::Pool<pg::Conn>> pool_;
+    pg::Database db_;
     keel::db::GroupCommit<Link, Result<Link>> inserts_{
         [this](std::vector<Link>& batch) { return write_links(batch); }, {.max_batch = 128}};
 };

@@ -5,7 +5,7 @@
 // Calls are coroutines awaited on a loop thread. Errors are keel::Errc: conflict (slug or key
 // prefix taken), unavailable / timeout (database down, pool exhausted), internal.
 
-#include "service/model.hpp"
+#include "domain/model.hpp"
 
 #include <keel/core/result.hpp>
 #include <keel/core/task.hpp>

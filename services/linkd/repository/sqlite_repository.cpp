@@ -1,4 +1,5 @@
-// The Repository on SQLite: every call runs on the WorkerPool through keel::sqlite.
+// The Repository on SQLite: every call runs on the WorkerPool through keel::sqlite; rows are
+// read into the domain types by column name (domain/model.hpp describes them).
 #include "repository/repository.hpp"
 
 #include <keel/db/group_commit.hpp>
@@ -14,56 +15,12 @@ namespace linkd {
 namespace {
 
 namespace sqlite = keel::sqlite;
+using keel::db::or_none;
 
-constexpr const char* kLinkColumns =
-    "id, slug, url, owner, permanent, created_at, updated_at, expires_at, clicks, last_click_at";
-
-Link read_link(const sqlite::Stmt& st) {
-    Link l;
-    l.id = st.get<std::int64_t>(0);
-    l.slug = st.get<std::string>(1);
-    l.url = st.get<std::string>(2);
-    l.owner = st.get<std::int64_t>(3);
-    l.permanent = st.get<bool>(4);
-    l.created_at = st.get<std::int64_t>(5);
-    l.updated_at = st.get<std::int64_t>(6);
-    l.expires_at = st.get<std::optional<std::int64_t>>(7);
-    l.clicks = st.get<std::int64_t>(8);
-    l.last_click_at = st.get<std::optional<std::int64_t>>(9);
-    return l;
-}
-
-ApiKey read_key(const sqlite::Stmt& st) {
-    ApiKey k;
-    k.id = st.get<std::int64_t>(0);
-    k.name = st.get<std::string>(1);
-    k.prefix = st.get<std::string>(2);
-    k.hash = st.get<std::string>(3);
-    k.admin = st.get<bool>(4);
-    k.created_at = st.get<std::int64_t>(5);
-    k.revoked_at = st.get<std::optional<std::int64_t>>(6);
-    return k;
-}
-
-Result<std::optional<Link>> one_link(sqlite::Stmt& st) {
-    KEEL_TRY(row, st.step());
-    if (!row) {
-        return std::optional<Link>{};
-    }
-    return std::optional<Link>(read_link(st));
-}
-
-/// Runs fn inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error).
-template <class F>
-auto in_transaction(sqlite::Conn& c, F fn) -> decltype(fn()) {
-    KEEL_TRY_VOID(c.exec("BEGIN IMMEDIATE"));
-    auto r = fn();
-    if (!r) {
-        (void)c.exec("ROLLBACK");
-        return r;
-    }
-    KEEL_TRY_VOID(c.exec("COMMIT"));
-    return r;
+/// `head` + the columns of a Link + `tail`.
+std::string with_link_columns(std::string_view head, std::string_view tail = {}) {
+    return std::string(head) + "id, slug, url, owner, permanent, created_at, updated_at, expires_at, clicks, last_click_at" +
+           std::string(tail);
 }
 
 class SqliteRepository final : public Repository {
@@ -72,17 +29,12 @@ public:
         : db_(sqlite::DatabaseOptions{.file = {.path = std::move(path), .busy_timeout = o.query_timeout},
                                       .readers = o.pool}) {}
 
-    Task<Result<int>> migrate() override {
-        co_return co_await db_.write([](sqlite::Conn& c) { return sqlite::migrate(c, migrations::sqlite()); });
-    }
+    Task<Result<int>> migrate() override { return db_.migrate(migrations::sqlite()); }
 
     Task<Result<void>> ping() override {
-        co_return co_await db_.read([](sqlite::Conn& c) -> Result<void> {
-            KEEL_TRY(st, c.prepare("SELECT 1"));
-            KEEL_TRY(row, st.step());
-            (void)row;
-            return {};
-        });
+        KEEL_CO_TRY(one, co_await db_.query_one<std::int64_t>("SELECT 1"));
+        (void)one;
+        co_return Result<void>{};
     }
 
     // Concurrent creations share one transaction (one WAL commit): see write_links.
@@ -92,21 +44,21 @@ public:
     /// NOTHING), so it fails only its own request.
     Task<std::vector<Result<Link>>> write_links(std::vector<Link>& batch) {
         auto written = co_await db_.write([&](sqlite::Conn& c) -> Result<std::vector<Result<Link>>> {
-            return in_transaction(c, [&]() -> Result<std::vector<Result<Link>>> {
+            return c.transaction([&]() -> Result<std::vector<Result<Link>>> {
                 std::vector<Result<Link>> out;
                 for (Link& link : batch) {
-                    KEEL_TRY(st, c.prepare("INSERT INTO links (slug, url, owner, permanent, created_at, updated_at, "
-                                           "expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
-                                           "ON CONFLICT (slug) DO NOTHING RETURNING id"));
-                    st.bind_all(link.slug, link.url, link.owner, link.permanent, link.created_at, link.updated_at,
-                                link.expires_at);
-                    KEEL_TRY(row, st.step());
-                    if (!row) {
+                    auto id = c.query_one<std::int64_t>(
+                        "INSERT INTO links (slug, url, owner, permanent, created_at, updated_at, expires_at) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (slug) DO NOTHING RETURNING id",
+                        link.slug, link.url, link.owner, link.permanent, link.created_at, link.updated_at,
+                        link.expires_at);
+                    if (!id && id.error() == keel::Errc::not_found) {
                         out.emplace_back(keel::Error::with_detail(keel::Errc::conflict,
                                                                   "duplicate key: slug \"" + link.slug + "\""));
                         continue;
                     }
-                    link.id = st.get<std::int64_t>(0);
+                    KEEL_TRY(new_id, std::move(id));
+                    link.id = new_id;
                     out.emplace_back(std::move(link));
                 }
                 return out;
@@ -119,72 +71,49 @@ public:
     }
 
     Task<Result<std::optional<Link>>> find_link(std::string slug) override {
-        co_return co_await db_.read([&](sqlite::Conn& c) -> Result<std::optional<Link>> {
-            KEEL_TRY(st, c.prepare(std::string("SELECT ") + kLinkColumns + " FROM links WHERE slug = ?1"));
-            st.bind(1, slug);
-            return one_link(st);
-        });
+        co_return or_none(co_await db_.query_one<Link>(with_link_columns("SELECT ", " FROM links WHERE slug = ?1"), slug));
     }
 
     Task<Result<std::optional<Link>>> update_link(std::int64_t owner, std::string slug, LinkChange ch,
                                                   std::int64_t now) override {
-        co_return co_await db_.write([&](sqlite::Conn& c) -> Result<std::optional<Link>> {
-            // One statement: COALESCE keeps what the change leaves out; ?5 says whether the
-            // expiry is part of the change at all (?4 NULL then means "remove it").
-            KEEL_TRY(st, c.prepare(std::string("UPDATE links SET url = COALESCE(?3, url), "
-                                               "expires_at = CASE WHEN ?5 THEN ?4 ELSE expires_at END, "
-                                               "permanent = COALESCE(?6, permanent), updated_at = ?7 "
-                                               "WHERE owner = ?1 AND slug = ?2 RETURNING ") +
-                                   kLinkColumns));
-            std::optional<std::int64_t> expires = ch.expires_at ? *ch.expires_at : std::nullopt;
-            st.bind_all(owner, slug, ch.url, expires, ch.expires_at.has_value(), ch.permanent, now);
-            return one_link(st);
-        });
+        // One statement: COALESCE keeps what the change leaves out; ?5 says whether the expiry
+        // is part of the change at all (?4 NULL then means "remove it").
+        std::optional<std::int64_t> expires = ch.expires_at ? *ch.expires_at : std::nullopt;
+        co_return or_none(co_await db_.write([&](sqlite::Conn& c) {
+            return c.query_one<Link>(with_link_columns("UPDATE links SET url = COALESCE(?3, url), "
+                                                       "expires_at = CASE WHEN ?5 THEN ?4 ELSE expires_at END, "
+                                                       "permanent = COALESCE(?6, permanent), updated_at = ?7 "
+                                                       "WHERE owner = ?1 AND slug = ?2 RETURNING "),
+                                     owner, slug, ch.url, expires, ch.expires_at.has_value(), ch.permanent, now);
+        }));
     }
 
     Task<Result<std::optional<Link>>> delete_link(std::int64_t owner, std::string slug) override {
-        co_return co_await db_.write([&](sqlite::Conn& c) -> Result<std::optional<Link>> {
-            KEEL_TRY(st, c.prepare(std::string("DELETE FROM links WHERE owner = ?1 AND slug = ?2 RETURNING ") +
-                                   kLinkColumns));
-            st.bind_all(owner, slug);
-            KEEL_TRY(found, one_link(st));
-            KEEL_TRY(rest, st.step());  // let the statement finish
-            (void)rest;
-            return found;
-        });
+        co_return or_none(co_await db_.write([&](sqlite::Conn& c) {
+            return c.query_one<Link>(with_link_columns("DELETE FROM links WHERE owner = ?1 AND slug = ?2 RETURNING "),
+                                     owner, slug);
+        }));
     }
 
     Task<Result<std::vector<Link>>> list_links(std::int64_t owner, std::optional<std::int64_t> before,
                                                int limit) override {
-        co_return co_await db_.read([&](sqlite::Conn& c) -> Result<std::vector<Link>> {
-            KEEL_TRY(st, c.prepare(std::string("SELECT ") + kLinkColumns +
-                                   " FROM links WHERE owner = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"));
-            st.bind_all(owner, before.value_or(INT64_MAX), limit);
-            std::vector<Link> out;
-            for (;;) {
-                KEEL_TRY(row, st.step());
-                if (!row) {
-                    return out;
-                }
-                out.push_back(read_link(st));
-            }
-        });
+        return db_.query_all<Link>(
+            with_link_columns("SELECT ", " FROM links WHERE owner = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"), owner,
+            before.value_or(INT64_MAX), limit);
     }
 
     Task<Result<void>> add_clicks(std::vector<ClickDelta> batch) override {
         co_return co_await db_.write([&](sqlite::Conn& c) -> Result<void> {
-            return in_transaction(c, [&]() -> Result<void> {
+            return c.transaction([&]() -> Result<void> {
                 for (const ClickDelta& d : batch) {
-                    KEEL_TRY(total, c.prepare("UPDATE links SET clicks = clicks + ?2, last_click_at = ?3 WHERE id = ?1"));
-                    total.bind_all(d.link_id, d.count, d.at);
-                    KEEL_TRY(changed, total.run());
-                    if (changed == 0) {
+                    KEEL_TRY(total, c.execute("UPDATE links SET clicks = clicks + ?2, last_click_at = ?3 WHERE id = ?1",
+                                              d.link_id, d.count, d.at));
+                    if (total.rows_affected == 0) {
                         continue;  // deleted since it was clicked
                     }
-                    KEEL_TRY(daily, c.prepare("INSERT INTO clicks_daily (link_id, day, clicks) VALUES (?1, ?2, ?3) "
-                                              "ON CONFLICT (link_id, day) DO UPDATE SET clicks = clicks + excluded.clicks"));
-                    daily.bind_all(d.link_id, d.day, d.count);
-                    KEEL_TRY_VOID(daily.run());
+                    KEEL_TRY_VOID(c.execute("INSERT INTO clicks_daily (link_id, day, clicks) VALUES (?1, ?2, ?3) "
+                                            "ON CONFLICT (link_id, day) DO UPDATE SET clicks = clicks + excluded.clicks",
+                                            d.link_id, d.day, d.count));
                 }
                 return {};
             });
@@ -192,59 +121,31 @@ public:
     }
 
     Task<Result<std::vector<DayClicks>>> clicks_by_day(std::int64_t link_id, std::int64_t from_day) override {
-        co_return co_await db_.read([&](sqlite::Conn& c) -> Result<std::vector<DayClicks>> {
-            KEEL_TRY(st, c.prepare("SELECT day, clicks FROM clicks_daily WHERE link_id = ?1 AND day >= ?2 ORDER BY day"));
-            st.bind_all(link_id, from_day);
-            std::vector<DayClicks> out;
-            for (;;) {
-                KEEL_TRY(row, st.step());
-                if (!row) {
-                    return out;
-                }
-                out.push_back({st.get<std::int64_t>(0), st.get<std::int64_t>(1)});
-            }
-        });
+        return db_.query_all<DayClicks>(
+            "SELECT day, clicks FROM clicks_daily WHERE link_id = ?1 AND day >= ?2 ORDER BY day", link_id, from_day);
     }
 
     Task<Result<ApiKey>> insert_key(ApiKey key) override {
-        co_return co_await db_.write([&](sqlite::Conn& c) -> Result<ApiKey> {
-            KEEL_TRY(st, c.prepare("INSERT INTO api_keys (name, prefix, hash, admin, created_at) VALUES (?1, ?2, ?3, ?4, ?5)"));
-            st.bind_all(key.name, key.prefix, key.hash, key.admin, key.created_at);
-            KEEL_TRY_VOID(st.run());
-            key.id = c.last_insert_rowid();
-            return key;
-        });
+        KEEL_CO_TRY(made, co_await db_.execute("INSERT INTO api_keys (name, prefix, hash, admin, created_at) "
+                                               "VALUES (?1, ?2, ?3, ?4, ?5)",
+                                               key.name, key.prefix, key.hash, key.admin, key.created_at));
+        key.id = made.last_insert_id;
+        co_return key;
     }
 
     Task<Result<std::optional<ApiKey>>> find_key_by_prefix(std::string prefix) override {
-        co_return co_await db_.read([&](sqlite::Conn& c) -> Result<std::optional<ApiKey>> {
-            KEEL_TRY(st, c.prepare("SELECT id, name, prefix, hash, admin, created_at, revoked_at FROM api_keys "
-                                   "WHERE prefix = ?1"));
-            st.bind(1, prefix);
-            KEEL_TRY(row, st.step());
-            if (!row) {
-                return std::optional<ApiKey>{};
-            }
-            return std::optional<ApiKey>(read_key(st));
-        });
+        co_return or_none(co_await db_.query_one<ApiKey>(
+            "SELECT id, name, prefix, hash, admin, created_at, revoked_at FROM api_keys WHERE prefix = ?1", prefix));
     }
 
     Task<Result<bool>> revoke_key(std::int64_t id, std::int64_t now) override {
-        co_return co_await db_.write([&](sqlite::Conn& c) -> Result<bool> {
-            KEEL_TRY(st, c.prepare("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL"));
-            st.bind_all(id, now);
-            KEEL_TRY(changed, st.run());
-            return changed == 1;
-        });
+        KEEL_CO_TRY(done, co_await db_.execute("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                                               id, now));
+        co_return done.rows_affected == 1;
     }
 
     Task<Result<bool>> has_admin_key() override {
-        co_return co_await db_.read([](sqlite::Conn& c) -> Result<bool> {
-            KEEL_TRY(st, c.prepare("SELECT EXISTS (SELECT 1 FROM api_keys WHERE admin AND revoked_at IS NULL)"));
-            KEEL_TRY(row, st.step());
-            (void)row;
-            return st.get<bool>(0);
-        });
+        return db_.query_one<bool>("SELECT EXISTS (SELECT 1 FROM api_keys WHERE admin AND revoked_at IS NULL)");
     }
 
     std::vector<NamedPoolStats> pool_stats() const override {

@@ -4,7 +4,7 @@
 // take() swaps the counts out for a flush, and restore() puts them back when the flush fails,
 // so a click counted is either in the database or still pending: never lost.
 
-#include "service/model.hpp"
+#include "domain/model.hpp"
 
 #include <array>
 #include <cstdint>

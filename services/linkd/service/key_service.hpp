@@ -8,7 +8,7 @@
 #include "repository/repository.hpp"
 #include "service/clock.hpp"
 #include "service/errors.hpp"
-#include "service/model.hpp"
+#include "domain/model.hpp"
 
 #include <keel/cache/lru_cache.hpp>
 

@@ -7,7 +7,7 @@
 #include "service/click_counter.hpp"
 #include "service/clock.hpp"
 #include "service/errors.hpp"
-#include "service/model.hpp"
+#include "domain/model.hpp"
 #include "service/shared_cache.hpp"
 
 #include <keel/cache/lru_cache.hpp>

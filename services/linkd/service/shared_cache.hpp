@@ -3,7 +3,7 @@
 // instance's memory. The service only sees this interface; cache/redis_link_cache.* is the
 // implementation, and tests can use a map.
 
-#include "service/model.hpp"
+#include "domain/model.hpp"
 
 #include <keel/core/loop.hpp>
 #include <keel/core/task.hpp>

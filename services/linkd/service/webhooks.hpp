@@ -7,7 +7,7 @@
 // Signature: X-Linkd-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)> with
 // X-Linkd-Timestamp: <unix seconds>, so receivers can also refuse replays of old events.
 
-#include "service/model.hpp"
+#include "domain/model.hpp"
 
 #include <keel/core/loop.hpp>
 #include <keel/client/client.hpp>

@@ -95,8 +95,9 @@ App::App(int argc, const char* const* argv, AppOptions options)
         std::fprintf(stderr, "keel: config: log.output = \"%s\": %s\n", lo.output.c_str(), e.what());
         std::exit(2);
     }
-    workers_ = std::make_unique<WorkerPool>(static_cast<std::size_t>(config_.get_int("workers.threads")),
-                                            static_cast<std::size_t>(config_.get_int("workers.queue")));
+    workers_ = std::make_unique<WorkerPool>(
+        WorkerPoolOptions{.threads = config_.get_int<std::size_t>("workers.threads"),
+                          .queue_capacity = config_.get_int<std::size_t>("workers.queue")});
 
     observe::add_process_metrics(metrics_);
     observe::add_server_metrics(metrics_, [this] { return server_.load(std::memory_order_acquire); });
@@ -165,12 +166,12 @@ App::~App() {
 http::ServerOptions App::server_options() const {
     http::ServerOptions o;
     o.host = config_.get_string("server.host");
-    o.port = static_cast<std::uint16_t>(config_.get_int("server.port"));
-    o.threads = static_cast<unsigned>(config_.get_int("server.threads"));
-    o.backlog = static_cast<int>(config_.get_int("server.backlog"));
+    o.port = config_.get_int<std::uint16_t>("server.port");
+    o.threads = config_.get_int<unsigned>("server.threads");
+    o.backlog = config_.get_int<int>("server.backlog");
     o.limits.max_header_bytes = config_.get_bytes("server.max_header_bytes");
     o.limits.max_uri_bytes = config_.get_bytes("server.max_uri_bytes");
-    o.limits.max_headers = static_cast<std::size_t>(config_.get_int("server.max_headers"));
+    o.limits.max_headers = config_.get_int<std::size_t>("server.max_headers");
     o.limits.max_body_bytes = config_.get_bytes("server.max_body_bytes");
     o.read_header_timeout = config_.get_duration("server.read_header_timeout");
     o.read_timeout = config_.get_duration("server.read_timeout");

@@ -6,8 +6,9 @@
 
 namespace keel {
 
-WorkerPool::WorkerPool(std::size_t threads, std::size_t queue_capacity) : capacity_(queue_capacity) {
-    if (threads == 0 || queue_capacity == 0) {
+WorkerPool::WorkerPool(WorkerPoolOptions options) : capacity_(options.queue_capacity) {
+    const std::size_t threads = options.threads;
+    if (threads == 0 || options.queue_capacity == 0) {
         throw std::invalid_argument("keel: WorkerPool needs at least one thread and a queue capacity of one");
     }
     threads_.reserve(threads);

@@ -60,13 +60,21 @@ std::int64_t Rows::affected() const noexcept {
 
 bool Row::is_null(int col) const { return PQgetisnull(res_, row_, col) != 0; }
 
-int Row::column(std::string_view name) const {
+int Row::column_index(std::string_view name) const noexcept {
     for (int i = 0, n = PQnfields(res_); i < n; ++i) {
         if (name == PQfname(res_, i)) {
             return i;
         }
     }
-    throw db::RowError("keel: postgres: no column \"" + std::string(name) + "\" in the result");
+    return -1;
+}
+
+int Row::column(std::string_view name) const {
+    int i = column_index(name);
+    if (i < 0) {
+        throw db::RowError("keel: postgres: no column \"" + std::string(name) + "\" in the result");
+    }
+    return i;
 }
 
 void Row::check(int col, bool ok, std::string_view wanted) const {
@@ -468,6 +476,13 @@ Task<Result<int>> migrate(Conn& conn, std::span<const db::Migration> migrations)
     }
     KEEL_CO_TRY_VOID(co_await conn.exec("COMMIT"));
     co_return result;
+}
+
+Database::Database(db::PoolOptions pool, ConnectOptions connect) : pool_(make_pool(pool, std::move(connect))) {}
+
+Task<Result<int>> Database::migrate(std::span<const db::Migration> migrations) {
+    KEEL_CO_TRY(conn, co_await pool_->acquire());
+    co_return co_await postgres::migrate(*conn, migrations);
 }
 
 }  // namespace keel::postgres

@@ -56,4 +56,6 @@ std::size_t LocalLimiter::keys() const {
     return n;
 }
 
+Task<Decision> LocalLimiter::check(std::string key) { co_return allow(key); }
+
 }  // namespace keel::ratelimit

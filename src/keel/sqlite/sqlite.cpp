@@ -64,6 +64,16 @@ std::string_view Stmt::column_name(int col) const noexcept {
     return n ? n : "?";
 }
 
+int Stmt::column_index(std::string_view name) const noexcept {
+    for (int i = 0, n = columns(); i < n; ++i) {
+        const char* c = sqlite3_column_name(stmt_, i);
+        if (c != nullptr && name == c) {
+            return i;
+        }
+    }
+    return -1;
+}
+
 void Stmt::type_error(int col, std::string_view wanted) const {
     static constexpr const char* kTypes[] = {"?", "integer", "real", "text", "blob", "null"};
     int t = sqlite3_column_type(stmt_, col);
@@ -216,6 +226,10 @@ Database::Database(DatabaseOptions options)
       readers_(options_.readers, connector(options_.file)) {}
 
 Database::~Database() { close(); }
+
+Task<Result<int>> Database::migrate(std::span<const db::Migration> migrations) {
+    co_return co_await write([migrations](Conn& c) { return sqlite::migrate(c, migrations); });
+}
 
 }  // namespace keel::sqlite
 

@@ -107,11 +107,16 @@ RecordedResponse call(const http::Handler& handler, const TestRequest& t, Worker
     StopSource stop;
     req.set_stop_source(&stop);
 
+    // A coroutine handler that offloads needs a pool: lend it one when the test gave none.
+    std::optional<WorkerPool> own_pool;
     http::Response response;
     http::Outcome outcome = handler.invoke(req);
     if (outcome.ready()) {
         response = std::move(outcome.response());
     } else {
+        if (workers == nullptr) {
+            workers = &own_pool.emplace(WorkerPoolOptions{.threads = 1, .queue_capacity = 64});
+        }
         response = std::move(*run_on_loop(outcome.take_task(), workers));
     }
 

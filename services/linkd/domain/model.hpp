@@ -1,6 +1,10 @@
 #pragma once
-// linkd's domain types: what the service layer works with and the repository stores.
-// Times are Unix seconds (UTC); days are days since 1970-01-01 (UTC).
+// linkd's domain types: what the service layer works with and the repository stores (each
+// layer includes this folder; none includes another's). Times are Unix seconds (UTC); days are
+// days since 1970-01-01 (UTC). The stored types are described once (KEEL_DESCRIBE): the
+// repositories read rows into them by column name, whichever database.
+
+#include <keel/core/describe.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -24,6 +28,7 @@ struct Link {
     /// Last-Modified, not stored.
     std::int64_t modified_at = 0;
 };
+KEEL_DESCRIBE(Link, id, slug, url, owner, permanent, created_at, updated_at, expires_at, clicks, last_click_at)
 
 /// A PATCH: members left empty are unchanged; expires_at holding nullopt removes the expiry.
 struct LinkChange {
@@ -41,11 +46,13 @@ struct ApiKey {
     std::int64_t created_at = 0;
     std::optional<std::int64_t> revoked_at = {};
 };
+KEEL_DESCRIBE(ApiKey, id, name, prefix, hash, admin, created_at, revoked_at)
 
 struct DayClicks {
     std::int64_t day = 0;
     std::int64_t clicks = 0;
 };
+KEEL_DESCRIBE(DayClicks, day, clicks)
 
 /// Clicks to add to one link on one day.
 struct ClickDelta {
