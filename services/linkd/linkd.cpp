@@ -126,7 +126,7 @@ Linkd::Linkd(LinkdOptions options, keel::WorkerPool& workers, keel::log::Logger*
         keel::client::ClientOptions{.timeout = options_.webhook_timeout, .max_retries = 0, .user_agent = "linkd-webhooks"});
     webhooks_ = std::make_unique<WebhookSender>(options_.webhook, *client_, background_.loop(), logger_);
     if (webhooks_->enabled()) {
-        links_.set_events([this](std::string_view type, const Link& link) { webhooks_->publish(type, link); });
+        links_.set_events(webhooks_.get());
     }
 }
 
@@ -176,6 +176,15 @@ keel::Result<CreatedKey> Linkd::create_key(std::string name, bool admin) {
 }
 
 void Linkd::observe(keel::metrics::Registry& registry, keel::observe::Health& health, keel::observe::Vars& vars) {
+    add_service_metrics(registry);
+    add_cache_metrics(registry);
+    add_dependency_metrics(registry);
+    add_health_checks(health);
+    add_vars(vars);
+}
+
+// Counted as they happen: links created, redirects, click flushes.
+void Linkd::add_service_metrics(keel::metrics::Registry& registry) {
     links_.set_metrics({
         &registry.counter("linkd_links_created_total", "Links created.").get(),
         &registry.counter("linkd_redirects_total", "Redirects served (each one a click).").get(),
@@ -186,6 +195,10 @@ void Linkd::observe(keel::metrics::Registry& registry, keel::observe::Health& he
         &registry.counter("linkd_click_flush_errors_total", "Click flushes that failed (the clicks stay pending).")
              .get(),
     });
+}
+
+// Sampled at scrape time: the memory cache, pending clicks, and the shared cache in Redis.
+void Linkd::add_cache_metrics(keel::metrics::Registry& registry) {
     registry.add_collector([this](std::vector<keel::metrics::SampledFamily>& out) {
         auto c = links_.cache_stats();
         out.push_back({"linkd_cache_hits_total", "Redirect cache lookups that found the slug (negative entries too).",
@@ -222,6 +235,10 @@ void Linkd::observe(keel::metrics::Registry& registry, keel::observe::Health& he
         out.push_back({"linkd_cache_subscribed", "1 while this instance hears the invalidation channel.", "gauge",
                        {{{}, s.subscribed ? 1.0 : 0.0}}});
     });
+}
+
+// What linkd depends on: the Redis rate limiters and the database pools.
+void Linkd::add_dependency_metrics(keel::metrics::Registry& registry) {
     registry.add_collector([this](std::vector<keel::metrics::SampledFamily>& out) {
         if (redis_limiters_.empty()) {
             return;
@@ -241,6 +258,9 @@ void Linkd::observe(keel::metrics::Registry& registry, keel::observe::Health& he
         }
         return out;
     }));
+}
+
+void Linkd::add_health_checks(keel::observe::Health& health) {
     health.add_check("database", [this] { return repo_->ping(); });
     if (redis_) {
         // Optional: without Redis linkd still serves (memory, database, limits failing open).
@@ -259,6 +279,9 @@ void Linkd::observe(keel::metrics::Registry& registry, keel::observe::Health& he
             },
             keel::observe::Health::Need::optional);
     }
+}
+
+void Linkd::add_vars(keel::observe::Vars& vars) {
     vars.add("pools", [this](keel::json::Writer& w) {
         w.begin_object();
         for (const NamedPoolStats& p : repo_->pool_stats()) {

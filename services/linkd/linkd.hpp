@@ -9,7 +9,7 @@
 #include "service/click_counter.hpp"
 #include "service/key_service.hpp"
 #include "service/link_service.hpp"
-#include "service/webhooks.hpp"
+#include "events/webhooks.hpp"
 
 #include <keel/config/config.hpp>
 #include <keel/core/loop_thread.hpp>
@@ -90,6 +90,13 @@ public:
     RedisLinkCache* shared_cache() noexcept { return shared_cache_.get(); }
 
 private:
+    // observe()'s steps.
+    void add_service_metrics(keel::metrics::Registry& registry);
+    void add_cache_metrics(keel::metrics::Registry& registry);
+    void add_dependency_metrics(keel::metrics::Registry& registry);
+    void add_health_checks(keel::observe::Health& health);
+    void add_vars(keel::observe::Vars& vars);
+
     LinkdOptions options_;
     keel::log::Logger* logger_;
     std::unique_ptr<Repository> repo_;

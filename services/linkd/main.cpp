@@ -9,8 +9,9 @@
 #include <keel/middleware/request_id.hpp>
 #include <keel/middleware/trace_context.hpp>
 
+#include <CLI/CLI.hpp>
+
 #include <cstdio>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -22,24 +23,29 @@ struct KeysCommand {
     std::string name = "created by linkd keys create";
 };
 
-/// Takes `keys create [--admin] [--name N]` out of argv; the rest is configuration.
-KeysCommand take_keys_command(int argc, char** argv, std::vector<const char*>& rest) {
+/// `linkd keys create [--admin] [--name N]` with CLI11; everything it does not know (the
+/// configuration flags, a top-level --help) is left for keel::App. Exits 2 on a malformed
+/// command.
+KeysCommand parse_command(int argc, char** argv, std::vector<std::string>& rest) {
     KeysCommand cmd;
-    rest.push_back(argv[0]);
-    int i = 1;
-    if (argc >= 3 && std::strcmp(argv[1], "keys") == 0 && std::strcmp(argv[2], "create") == 0) {
-        cmd.requested = true;
-        i = 3;
+    CLI::App cli{"linkd: the URL shortener", "linkd"};
+    cli.set_help_flag();  // `linkd --help` lists the configuration keys (keel::App)
+    cli.allow_extras();
+    CLI::App* keys = cli.add_subcommand("keys", "manage API keys");
+    keys->set_help_flag("-h,--help", "what `linkd keys` does");
+    keys->require_subcommand(1);
+    CLI::App* create = keys->add_subcommand("create", "create an API key and print it once");
+    create->set_help_flag("-h,--help", "what `linkd keys create` takes (configuration flags too)");
+    create->add_flag("--admin", cmd.admin, "the key may manage other keys");
+    create->add_option("--name", cmd.name, "what the key is for");
+    create->allow_extras();
+    try {
+        cli.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        std::exit(cli.exit(e) == 0 ? 0 : 2);  // a usage mistake is a setup mistake: 2
     }
-    for (; i < argc; ++i) {
-        if (cmd.requested && std::strcmp(argv[i], "--admin") == 0) {
-            cmd.admin = true;
-        } else if (cmd.requested && std::strcmp(argv[i], "--name") == 0 && i + 1 < argc) {
-            cmd.name = argv[++i];
-        } else {
-            rest.push_back(argv[i]);
-        }
-    }
+    cmd.requested = create->parsed();
+    rest = cli.remaining(true);
     return cmd;
 }
 
@@ -52,8 +58,12 @@ void print_key(const linkd::CreatedKey& k, const char* what) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::vector<const char*> args;
-    KeysCommand keys_cmd = take_keys_command(argc, argv, args);
+    std::vector<std::string> rest;
+    KeysCommand keys_cmd = parse_command(argc, argv, rest);
+    std::vector<const char*> args{argv[0]};
+    for (const std::string& a : rest) {
+        args.push_back(a.c_str());
+    }
     keel::App app(static_cast<int>(args.size()), args.data(),
                   {.name = "linkd",
                    .env_prefix = "LINKD",

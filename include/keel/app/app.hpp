@@ -122,6 +122,13 @@ public:
     http::ServerOptions server_options() const;
 
 private:
+    // The constructor's steps, in order.
+    void block_signals();
+    void load_config(int argc, const char* const* argv);
+    void open_logger();
+    void register_runtime_metrics();
+    void register_vars();
+
     void graceful_shutdown(http::Server& server, http::Server* admin);
     std::function<void(const http::ServerAnswer&)> server_answer_sink();
 

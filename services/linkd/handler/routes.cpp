@@ -2,6 +2,7 @@
 
 #include "handler/dto.hpp"
 
+#include <keel/http/date.hpp>
 #include <keel/http/json.hpp>
 #include <keel/http/problem.hpp>
 #include <keel/http/query.hpp>
@@ -183,13 +184,13 @@ keel::Task<ProblemOr> get_link(Config cfg, Request& req) {
     KEEL_CO_TRY(link, answer(co_await cfg->links.get(caller(req), std::string(req.param("slug"))), req, *cfg));
     Response res = keel::http::json_response(to_out(link, base_url(*cfg, req)));
     std::string etag = etag_of(res.body_view());
-    std::string last_modified = format_http_date(link.modified_at);
+    std::string last_modified = keel::http::format_http_date(link.modified_at);
     // RFC 9110 13.2.2: If-None-Match decides when present; If-Modified-Since only without it.
     bool not_modified = false;
     if (auto inm = req.header("If-None-Match")) {
         not_modified = none_match(*inm, etag);
     } else if (auto ims = req.header("If-Modified-Since")) {
-        auto since = parse_http_date(*ims);
+        auto since = keel::http::parse_http_date(*ims);
         not_modified = since && link.modified_at <= *since;
     }
     Response& out = not_modified ? (res = Response(304)) : res;

@@ -23,57 +23,6 @@ std::string format_time(std::int64_t t) {
 std::string format_day(std::int64_t day) { return format_time(day * 86400).substr(0, 10); }
 
 namespace {
-constexpr const char* kWeekdays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-}  // namespace
-
-std::string format_http_date(std::int64_t t) {
-    std::time_t tt = static_cast<std::time_t>(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kWeekdays[tm.tm_wday], tm.tm_mday,
-                  kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    return buf;
-}
-
-std::optional<std::int64_t> parse_http_date(std::string_view s) {
-    // "Sun, 29 Nov 2026 12:00:00 GMT": fixed positions.
-    if (s.size() != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' ||
-        s[19] != ':' || s[22] != ':' || s.substr(25) != " GMT") {
-        return std::nullopt;
-    }
-    auto num = [&](std::size_t pos, std::size_t n) -> int {
-        int v = 0;
-        for (std::size_t i = pos; i < pos + n; ++i) {
-            if (!std::isdigit(static_cast<unsigned char>(s[i]))) {
-                return -1;
-            }
-            v = v * 10 + (s[i] - '0');
-        }
-        return v;
-    };
-    int mon = -1;
-    for (int i = 0; i < 12; ++i) {
-        if (s.substr(8, 3) == kMonths[i]) {
-            mon = i;
-        }
-    }
-    int day = num(5, 2), year = num(12, 4), h = num(17, 2), m = num(20, 2), sec = num(23, 2);
-    if (mon < 0 || day < 1 || day > 31 || year < 1970 || h < 0 || h > 23 || m < 0 || m > 59 || sec < 0 || sec > 60) {
-        return std::nullopt;
-    }
-    std::tm tm{};
-    tm.tm_year = year - 1900;
-    tm.tm_mon = mon;
-    tm.tm_mday = day;
-    tm.tm_hour = h;
-    tm.tm_min = m;
-    tm.tm_sec = sec == 60 ? 59 : sec;
-    return static_cast<std::int64_t>(timegm(&tm));
-}
-
-namespace {
 bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
     if (pos + n > s.size()) {
         return false;

@@ -21,11 +21,6 @@ std::string format_day(std::int64_t day);
 /// RFC 3339 date-time ("2026-11-29T12:00:00Z", "...T12:00:00.5+01:00"); nullopt when malformed.
 std::optional<std::int64_t> parse_time(std::string_view text);
 
-/// IMF-fixdate, as HTTP wants it: "Sun, 29 Nov 2026 12:00:00 GMT".
-std::string format_http_date(std::int64_t unix_seconds);
-/// Parses an IMF-fixdate; nullopt otherwise (the obsolete forms are not accepted).
-std::optional<std::int64_t> parse_http_date(std::string_view text);
-
 inline std::int64_t day_of(std::int64_t unix_seconds) {
     return unix_seconds >= 0 ? unix_seconds / 86400 : -((-unix_seconds + 86399) / 86400);
 }

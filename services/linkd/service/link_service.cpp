@@ -183,8 +183,8 @@ Task<ServiceResult<Link>> LinkService::create(const Principal& caller, CreateLin
     if (metrics_.links_created) {
         metrics_.links_created->inc();
     }
-    if (on_event_) {
-        on_event_("link.created", *inserted);
+    if (events_) {
+        events_->link_created(*inserted);
     }
     co_return std::move(*inserted);
 }
@@ -203,8 +203,8 @@ Task<ServiceResult<Link>> LinkService::insert_with_generated_slug(Link link) {
             if (metrics_.links_created) {
                 metrics_.links_created->inc();
             }
-            if (on_event_) {
-                on_event_("link.created", *inserted);
+            if (events_) {
+                events_->link_created(*inserted);
             }
             co_return std::move(*inserted);
         }
@@ -281,8 +281,8 @@ Task<ServiceResult<void>> LinkService::remove(const Principal& caller, std::stri
         co_return not_found(slug);
     }
     co_await invalidate(slug);
-    if (on_event_) {
-        on_event_("link.deleted", *deleted);
+    if (events_) {
+        events_->link_deleted(*deleted);
     }
     co_return ServiceResult<void>{};
 }

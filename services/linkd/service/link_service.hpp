@@ -8,6 +8,7 @@
 #include "service/clock.hpp"
 #include "service/errors.hpp"
 #include "domain/model.hpp"
+#include "service/events.hpp"
 #include "service/shared_cache.hpp"
 
 #include <keel/cache/lru_cache.hpp>
@@ -121,10 +122,8 @@ public:
     }
     /// Before serving: where to count links created, redirects and flushes.
     void set_metrics(LinkMetrics m) { metrics_ = m; }
-    /// Before serving: told of every link created ("link.created") and deleted ("link.deleted").
-    void set_events(std::function<void(std::string_view type, const Link& link)> on_event) {
-        on_event_ = std::move(on_event);
-    }
+    /// Before serving: where created and deleted links are announced (null: nowhere). Not owned.
+    void set_events(LinkEvents* events) { events_ = events; }
     const ClickCounter& clicks() const { return clicks_; }
 
     /// The rules, for tests and for the handler's early checks.
@@ -150,7 +149,7 @@ private:
     /// Concurrent misses for one slug share one load.
     keel::cache::SingleFlight<keel::Result<CachedAnswer>> lookups_;
     LinkMetrics metrics_;
-    std::function<void(std::string_view, const Link&)> on_event_;
+    LinkEvents* events_ = nullptr;
 };
 
 /// Cursor encoding (opaque to clients): exposed for tests.

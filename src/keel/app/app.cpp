@@ -55,15 +55,28 @@ std::pair<std::string, std::uint16_t> parse_listen(const std::string& key, const
 
 App::App(int argc, const char* const* argv, AppOptions options)
     : options_(std::move(options)), config_(options_.env_prefix) {
-    // Signals are taken by run() with sigwait; block them before any thread exists so every
-    // thread inherits the mask. SIGPIPE is never wanted (sends use MSG_NOSIGNAL anyway).
+    block_signals();
+    load_config(argc, argv);  // exits 2 (invalid) or 0 (--help)
+    open_logger();            // exits 2 when log.output cannot be opened
+    workers_ = std::make_unique<WorkerPool>(
+        WorkerPoolOptions{.threads = config_.get_int<std::size_t>("workers.threads"),
+                          .queue_capacity = config_.get_int<std::size_t>("workers.queue")});
+    register_runtime_metrics();
+    register_vars();
+}
+
+// Signals are taken by run() with sigwait; block them before any thread exists so every thread
+// inherits the mask. SIGPIPE is never wanted (sends use MSG_NOSIGNAL anyway).
+void App::block_signals() {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
+}
 
+void App::load_config(int argc, const char* const* argv) {
     try {
         define_standard_keys(config_);
         config_.define_string("admin.listen", options_.admin_listen,
@@ -86,6 +99,9 @@ App::App(int argc, const char* const* argv, AppOptions options)
         std::fprintf(stderr, "%s\n", e.what());
         std::exit(2);
     }
+}
+
+void App::open_logger() {
     log::LoggerOptions lo;
     lo.level = log::parse_level(config_.get_string("log.level")).value();
     lo.output = config_.get_string("log.output");
@@ -95,14 +111,16 @@ App::App(int argc, const char* const* argv, AppOptions options)
         std::fprintf(stderr, "keel: config: log.output = \"%s\": %s\n", lo.output.c_str(), e.what());
         std::exit(2);
     }
-    workers_ = std::make_unique<WorkerPool>(
-        WorkerPoolOptions{.threads = config_.get_int<std::size_t>("workers.threads"),
-                          .queue_capacity = config_.get_int<std::size_t>("workers.queue")});
+}
 
+void App::register_runtime_metrics() {
     observe::add_process_metrics(metrics_);
     observe::add_server_metrics(metrics_, [this] { return server_.load(std::memory_order_acquire); });
     observe::add_worker_pool_metrics(metrics_, *workers_);
     health_.set_accepting([this] { return ready(); });
+}
+
+void App::register_vars() {
     vars_.add("build", [](json::Writer& w) {
         observe::BuildInfo b = observe::build_info();
         w.begin_object()

@@ -1,3 +1,4 @@
+#include <keel/http/date.hpp>
 #include <keel/http/server.hpp>
 #include <keel/net/socket.hpp>
 
@@ -162,11 +163,7 @@ void Server::Worker::update_date() {
         return;
     }
     date_second_ = t;
-    std::tm tm;
-    ::gmtime_r(&t, &tm);
-    char buf[64];
-    std::size_t n = std::strftime(buf, sizeof buf, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
-    date_line_.assign(buf, n);
+    date_line_ = "Date: " + format_http_date(t) + "\r\n";
 }
 
 void Server::Worker::begin_shutdown() {

@@ -8,6 +8,7 @@
 // X-Linkd-Timestamp: <unix seconds>, so receivers can also refuse replays of old events.
 
 #include "domain/model.hpp"
+#include "service/events.hpp"
 
 #include <keel/core/loop.hpp>
 #include <keel/client/client.hpp>
@@ -39,14 +40,16 @@ struct WebhookStats {
 /// "sha256=" + hex HMAC-SHA256(secret, timestamp + "." + body): what receivers recompute.
 std::string webhook_signature(std::string_view secret, std::string_view timestamp, std::string_view body);
 
-class WebhookSender {
+/// Sends LinkEvents as webhooks.
+class WebhookSender final : public LinkEvents {
 public:
     /// Deliveries run on `loop` (linkd's background loop) with `client`.
     WebhookSender(WebhookOptions options, keel::client::Client& client, keel::Loop& loop, keel::log::Logger* logger);
 
     bool enabled() const noexcept { return !options_.url.empty(); }
-    /// Queues an event ("link.created", "link.deleted"). Any thread; never blocks.
-    void publish(std::string_view type, const Link& link);
+    /// Queue "link.created" / "link.deleted". Any thread; never block.
+    void link_created(const Link& link) override { publish("link.created", link); }
+    void link_deleted(const Link& link) override { publish("link.deleted", link); }
     /// Waits (blocking; not on `loop`) until nothing is pending or `deadline`; returns what
     /// was still pending then, after logging each undelivered event.
     std::size_t drain(keel::TimePoint deadline);
@@ -58,6 +61,7 @@ private:
         std::string type = {};
         std::string body = {};
     };
+    void publish(std::string_view type, const Link& link);
     void pump();  // loop thread
     keel::Task<void> deliver(Event e);
 

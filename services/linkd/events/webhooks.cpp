@@ -1,19 +1,41 @@
-#include "service/webhooks.hpp"
+#include "events/webhooks.hpp"
 
 #include "service/clock.hpp"
 #include "service/crypto.hpp"
 
 #include <keel/core/sleep.hpp>
-#include <keel/json/writer.hpp>
+#include <keel/json/describe.hpp>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include <future>
+#include <optional>
 #include <random>
 #include <thread>
 
 namespace linkd {
+namespace {
+
+// The event's JSON: {"id","type","occurred_at","link":{"slug","url","permanent","created_at","expires_at"}}.
+struct LinkPayload {
+    std::string slug = {};
+    std::string url = {};
+    bool permanent = false;
+    std::string created_at = {};
+    std::optional<std::string> expires_at = {};
+};
+KEEL_JSON(LinkPayload, slug, url, permanent, created_at, expires_at)
+
+struct EventPayload {
+    std::string id = {};
+    std::string type = {};
+    std::string occurred_at = {};
+    LinkPayload link = {};
+};
+KEEL_JSON(EventPayload, id, type, occurred_at, link)
+
+}  // namespace
 
 std::string webhook_signature(std::string_view secret, std::string_view timestamp, std::string_view body) {
     std::string message = std::string(timestamp) + "." + std::string(body);
@@ -41,28 +63,15 @@ void WebhookSender::publish(std::string_view type, const Link& link) {
     Event e;
     e.id = "evt_" + random_base62(20);
     e.type = std::string(type);
-    std::string& b = e.body;
-    b = "{\"id\":";
-    keel::json::write_string(b, e.id);
-    b += ",\"type\":";
-    keel::json::write_string(b, e.type);
-    b += ",\"occurred_at\":";
-    keel::json::write_string(b, format_time(system_now()));
-    b += ",\"link\":{\"slug\":";
-    keel::json::write_string(b, link.slug);
-    b += ",\"url\":";
-    keel::json::write_string(b, link.url);
-    b += ",\"permanent\":";
-    b += link.permanent ? "true" : "false";
-    b += ",\"created_at\":";
-    keel::json::write_string(b, format_time(link.created_at));
-    b += ",\"expires_at\":";
-    if (link.expires_at) {
-        keel::json::write_string(b, format_time(*link.expires_at));
-    } else {
-        b += "null";
-    }
-    b += "}}";
+    e.body = keel::json::encode(EventPayload{
+        .id = e.id,
+        .type = e.type,
+        .occurred_at = format_time(system_now()),
+        .link = {.slug = link.slug,
+                 .url = link.url,
+                 .permanent = link.permanent,
+                 .created_at = format_time(link.created_at),
+                 .expires_at = link.expires_at ? std::optional<std::string>(format_time(*link.expires_at)) : std::nullopt}});
     if (pending_.load() >= options_.max_queue) {
         refused_.fetch_add(1);
         if (logger_) {
