@@ -35,6 +35,7 @@
 //     §5.5), makes it fail with HPE_INVALID_CONTENT_LENGTH;
 //   - whitespace between a chunk size and its extension ("5 ;x"), BWS that RFC 9112 §7.1.1
 //     allows, makes it fail with HPE_INVALID_CHUNK_SIZE.
+#include <keel/http/chunked.hpp>
 #include <keel/http/parser.hpp>
 
 #include <http_parser.h>

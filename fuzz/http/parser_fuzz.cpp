@@ -4,6 +4,7 @@
 //   - a complete head parses to the same result from exactly its own bytes (no look-ahead);
 //   - every strict prefix of a complete head is incomplete (no early acceptance);
 //   - chunked bodies decode to the same bytes and trailers whether fed whole or byte by byte.
+#include <keel/http/chunked.hpp>
 #include <keel/http/parser.hpp>
 
 #include <cstdlib>

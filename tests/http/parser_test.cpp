@@ -1,3 +1,4 @@
+#include <keel/http/chunked.hpp>
 #include <keel/http/parser.hpp>
 
 #include <gtest/gtest.h>

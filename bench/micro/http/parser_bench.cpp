@@ -1,4 +1,5 @@
 // Micro-benchmarks for keel's HTTP/1.1 parser: ns per typical request and MB/s.
+#include <keel/http/chunked.hpp>
 #include <keel/http/parser.hpp>
 
 #include <benchmark/benchmark.h>

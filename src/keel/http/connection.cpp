@@ -1,5 +1,7 @@
 #include "connection.hpp"
 
+#include "serializer.hpp"
+
 #include <keel/http/problem.hpp>
 #include <keel/http/request_id.hpp>
 #include <keel/http/status.hpp>
@@ -13,19 +15,6 @@
 #include <cstring>
 
 namespace keel::http {
-namespace {
-
-constexpr std::size_t kInitialBuffer = 8 * 1024;
-// Above this much unsent output we stop answering pipelined requests until the client reads.
-constexpr std::size_t kHighWater = 256 * 1024;
-// After the last response of a closing connection we read and discard for a while, so the
-// kernel sends FIN rather than RST and the client gets to read our answer.
-constexpr Duration kLingerTimeout = std::chrono::seconds(2);
-constexpr std::size_t kMaxLingerBytes = 1024 * 1024;
-// Slack for chunk framing of the part of a chunked body not yet decoded.
-constexpr std::size_t kChunkSlack = 64 * 1024;
-
-}  // namespace
 
 Connection::Connection(Server::Worker& worker, int fd, const net::Address& remote)
     : worker_(worker), fd_(fd), remote_(remote) {
@@ -83,16 +72,15 @@ void Connection::on_io(std::uint32_t events) {
 }
 
 void Connection::drive() {
-    if (in_drive_) {
-        redrive_ = true;
+    if (drive_ != Drive::idle) {
+        drive_ = Drive::again;  // re-entered (a handler answered inline): the loop below repeats
         return;
     }
-    in_drive_ = true;
     do {
-        redrive_ = false;
+        drive_ = Drive::driving;
         process();
-    } while (redrive_ && phase_ != Phase::closed);
-    in_drive_ = false;
+    } while (drive_ == Drive::again && phase_ != Phase::closed);
+    drive_ = Drive::idle;
 }
 
 void Connection::process() {
@@ -236,7 +224,6 @@ void Connection::dispatch() {
     req_.set_stop_source(&stop_);
     keep_alive_ = head_.keep_alive;
     is_head_request_ = req_.method() == Method::head;
-    timed_out_ = false;
 
     const Handler& handler = worker_.handler();
     Task<Response> task;
@@ -257,18 +244,19 @@ void Connection::dispatch() {
         return;
     }
     phase_ = Phase::handler;
-    handler_running_ = true;
+    running_ = Running::coroutine;
     handler_start_ = worker_.loop().now();
     spawn(std::move(task), [this](std::optional<Response> r, std::exception_ptr e) { on_handler_done(std::move(r), e); });
 }
 
 void Connection::on_handler_done(std::optional<Response> r, std::exception_ptr e) {
-    handler_running_ = false;
+    bool answered = running_ == Running::answered_coroutine;
+    running_ = Running::nothing;
     if (phase_ == Phase::closed) {
         destroy_later();
         return;
     }
-    if (timed_out_ || phase_ == Phase::lingering) {
+    if (answered || phase_ == Phase::lingering) {
         return;  // the client already got a 503; this late answer is dropped
     }
     phase_ = Phase::head;
@@ -300,7 +288,7 @@ void Connection::start_stream(Response& r) {
     serialize(r, true);
     stream_fn_ = std::move(r.stream_body());
     phase_ = Phase::stream;
-    handler_running_ = true;
+    running_ = Running::coroutine;
     flush();
     Task<void> task;
     try {
@@ -313,7 +301,7 @@ void Connection::start_stream(Response& r) {
 }
 
 void Connection::on_stream_done(std::exception_ptr e) {
-    handler_running_ = false;
+    running_ = Running::nothing;
     stream_fn_ = nullptr;
     if (phase_ == Phase::closed) {
         destroy_later();
@@ -384,188 +372,22 @@ void Connection::respond_problem(int status, std::string_view detail) {
 }
 
 void Connection::serialize(Response& r, bool stream) {
-    int status = r.status();
-    if (status < 100 || status > 999) {
-        status = 500;
-    }
-    char code[4] = {static_cast<char>('0' + status / 100), static_cast<char>('0' + status / 10 % 10),
-                    static_cast<char>('0' + status % 10), ' '};
-    out_.append("HTTP/1.1 ");
-    out_.append(code, 4);
-    out_.append(reason_phrase(status));
-    out_.append("\r\n");
-    out_.append(r.header_block());
-    out_.append(worker_.date_line());
-
-    bool closing = !keep_alive_ || r.wants_close() || worker_.shutting_down() || close_after_write_;
-    bool body_allowed = status_allows_body(status);
-    std::string_view body = r.body_view();
-    chunked_stream_ = false;
-    if (stream) {
-        if (req_.version_minor() >= 1) {
-            out_.append("Transfer-Encoding: chunked\r\n");
-            chunked_stream_ = true;
-        } else {
-            closing = true;  // HTTP/1.0: the body ends when the connection does
-        }
-    } else if (body_allowed) {
-        char num[24];
-        auto [end, ec] = std::to_chars(num, num + sizeof num, body.size());
-        out_.append("Content-Length: ");
-        out_.append(num, static_cast<std::size_t>(end - num));
-        out_.append("\r\n");
-    }
-    if (closing) {
-        out_.append("Connection: close\r\n");
-    } else if (req_.version_minor() == 0) {
-        out_.append("Connection: keep-alive\r\n");
-    }
-    close_after_write_ = closing;
-    out_.append("\r\n");
-    if (!stream && body_allowed && !is_head_request_) {
-        out_.append(body);
-    }
-}
-
-Connection::Fill Connection::fill() {
-    const ParserLimits& limits = worker_.options().limits;
-    if (!buf_) {
-        cap_ = kInitialBuffer;
-        buf_.reset(new char[cap_]);
-    }
-    if (end_ == cap_) {
-        if (start_ > 0) {
-            std::memmove(buf_.get(), buf_.get() + start_, end_ - start_);
-            end_ -= start_;
-            start_ = 0;
-            head_moved_ = phase_ == Phase::body;
-        }
-        if (phase_ == Phase::body && head_.body_kind == BodyKind::chunked) {
-            // Squeeze out the chunk framing already decoded so the buffer holds about the body.
-            std::size_t body_start = start_ + head_len_;
-            std::size_t removed = chunked_.compact(buf_.get() + body_start, end_ - body_start);
-            end_ -= removed;
-        }
-        if (end_ == cap_) {
-            std::size_t limit = limits.max_header_bytes + 1024;
-            if (phase_ == Phase::body) {
-                limit = head_len_ + (head_.body_kind == BodyKind::content_length
-                                         ? static_cast<std::size_t>(head_.content_length)
-                                         : static_cast<std::size_t>(limits.max_body_bytes) + kChunkSlack);
-            }
-            if (cap_ >= limit) {
-                return Fill::full;
-            }
-            std::size_t new_cap = std::min(std::max(cap_ * 2, kInitialBuffer), limit);
-            std::unique_ptr<char[]> bigger(new char[new_cap]);
-            std::memcpy(bigger.get(), buf_.get(), end_);
-            buf_ = std::move(bigger);
-            cap_ = new_cap;
-            head_moved_ = phase_ == Phase::body;
-        }
-    }
-    bool was_empty = start_ == end_;
-    for (;;) {
-        std::size_t space = cap_ - end_;
-        ssize_t n = ::recv(fd_, buf_.get() + end_, space, 0);
-        if (n > 0) {
-            end_ += static_cast<std::size_t>(n);
-            worker_.count_in(static_cast<std::size_t>(n));
-            // With edge-triggered epoll a short read means the socket is empty now: reading
-            // again would only return EAGAIN (one syscall per request saved).
-            read_drained_ = static_cast<std::size_t>(n) < space;
-            last_activity_ = worker_.loop().now();
-            if (was_empty && phase_ == Phase::head) {
-                request_start_ = last_activity_;
-            }
-            return Fill::data;
-        }
-        if (n == 0) {
-            return Fill::eof;
-        }
-        if (errno == EINTR) {
-            continue;
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            return Fill::again;
-        }
-        return Fill::error;
-    }
-}
-
-bool Connection::flush() {
-    while (pending_out() > 0) {
-        ssize_t n = ::send(fd_, out_.data() + out_sent_, pending_out(), MSG_NOSIGNAL);
-        if (n > 0) {
-            out_sent_ += static_cast<std::size_t>(n);
-            worker_.count_out(static_cast<std::size_t>(n));
-            continue;
-        }
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (write_blocked_since_ == TimePoint{}) {
-                write_blocked_since_ = worker_.loop().now();
-                // Ask for EPOLLOUT only now: watching it all the time wakes the loop on every ACK.
-                (void)worker_.loop().modify(fd_, EPOLLIN | EPOLLRDHUP | EPOLLOUT, this);
-            }
-            return false;
-        }
-        stop_.request_stop();  // EPIPE / ECONNRESET: the client is gone
-        close();
-        return false;
-    }
-    if (write_blocked_since_ != TimePoint{}) {
-        write_blocked_since_ = {};
-        (void)worker_.loop().modify(fd_, EPOLLIN | EPOLLRDHUP, this);
-    }
-    if (out_.capacity() > 1024 * 1024) {
-        std::string().swap(out_);  // do not keep a huge buffer per idle connection
-    } else {
-        out_.clear();
-    }
-    out_sent_ = 0;
-    if (close_after_write_ && (phase_ == Phase::head || timed_out_)) {
-        start_lingering();
-        return false;
-    }
-    return true;
-}
-
-void Connection::start_lingering() {
-    if (phase_ != Phase::lingering) {
-        ::shutdown(fd_, SHUT_WR);
-        phase_ = Phase::lingering;
-        linger_start_ = worker_.loop().now();
-    }
-    char sink[4096];
-    for (;;) {
-        ssize_t n = ::recv(fd_, sink, sizeof sink, 0);
-        if (n > 0) {
-            lingered_bytes_ += static_cast<std::size_t>(n);
-            if (lingered_bytes_ > kMaxLingerBytes) {
-                close();
-                return;
-            }
-            continue;
-        }
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            return;  // wait for EOF or the linger timeout
-        }
-        close();  // EOF or error
-        return;
-    }
+    Framing f = serialize_response(out_, r,
+                                   {.version_minor = req_.version_minor(),
+                                    .keep_alive = keep_alive_,
+                                    .head_request = is_head_request_,
+                                    .must_close = worker_.shutting_down() || close_after_write_,
+                                    .date_line = worker_.date_line()},
+                                   stream);
+    chunked_stream_ = f.chunked;
+    close_after_write_ = f.closing;
 }
 
 void Connection::close() {
     if (phase_ == Phase::closed) {
         return;
     }
-    if (handler_running_) {
+    if (running_ != Running::nothing) {
         stop_.request_stop();
     }
     worker_.loop().unwatch(fd_);
@@ -573,8 +395,8 @@ void Connection::close() {
     fd_ = -1;
     phase_ = Phase::closed;
     wake_drain_waiter();
-    if (!handler_running_) {
-        destroy_later();
+    if (running_ == Running::nothing) {
+        destroy_later();  // else when the coroutine is done with this connection
     }
 }
 
@@ -620,8 +442,9 @@ void Connection::on_tick(TimePoint now) {
             }
             break;
         case Phase::handler:
-            if (o.handler_timeout > Duration::zero() && !timed_out_ && now - handler_start_ > o.handler_timeout) {
-                timed_out_ = true;
+            if (o.handler_timeout > Duration::zero() && running_ == Running::coroutine &&
+                now - handler_start_ > o.handler_timeout) {
+                running_ = Running::answered_coroutine;
                 stop_.request_stop();
                 respond_problem(503, "the request took too long to process");
                 flush();
@@ -665,44 +488,5 @@ void Connection::force_close() {
 }
 
 StopToken Connection::stop_token() const noexcept { return const_cast<StopSource&>(stop_).token(); }
-
-namespace {
-struct DrainAwaiter {
-    std::coroutine_handle<>* slot;
-    bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) noexcept { *slot = h; }
-    void await_resume() const noexcept {}
-};
-}  // namespace
-
-Task<bool> Connection::write(std::string_view data) {
-    if (phase_ == Phase::closed || stop_.stop_requested()) {
-        co_return false;
-    }
-    if (!data.empty()) {
-        if (chunked_stream_) {
-            char size[20];
-            auto [end, ec] = std::to_chars(size, size + sizeof size, data.size(), 16);
-            out_.append(size, static_cast<std::size_t>(end - size));
-            out_.append("\r\n");
-            out_.append(data);
-            out_.append("\r\n");
-        } else {
-            out_.append(data);
-        }
-        flush();
-    }
-    while (phase_ != Phase::closed && pending_out() > kHighWater) {
-        co_await DrainAwaiter{&drain_waiter_};
-    }
-    co_return phase_ != Phase::closed;
-}
-
-void Connection::wake_drain_waiter() {
-    if (drain_waiter_ && (phase_ == Phase::closed || pending_out() <= kHighWater)) {
-        auto h = std::exchange(drain_waiter_, {});
-        worker_.loop().defer([h] { h.resume(); });
-    }
-}
 
 }  // namespace keel::http

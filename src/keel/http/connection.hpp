@@ -3,6 +3,7 @@
 // timeouts. Lives on its worker's loop thread only.
 
 #include <keel/core/stop_token.hpp>
+#include <keel/http/chunked.hpp>
 #include <keel/http/parser.hpp>
 #include <keel/http/request.hpp>
 #include <keel/http/response.hpp>
@@ -36,6 +37,16 @@ public:
     Connection* next = nullptr;
 
 private:
+    static constexpr std::size_t kInitialBuffer = 8 * 1024;
+    // Above this much unsent output we stop answering pipelined requests until the client reads.
+    static constexpr std::size_t kHighWater = 256 * 1024;
+    // After the last response of a closing connection we read and discard for a while, so the
+    // kernel sends FIN rather than RST and the client gets to read our answer.
+    static constexpr Duration kLingerTimeout = std::chrono::seconds(2);
+    static constexpr std::size_t kMaxLingerBytes = 1024 * 1024;
+    // Slack for chunk framing of the part of a chunked body not yet decoded.
+    static constexpr std::size_t kChunkSlack = 64 * 1024;
+
     enum class Phase : std::uint8_t { head, body, handler, stream, lingering, closed };
     enum class Fill : std::uint8_t { data, again, eof, full, error };
 
@@ -87,8 +98,11 @@ private:
     StopSource stop_;
     bool keep_alive_ = true;
     bool is_head_request_ = false;
-    bool handler_running_ = false;
-    bool timed_out_ = false;
+    // A coroutine (handler or streamed body) holding this connection: the connection may not
+    // be freed under it. answered_coroutine: past handler_timeout, the client got a 503 and
+    // whatever the handler returns is dropped.
+    enum class Running : std::uint8_t { nothing, coroutine, answered_coroutine };
+    Running running_ = Running::nothing;
     bool chunked_stream_ = false;
     StreamBody stream_fn_;
 
@@ -98,8 +112,9 @@ private:
     std::coroutine_handle<> drain_waiter_;
 
     bool first_request_ = true;
-    bool in_drive_ = false;
-    bool redrive_ = false;
+    // drive() re-entered from inside itself (an inline answer) runs once more instead of nesting.
+    enum class Drive : std::uint8_t { idle, driving, again };
+    Drive drive_ = Drive::idle;
     bool destroy_scheduled_ = false;
     TimePoint request_start_;
     TimePoint last_activity_;

@@ -1,0 +1,189 @@
+// Connection's socket side: filling the read buffer (growing it within the limits), sending
+// the output buffer (EPOLLOUT only while blocked), the lingering close, and the BodyWriter of
+// streamed responses. The request state machine is in connection.cpp.
+#include "connection.hpp"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+namespace keel::http {
+
+Connection::Fill Connection::fill() {
+    const ParserLimits& limits = worker_.options().limits;
+    if (!buf_) {
+        cap_ = kInitialBuffer;
+        buf_.reset(new char[cap_]);
+    }
+    if (end_ == cap_) {
+        if (start_ > 0) {
+            std::memmove(buf_.get(), buf_.get() + start_, end_ - start_);
+            end_ -= start_;
+            start_ = 0;
+            head_moved_ = phase_ == Phase::body;
+        }
+        if (phase_ == Phase::body && head_.body_kind == BodyKind::chunked) {
+            // Squeeze out the chunk framing already decoded so the buffer holds about the body.
+            std::size_t body_start = start_ + head_len_;
+            std::size_t removed = chunked_.compact(buf_.get() + body_start, end_ - body_start);
+            end_ -= removed;
+        }
+        if (end_ == cap_) {
+            std::size_t limit = limits.max_header_bytes + 1024;
+            if (phase_ == Phase::body) {
+                limit = head_len_ + (head_.body_kind == BodyKind::content_length
+                                         ? static_cast<std::size_t>(head_.content_length)
+                                         : static_cast<std::size_t>(limits.max_body_bytes) + kChunkSlack);
+            }
+            if (cap_ >= limit) {
+                return Fill::full;
+            }
+            std::size_t new_cap = std::min(std::max(cap_ * 2, kInitialBuffer), limit);
+            std::unique_ptr<char[]> bigger(new char[new_cap]);
+            std::memcpy(bigger.get(), buf_.get(), end_);
+            buf_ = std::move(bigger);
+            cap_ = new_cap;
+            head_moved_ = phase_ == Phase::body;
+        }
+    }
+    bool was_empty = start_ == end_;
+    for (;;) {
+        std::size_t space = cap_ - end_;
+        ssize_t n = ::recv(fd_, buf_.get() + end_, space, 0);
+        if (n > 0) {
+            end_ += static_cast<std::size_t>(n);
+            worker_.count_in(static_cast<std::size_t>(n));
+            // With edge-triggered epoll a short read means the socket is empty now: reading
+            // again would only return EAGAIN (one syscall per request saved).
+            read_drained_ = static_cast<std::size_t>(n) < space;
+            last_activity_ = worker_.loop().now();
+            if (was_empty && phase_ == Phase::head) {
+                request_start_ = last_activity_;
+            }
+            return Fill::data;
+        }
+        if (n == 0) {
+            return Fill::eof;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return Fill::again;
+        }
+        return Fill::error;
+    }
+}
+
+bool Connection::flush() {
+    while (pending_out() > 0) {
+        ssize_t n = ::send(fd_, out_.data() + out_sent_, pending_out(), MSG_NOSIGNAL);
+        if (n > 0) {
+            out_sent_ += static_cast<std::size_t>(n);
+            worker_.count_out(static_cast<std::size_t>(n));
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (write_blocked_since_ == TimePoint{}) {
+                write_blocked_since_ = worker_.loop().now();
+                // Ask for EPOLLOUT only now: watching it all the time wakes the loop on every ACK.
+                (void)worker_.loop().modify(fd_, EPOLLIN | EPOLLRDHUP | EPOLLOUT, this);
+            }
+            return false;
+        }
+        stop_.request_stop();  // EPIPE / ECONNRESET: the client is gone
+        close();
+        return false;
+    }
+    if (write_blocked_since_ != TimePoint{}) {
+        write_blocked_since_ = {};
+        (void)worker_.loop().modify(fd_, EPOLLIN | EPOLLRDHUP, this);
+    }
+    if (out_.capacity() > 1024 * 1024) {
+        std::string().swap(out_);  // do not keep a huge buffer per idle connection
+    } else {
+        out_.clear();
+    }
+    out_sent_ = 0;
+    if (close_after_write_ && (phase_ == Phase::head || running_ == Running::answered_coroutine)) {
+        start_lingering();
+        return false;
+    }
+    return true;
+}
+
+void Connection::start_lingering() {
+    if (phase_ != Phase::lingering) {
+        ::shutdown(fd_, SHUT_WR);
+        phase_ = Phase::lingering;
+        linger_start_ = worker_.loop().now();
+    }
+    char sink[4096];
+    for (;;) {
+        ssize_t n = ::recv(fd_, sink, sizeof sink, 0);
+        if (n > 0) {
+            lingered_bytes_ += static_cast<std::size_t>(n);
+            if (lingered_bytes_ > kMaxLingerBytes) {
+                close();
+                return;
+            }
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return;  // wait for EOF or the linger timeout
+        }
+        close();  // EOF or error
+        return;
+    }
+}
+
+namespace {
+struct DrainAwaiter {
+    std::coroutine_handle<>* slot;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) noexcept { *slot = h; }
+    void await_resume() const noexcept {}
+};
+}  // namespace
+
+Task<bool> Connection::write(std::string_view data) {
+    if (phase_ == Phase::closed || stop_.stop_requested()) {
+        co_return false;
+    }
+    if (!data.empty()) {
+        if (chunked_stream_) {
+            char size[20];
+            auto [end, ec] = std::to_chars(size, size + sizeof size, data.size(), 16);
+            out_.append(size, static_cast<std::size_t>(end - size));
+            out_.append("\r\n");
+            out_.append(data);
+            out_.append("\r\n");
+        } else {
+            out_.append(data);
+        }
+        flush();
+    }
+    while (phase_ != Phase::closed && pending_out() > kHighWater) {
+        co_await DrainAwaiter{&drain_waiter_};
+    }
+    co_return phase_ != Phase::closed;
+}
+
+void Connection::wake_drain_waiter() {
+    if (drain_waiter_ && (phase_ == Phase::closed || pending_out() <= kHighWater)) {
+        auto h = std::exchange(drain_waiter_, {});
+        worker_.loop().defer([h] { h.resume(); });
+    }
+}
+
+}  // namespace keel::http
