@@ -38,6 +38,17 @@ using keel::test::Process;
 
 std::string get(std::string_view path) { return "GET " + std::string(path) + " HTTP/1.1\r\nHost: t\r\n\r\n"; }
 
+/// Waits until slow_app on `port` has begun `n` /slow handlers (its /started counter).
+bool handlers_started(int port, int n) {
+    return keel::test::eventually(
+        [&] {
+            RawClient c(static_cast<std::uint16_t>(port), 1000ms);
+            auto r = c.exchange(get("/started"));
+            return r && std::atoi(r->body.c_str()) >= n;
+        },
+        10s);
+}
+
 }  // namespace
 
 TEST(AppConfig, InvalidFlagValueExitsWith2AndNamesKeyValueAllowed) {
@@ -128,7 +139,7 @@ TEST(AppLifecycle, GracefulShutdownUnderLoad) {
             return c.exchange(get("/slow?ms=1500"));
         }));
     }
-    std::this_thread::sleep_for(600ms);  // every one of them is inside its handler by now
+    ASSERT_TRUE(handlers_started(port, 16));  // every one of them is inside its handler
     p.signal(SIGTERM);
 
     for (auto& f : inflight) {
@@ -169,7 +180,7 @@ TEST(AppLifecycle, DeadlineForceClosesStragglersAndExits0) {
         RawClient c(static_cast<std::uint16_t>(port), 5000ms);
         return c.exchange(get("/slow?ms=30000"));
     });
-    std::this_thread::sleep_for(200ms);
+    ASSERT_TRUE(handlers_started(port, 1));
     auto start = std::chrono::steady_clock::now();
     p.signal(SIGTERM);
     EXPECT_EQ(p.wait(5s), 0);
@@ -186,9 +197,10 @@ TEST(AppLifecycle, SecondSignalExitsAtOnce) {
         RawClient c(static_cast<std::uint16_t>(port), 5000ms);
         return c.exchange(get("/slow?ms=30000"));
     });
-    std::this_thread::sleep_for(200ms);
+    ASSERT_TRUE(handlers_started(port, 1));
     p.signal(SIGTERM);
-    std::this_thread::sleep_for(200ms);
+    ASSERT_TRUE(
+        keel::test::eventually([&] { return p.stderr_text().find("\"msg\":\"shutting down\"") != std::string::npos; }));
     auto start = std::chrono::steady_clock::now();
     p.signal(SIGINT);
     EXPECT_EQ(p.wait(5s), 1);
@@ -216,14 +228,10 @@ TEST(AppAdmin, ReadinessTurnsFalseAtShutdownWhileRequestsFinish) {
     EXPECT_EQ(readyz(), 200);
     RawClient slow(static_cast<std::uint16_t>(port));
     ASSERT_TRUE(slow.send(get("/slow?ms=1500")));
-    std::this_thread::sleep_for(200ms);
+    ASSERT_TRUE(handlers_started(port, 1));
     p.signal(SIGTERM);
-    int during = 0;
-    for (int i = 0; i < 50 && during != 503; ++i) {
-        during = readyz();
-        std::this_thread::sleep_for(20ms);
-    }
-    EXPECT_EQ(during, 503);  // not ready while the in-flight request is still running
+    // Not ready while the in-flight request is still running.
+    EXPECT_TRUE(keel::test::eventually([&] { return readyz() == 503; }, 1000ms));
     auto finished = slow.read_response();
     ASSERT_TRUE(finished);
     EXPECT_EQ(finished->status, 200);

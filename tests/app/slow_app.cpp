@@ -1,13 +1,20 @@
 // A keel App used by app_test as a real process: /hello, /slow?ms=N (a coroutine that sleeps),
-// and two shutdown hooks that log their order. Requests are counted and logged.
+// /started (how many /slow handlers have begun: what tests wait for instead of sleeping), and
+// two shutdown hooks that log their order. Requests are counted and logged.
 #include <keel/keel.hpp>
 
+#include <atomic>
 #include <charconv>
 
 int main(int argc, char** argv) {
     keel::App app(argc, argv, {.name = "slow_app"});
-    keel::Handler handler = [](keel::Request& req) -> keel::Task<keel::Response> {
+    std::atomic<int> started{0};
+    keel::Handler handler = [&started](keel::Request& req) -> keel::Task<keel::Response> {
+        if (req.path() == "/started") {
+            co_return keel::Response::text(std::to_string(started.load()));
+        }
         if (req.path() == "/slow") {
+            started.fetch_add(1);
             int ms = 100;
             std::string_view q = req.query();
             if (q.substr(0, 3) == "ms=") {

@@ -3,6 +3,7 @@
 #include <keel/cache/cache_aside.hpp>
 #include <keel/core/loop_thread.hpp>
 #include <keel/core/sleep.hpp>
+#include <support/eventually.hpp>
 
 #include <gtest/gtest.h>
 
@@ -44,10 +45,7 @@ TEST(SingleFlight, HundredConcurrentMissesCauseOneLoad) {
     };
     start(a);
     start(b);
-    for (int i = 0; i < 300 && done < 100; ++i) {
-        std::this_thread::sleep_for(10ms);
-    }
-    EXPECT_EQ(done, 100);
+    ASSERT_TRUE(keel::test::eventually([&] { return done == 100; }));
     EXPECT_EQ(right, 100);
     EXPECT_EQ(loads, 1);
     EXPECT_EQ(flight.executions(), 1u);
@@ -83,25 +81,22 @@ protected:
 };
 
 TEST_F(CacheAside, StaleWhileRevalidateServesAtOnceAndRefreshesInTheBackground) {
-    AsidePolicy<int> policy{{.ttl = 50ms, .stale_while_revalidate = 10s}};
+    // The TTL is long enough that a loaded machine does not see the refreshed entry go stale too.
+    AsidePolicy<int> policy{{.ttl = 300ms, .stale_while_revalidate = 10s}};
     EXPECT_EQ(*read(policy), 1);
     EXPECT_EQ(*read(policy), 1);  // fresh: no load
     EXPECT_EQ(src.calls, 1);
     src.value = 2;
-    std::this_thread::sleep_for(60ms);
-    EXPECT_EQ(*read(policy), 1);  // stale: served as is...
-    for (int i = 0; i < 100 && src.calls < 2; ++i) {
-        std::this_thread::sleep_for(5ms);
-    }
-    std::this_thread::sleep_for(10ms);
+    std::this_thread::sleep_for(310ms);  // time passing, not a barrier: the entry is now stale
+    EXPECT_EQ(*read(policy), 1);         // stale: served as is...
+    EXPECT_TRUE(keel::test::eventually([&] { return *read(policy) == 2; }));
     EXPECT_EQ(src.calls, 2);  // ...and reloaded once behind the scenes
-    EXPECT_EQ(*read(policy), 2);
 }
 
 TEST_F(CacheAside, StaleIfErrorHidesAFailingSource) {
     AsidePolicy<int> policy{{.ttl = 20ms, .stale_if_error = 10s}};
     EXPECT_EQ(*read(policy), 1);
-    std::this_thread::sleep_for(30ms);
+    std::this_thread::sleep_for(30ms);  // past the TTL
     src.failing = true;
     auto r = read(policy);
     ASSERT_TRUE(r);  // the error is hidden by the stale value
@@ -120,8 +115,8 @@ TEST_F(CacheAside, NegativeValuesUseTheirOwnTtl) {
     EXPECT_EQ(*read(policy), 0);
     EXPECT_EQ(src.calls, 1);
     src.value = 5;
-    std::this_thread::sleep_for(40ms);
-    EXPECT_EQ(*read(policy), 5);  // the negative entry expired quickly
+    std::this_thread::sleep_for(40ms);  // past the negative TTL
+    EXPECT_EQ(*read(policy), 5);        // the negative entry expired quickly
     EXPECT_EQ(src.calls, 2);
 }
 

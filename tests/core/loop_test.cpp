@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <keel/core/loop.hpp>
 #include <thread>
 #include <vector>
@@ -134,7 +135,9 @@ TEST(Loop, EveryPostWakesTheLoopEvenWhenNothingFollowsIt) {
 TEST(Loop, StopFromAnotherThreadWakesIdleLoop) {
     keel::Loop loop;
     std::thread runner([&] { loop.run(); });
-    std::this_thread::sleep_for(20ms);
+    std::promise<void> ran;
+    loop.post([&] { ran.set_value(); });
+    ran.get_future().wait();  // the loop runs, and has nothing left to do
     auto start = std::chrono::steady_clock::now();
     loop.stop();
     runner.join();

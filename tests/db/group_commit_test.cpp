@@ -49,10 +49,7 @@ TEST(GroupCommit, ConcurrentItemsShareBatchesAndGetTheirOwnResults) {
     };
     run(a, 0);
     run(b, 1000);
-    for (int i = 0; i < 500 && done < 2 * kPerLoop; ++i) {
-        std::this_thread::sleep_for(10ms);
-    }
-    EXPECT_EQ(done, 2 * kPerLoop);
+    ASSERT_TRUE(keel::test::eventually([&] { return done == 2 * kPerLoop; }, 5s));
     EXPECT_EQ(correct, 2 * kPerLoop);
     auto s = gc.stats();
     EXPECT_EQ(s.items, 200u);

@@ -365,7 +365,7 @@ TEST_F(ServerTest, SlowHeaderClientIsCutOffWhileOthersAreServed) {
         return std::make_pair(c.read_until_close(), answered);
     });
     // While the slow client dribbles, others are served promptly.
-    std::this_thread::sleep_for(300ms);
+    ASSERT_TRUE(keel::test::eventually([&] { return srv.server().stats().bytes_in > 0; }));
     for (int i = 0; i < 5; ++i) {
         RawClient fast(srv.port(), 1000ms);
         auto r = fast.exchange(get("/hello"));
@@ -424,10 +424,7 @@ TEST_F(ServerTest, HandlerDeadlineGives503AndCancelsTheHandler) {
     EXPECT_EQ(r->status, 503);
     EXPECT_EQ(r->header("Content-Type"), "application/problem+json");
     EXPECT_TRUE(c.closed_by_peer());
-    for (int i = 0; i < 50 && seen.cancelled.load() == 0; ++i) {
-        std::this_thread::sleep_for(20ms);
-    }
-    EXPECT_EQ(seen.cancelled.load(), 1);
+    EXPECT_TRUE(keel::test::eventually([&] { return seen.cancelled.load() == 1; }));
 }
 
 TEST_F(ServerTest, ClientThatNeverReadsIsCutAtWriteTimeout) {
@@ -440,10 +437,7 @@ TEST_F(ServerTest, ClientThatNeverReadsIsCutAtWriteTimeout) {
         ::setsockopt(0, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
         ASSERT_TRUE(c.send(get("/big?n=64000000")));
         // never read; the server must give up on its own
-        for (int i = 0; i < 100 && srv.server().stats().connections_open > 0; ++i) {
-            std::this_thread::sleep_for(30ms);
-        }
-        EXPECT_EQ(srv.server().stats().connections_open, 0u);
+        EXPECT_TRUE(keel::test::eventually([&] { return srv.server().stats().connections_open == 0; }));
     }
 }
 
@@ -452,16 +446,10 @@ TEST_F(ServerTest, ClientGoneFiresTheStopToken) {
     {
         RawClient c(srv.port());
         ASSERT_TRUE(c.send(get("/slow?ms=10000")));
-        std::this_thread::sleep_for(100ms);
+        ASSERT_TRUE(keel::test::eventually([&] { return seen.started.load() == 1; }));
     }  // closes the socket mid-request
-    for (int i = 0; i < 100 && seen.cancelled.load() == 0; ++i) {
-        std::this_thread::sleep_for(20ms);
-    }
-    EXPECT_EQ(seen.cancelled.load(), 1);
-    for (int i = 0; i < 100 && srv.server().stats().connections_open > 0; ++i) {
-        std::this_thread::sleep_for(20ms);
-    }
-    EXPECT_EQ(srv.server().stats().connections_open, 0u);
+    EXPECT_TRUE(keel::test::eventually([&] { return seen.cancelled.load() == 1; }));
+    EXPECT_TRUE(keel::test::eventually([&] { return srv.server().stats().connections_open == 0; }));
 }
 
 // ---------------------------------------------------------------------------- shutdown
@@ -482,14 +470,12 @@ TEST_F(ServerTest, GracefulShutdownFinishesInFlightAndRefusesNew) {
             return c.exchange(get("/slow?ms=1000"));
         }));
     }
-    std::this_thread::sleep_for(400ms);  // all ten are inside their handler now
+    ASSERT_TRUE(keel::test::eventually([&] { return seen.started.load() == 10; }));  // all ten inside
     srv->server().shutdown();
 
     EXPECT_TRUE(idle.closed_by_peer());  // idle connections close at once
-    for (int i = 0; i < 50 && !connect_refused(port); ++i) {
-        std::this_thread::sleep_for(10ms);
-    }
-    EXPECT_TRUE(connect_refused(port));  // listener closed: refused, not accepted and dropped
+    // listener closed: refused, not accepted and dropped
+    EXPECT_TRUE(keel::test::eventually([&] { return connect_refused(port); }, 500ms));
 
     for (auto& f : inflight) {
         auto r = f.get();
@@ -547,7 +533,7 @@ TEST_F(ServerTest, ForcedStopCancelsStragglers) {
         RawClient c(port);
         return c.exchange(get("/slow?ms=10000"));
     });
-    std::this_thread::sleep_for(150ms);
+    ASSERT_TRUE(keel::test::eventually([&] { return seen.started.load() == 1; }));
     srv->server().shutdown();
     EXPECT_FALSE(srv->server().wait_drained(200ms));
     srv->server().stop();

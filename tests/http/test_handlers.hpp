@@ -14,6 +14,7 @@
 namespace keel::test {
 
 struct Observed {
+    std::atomic<int> started{0};  ///< /slow handlers that began: what tests wait for
     std::atomic<int> cancelled{0};
     std::atomic<int> completed{0};
 };
@@ -48,6 +49,7 @@ inline http::Handler make_test_handler(Observed& seen) {
             co_return r;
         }
         if (path == "/slow") {
+            seen.started.fetch_add(1);
             bool full = co_await sleep_for(std::chrono::milliseconds(query_int(req.query(), "ms", 100)), req.stop_token());
             if (!full) {
                 seen.cancelled.fetch_add(1);

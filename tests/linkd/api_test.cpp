@@ -411,17 +411,14 @@ struct Receiver {
         return keel::http::Response::text("", static_cast<int>(seen.size()) <= refuse_first ? 503 : 204);
     }};
     std::vector<Delivery> wait_for(std::size_t n) {
-        for (int i = 0; i < 500; ++i) {
-            {
+        keel::test::eventually(
+            [&] {
                 std::lock_guard lock(mu);
-                if (seen.size() >= n) {
-                    return seen;
-                }
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
+                return seen.size() >= n;
+            },
+            std::chrono::seconds(5));
         std::lock_guard lock(mu);
-        return seen;
+        return seen;  // the caller checks the count
     }
 };
 

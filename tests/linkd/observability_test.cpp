@@ -143,7 +143,8 @@ TEST_F(Observed, CpuProfileUnderLoadShowsKeelsOwnFunctions) {
         profile = get(admin_, "/debug/pprof/profile?seconds=2", &status, 15000ms);
         EXPECT_EQ(status, 200);
     });
-    std::this_thread::sleep_for(500ms);
+    ASSERT_TRUE(keel::test::eventually(
+        [&] { return get(admin_, "/debug/pprof/").find("being taken now") != std::string::npos; }));
     int busy = 0;
     get(admin_, "/debug/pprof/profile?seconds=1", &busy);
     EXPECT_EQ(busy, 409);  // one at a time

@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <support/eventually.hpp>
 #include <utility>
 
 namespace {
@@ -563,9 +564,7 @@ TEST(LinkServiceHerd, ConcurrentMissesForOneSlugReadTheDatabaseOnce) {
                 [](std::exception_ptr) {});
         }
     });
-    for (int i = 0; i < 300 && done < 50; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    ASSERT_TRUE(keel::test::eventually([&] { return done == 50; }));
     EXPECT_EQ(ok, 50);
     EXPECT_EQ(repo.find_link_calls, 1);
     EXPECT_EQ(clicks.pending(made->id), 50);

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <mutex>
+#include <support/eventually.hpp>
 #include <thread>
 #include <vector>
 
@@ -140,9 +141,7 @@ TEST(Log, BatchedLinesReachTheSinkWithinATickWithoutFlush) {
         std::lock_guard lock(mu);
         return lines.size();
     };
-    for (int i = 0; i < 100 && seen() < 2; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    ASSERT_TRUE(keel::test::eventually([&] { return seen() >= 2; }));
     ASSERT_EQ(seen(), 2u);  // delivered by the ticker, in order, one line each
     EXPECT_NE(lines[0].find("\"msg\":\"one\""), std::string::npos);
     EXPECT_NE(lines[1].find("\"msg\":\"two\""), std::string::npos);

@@ -6,6 +6,7 @@
 #include <keel/postgres/postgres.hpp>
 
 #include <support/postgres_server.hpp>
+#include <support/eventually.hpp>
 
 #include <gtest/gtest.h>
 
@@ -234,11 +235,7 @@ TEST_F(Postgres, PoolRidesOutAServerRestart) {
     EXPECT_LT(took, 1500ms);  // within the acquire timeout (+ slack), not a hang
     g_server->start();
     Result<std::int64_t> up = keel::Error(keel::Errc::internal, "not tried");
-    for (int i = 0; i < 100 && !up; ++i) {
-        std::this_thread::sleep_for(50ms);
-        up = query();
-    }
-    ASSERT_TRUE(up) << up.error().message();
+    ASSERT_TRUE(keel::test::eventually([&] { return bool(up = query()); }, 5s)) << up.error().message();
     EXPECT_EQ(*up, 42);
     EXPECT_GE(pool->stats().broken_closed + pool->stats().connect_errors, 1u);
 }

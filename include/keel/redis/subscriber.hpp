@@ -24,6 +24,7 @@ namespace keel::redis {
 struct SubscriberStats {
     std::uint64_t messages = 0;
     std::uint64_t subscribes = 0;  ///< successful (re)subscriptions
+    std::uint64_t failures = 0;    ///< connections that failed or dropped (each schedules a retry)
 };
 
 class Subscriber {

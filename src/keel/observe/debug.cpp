@@ -152,7 +152,11 @@ std::vector<DebugRoute> pprof_routes(PprofOptions options) {
     routes.push_back({"/debug/pprof/", [](http::Request&) {
                           http::Response res(200);
                           res.header("Content-Type", "text/html; charset=utf-8");
-                          res.static_body(kIndex);
+                          if (g_profiling.load()) {  // so an operator (or a test) sees why a profile gets 409
+                              res.body(std::string(kIndex) + "<p>A CPU profile is being taken now.</p>\n");
+                          } else {
+                              res.static_body(kIndex);
+                          }
                           return res;
                       }});
     routes.push_back({"/debug/pprof/profile", [options](http::Request& req) { return cpu_profile(options, req); }});

@@ -58,7 +58,8 @@ public:
 
     bool subscribed() const noexcept { return subscribed_.load(std::memory_order_relaxed); }
     SubscriberStats stats() const noexcept {
-        return {messages_.load(std::memory_order_relaxed), subscribes_.load(std::memory_order_relaxed)};
+        return {messages_.load(std::memory_order_relaxed), subscribes_.load(std::memory_order_relaxed),
+                failures_.load(std::memory_order_relaxed)};
     }
 
 private:
@@ -103,6 +104,7 @@ private:
 
     void retry_later() {
         if (!closing_ && retry_timer_ == 0) {
+            failures_.fetch_add(1, std::memory_order_relaxed);
             retry_timer_ = loop_.run_after(backoff_.next(), [this] { start(); });
         }
     }
@@ -119,7 +121,7 @@ private:
     std::size_t confirmed_ = 0;
     bool closing_ = false;
     std::atomic<bool> subscribed_{false};
-    std::atomic<std::uint64_t> messages_{0}, subscribes_{0};
+    std::atomic<std::uint64_t> messages_{0}, subscribes_{0}, failures_{0};
 };
 
 Subscriber::Subscriber(Loop& loop, Options options, std::vector<std::string> channels, OnMessage on_message,
