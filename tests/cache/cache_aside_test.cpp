@@ -66,6 +66,11 @@ struct Source {
     }
 };
 
+/// The time the caches below see: moved by hand, so TTLs expire exactly when a test says.
+std::atomic<keel::TimePoint> g_now{keel::TimePoint{} + 1h};
+keel::TimePoint test_now() { return g_now.load(); }
+void advance(keel::Duration d) { g_now.store(g_now.load() + d); }
+
 /// A cache in front of a Source, read through cache_aside from a loop thread.
 class CacheAside : public ::testing::Test {
 protected:
@@ -74,21 +79,23 @@ protected:
     }
     Result<int> read(const AsidePolicy<int>& policy) { return read(policy, cache); }
 
-    LruCache<int> cache;
+    LruCache<int> cache{{.clock = test_now}};
     SingleFlight<Result<int>> flight;
     Source src;
     keel::LoopThread lt;
 };
 
 TEST_F(CacheAside, StaleWhileRevalidateServesAtOnceAndRefreshesInTheBackground) {
-    // The TTL is long enough that a loaded machine does not see the refreshed entry go stale too.
-    AsidePolicy<int> policy{{.ttl = 300ms, .stale_while_revalidate = 10s}};
+    AsidePolicy<int> policy{{.ttl = 50ms, .stale_while_revalidate = 10s}};
     EXPECT_EQ(*read(policy), 1);
     EXPECT_EQ(*read(policy), 1);  // fresh: no load
     EXPECT_EQ(src.calls, 1);
     src.value = 2;
-    std::this_thread::sleep_for(310ms);  // time passing, not a barrier: the entry is now stale
-    EXPECT_EQ(*read(policy), 1);         // stale: served as is...
+    advance(49ms);
+    EXPECT_EQ(*read(policy), 1);  // still fresh: no load
+    EXPECT_EQ(src.calls, 1);
+    advance(1ms);                 // the entry is now stale
+    EXPECT_EQ(*read(policy), 1);  // stale: served as is...
     EXPECT_TRUE(keel::test::eventually([&] { return *read(policy) == 2; }));
     EXPECT_EQ(src.calls, 2);  // ...and reloaded once behind the scenes
 }
@@ -96,13 +103,13 @@ TEST_F(CacheAside, StaleWhileRevalidateServesAtOnceAndRefreshesInTheBackground) 
 TEST_F(CacheAside, StaleIfErrorHidesAFailingSource) {
     AsidePolicy<int> policy{{.ttl = 20ms, .stale_if_error = 10s}};
     EXPECT_EQ(*read(policy), 1);
-    std::this_thread::sleep_for(30ms);  // past the TTL
+    advance(20ms);  // past the TTL
     src.failing = true;
     auto r = read(policy);
     ASSERT_TRUE(r);  // the error is hidden by the stale value
     EXPECT_EQ(*r, 1);
     EXPECT_EQ(cache.stats().load_errors, 1u);
-    LruCache<int> empty;
+    LruCache<int> empty{{.clock = test_now}};
     auto none = read(policy, empty);
     ASSERT_FALSE(none);  // nothing to fall back on: the error
     EXPECT_EQ(none.error().code(), keel::Errc::unavailable);
@@ -115,8 +122,10 @@ TEST_F(CacheAside, NegativeValuesUseTheirOwnTtl) {
     EXPECT_EQ(*read(policy), 0);
     EXPECT_EQ(src.calls, 1);
     src.value = 5;
-    std::this_thread::sleep_for(40ms);  // past the negative TTL
-    EXPECT_EQ(*read(policy), 5);        // the negative entry expired quickly
+    advance(29ms);
+    EXPECT_EQ(*read(policy), 0);  // still within the negative TTL
+    advance(1ms);
+    EXPECT_EQ(*read(policy), 5);  // the negative entry expired quickly
     EXPECT_EQ(src.calls, 2);
 }
 

@@ -73,74 +73,90 @@ TEST(Parser, ObsTextInValueIsAccepted) {
     EXPECT_EQ(header_of(p, "X-Name"), "caf\xc3\xa9");
 }
 
-TEST(Parser, Http10DefaultsToClose) {
-    auto p = parse("GET / HTTP/1.0\r\n\r\n");
-    ASSERT_EQ(p.result.status, ParseStatus::complete);
-    EXPECT_EQ(p.head.version_minor, 0);
-    EXPECT_FALSE(p.head.keep_alive);
+// One row per rule of the request line and framing; each names what it expects of the head.
+struct AcceptCase {
+    const char* name;
+    std::string request;
+    const char* method = "GET";
+    const char* target = "/";
+    int version_minor = 1;
+    bool keep_alive = true;
+    BodyKind body_kind = BodyKind::none;
+    std::size_t content_length = 0;
+    bool expect_continue = false;
+};
+
+void PrintTo(const AcceptCase& c, std::ostream* os) { *os << c.name; }
+
+class ParserAccepts : public ::testing::TestWithParam<AcceptCase> {};
+
+TEST_P(ParserAccepts, WithTheExpectedHead) {
+    const AcceptCase& c = GetParam();
+    auto p = parse(c.request);
+    ASSERT_EQ(p.result.status, ParseStatus::complete) << keel::http::describe(p.result.error);
+    EXPECT_EQ(p.head.method, c.method);
+    EXPECT_EQ(p.head.target, c.target);
+    EXPECT_EQ(p.head.version_minor, c.version_minor);
+    EXPECT_EQ(p.head.keep_alive, c.keep_alive);
+    EXPECT_EQ(p.head.body_kind, c.body_kind);
+    EXPECT_EQ(p.head.content_length, c.content_length);
+    EXPECT_EQ(p.head.expect_continue, c.expect_continue);
 }
 
-TEST(Parser, Http10KeepAliveToken) {
-    auto p = parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n");
-    ASSERT_EQ(p.result.status, ParseStatus::complete);
-    EXPECT_TRUE(p.head.keep_alive);
-}
-
-TEST(Parser, Http11ConnectionCloseInList) {
-    auto p = parse("GET / HTTP/1.1\r\nHost: h\r\nConnection: upgrade, close\r\n\r\n");
-    ASSERT_EQ(p.result.status, ParseStatus::complete);
-    EXPECT_FALSE(p.head.keep_alive);
-}
-
-TEST(Parser, Http1xMinorAboveOneIsTreatedAsHttp11) {
-    auto p = parse("GET / HTTP/1.2\r\nHost: h\r\n\r\n");
-    ASSERT_EQ(p.result.status, ParseStatus::complete);
-    EXPECT_EQ(p.head.version_minor, 1);
-}
-
-TEST(Parser, ContentLengthBody) {
-    auto p = parse("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello");
-    ASSERT_EQ(p.result.status, ParseStatus::complete);
-    EXPECT_EQ(p.head.body_kind, BodyKind::content_length);
-    EXPECT_EQ(p.head.content_length, 5u);
-}
-
-TEST(Parser, ContentLengthZeroMeansNoBody) {
-    auto p = parse("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
-    ASSERT_EQ(p.result.status, ParseStatus::complete);
-    EXPECT_EQ(p.head.body_kind, BodyKind::none);
-}
-
-TEST(Parser, IdenticalDuplicateContentLengthIsAccepted) {
-    // RFC 9110 §8.6: a list of identical values may be treated as one.
-    auto p = parse("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 3, 3\r\n\r\n");
-    ASSERT_EQ(p.result.status, ParseStatus::complete);
-    EXPECT_EQ(p.head.content_length, 3u);
-}
-
-TEST(Parser, ChunkedTransferEncodingCaseInsensitive) {
-    auto p = parse("POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: ChUnKeD\r\n\r\n");
-    ASSERT_EQ(p.result.status, ParseStatus::complete);
-    EXPECT_EQ(p.head.body_kind, BodyKind::chunked);
-}
-
-TEST(Parser, ExpectContinue) {
-    auto p = parse("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nExpect: 100-Continue\r\n\r\n");
-    ASSERT_EQ(p.result.status, ParseStatus::complete);
-    EXPECT_TRUE(p.head.expect_continue);
-}
-
-TEST(Parser, OneLeadingEmptyLineIsIgnored) {
-    auto p = parse("\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n");
-    ASSERT_EQ(p.result.status, ParseStatus::complete);
-    EXPECT_EQ(p.head.method, "GET");
-}
-
-TEST(Parser, AbsoluteFormTarget) {
-    auto p = parse("GET http://example.com/a?b HTTP/1.1\r\nHost: example.com\r\n\r\n");
-    ASSERT_EQ(p.result.status, ParseStatus::complete);
-    EXPECT_EQ(p.head.target, "http://example.com/a?b");
-}
+INSTANTIATE_TEST_SUITE_P(
+    Heads, ParserAccepts,
+    ::testing::Values(
+        AcceptCase{.name = "http10_defaults_to_close", .request = "GET / HTTP/1.0\r\n\r\n", .version_minor = 0,
+                   .keep_alive = false},
+        AcceptCase{.name = "http10_keep_alive_token",
+                   .request = "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
+                   .version_minor = 0},
+        AcceptCase{.name = "http11_close_in_a_list",
+                   .request = "GET / HTTP/1.1\r\nHost: h\r\nConnection: upgrade, close\r\n\r\n",
+                   .keep_alive = false},
+        AcceptCase{.name = "http1x_minor_above_one_is_http11", .request = "GET / HTTP/1.2\r\nHost: h\r\n\r\n"},
+        AcceptCase{.name = "content_length_body",
+                   .request = "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello",
+                   .method = "POST",
+                   .target = "/x",
+                   .body_kind = BodyKind::content_length,
+                   .content_length = 5},
+        AcceptCase{.name = "content_length_zero_means_no_body",
+                   .request = "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
+                   .method = "POST",
+                   .target = "/x"},
+        // RFC 9110 §8.6: a list of identical values may be treated as one.
+        AcceptCase{.name = "identical_duplicate_content_length",
+                   .request = "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 3, 3\r\n\r\n",
+                   .method = "POST",
+                   .target = "/x",
+                   .body_kind = BodyKind::content_length,
+                   .content_length = 3},
+        AcceptCase{.name = "chunked_is_case_insensitive",
+                   .request = "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: ChUnKeD\r\n\r\n",
+                   .method = "POST",
+                   .target = "/x",
+                   .body_kind = BodyKind::chunked},
+        AcceptCase{.name = "expect_100_continue",
+                   .request = "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nExpect: 100-Continue\r\n\r\n",
+                   .method = "POST",
+                   .target = "/x",
+                   .body_kind = BodyKind::content_length,
+                   .content_length = 3,
+                   .expect_continue = true},
+        AcceptCase{.name = "one_leading_empty_line_is_ignored", .request = "\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n"},
+        AcceptCase{.name = "absolute_form_target",
+                   .request = "GET http://example.com/a?b HTTP/1.1\r\nHost: example.com\r\n\r\n",
+                   .target = "http://example.com/a?b"},
+        AcceptCase{.name = "asterisk_form_for_options",
+                   .request = "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
+                   .method = "OPTIONS",
+                   .target = "*"},
+        AcceptCase{.name = "extension_method_is_a_token",
+                   .request = "PURGE /x HTTP/1.1\r\nHost: h\r\n\r\n",
+                   .method = "PURGE",
+                   .target = "/x"}),
+    [](const auto& info) { return std::string(info.param.name); });
 
 TEST(Parser, ValidHostsAreAccepted) {
     for (const char* host : {"example.com", "example.com:8080", "127.0.0.1:80", "[::1]", "[::1]:8443",
@@ -160,17 +176,6 @@ TEST(Parser, AbsoluteFormAuthorityWinsOverHost) {
     auto q = parse("GET https://good.example HTTP/1.1\r\nHost: evil.example\r\n\r\n");
     ASSERT_EQ(q.result.status, ParseStatus::complete);
     EXPECT_EQ(q.head.host, "good.example");
-}
-
-TEST(Parser, AsteriskFormOnlyForOptions) {
-    EXPECT_EQ(parse("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n").result.status, ParseStatus::complete);
-    EXPECT_EQ(parse("GET * HTTP/1.1\r\nHost: h\r\n\r\n").result.error, ParseError::bad_target);
-}
-
-TEST(Parser, ExtensionMethodIsAToken) {
-    auto p = parse("PURGE /x HTTP/1.1\r\nHost: h\r\n\r\n");
-    ASSERT_EQ(p.result.status, ParseStatus::complete);
-    EXPECT_EQ(p.head.method, "PURGE");
 }
 
 // ---------------------------------------------------------------------------- rejected
@@ -274,6 +279,7 @@ INSTANTIATE_TEST_SUITE_P(
         RejectCase{"absolute_form_bad_authority_char", "GET http://h^x/a HTTP/1.1\r\n" + kH + "\r\n", ParseError::bad_target},
         RejectCase{"cl_empty_list_element", "POST / HTTP/1.1\r\n" + kH + "Content-Length: ,5\r\n\r\n", ParseError::bad_content_length},
         RejectCase{"relative_target", "GET a/b HTTP/1.1\r\n" + kH + "\r\n", ParseError::bad_target},
+        RejectCase{"asterisk_form_only_for_options", "GET * HTTP/1.1\r\n" + kH + "\r\n", ParseError::bad_target},
         RejectCase{"missing_version", "GET /\r\n" + kH + "\r\n", ParseError::bad_request_line},
         RejectCase{"lowercase_version", "GET / http/1.1\r\n" + kH + "\r\n", ParseError::bad_version},
         RejectCase{"version_garbage", "GET / HTTP/1.1x\r\n" + kH + "\r\n", ParseError::bad_version},

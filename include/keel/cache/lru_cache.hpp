@@ -35,6 +35,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace keel::cache {
@@ -43,6 +44,9 @@ struct CacheOptions {
     std::size_t max_entries = 100'000;
     std::size_t max_bytes = 0;  ///< 0: no byte bound. Counted as key + the size given to put()
     std::size_t shards = 16;    ///< rounded up to a power of two
+    /// What the cache calls now: tests pass a clock they move by hand, so TTLs expire on
+    /// cue instead of after a sleep.
+    TimePoint (*clock)() = [] { return Clock::now(); };
 };
 
 /// How long an entry may be served.
@@ -82,10 +86,15 @@ public:
         shards_ = std::vector<Shard>(n);
         per_shard_entries_ = std::max<std::size_t>(1, (options.max_entries + n - 1) / n);
         per_shard_bytes_ = options.max_bytes == 0 ? 0 : std::max<std::size_t>(1, (options.max_bytes + n - 1) / n);
+        clock_ = options.clock != nullptr ? options.clock : CacheOptions{}.clock;
     }
 
+    /// The cache's time (CacheOptions::clock); the overloads without `now` use it.
+    TimePoint now() const { return clock_(); }
+
     /// The value when fresh (nullopt when absent or expired).
-    std::optional<V> get(std::string_view key, TimePoint now = Clock::now()) {
+    std::optional<V> get(std::string_view key) { return get(key, now()); }
+    std::optional<V> get(std::string_view key, TimePoint now) {
         Shard& s = shard(key);
         {
             SharedSlot read(s.lock);
@@ -111,7 +120,11 @@ public:
     /// hot entry without moving its cache line between cores. True when fn was called; keep fn
     /// short (it holds the thread's read slot).
     template <class Fn>
-    bool visit(std::string_view key, Fn&& fn, TimePoint now = Clock::now()) {
+    bool visit(std::string_view key, Fn&& fn) {
+        return visit(key, std::forward<Fn>(fn), now());
+    }
+    template <class Fn>
+    bool visit(std::string_view key, Fn&& fn, TimePoint now) {
         Shard& s = shard(key);
         SharedSlot read(s.lock);
         auto it = s.index.find(key);
@@ -126,7 +139,8 @@ public:
     }
 
     /// The value with how fresh it is (see the file comment).
-    Lookup<V> lookup(std::string_view key, TimePoint now = Clock::now()) {
+    Lookup<V> lookup(std::string_view key) { return lookup(key, now()); }
+    Lookup<V> lookup(std::string_view key, TimePoint now) {
         Shard& s = shard(key);
         {
             SharedSlot read(s.lock);
@@ -153,12 +167,16 @@ public:
         return {};
     }
 
-    void put(std::string_view key, V value, Duration ttl, TimePoint now = Clock::now()) {
+    void put(std::string_view key, V value, Duration ttl) { put(key, std::move(value), ttl, now()); }
+    void put(std::string_view key, V value, Duration ttl, TimePoint now) {
         put(key, std::move(value), EntryPolicy{ttl, {}, {}}, sizeof(V), now);
     }
 
     /// `bytes`: what the value costs against max_bytes (the key is added).
-    void put(std::string_view key, V value, const EntryPolicy& p, std::size_t bytes, TimePoint now = Clock::now()) {
+    void put(std::string_view key, V value, const EntryPolicy& p, std::size_t bytes) {
+        put(key, std::move(value), p, bytes, now());
+    }
+    void put(std::string_view key, V value, const EntryPolicy& p, std::size_t bytes, TimePoint now) {
         Shard& s = shard(key);
         std::lock_guard lock(s.lock);
         if (auto it = s.index.find(key); it != s.index.end()) {
@@ -288,6 +306,7 @@ private:
     }
 
     std::vector<Shard> shards_;
+    TimePoint (*clock_)() = nullptr;
     std::array<Counts, SpreadLock::kSlots> counts_;
     std::size_t per_shard_entries_ = 1;
     std::size_t per_shard_bytes_ = 0;
