@@ -117,11 +117,9 @@ Task<ProblemOr> list(keel::sqlite::Database& db, Request& req) {
 }
 
 Task<ProblemOr> get(keel::sqlite::Database& db, Request& req) {
-    KEEL_CO_TRY(id, id_of(req));
-    KEEL_CO_TRY(todo, answer(co_await db.with(req).query_one<Todo>(std::string("SELECT ") + kColumns +
-                                                                        " FROM todos WHERE id = ?1",
-                                                                    id),
-                             req.param("id")));
+    KEEL_CO_TRY(id, id_of(req));  // 404 for "/v1/todos/abc"
+    auto row = co_await db.with(req).query_one<Todo>("SELECT id, title, done, created_at FROM todos WHERE id = ?1", id);
+    KEEL_CO_TRY(todo, answer(std::move(row), req.param("id")));  // no row → 404, busy → 503
     co_return keel::http::json_response(todo);
 }
 

@@ -124,3 +124,24 @@ TEST(HotPathAllocations, RoutedRequestWithParameterMakesNone) {
 TEST(HotPathAllocations, CoroutineHandlerMakesNone) {
     EXPECT_EQ(allocations_for(coroutine_handler(), "/anything", 1), 0u);
 }
+
+TEST(HotPathAllocations, DateRefreshMakesNone) {
+    // The Date line is rewritten once a second on the loop: serve until it has changed twice.
+    TestServer srv(hello_handler());
+    RawClient c(srv.port());
+    serve(c, "/plaintext", 2000);
+    std::uint64_t before = g_loop_allocations.load();
+    int changes = 0;
+    for (std::string last; changes < 2;) {
+        ASSERT_TRUE(c.send("GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n"));
+        auto r = c.read_response();
+        ASSERT_TRUE(r);
+        auto date = r->header("Date");
+        ASSERT_TRUE(date);
+        if (!last.empty() && *date != last) {
+            ++changes;
+        }
+        last = *date;
+    }
+    EXPECT_EQ(g_loop_allocations.load() - before, 0u);
+}

@@ -24,3 +24,9 @@ TEST(HttpDate, RefusesEverythingButImfFixdate) {
         EXPECT_EQ(parse_http_date(bad), std::nullopt) << bad;
     }
 }
+
+TEST(HttpDate, FormatsIntoABufferWithoutAllocating) {
+    char out[keel::http::kHttpDateSize];
+    format_http_date(1795953600, out);
+    EXPECT_EQ(std::string_view(out, sizeof out), "Sun, 29 Nov 2026 12:00:00 GMT");
+}

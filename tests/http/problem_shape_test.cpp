@@ -170,3 +170,45 @@ TEST(ProblemShape, FromTheServerItself) {
         EXPECT_NE(res->body.find("\"request_id\":\"" + *res->header("X-Request-ID") + "\""), std::string::npos) << res->body;
     }
 }
+
+// A lower layer's keel::Error reaches the client as the problem its code stands for; an
+// internal error's message (which may name tables, hosts, files) never does.
+TEST(ProblemShape, FromALowerLayersError) {
+    struct Case {
+        keel::Error error;
+        int status;
+        std::string detail;   // expected "detail"
+        bool retry_after;
+    };
+    std::vector<Case> cases = {
+        {keel::Error::with_detail(keel::Errc::not_found, "no link abc"), 404, "no link abc", false},
+        {keel::Error::with_detail(keel::Errc::invalid_argument, "bad cursor"), 400, "bad cursor", false},
+        {keel::Error::with_detail(keel::Errc::conflict, "code taken"), 409, "code taken", false},
+        {keel::errors::kOverloaded, 503, "", true},
+        {keel::errors::kTimeout, 503, "", true},
+        {keel::Error(keel::Errc::unavailable, "db down"), 503, "", true},
+        {keel::Error::with_detail(keel::Errc::internal, "relation \"secret_table\" does not exist"), 500, "internal error", false},
+        {keel::Error(keel::Errc::io, "/var/lib/x: EIO"), 500, "internal error", false},
+    };
+    for (const auto& c : cases) {
+        keel::router::Router r;
+        r.get("/x", [&](keel::http::Request&) -> keel::http::ProblemOr {
+            KEEL_TRY(n, keel::http::or_problem(keel::Result<int>(c.error)));
+            return keel::http::Response::text(std::to_string(n));
+        });
+        auto res = call(r.handler(), TestRequest{"GET", "/x"});
+        SCOPED_TRACE(std::string(keel::errc_name(c.error.code())));
+        EXPECT_EQ(res.status, c.status);
+        EXPECT_EQ(shape_problems(res.body, c.status), "") << res.body;
+        if (!c.detail.empty()) {
+            EXPECT_NE(res.body.find("\"detail\":\"" + c.detail + "\""), std::string::npos) << res.body;
+        }
+        EXPECT_EQ(res.body.find("secret_table"), std::string::npos) << res.body;
+        EXPECT_EQ(res.body.find("/var/lib"), std::string::npos) << res.body;
+        EXPECT_EQ(res.header("Retry-After").has_value(), c.retry_after) << res.body;
+    }
+    // A success passes through, and Result<void> has its own overload.
+    EXPECT_EQ(*keel::http::or_problem(keel::Result<int>(7)), 7);
+    EXPECT_TRUE(keel::http::or_problem(keel::Result<void>{}).has_value());
+    EXPECT_EQ(keel::http::or_problem(keel::Result<void>(keel::errors::kClosed)).error().status, 500);
+}

@@ -6,7 +6,9 @@
 /// to core on every read. Writes cost kSlots lock operations instead of one.
 ///
 ///     std::size_t slot = SpreadLock::slot();
-///     lock.lock_shared(slot); ... read ... lock.unlock_shared(slot);
+///     lock.lock_shared(slot);  // readers on different threads lock different slots
+///     read(shared);
+///     lock.unlock_shared(slot);
 ///     std::lock_guard write(lock);  // lock()/unlock(): exclusive
 
 #include <array>

@@ -6,6 +6,22 @@
 /// `keel::spawn(task, on_done)` starts a Task without an awaiting coroutine (the server uses it
 /// to run coroutine handlers); on_done receives the value or the exception.
 /// Frames come from a per-thread recycling pool (detail/frame_pool.hpp).
+///
+/// The contract, as a user of Task must know it:
+/// - Where it runs: a Task runs on the thread that awaits it, and after each co_await it goes on
+///   on the thread that completed what it awaited. keel's own awaitables (sleep_for, sockets,
+///   pools, offload, the database drivers) complete on the loop the coroutine was on, so a
+///   handler stays on its connection's loop from start to end. Never block in a Task: offload().
+/// - Lifetimes: the frame keeps copies of by-value parameters and only references for
+///   reference parameters. A Task that outlives the call that made it (spawned, or awaited later)
+///   must take its arguments by value; a lambda coroutine's captures live in the lambda object,
+///   not the frame, so the lambda must outlive the Task (or pass what it needs as parameters).
+///   Awaiting a Task in the same full expression that created it is always safe.
+/// - Errors: return Result<T> for expected failures; an exception that escapes a Task is
+///   rethrown in its awaiter (and, for a spawned Task, handed to on_done).
+/// - Cancellation is cooperative: pass a StopToken (a Request has one) to what you await.
+/// - GCC 12: a braced list inside a co_await expression (`co_await f({"a", b})`) does not
+///   compile ("array used as initializer"); build the argument first, or use a variadic form.
 
 #include <keel/core/detail/frame_pool.hpp>
 

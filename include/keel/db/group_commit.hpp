@@ -6,7 +6,7 @@
 /// system adds no delay (the first item is written at once, alone).
 ///
 ///     GroupCommit<Link, Result<Link>> inserts(
-///         [&](std::vector<Link>& batch) -> Task<std::vector<Result<Link>>> { ... one transaction ... },
+///         [&](std::vector<Link>& batch) -> Task<std::vector<Result<Link>>> { return repo.insert_all(batch); },
 ///         {.max_batch = 128});
 ///     auto saved = co_await inserts.submit(link);
 ///

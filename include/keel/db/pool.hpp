@@ -3,8 +3,8 @@
 ///
 ///     db::Pool<pg::Conn> pool(options, connect, ping);
 ///     auto lease = co_await pool.acquire(req.stop_token());   // Result<Pool::Lease>
-///     if (!lease) co_return problem_for(lease.error());        // Errc::timeout → 503
-///     auto rows = co_await (*lease)->query("SELECT ...", id);
+///     if (!lease) co_return lease.error();                     // Errc::timeout: the pool stayed full
+///     auto rows = co_await (*lease)->query("SELECT title FROM todos WHERE id = $1", id);
 ///
 /// - At most `max_open` connections exist; a caller that finds none free waits (coroutine
 ///   suspended, no thread blocked) up to `acquire_timeout`, then gets Errc::timeout.

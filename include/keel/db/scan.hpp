@@ -8,8 +8,9 @@
 ///
 ///     struct Todo { std::int64_t id = 0; std::string title; bool done = false; };
 ///     KEEL_DESCRIBE(Todo, id, title, done)
+///
 ///     auto todo = co_await db.query_one<Todo>("SELECT id, title, done FROM todos WHERE id = ?1", id);
-///     if (!todo && todo.error() == keel::Errc::not_found) ...   // db::errors::kNoRows
+///     bool missing = !todo && todo.error() == keel::Errc::not_found;   // db::errors::kNoRows
 ///
 /// A described member without a column of its name, or a value that does not fit its type, is
 /// a db::RowError (the query and the code disagree: a bug, answered 500), not a Result.

@@ -4,7 +4,7 @@
 /// decoding). For a struct of typed parameters, see keel::json's query binding.
 ///
 ///     auto limit = keel::http::query_scalar(req.query(), "limit");   // Result<optional<string>>
-///     if (!limit) return problem(400, ...limit.error().message());   // repeated or bad %XX
+///     if (!limit) return keel::http::problem(400, limit.error().message());   // repeated or bad %XX
 
 #include <keel/core/result.hpp>
 

@@ -46,14 +46,20 @@ public:
     }
 
     /// Appends a header. CR and LF in the value are replaced by spaces (no header injection);
-    /// a name that is not a token is ignored.
-    Response& header(std::string_view name, std::string_view value);
+    /// a name that is not a token is ignored. On a temporary it returns the temporary, so
+    /// `return Response::json(body, 201).header("Location", url);` moves, never copies.
+    Response& header(std::string_view name, std::string_view value) &;
+    Response&& header(std::string_view name, std::string_view value) && { return std::move(header(name, value)); }
     /// Replaces every header of that name with one value.
-    Response& set_header(std::string_view name, std::string_view value);
+    Response& set_header(std::string_view name, std::string_view value) &;
+    Response&& set_header(std::string_view name, std::string_view value) && {
+        return std::move(set_header(name, value));
+    }
     Response& remove_header(std::string_view name);
     /// The first value of header `name`.
     std::optional<std::string_view> header_value(std::string_view name) const noexcept;
-    Response& content_type(std::string_view value) { return set_header("Content-Type", value); }
+    Response& content_type(std::string_view value) & { return set_header("Content-Type", value); }
+    Response&& content_type(std::string_view value) && { return std::move(set_header("Content-Type", value)); }
     /// Headers as serialized lines "Name: value\r\n" (for the serializer and for tests).
     std::string_view header_block() const noexcept { return headers_; }
 

@@ -2,8 +2,8 @@
 /// keel::http::TraceContext: W3C Trace Context (https://www.w3.org/TR/trace-context/). The
 /// `traceparent` header names the trace a request belongs to and the caller's span:
 ///
-///     traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
-///                  version-trace id (16 bytes)-parent id (8 bytes)-flags
+///   traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+///                version-trace id (16 bytes)-parent id (8 bytes)-flags
 ///
 /// keel::mw::trace_context() parses it (or starts a new trace), gives the request a span id of
 /// its own and stores the result in the request context; logs name the trace id, and outgoing

@@ -3,6 +3,7 @@
 /// in a PATCH body (RFC 7396 merge patch: absent = unchanged, null = remove):
 ///
 ///     struct LinkUpdate { std::optional<std::string> url; keel::json::Nullable<std::string> expires_at; };
+///
 ///     if (in.expires_at.is_null()) clear_expiry(); else if (in.expires_at) set_expiry(*in.expires_at);
 ///
 /// bind() treats it like std::optional (never required); the writer writes null or the value.

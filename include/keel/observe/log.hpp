@@ -6,7 +6,7 @@
 /// warnings and errors, at flush(), and at the latest 20 ms after its first line.
 ///
 ///     log.info("listening", {{"addr", "127.0.0.1:8080"}, {"threads", 2}});
-///     → {"ts":"2026-11-29T19:30:00.123Z","level":"info","msg":"listening","addr":"127.0.0.1:8080","threads":2}
+///     // → {"ts":"2026-11-29T19:30:00.123Z","level":"info","msg":"listening","addr":"127.0.0.1:8080","threads":2}
 ///
 /// There is no global logger: keel::App owns one and passes it where it is needed.
 

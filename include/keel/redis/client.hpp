@@ -2,7 +2,7 @@
 /// keel::redis::Client: Redis from coroutines, on hiredis' async API driven by keel's loops.
 ///
 ///     keel::redis::Client redis({.host = "127.0.0.1", .port = 6379});
-///     auto r = co_await redis.command({"SET", "k", "v", "EX", "60"});
+///     auto r = co_await redis.command("SET", key, value, "EX", "60");
 ///     if (!r) log(r.error().message());               // Errc::unavailable, timeout
 ///     else if (r->is_error()) log(r->str);              // a Redis error reply
 ///
@@ -25,6 +25,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace keel::redis {
@@ -75,6 +76,14 @@ public:
     Client& operator=(const Client&) = delete;
 
     Task<Result<Reply>> command(std::vector<std::string> args);
+    /// The same with the arguments listed, each anything a string_view can be made from. Use
+    /// this form inside a co_await: GCC 12 cannot compile a braced list there ("array used as
+    /// initializer"), so `co_await redis.command({"GET", key})` does not build with it.
+    template <class... A>
+        requires(sizeof...(A) > 0 && (std::is_convertible_v<const A&, std::string_view> && ...))
+    Task<Result<Reply>> command(const A&... args) {
+        return command(std::vector<std::string>{std::string(std::string_view(args))...});
+    }
     Stats stats() const;
     const Options& options() const noexcept { return options_; }
 

@@ -2,8 +2,8 @@
 /// keel::redis::Subscriber: a Redis pub/sub subscription on its own connection, kept alive.
 ///
 ///     keel::redis::Subscriber sub(loop, options, {"invalidate"},
-///         [](std::string_view channel, std::string_view message) { cache.erase(message); },
-///         [] { cache.clear(); });  // (re)subscribed: what was published meanwhile is lost
+///         [&](std::string_view /*channel*/, std::string_view message) { cache.erase(message); },
+///         [&] { cache.clear(); });  // (re)subscribed: what was published meanwhile is lost
 ///
 /// - Messages arrive on `loop`, in the order Redis sent them.
 /// - When the connection goes (Redis restarted, network), it reconnects by itself, backing

@@ -1,5 +1,6 @@
 #include <keel/http/date.hpp>
 
+#include <cstring>
 #include <ctime>
 
 namespace keel::http {
@@ -15,21 +16,26 @@ void two_digits(char* at, int v) {
 
 }  // namespace
 
-std::string format_http_date(std::int64_t t) {
+void format_http_date(std::int64_t t, char (&out)[kHttpDateSize]) {
     std::time_t tt = static_cast<std::time_t>(t);
     std::tm tm{};
     ::gmtime_r(&tt, &tm);
-    std::string out = "Sun, 00 Jan 0000 00:00:00 GMT";
-    out.replace(0, 3, kWeekdays[tm.tm_wday]);
+    std::memcpy(out, "Sun, 00 Jan 0000 00:00:00 GMT", kHttpDateSize);
+    std::memcpy(out, kWeekdays[tm.tm_wday], 3);
     two_digits(&out[5], tm.tm_mday);
-    out.replace(8, 3, kMonths[tm.tm_mon]);
+    std::memcpy(&out[8], kMonths[tm.tm_mon], 3);
     int year = tm.tm_year + 1900;
     two_digits(&out[12], year / 100 % 100);
     two_digits(&out[14], year % 100);
     two_digits(&out[17], tm.tm_hour);
     two_digits(&out[20], tm.tm_min);
     two_digits(&out[23], tm.tm_sec);
-    return out;
+}
+
+std::string format_http_date(std::int64_t t) {
+    char out[kHttpDateSize];
+    format_http_date(t, out);
+    return std::string(out, kHttpDateSize);
 }
 
 std::optional<std::int64_t> parse_http_date(std::string_view s) {

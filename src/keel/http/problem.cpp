@@ -52,4 +52,26 @@ Response problem_for(Problem p, std::string_view path) {
     return problem(p);
 }
 
+Problem to_problem(const Error& e) {
+    switch (e.code()) {
+        case Errc::not_found:
+            return Problem{.status = 404, .detail = std::string(e.message())};
+        case Errc::invalid_argument:
+            return Problem{.status = 400, .detail = std::string(e.message())};
+        case Errc::conflict:
+            return Problem{.status = 409, .detail = std::string(e.message())};
+        case Errc::overloaded:
+        case Errc::unavailable:
+        case Errc::timeout:
+        case Errc::cancelled:
+            return Problem{.status = 503, .detail = "a dependency is busy or unavailable; retry shortly",
+                           .headers = {{"Retry-After", "1"}}};
+        case Errc::internal:
+        case Errc::io:
+        case Errc::closed:
+            break;
+    }
+    return Problem{.status = 500, .detail = "internal error"};
+}
+
 }  // namespace keel::http

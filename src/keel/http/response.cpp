@@ -98,7 +98,7 @@ Response Response::stream(std::string_view content_type, StreamBody producer, in
     return r;
 }
 
-Response& Response::header(std::string_view name, std::string_view value) {
+Response& Response::header(std::string_view name, std::string_view value) & {
     if (!is_token(name)) {
         return *this;
     }
@@ -146,7 +146,7 @@ Response& Response::remove_header(std::string_view name) {
     return *this;
 }
 
-Response& Response::set_header(std::string_view name, std::string_view value) {
+Response& Response::set_header(std::string_view name, std::string_view value) & {
     remove_header(name);
     return header(name, value);
 }

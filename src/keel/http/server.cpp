@@ -163,7 +163,10 @@ void Server::Worker::update_date() {
         return;
     }
     date_second_ = t;
-    date_line_ = "Date: " + format_http_date(t) + "\r\n";
+    // In place: this runs on the loop every second, where the hot path promises no allocation.
+    char date[kHttpDateSize];
+    format_http_date(t, date);
+    std::memcpy(date_line_.data() + 6, date, kHttpDateSize);
 }
 
 void Server::Worker::begin_shutdown() {

@@ -79,7 +79,7 @@ private:
     Connection* head_ = nullptr;  // intrusive list of live connections
     bool draining_ = false;
     bool drained_reported_ = false;
-    std::string date_line_;
+    std::string date_line_ = "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n";  // digits rewritten in place
     std::time_t date_second_ = 0;
     std::atomic<std::uint64_t> open_{0};
     std::atomic<std::uint64_t> accepted_{0};
