@@ -34,6 +34,10 @@
 #include <string>
 #include <vector>
 
+namespace keel::tls {
+class ServerContext;  // keel/tls/server_context.hpp
+}
+
 namespace keel {
 
 struct AppOptions {
@@ -129,6 +133,9 @@ private:
     void register_runtime_metrics();
     void register_vars();
 
+    /// The TLS context server.tls_cert/tls_key ask for (null when unset); fails with the reason.
+    Result<std::shared_ptr<tls::ServerContext>> make_tls() const;
+    void reload_tls();
     void graceful_shutdown(http::Server& server, http::Server* admin);
     std::function<void(const http::ServerAnswer&)> server_answer_sink();
 
@@ -148,6 +155,7 @@ private:
     observe::Health health_;
     observe::Vars vars_;
     std::atomic<const http::Server*> server_{nullptr};
+    std::shared_ptr<tls::ServerContext> tls_;
     TimePoint started_ = Clock::now();
 };
 

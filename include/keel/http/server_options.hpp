@@ -4,10 +4,12 @@
 
 #include <keel/core/loop.hpp>
 #include <keel/http/parser.hpp>
+#include <keel/http/secure_channel.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -58,6 +60,10 @@ struct ServerOptions {
     Duration handler_timeout = 30s;
     /// Graceful shutdown waits this long for in-flight requests, then force-closes.
     Duration shutdown_timeout = 15s;
+    /// Set: every connection is TLS (keel::tls::ServerContext makes one). Null: plain TCP.
+    std::shared_ptr<SecureChannelFactory> tls = {};
+    /// A TLS handshake not done this long after the accept → closed (counted as timed out).
+    Duration tls_handshake_timeout = 10s;
 
     std::function<void(const ServerEvent&)> on_event = {};
     /// Called on the loop thread for every ServerAnswer; must not block.

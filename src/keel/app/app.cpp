@@ -6,6 +6,7 @@
 #include <keel/net/address.hpp>
 #include <keel/observe/http_metrics.hpp>
 #include <keel/observe/runtime_metrics.hpp>
+#include <keel/tls/server_context.hpp>
 
 #include <csignal>
 #include <cstdio>
@@ -35,6 +36,11 @@ void define_standard_keys(config::Config& c) {
     c.define_duration("server.idle_timeout", 60s, 1ms, 24h, "keep-alive connection idle time");
     c.define_duration("server.handler_timeout", 30s, 0s, 24h, "per-request handler deadline (503); 0 = none");
     c.define_duration("server.shutdown_timeout", 15s, 0s, 1h, "graceful shutdown deadline");
+    c.define_string("server.tls_cert", "",
+                    "PEM certificate chain: serve HTTPS (several, comma-separated: chosen by SNI, the first by default)");
+    c.define_string("server.tls_key", "", "PEM private key of each server.tls_cert (both or neither)");
+    c.define_string("server.tls_client_ca", "", "PEM CA bundle: require client certificates signed by it");
+    c.define_duration("server.tls_handshake_timeout", 10s, 1ms, 1h, "time a client has to finish the TLS handshake");
     c.define_string("log.level", "info", "minimum log level", {"trace", "debug", "info", "warn", "error", "off"});
     c.define_string("log.output", "stderr", "stderr, stdout or a file path");
     c.define_int("workers.threads", 4, 1, 1024, "worker pool threads for blocking work (keel::offload)");
@@ -72,6 +78,7 @@ void App::block_signals() {
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);  // reloads the TLS certificates (run())
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
 }
@@ -197,6 +204,10 @@ http::ServerOptions App::server_options() const {
     o.idle_timeout = config_.get_duration("server.idle_timeout");
     o.handler_timeout = config_.get_duration("server.handler_timeout");
     o.shutdown_timeout = config_.get_duration("server.shutdown_timeout");
+    o.tls_handshake_timeout = config_.get_duration("server.tls_handshake_timeout");
+    if (config_.get_string("server.tls_cert").empty() != config_.get_string("server.tls_key").empty()) {
+        throw config::ConfigError("keel: config: server.tls_cert and server.tls_key: give both (HTTPS) or neither");
+    }
     if (auto a = net::Address::parse(o.host, o.port); !a) {
         throw config::ConfigError("keel: config: server.host = \"" + o.host +
                                   "\": must be a numeric IPv4 or IPv6 address (e.g. 127.0.0.1, 0.0.0.0, ::1)");
@@ -305,8 +316,65 @@ void App::add_admin_routes(router::Router& r) {
 
 void App::on_shutdown(std::function<void()> hook) { hooks_.push_back(std::move(hook)); }
 
+namespace {
+std::vector<std::string> split_list(const std::string& s) {
+    std::vector<std::string> out;
+    std::size_t from = 0;
+    for (;;) {
+        std::size_t comma = s.find(',', from);
+        std::string part = s.substr(from, comma == std::string::npos ? std::string::npos : comma - from);
+        auto b = part.find_first_not_of(' '), e = part.find_last_not_of(' ');
+        out.push_back(b == std::string::npos ? std::string() : part.substr(b, e - b + 1));
+        if (comma == std::string::npos) {
+            return out;
+        }
+        from = comma + 1;
+    }
+}
+}  // namespace
+
+Result<std::shared_ptr<tls::ServerContext>> App::make_tls() const {
+    std::vector<std::string> certs = split_list(config_.get_string("server.tls_cert"));
+    std::vector<std::string> keys = split_list(config_.get_string("server.tls_key"));
+    if (certs.size() == 1 && certs[0].empty()) {
+        return std::shared_ptr<tls::ServerContext>();
+    }
+    if (certs.size() != keys.size()) {
+        return Error::with_detail(Errc::invalid_argument, "server.tls_cert lists " + std::to_string(certs.size()) +
+                                                              " certificates but server.tls_key " +
+                                                              std::to_string(keys.size()) + " keys");
+    }
+    tls::Options o;
+    for (std::size_t i = 0; i < certs.size(); ++i) {
+        o.certificates.push_back({certs[i], keys[i]});
+    }
+    o.client_ca = config_.get_string("server.tls_client_ca");
+    return tls::ServerContext::create(std::move(o));
+}
+
+void App::reload_tls() {
+    if (!tls_) {
+        logger_->info("SIGHUP: nothing to reload (no TLS certificate configured)");
+        return;
+    }
+    if (auto r = tls_->reload(); !r) {
+        logger_->error("TLS reload failed, the current certificates stay", {{"error", r.error().message()}});
+    } else {
+        logger_->info("TLS certificates reloaded", {{"reloads", tls_->stats().reloads}});
+    }
+}
+
 int App::run() {
     http::ServerOptions so = server_options();
+    if (auto t = make_tls(); !t) {
+        logger_->error("cannot start server", {{"error", t.error().message()}});
+        logger_->flush();
+        return 1;
+    } else if (*t) {
+        tls_ = *t;
+        so.tls = tls_;
+        metrics_.add_collector(tls_->collector());
+    }
     log::Logger* logger = logger_.get();
     so.on_event = [logger](const http::ServerEvent& e) {
         auto level = e.level == http::ServerEvent::Level::error  ? log::Level::error
@@ -333,6 +401,7 @@ int App::run() {
         add_admin_routes(ar);
         auto [host, port] = parse_listen("admin.listen", admin_listen);
         http::ServerOptions ao = so;
+        ao.tls = nullptr;  // the admin listener is for operators on a private address: plain HTTP
         ao.host = host;
         ao.port = port;
         ao.threads = 1;
@@ -357,15 +426,21 @@ int App::run() {
     ready_.store(true, std::memory_order_release);
     logger_->info("listening", {{"service", options_.name},
                                 {"addr", so.host + ":" + std::to_string(server.port())},
+                                {"tls", tls_ != nullptr},
                                 {"threads", so.threads ? so.threads : std::thread::hardware_concurrency()}});
 
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     timespec tick{0, 100'000'000};
     for (;;) {
         int sig = sigtimedwait(&set, nullptr, &tick);
+        if (sig == SIGHUP) {
+            reload_tls();
+            continue;
+        }
         if (sig > 0) {
             logger_->info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
             break;

@@ -16,8 +16,8 @@
 
 namespace keel::http {
 
-Connection::Connection(Server::Worker& worker, int fd, const net::Address& remote)
-    : worker_(worker), fd_(fd), remote_(remote) {
+Connection::Connection(Server::Worker& worker, int fd, const net::Address& remote, std::unique_ptr<SecureChannel> tls)
+    : worker_(worker), fd_(fd), remote_(remote), tls_(std::move(tls)) {
     const ParserLimits& limits = worker_.options().limits;
     headers_.reserve(std::min<std::size_t>(limits.max_headers, 32));
     head_.headers = &headers_;
@@ -45,6 +45,13 @@ void Connection::on_io(std::uint32_t events) {
         stop_.request_stop();
         close();
         return;
+    }
+    if ((events & EPOLLOUT) && tls_wants_write_) {
+        tls_wants_write_ = false;  // the handshake (or a read) can go on: drive() below
+        read_drained_ = false;
+        if (write_blocked_since_ == TimePoint{}) {
+            (void)worker_.loop().modify(fd_, EPOLLIN | EPOLLRDHUP, this);
+        }
     }
     if ((events & EPOLLOUT) && pending_out() > 0) {
         flush();
@@ -219,6 +226,7 @@ void Connection::dispatch() {
     req_.reset();
     req_.assign(head_, body, &trailers_);
     req_.set_remote(remote_);
+    req_.set_tls(tls_.get());
     req_.set_received_at(request_start_);
     stop_.reset();
     req_.set_stop_source(&stop_);
@@ -424,7 +432,12 @@ void Connection::on_tick(TimePoint now) {
             if (close_after_write_) {
                 break;
             }
-            if (start_ == end_) {
+            if (tls_ && !tls_->handshake_done()) {
+                if (now - request_start_ > o.tls_handshake_timeout) {
+                    o.tls->handshake_failed(true);
+                    close();  // nothing can be answered before the handshake
+                }
+            } else if (start_ == end_) {
                 Duration limit = first_request_ ? o.read_header_timeout : o.idle_timeout;
                 TimePoint since = first_request_ ? request_start_ : last_activity_;
                 if (now - since > limit) {

@@ -7,8 +7,11 @@
 #include <keel/http/parser.hpp>
 #include <keel/http/request.hpp>
 #include <keel/http/response.hpp>
+#include <keel/http/secure_channel.hpp>
 
 #include "worker.hpp"
+
+#include <sys/types.h>
 
 #include <coroutine>
 #include <memory>
@@ -18,7 +21,8 @@ namespace keel::http {
 
 class Connection final : public IoWatcher, public BodyWriter {
 public:
-    Connection(Server::Worker& worker, int fd, const net::Address& remote);
+    /// `tls` set: the connection speaks TLS through it (ServerOptions::tls made it).
+    Connection(Server::Worker& worker, int fd, const net::Address& remote, std::unique_ptr<SecureChannel> tls);
     ~Connection() override;
 
     void on_io(std::uint32_t events) override;
@@ -64,7 +68,11 @@ private:
     void respond_problem(int status, std::string_view detail);
     void serialize(Response& r, bool chunked_stream);
     Fill fill();
+    Fill fill_tls(std::size_t space, std::size_t& n);
+    ssize_t send_some();
     bool flush();
+    // TLS wants the socket writable to go on (a handshake message that did not fit).
+    void await_tls_writable();
     void close();
     void start_lingering();
     void destroy_later();
@@ -74,6 +82,8 @@ private:
     Server::Worker& worker_;
     int fd_;
     net::Address remote_;
+    std::unique_ptr<SecureChannel> tls_;  // null: plain TCP
+    bool tls_wants_write_ = false;
     Phase phase_ = Phase::head;
 
     // read buffer: bytes [start_, end_) are unprocessed; the current request begins at start_

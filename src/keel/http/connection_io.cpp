@@ -51,20 +51,29 @@ Connection::Fill Connection::fill() {
         }
     }
     bool was_empty = start_ == end_;
+    auto got = [&](std::size_t n, bool drained) {
+        end_ += n;
+        worker_.count_in(n);
+        read_drained_ = drained;
+        last_activity_ = worker_.loop().now();
+        if (was_empty && phase_ == Phase::head) {
+            request_start_ = last_activity_;
+        }
+        return Fill::data;
+    };
+    if (tls_) {
+        std::size_t n = 0;
+        Fill f = fill_tls(cap_ - end_, n);
+        // TLS may hold decrypted bytes the socket no longer shows: read until it wants more.
+        return f == Fill::data ? got(n, false) : f;
+    }
     for (;;) {
         std::size_t space = cap_ - end_;
         ssize_t n = ::recv(fd_, buf_.get() + end_, space, 0);
         if (n > 0) {
-            end_ += static_cast<std::size_t>(n);
-            worker_.count_in(static_cast<std::size_t>(n));
             // With edge-triggered epoll a short read means the socket is empty now: reading
             // again would only return EAGAIN (one syscall per request saved).
-            read_drained_ = static_cast<std::size_t>(n) < space;
-            last_activity_ = worker_.loop().now();
-            if (was_empty && phase_ == Phase::head) {
-                request_start_ = last_activity_;
-            }
-            return Fill::data;
+            return got(static_cast<std::size_t>(n), static_cast<std::size_t>(n) < space);
         }
         if (n == 0) {
             return Fill::eof;
@@ -79,18 +88,71 @@ Connection::Fill Connection::fill() {
     }
 }
 
+Connection::Fill Connection::fill_tls(std::size_t space, std::size_t& n) {
+    auto io = tls_->read(buf_.get() + end_, space);
+    switch (io.status) {
+        case SecureChannel::Status::ok:
+            n = io.bytes;
+            return Fill::data;
+        case SecureChannel::Status::want_read:
+            return Fill::again;
+        case SecureChannel::Status::want_write:
+            await_tls_writable();
+            return Fill::again;
+        case SecureChannel::Status::eof:
+            if (!tls_->handshake_done()) {
+                worker_.options().tls->handshake_failed(false);
+            }
+            return Fill::eof;
+        case SecureChannel::Status::error:
+            break;
+    }
+    if (!tls_->handshake_done()) {
+        worker_.options().tls->handshake_failed(false);
+    }
+    return Fill::error;
+}
+
+void Connection::await_tls_writable() {
+    if (!tls_wants_write_) {
+        tls_wants_write_ = true;
+        (void)worker_.loop().modify(fd_, EPOLLIN | EPOLLRDHUP | EPOLLOUT, this);
+    }
+}
+
+// One send of the pending output: bytes sent (> 0), 0 when the socket is full, -1 when the
+// connection is broken.
+ssize_t Connection::send_some() {
+    if (tls_) {
+        auto io = tls_->write(out_.data() + out_sent_, pending_out());
+        switch (io.status) {
+            case SecureChannel::Status::ok:
+                return static_cast<ssize_t>(io.bytes);
+            case SecureChannel::Status::want_write:
+            case SecureChannel::Status::want_read:  // a TLS 1.3 key update: EPOLLIN brings it
+                return 0;
+            case SecureChannel::Status::eof:
+            case SecureChannel::Status::error:
+                return -1;
+        }
+    }
+    for (;;) {
+        ssize_t n = ::send(fd_, out_.data() + out_sent_, pending_out(), MSG_NOSIGNAL);
+        if (n >= 0 || errno != EINTR) {
+            return n > 0 ? n : (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) ? 0 : -1;
+        }
+    }
+}
+
 bool Connection::flush() {
     while (pending_out() > 0) {
-        ssize_t n = ::send(fd_, out_.data() + out_sent_, pending_out(), MSG_NOSIGNAL);
+        ssize_t n = send_some();
         if (n > 0) {
             out_sent_ += static_cast<std::size_t>(n);
             worker_.count_out(static_cast<std::size_t>(n));
             continue;
         }
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (n == 0) {
             if (write_blocked_since_ == TimePoint{}) {
                 write_blocked_since_ = worker_.loop().now();
                 // Ask for EPOLLOUT only now: watching it all the time wakes the loop on every ACK.
@@ -121,6 +183,9 @@ bool Connection::flush() {
 
 void Connection::start_lingering() {
     if (phase_ != Phase::lingering) {
+        if (tls_) {
+            tls_->close_notify();
+        }
         ::shutdown(fd_, SHUT_WR);
         phase_ = Phase::lingering;
         linger_start_ = worker_.loop().now();

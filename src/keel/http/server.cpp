@@ -8,6 +8,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -110,7 +111,17 @@ void Server::Worker::accept_all() {
         }
         accepted_.fetch_add(1, std::memory_order_relaxed);
         net::set_nodelay(fd);
-        auto* c = new Connection(*this, fd, net::Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len));
+        std::unique_ptr<SecureChannel> tls;
+        if (options().tls) {
+            tls = options().tls->accept(fd);
+            if (!tls) {
+                ::close(fd);
+                emit(ServerEvent::Level::error, "cannot start a TLS connection", "");
+                continue;
+            }
+        }
+        auto* c = new Connection(*this, fd, net::Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len),
+                                 std::move(tls));
         if (auto r = loop_.watch(fd, EPOLLIN | EPOLLRDHUP, c); !r) {  // EPOLLOUT only while a write is blocked
             emit(ServerEvent::Level::error, "cannot watch connection", r.error().message());
             c->force_close();

@@ -13,6 +13,7 @@
 #include <keel/ratelimit/gcra.hpp>
 #include <keel/redis/client.hpp>
 #include <keel/redis/subscriber.hpp>
+#include <keel/tls/server_context.hpp>
 
 #include <gtest/gtest.h>
 
@@ -448,6 +449,18 @@ Task<void> f(std::int64_t id, std::string title) {
     // made->last_insert_id, made->rows_affected
 }
 }  // namespace sqlite
+
+// ---- tls/server_context.hpp
+namespace tls {
+int fail(std::string_view) { return 1; }
+int f() {
+    auto tls = keel::tls::ServerContext::create({.certificates = {{"cert.pem", "key.pem"}}});
+    if (!tls) return fail(tls.error().message());   // the file and OpenSSL's reason
+    keel::http::ServerOptions options;
+    options.tls = *tls;
+    return 0;
+}
+}  // namespace tls
 
 // ---- testing/*.hpp
 namespace testing {

@@ -1,0 +1,88 @@
+// Every keel App serves HTTPS when server.tls_cert and server.tls_key are set, reloads them on
+// SIGHUP, and counts its handshakes in /metrics. hello as a real process, curl and an OpenSSL
+// client as real clients.
+#include "tls/tls_client.hpp"
+
+#include <support/eventually.hpp>
+#include <support/process.hpp>
+#include <support/run_command.hpp>
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+using keel::test::eventually;
+using keel::test::Process;
+using keel::test::TestPki;
+using keel::test::TlsClient;
+
+namespace {
+
+std::string curl(const TestPki& pki, int port, const std::string& path, const std::string& extra = "") {
+    return keel::test::run("curl -s " + extra + " --cacert " + pki.ca() + " --resolve a.test:" + std::to_string(port) +
+                           ":127.0.0.1 https://a.test:" + std::to_string(port) + path);
+}
+
+}  // namespace
+
+TEST(AppTls, HelloServesHttpsReloadsOnSighupAndCountsHandshakes) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TestPki pki;
+    pki.issue("a", "a.test");
+    pki.issue("b", "b.test");
+    std::string cert = pki.path("live.pem"), key = pki.path("live.key");
+    keel::test::run("cp " + pki.path("a.pem") + " " + cert + " && cp " + pki.path("a.key") + " " + key);
+
+    Process p({KEEL_HELLO_BINARY, "--server.port", "0", "--server.threads", "1", "--admin.on_main", "true",
+               "--server.tls_cert", cert, "--server.tls_key", key});
+    int port = p.wait_port();
+    ASSERT_GT(port, 0) << p.stderr_text();
+    EXPECT_NE(p.stderr_text().find("\"tls\":true"), std::string::npos) << p.stderr_text();
+    EXPECT_EQ(curl(pki, port, "/plaintext", "--http1.1"), "Hello, World!");
+
+    {
+        TlsClient before(static_cast<std::uint16_t>(port), {.ca_file = pki.ca()});
+        ASSERT_TRUE(before.connected()) << before.error();
+        EXPECT_EQ(before.peer_common_name(), "a.test");
+    }
+    keel::test::run("cp " + pki.path("b.pem") + " " + cert + " && cp " + pki.path("b.key") + " " + key);
+    p.signal(SIGHUP);
+    ASSERT_TRUE(eventually([&] { return p.stderr_text().find("TLS certificates reloaded") != std::string::npos; }))
+        << p.stderr_text();
+    TlsClient after(static_cast<std::uint16_t>(port), {.ca_file = pki.ca()});
+    ASSERT_TRUE(after.connected()) << after.error();
+    EXPECT_EQ(after.peer_common_name(), "b.test");
+
+    // A plain-HTTP client on the HTTPS port is refused and counted.
+    EXPECT_EQ(keel::test::run("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:" + std::to_string(port) +
+                              "/plaintext"),
+              "000");
+    std::string metrics = keel::test::run("curl -s -k https://127.0.0.1:" + std::to_string(port) + "/metrics");
+    EXPECT_NE(metrics.find("keel_tls_handshakes_total{result=\"failed\"} 1"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("keel_tls_handshakes_total{result=\"ok\"}"), std::string::npos) << metrics;
+
+    // A broken key at the next SIGHUP: logged, and the current certificate stays.
+    keel::test::run("echo broken > " + key);
+    p.signal(SIGHUP);
+    ASSERT_TRUE(eventually([&] { return p.stderr_text().find("TLS reload failed") != std::string::npos; }))
+        << p.stderr_text();
+    TlsClient still(static_cast<std::uint16_t>(port), {.ca_file = pki.ca()});
+    ASSERT_TRUE(still.connected()) << still.error();
+    EXPECT_EQ(still.peer_common_name(), "b.test");
+
+    p.signal(SIGTERM);
+    EXPECT_EQ(p.wait(std::chrono::seconds(10)), 0);
+}
+
+TEST(AppTls, ACertificateWithoutAKeyIsAConfigError) {
+    Process p({KEEL_HELLO_BINARY, "--server.port", "0", "--server.tls_cert", "/tmp/c.pem"});
+    EXPECT_EQ(p.wait(std::chrono::seconds(10)), 2);
+    EXPECT_NE(p.stderr_text().find("server.tls_cert and server.tls_key"), std::string::npos) << p.stderr_text();
+}
+
+TEST(AppTls, AnUnreadableCertificateStopsTheStartWithTheReason) {
+    Process p({KEEL_HELLO_BINARY, "--server.port", "0", "--server.tls_cert", "/nonexistent/c.pem", "--server.tls_key",
+               "/nonexistent/k.pem"});
+    EXPECT_EQ(p.wait(std::chrono::seconds(10)), 1);
+    EXPECT_NE(p.stderr_text().find("/nonexistent/c.pem"), std::string::npos) << p.stderr_text();
+}
