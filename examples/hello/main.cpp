@@ -53,6 +53,17 @@ int main(int argc, char** argv) {
         }
         return keel::json_response(EchoRequest{repeated, in.repeat}, 200);
     });
+    // Server-Sent Events: one numbered event a second, resuming after Last-Event-ID.
+    r.get("/events", [](keel::Request& req) {
+        std::int64_t next = keel::http::last_event_id_number(req).value_or(0) + 1;
+        return keel::http::sse([next](keel::http::SseWriter& out) mutable -> keel::Task<void> {
+            for (;; ++next) {
+                std::string id = std::to_string(next);
+                if (!co_await out.send({.id = id, .data = "tick " + id})) co_return;  // client gone
+                if (!co_await out.wait(std::chrono::seconds(1))) co_return;          // or shutdown
+            }
+        });
+    });
 
     app.handle(r.handler());
     return app.run();

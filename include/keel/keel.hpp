@@ -18,6 +18,7 @@
 #include <keel/http/query.hpp>
 #include <keel/http/request.hpp>
 #include <keel/http/response.hpp>
+#include <keel/http/sse.hpp>
 #include <keel/middleware/middleware.hpp>
 #include <keel/ratelimit/limiter.hpp>
 #include <keel/ratelimit/middleware.hpp>

@@ -80,10 +80,18 @@ public:
 
     bool is_stream() const noexcept { return static_cast<bool>(stream_); }
     StreamBody& stream_body() noexcept { return stream_; }
+    /// A stream with no natural end (Server-Sent Events): a graceful shutdown ends it — the
+    /// writer's stop token fires — instead of waiting out server.shutdown_timeout for it.
+    Response& end_stream_on_shutdown() noexcept {
+        end_on_shutdown_ = true;
+        return *this;
+    }
+    bool ends_stream_on_shutdown() const noexcept { return end_on_shutdown_; }
 
 private:
     int status_;
     bool close_ = false;
+    bool end_on_shutdown_ = false;
     std::string headers_;
     std::string body_;
     std::optional<std::string_view> static_body_;

@@ -294,6 +294,7 @@ void Connection::finish(Response& r) {
 
 void Connection::start_stream(Response& r) {
     serialize(r, true);
+    stream_ends_on_shutdown_ = r.ends_stream_on_shutdown();
     stream_fn_ = std::move(r.stream_body());
     phase_ = Phase::stream;
     running_ = Running::coroutine;
@@ -491,6 +492,10 @@ void Connection::begin_shutdown() {
                 close_after_write_ = true;  // closes once the last response is out
             }
         }
+    }
+    if (phase_ == Phase::stream && stream_ends_on_shutdown_) {
+        close_after_write_ = true;
+        stop_.request_stop();  // an endless stream (SSE) ends now; the client reconnects elsewhere
     }
     // Otherwise a request is in progress: its response will carry Connection: close.
 }

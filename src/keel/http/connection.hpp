@@ -114,6 +114,7 @@ private:
     enum class Running : std::uint8_t { nothing, coroutine, answered_coroutine };
     Running running_ = Running::nothing;
     bool chunked_stream_ = false;
+    bool stream_ends_on_shutdown_ = false;
     StreamBody stream_fn_;
 
     std::string out_;

@@ -58,6 +58,7 @@ Response::~Response() {
 Response::Response(Response&& o) noexcept
     : status_(o.status_),
       close_(o.close_),
+      end_on_shutdown_(o.end_on_shutdown_),
       headers_(std::move(o.headers_)),
       body_(std::move(o.body_)),
       static_body_(o.static_body_),
@@ -69,6 +70,7 @@ Response& Response::operator=(Response&& o) noexcept {
         detail::release_string(std::move(body_));
         status_ = o.status_;
         close_ = o.close_;
+        end_on_shutdown_ = o.end_on_shutdown_;
         headers_ = std::move(o.headers_);
         body_ = std::move(o.body_);
         static_body_ = o.static_body_;
