@@ -145,7 +145,10 @@ int ticket_key(SSL* ssl, unsigned char name[16], unsigned char iv[EVP_MAX_IV_LEN
             set_mac_key(hctx, key.hmac, sizeof key.hmac) != 1) {
             return -1;
         }
-        return i == 0 ? 1 : 2;  // 2: valid, but issue a ticket under the current key
+        // 2: valid, issue a new ticket. Always in TLS 1.3, where a client uses a ticket once
+        // (RFC 8446 C.4) and OpenSSL sends none after a resumption unless asked: without it
+        // every other connection of a reconnecting client would be a full handshake.
+        return i == 0 && SSL_version(ssl) != TLS1_3_VERSION ? 1 : 2;
     }
     return 0;  // unknown key: a full handshake
 }
