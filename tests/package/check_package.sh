@@ -4,7 +4,7 @@
 # CMake's find_package(keel 0.2 CONFIG REQUIRED COMPONENTS http router json) and with
 # pkg-config — runs each, asks it over HTTP with curl, and checks with readelf that a program
 # made of router + json + the server needs none of libpq, libsqlite3, libcurl, libhiredis,
-# libprofiler, libbrotli*, libtcmalloc. Then builds examples/todo the same way and runs its tests.
+# libprofiler, libbrotli*, libtcmalloc, libssl, libcrypto (TLS is the tls module's). Then builds examples/todo the same way and runs its tests.
 #   check_package.sh <keel build dir> <keel source dir>
 set -euo pipefail
 build=$(cd "$1" && pwd)
@@ -38,7 +38,7 @@ check_binary() {
   local bin=$1 what=$2
   local needed
   needed=$(readelf -d "$bin" | grep NEEDED || true)
-  if echo "$needed" | grep -E "libpq|libsqlite3|libcurl|libhiredis|libprofiler|libbrotli|libtcmalloc"; then
+  if echo "$needed" | grep -E "libpq|libsqlite3|libcurl|libhiredis|libprofiler|libbrotli|libtcmalloc|libssl|libcrypto"; then
     fail "$what links a library it does not use:"$'\n'"$needed"
   fi
   "$bin" >"$work/out" 2>"$work/err" &
