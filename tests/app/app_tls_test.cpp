@@ -86,3 +86,46 @@ TEST(AppTls, AnUnreadableCertificateStopsTheStartWithTheReason) {
     EXPECT_EQ(p.wait(std::chrono::seconds(10)), 1);
     EXPECT_NE(p.stderr_text().find("/nonexistent/c.pem"), std::string::npos) << p.stderr_text();
 }
+
+TEST(AppTls, HttpsClientsGetHttp2ThroughAlpnAndItIsLoggedAndCounted) {
+    TestPki pki;
+    pki.issue("a", "a.test");
+    Process p({KEEL_HELLO_BINARY, "--server.port", "0", "--server.threads", "1", "--admin.on_main", "true",
+               "--server.tls_cert", pki.path("a.pem"), "--server.tls_key", pki.path("a.key"), "--hello.metrics",
+               "true", "--hello.access_log", "true"});
+    int port = p.wait_port();
+    ASSERT_GT(port, 0) << p.stderr_text();
+    EXPECT_EQ(curl(pki, port, "/plaintext", "--http2 -w ' %{http_version}'"), "Hello, World! 2");
+    EXPECT_EQ(curl(pki, port, "/users/7", "--http1.1 -w ' %{http_version}'"), "{\"id\":7,\"name\":\"user\"} 1.1");
+    // SSE over HTTP/2: the first event of a stream resumed after id 41.
+    std::string events = curl(pki, port, "/events", "--http2 -H 'Last-Event-ID: 41' --max-time 2");
+    EXPECT_EQ(events.rfind("id: 42\ndata: tick 42\n\n", 0), 0u) << events;
+    ASSERT_TRUE(eventually([&] { return p.stderr_text().find("\"proto\":\"HTTP/2\"") != std::string::npos; }))
+        << p.stderr_text();
+    std::string metrics = curl(pki, port, "/metrics");
+    EXPECT_NE(metrics.find("keel_http_protocol_requests_total{protocol=\"HTTP/2\"} "), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("keel_http_protocol_requests_total{protocol=\"HTTP/1.1\"} 1"), std::string::npos) << metrics;
+    p.signal(SIGTERM);
+    EXPECT_EQ(p.wait(std::chrono::seconds(10)), 0);
+}
+
+TEST(AppTls, Http2CanBeTurnedOffAndH2cOn) {
+    TestPki pki;
+    pki.issue("a", "a.test");
+    Process tls({KEEL_HELLO_BINARY, "--server.port", "0", "--server.threads", "1", "--server.tls_cert",
+                 pki.path("a.pem"), "--server.tls_key", pki.path("a.key"), "--server.h2", "false"});
+    int port = tls.wait_port();
+    ASSERT_GT(port, 0) << tls.stderr_text();
+    EXPECT_EQ(curl(pki, port, "/plaintext", "--http2 -w ' %{http_version}'"), "Hello, World! 1.1");
+
+    Process plain({KEEL_HELLO_BINARY, "--server.port", "0", "--server.threads", "1", "--server.h2c", "true"});
+    int plain_port = plain.wait_port();
+    ASSERT_GT(plain_port, 0) << plain.stderr_text();
+    EXPECT_EQ(keel::test::run("curl -s --http2-prior-knowledge -w ' %{http_version}' http://127.0.0.1:" +
+                              std::to_string(plain_port) + "/plaintext"),
+              "Hello, World! 2");
+    tls.signal(SIGTERM);
+    plain.signal(SIGTERM);
+    EXPECT_EQ(tls.wait(std::chrono::seconds(10)), 0);
+    EXPECT_EQ(plain.wait(std::chrono::seconds(10)), 0);
+}

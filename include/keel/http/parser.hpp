@@ -72,6 +72,7 @@ struct RequestHead {
     std::string_view method = {};
     std::string_view target = {};
     std::uint8_t version_minor = 1;  ///< 0 for HTTP/1.0, 1 for HTTP/1.1 (and 1.x, x > 1)
+    std::uint8_t version_major = 1;  ///< 2 for a request that came on HTTP/2
     std::vector<Header>* headers = nullptr;  ///< caller-provided, cleared and reused
 
     BodyKind body_kind = BodyKind::none;

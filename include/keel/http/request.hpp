@@ -54,6 +54,12 @@ public:
     std::string_view query() const noexcept { return query_; }
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     int version_minor() const noexcept { return version_minor_; }
+    /// 1, or 2 for a request that came on HTTP/2.
+    int version_major() const noexcept { return version_major_; }
+    /// "HTTP/1.0", "HTTP/1.1" or "HTTP/2" (for logs and metrics).
+    std::string_view protocol() const noexcept {
+        return version_major_ == 2 ? "HTTP/2" : version_minor_ == 0 ? "HTTP/1.0" : "HTTP/1.1";
+    }
 
     const std::vector<Header>& headers() const noexcept { return *headers_; }
     std::optional<std::string_view> header(std::string_view name) const noexcept { return find_header(*headers_, name); }
@@ -124,6 +130,7 @@ private:
     std::string_view path_;
     std::string_view query_;
     int version_minor_ = 1;
+    int version_major_ = 1;
     const std::vector<Header>* headers_ = &kNoHeaders;
     const std::vector<Header>* trailers_ = &kNoHeaders;
     std::string_view host_;

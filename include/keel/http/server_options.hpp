@@ -1,5 +1,5 @@
 #pragma once
-/// keel::http::ServerOptions: listeners, limits and timeouts of the HTTP/1.1 server, mirroring
+/// keel::http::ServerOptions: listeners, limits and timeouts of the HTTP/1.1 and HTTP/2 server, mirroring
 /// Go's http.Server. Every field is configurable through keel::config (`server.*` keys).
 
 #include <keel/core/loop.hpp>
@@ -64,6 +64,11 @@ struct ServerOptions {
     std::shared_ptr<SecureChannelFactory> tls = {};
     /// A TLS handshake not done this long after the accept → closed (counted as timed out).
     Duration tls_handshake_timeout = 10s;
+    /// HTTP/2 without TLS ("h2c" with prior knowledge: the client opens with the HTTP/2
+    /// preface). Over TLS, HTTP/2 is chosen by ALPN (the TLS context's `alpn` list).
+    bool h2c = false;
+    /// HTTP/2: streams one client may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
+    std::uint32_t h2_max_concurrent_streams = 100;
 
     std::function<void(const ServerEvent&)> on_event = {};
     /// Called on the loop thread for every ServerAnswer; must not block.

@@ -41,6 +41,9 @@ void define_standard_keys(config::Config& c) {
     c.define_string("server.tls_key", "", "PEM private key of each server.tls_cert (both or neither)");
     c.define_string("server.tls_client_ca", "", "PEM CA bundle: require client certificates signed by it");
     c.define_duration("server.tls_handshake_timeout", 10s, 1ms, 1h, "time a client has to finish the TLS handshake");
+    c.define_bool("server.h2", true, "offer HTTP/2 to TLS clients (ALPN h2)");
+    c.define_bool("server.h2c", false, "accept HTTP/2 without TLS from clients that open with its preface");
+    c.define_int("server.h2_max_concurrent_streams", 100, 1, 10000, "HTTP/2 streams one client may have open at once");
     c.define_string("log.level", "info", "minimum log level", {"trace", "debug", "info", "warn", "error", "off"});
     c.define_string("log.output", "stderr", "stderr, stdout or a file path");
     c.define_int("workers.threads", 4, 1, 1024, "worker pool threads for blocking work (keel::offload)");
@@ -205,6 +208,8 @@ http::ServerOptions App::server_options() const {
     o.handler_timeout = config_.get_duration("server.handler_timeout");
     o.shutdown_timeout = config_.get_duration("server.shutdown_timeout");
     o.tls_handshake_timeout = config_.get_duration("server.tls_handshake_timeout");
+    o.h2c = config_.get_bool("server.h2c");
+    o.h2_max_concurrent_streams = config_.get_int<std::uint32_t>("server.h2_max_concurrent_streams");
     if (config_.get_string("server.tls_cert").empty() != config_.get_string("server.tls_key").empty()) {
         throw config::ConfigError("keel: config: server.tls_cert and server.tls_key: give both (HTTPS) or neither");
     }
@@ -253,7 +258,8 @@ http::Middleware App::access_log() {
                                  {"request_id", r.request_id},
                                  {"remote_ip", r.remote_ip},
                                  {"user_agent", r.user_agent},
-                                 {"trace_id", r.trace_id}});
+                                 {"trace_id", r.trace_id},
+                                 {"proto", r.protocol}});
     });
 }
 
@@ -349,6 +355,9 @@ Result<std::shared_ptr<tls::ServerContext>> App::make_tls() const {
         o.certificates.push_back({certs[i], keys[i]});
     }
     o.client_ca = config_.get_string("server.tls_client_ca");
+    if (config_.get_bool("server.h2")) {
+        o.alpn = {"h2", "http/1.1"};
+    }
     return tls::ServerContext::create(std::move(o));
 }
 

@@ -2,8 +2,6 @@
 
 #include "serializer.hpp"
 
-#include <keel/http/problem.hpp>
-#include <keel/http/request_id.hpp>
 #include <keel/http/status.hpp>
 
 #include <sys/epoll.h>
@@ -64,6 +62,10 @@ void Connection::on_io(std::uint32_t events) {
         start_lingering();
         return;
     }
+    if (phase_ == Phase::h2) {
+        h2_->on_io(events);
+        return;
+    }
     if (phase_ == Phase::handler || phase_ == Phase::stream) {
         if (events & (EPOLLRDHUP | EPOLLHUP)) {
             // The client went away (or half-closed): cancel the work done on its behalf.
@@ -97,7 +99,13 @@ void Connection::process() {
                 flush();  // lingers, then closes, once everything is written
                 return;
             }
-            if (try_complete_head()) {
+            Protocol protocol = http1_ ? Protocol::http1 : sniff_protocol();
+            if (protocol == Protocol::http2) {
+                start_h2();
+                return;
+            }
+            http1_ = protocol == Protocol::http1;
+            if (http1_ && try_complete_head()) {
                 continue;
             }
         } else if (phase_ == Phase::body) {
@@ -142,6 +150,31 @@ void Connection::process() {
                 return;
         }
     }
+}
+
+Connection::Protocol Connection::sniff_protocol() const noexcept {
+    if (tls_) {
+        if (!tls_->handshake_done()) {
+            return Protocol::undecided;
+        }
+        return tls_->alpn() == "h2" ? Protocol::http2 : Protocol::http1;
+    }
+    if (!worker_.options().h2c) {
+        return Protocol::http1;
+    }
+    static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    std::size_t avail = end_ - start_;
+    std::size_t n = std::min(avail, kPreface.size());
+    if (std::string_view(buf_.get() + start_, n) != kPreface.substr(0, n)) {
+        return Protocol::http1;
+    }
+    return avail >= kPreface.size() ? Protocol::http2 : Protocol::undecided;
+}
+
+void Connection::start_h2() {
+    phase_ = Phase::h2;
+    h2_ = std::make_unique<H2Session>(*this);
+    h2_->start();
 }
 
 bool Connection::try_complete_head() {
@@ -359,18 +392,7 @@ void Connection::respond_problem(int status, std::string_view detail) {
         method = head_.method;
         path = split_target(head_.target).path;
     }
-    Response r = problem(status, detail, path);
-    // No middleware ran for this answer: stamp it with an id of its own, so the client's report
-    // and the server's log line can be matched.
-    char id[kRequestIdLength];
-    generate_request_id(id);
-    std::string_view id_view(id, kRequestIdLength);
-    r.header("X-Request-ID", id_view);
-    std::string& body = r.body_buffer();
-    body.pop_back();  // the closing brace of the problem object
-    body.append(",\"request_id\":\"").append(id_view).append("\"}");
-    worker_.answered(ServerAnswer{status, method, path, detail, id_view, remote_.host(),
-                                  worker_.loop().now() - request_start_});
+    Response r = worker_.answer_problem(status, detail, method, path, remote_, request_start_);
     keep_alive_ = false;
     is_head_request_ = false;
     serialize(r, false);
@@ -404,7 +426,10 @@ void Connection::close() {
     fd_ = -1;
     phase_ = Phase::closed;
     wake_drain_waiter();
-    if (running_ == Running::nothing) {
+    if (h2_) {
+        h2_->on_connection_closed();
+    }
+    if (running_ == Running::nothing && (!h2_ || h2_->running() == 0)) {
         destroy_later();  // else when the coroutine is done with this connection
     }
 }
@@ -426,6 +451,10 @@ void Connection::on_tick(TimePoint now) {
         worker_.emit(ServerEvent::Level::debug, "write timeout", remote_.to_string());
         stop_.request_stop();
         close();
+        return;
+    }
+    if (phase_ == Phase::h2) {
+        h2_->on_tick(now);
         return;
     }
     switch (phase_) {
@@ -470,6 +499,7 @@ void Connection::on_tick(TimePoint now) {
             }
             break;
         case Phase::stream:
+        case Phase::h2:
         case Phase::closed:
             break;
     }
@@ -477,6 +507,10 @@ void Connection::on_tick(TimePoint now) {
 
 void Connection::begin_shutdown() {
     if (phase_ == Phase::closed || phase_ == Phase::lingering) {
+        return;
+    }
+    if (phase_ == Phase::h2) {
+        h2_->begin_shutdown();
         return;
     }
     if (phase_ == Phase::head && start_ == end_ && !close_after_write_) {

@@ -1,6 +1,7 @@
 #pragma once
 // One HTTP/1.1 connection: read buffer, parser state, the in-flight request, output buffer and
-// timeouts. Lives on its worker's loop thread only.
+// timeouts. Lives on its worker's loop thread only. A connection that turns out to speak HTTP/2
+// (ALPN "h2", or the h2c preface) hands its requests to an H2Session and keeps the socket side.
 
 #include <keel/core/stop_token.hpp>
 #include <keel/http/chunked.hpp>
@@ -9,6 +10,7 @@
 #include <keel/http/response.hpp>
 #include <keel/http/secure_channel.hpp>
 
+#include "h2_session.hpp"
 #include "worker.hpp"
 
 #include <sys/types.h>
@@ -41,6 +43,8 @@ public:
     Connection* next = nullptr;
 
 private:
+    friend class H2Session;
+    friend class H2Stream;
     static constexpr std::size_t kInitialBuffer = 8 * 1024;
     // Above this much unsent output we stop answering pipelined requests until the client reads.
     static constexpr std::size_t kHighWater = 256 * 1024;
@@ -51,11 +55,15 @@ private:
     // Slack for chunk framing of the part of a chunked body not yet decoded.
     static constexpr std::size_t kChunkSlack = 64 * 1024;
 
-    enum class Phase : std::uint8_t { head, body, handler, stream, lingering, closed };
+    enum class Phase : std::uint8_t { head, body, handler, stream, h2, lingering, closed };
+    enum class Protocol : std::uint8_t { undecided, http1, http2 };
     enum class Fill : std::uint8_t { data, again, eof, full, error };
 
     void drive();
     void process();
+    // Which protocol the client speaks, from ALPN or the first bytes (h2c prior knowledge).
+    Protocol sniff_protocol() const noexcept;
+    void start_h2();
     bool try_complete_head();
     bool try_complete_body();
     void dispatch();
@@ -83,6 +91,8 @@ private:
     int fd_;
     net::Address remote_;
     std::unique_ptr<SecureChannel> tls_;  // null: plain TCP
+    std::unique_ptr<H2Session> h2_;       // set once the connection speaks HTTP/2
+    bool http1_ = false;                  // decided: HTTP/1.x
     bool tls_wants_write_ = false;
     Phase phase_ = Phase::head;
 

@@ -2,6 +2,7 @@
 // the output buffer (EPOLLOUT only while blocked), the lingering close, and the BodyWriter of
 // streamed responses. The request state machine is in connection.cpp.
 #include "connection.hpp"
+#include "drain_awaiter.hpp"
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -211,15 +212,6 @@ void Connection::start_lingering() {
         return;
     }
 }
-
-namespace {
-struct DrainAwaiter {
-    std::coroutine_handle<>* slot;
-    bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) noexcept { *slot = h; }
-    void await_resume() const noexcept {}
-};
-}  // namespace
 
 Task<bool> Connection::write(std::string_view data) {
     if (phase_ == Phase::closed || stop_.stop_requested()) {

@@ -29,6 +29,7 @@ void Request::assign(const RequestHead& head, std::string_view body, const std::
     method_ = method_from_string(head.method);
     target_ = head.target;
     version_minor_ = head.version_minor;
+    version_major_ = head.version_major;
     headers_ = head.headers ? head.headers : &kNoHeaders;
     trailers_ = trailers ? trailers : &kNoHeaders;
     host_ = head.host;

@@ -1,4 +1,6 @@
 #include <keel/http/date.hpp>
+#include <keel/http/problem.hpp>
+#include <keel/http/request_id.hpp>
 #include <keel/http/server.hpp>
 #include <keel/net/socket.hpp>
 
@@ -67,6 +69,22 @@ void Server::Worker::answered(const ServerAnswer& a) const {
     if (server_.options_.on_answer) {
         server_.options_.on_answer(a);
     }
+}
+
+Response Server::Worker::answer_problem(int status, std::string_view detail, std::string_view method,
+                                        std::string_view path, const net::Address& remote, TimePoint since) const {
+    Response r = problem(status, detail, path);
+    // No middleware ran for this answer: stamp it with an id of its own, so the client's report
+    // and the server's log line can be matched.
+    char id[kRequestIdLength];
+    generate_request_id(id);
+    std::string_view id_view(id, kRequestIdLength);
+    r.header("X-Request-ID", id_view);
+    std::string& body = r.body_buffer();
+    body.pop_back();  // the closing brace of the problem object
+    body.append(",\"request_id\":\"").append(id_view).append("\"}");
+    answered(ServerAnswer{status, method, path, detail, id_view, remote.host(), loop_.now() - since});
+    return r;
 }
 
 void Server::Worker::add(Connection* c) noexcept {

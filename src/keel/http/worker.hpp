@@ -32,6 +32,10 @@ public:
     void emit(ServerEvent::Level level, std::string_view message, std::string_view detail) const;
     /// Reports an answer the server gave itself (ServerOptions::on_answer).
     void answered(const ServerAnswer& a) const;
+    /// The problem+json answer the server gives itself (with a request id of its own), reported
+    /// through answered(). `method` and `path` are empty when the request line was not read.
+    Response answer_problem(int status, std::string_view detail, std::string_view method, std::string_view path,
+                            const net::Address& remote, TimePoint since) const;
 
     void add(Connection* c) noexcept;
     void remove(Connection* c) noexcept;

@@ -12,6 +12,8 @@ struct Families {
     metrics::Family<metrics::Counter>& requests;
     metrics::Family<metrics::Histogram>& duration;
     metrics::Gauge& in_flight;
+    // by protocol: HTTP/1.0, HTTP/1.1, HTTP/2 (three series, made up front)
+    metrics::Counter* by_protocol[3];
 };
 
 struct Started {
@@ -75,6 +77,7 @@ void record(Families& f, http::Request& req, int status, double seconds) {
     }
     it->second.requests->inc();
     it->second.duration->observe(seconds);
+    f.by_protocol[req.version_major() == 2 ? 2 : req.version_minor() == 0 ? 0 : 1]->inc();
 }
 
 }  // namespace
@@ -85,7 +88,14 @@ http::Middleware http_metrics(metrics::Registry& registry) {
         registry.histogram("keel_http_request_duration_seconds",
                            "Time from the request's arrival at the handler chain to its response, by route.",
                            {"method", "route"}, metrics::exponential_buckets(0.0001, 2.5, 12)),
-        registry.gauge("keel_http_requests_in_flight", "Requests being handled now.").get()});
+        registry.gauge("keel_http_requests_in_flight", "Requests being handled now.").get(),
+        {}});
+    auto& by_protocol = registry.counter("keel_http_protocol_requests_total",
+                                         "HTTP requests answered, by protocol (HTTP/1.0, HTTP/1.1, HTTP/2).",
+                                         {"protocol"});
+    families->by_protocol[0] = &by_protocol.with({"HTTP/1.0"});
+    families->by_protocol[1] = &by_protocol.with({"HTTP/1.1"});
+    families->by_protocol[2] = &by_protocol.with({"HTTP/2"});
     return [families](http::Handler next) {
         return http::wrap(
             std::move(next),

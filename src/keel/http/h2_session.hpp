@@ -1,0 +1,151 @@
+#pragma once
+// HTTP/2 on one Connection (RFC 9113), framed by nghttp2's server session. The Connection keeps
+// its socket, TLS channel, read buffer and output buffer; this class turns the bytes read into
+// streams, runs each stream's request through the same Handler as HTTP/1.1, and feeds the
+// frames nghttp2 produces back to the Connection's output. nghttp2's headers stay in the .cpp.
+
+#include <keel/core/stop_token.hpp>
+#include <keel/http/server_options.hpp>
+#include <keel/http/request.hpp>
+#include <keel/http/response.hpp>
+
+#include <coroutine>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+struct nghttp2_session;
+struct nghttp2_rcbuf;
+
+namespace keel::http {
+
+class Connection;
+class H2Session;
+
+// One request/response exchange. Owned by its session; outlives nghttp2's stream while a
+// handler or a streamed body still runs on it.
+class H2Stream final : public BodyWriter {
+public:
+    H2Stream(H2Session& session, std::int32_t id, TimePoint now);
+    ~H2Stream() override;
+
+    Task<bool> write(std::string_view data) override;
+    StopToken stop_token() const noexcept override { return const_cast<StopSource&>(stop).token(); }
+
+    H2Session& session;
+    std::int32_t id;
+    TimePoint started;
+
+    // request, as received
+    std::vector<nghttp2_rcbuf*> held;  // header names and values the views below point into
+    std::vector<Header> headers;
+    std::string_view method, path, authority;
+    std::size_t header_bytes = 0;
+    bool headers_too_large = false;
+    std::string body;
+    bool body_too_large = false;
+
+    Request req;
+    StopSource stop;
+
+    enum class State : std::uint8_t { receiving, handler, answered_handler, responding, streaming };
+    State state = State::receiving;
+    bool running = false;  // a handler or stream coroutine holds this stream
+    bool closed = false;   // nghttp2 is done with the stream (ended, reset, or the session died)
+    TimePoint handler_start{};
+
+    // response
+    Response response;
+    std::size_t body_sent = 0;
+    bool head_only = false;
+    // streamed response
+    StreamBody stream_fn;
+    std::string pending;  // written by the stream, not yet taken by nghttp2
+    bool stream_finished = false;
+    std::coroutine_handle<> drain_waiter;
+};
+
+// A token bucket for one kind of frame a client may send only so often.
+struct TokenBucket {
+    double tokens = 0;
+    TimePoint last{};
+    /// Takes a token (false when none is left); starts full at `burst`.
+    bool take(TimePoint now, double burst, double per_second);
+};
+
+class H2Session {
+public:
+    explicit H2Session(Connection& conn);
+    ~H2Session();
+    H2Session(const H2Session&) = delete;
+    H2Session& operator=(const H2Session&) = delete;
+
+    /// Sends the server's SETTINGS and takes the bytes already read (starting with the preface).
+    /// False: the session could not start (the connection is closed).
+    bool start();
+    void on_io(std::uint32_t events);
+    void on_tick(TimePoint now);
+    /// GOAWAY with the last stream id: streams in flight finish, new ones are refused.
+    void begin_shutdown();
+    /// The connection closed: every running stream's stop token fires.
+    void on_connection_closed();
+    /// Coroutines still running on this session's streams (the connection waits for them).
+    std::size_t running() const noexcept { return running_; }
+
+    // --- for nghttp2's callbacks and the streams ----------------------------------------------
+    H2Stream& open_stream(std::int32_t id);
+    H2Stream* find(std::int32_t id);
+    /// The header block of a request with a body is complete: refuse it early if it must be.
+    void headers_done(H2Stream& s);
+    /// The request is complete: run the handler.
+    void dispatch(H2Stream& s);
+    void answer_problem(H2Stream& s, int status, std::string_view detail);
+    void stream_closed(std::int32_t id, std::uint32_t error_code);
+    bool control_frame_allowed();
+    bool reset_allowed(std::int32_t id);
+    /// GOAWAY with `error_code`; the connection closes once it is sent.
+    void terminate(std::uint32_t error_code);
+    /// Moves nghttp2's frames to the connection's output and sends them.
+    void send();
+    bool dead() const noexcept;
+    const ServerOptions& options() const noexcept;
+    nghttp2_session* raw() noexcept { return session_; }
+
+private:
+    friend class H2Stream;
+    // Above this much unsent output nghttp2 is not asked for more frames (nor the socket read)
+    // until the client reads.
+    static constexpr std::size_t kHighWater = 256 * 1024;
+    // A streamed body holds at most this much before its writer waits for the client.
+    static constexpr std::size_t kStreamBuffer = 64 * 1024;
+
+    void receive();
+    void submit(H2Stream& s);
+    void on_handler_done(H2Stream& s, std::optional<Response> r, std::exception_ptr e);
+    void start_stream(H2Stream& s);
+    void on_stream_done(H2Stream& s, std::exception_ptr e);
+    // A stream's coroutine finished. True when nobody waits for its result (the stream or the
+    // connection is gone; it was released).
+    bool coroutine_done(H2Stream& s);
+    void release(H2Stream& s);
+    void wake_drain_waiters();
+    void close_if_finished();
+
+    Connection& conn_;
+    nghttp2_session* session_ = nullptr;
+    std::unordered_map<std::int32_t, std::unique_ptr<H2Stream>> streams_;
+    std::size_t running_ = 0;
+    bool receiving_ = false;  // inside nghttp2_session_mem_recv: sending waits until it returns
+    bool sending_ = false;
+    bool send_again_ = false;
+    bool shutting_down_ = false;
+    bool closing_ = false;    // a GOAWAY was queued or the client is done: close once it is out
+    bool peer_gone_ = false;  // the socket failed: nothing more can be sent
+    TokenBucket control_;
+    TokenBucket resets_;
+    TimePoint window_stalled_since_{};
+};
+
+}  // namespace keel::http

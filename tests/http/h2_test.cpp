@@ -1,0 +1,202 @@
+// HTTP/2 (h2c with prior knowledge) through the same handlers as HTTP/1.1: real clients (curl,
+// h2load) for what works, crafted frames (tests/http/h2_probe.py, Debian's python3-h2 and
+// hyperframe) for every limit and attack the server must survive.
+#include <keel/core/sleep.hpp>
+#include <keel/http/sse.hpp>
+#include <keel/testing/test_server.hpp>
+
+#include "support/eventually.hpp"
+#include "support/run_command.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <thread>
+
+using keel::http::Request;
+using keel::http::Response;
+using keel::http::ServerOptions;
+using keel::testing::TestServer;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string trim(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) {
+        s.pop_back();
+    }
+    return s;
+}
+
+std::string probe(std::uint16_t port, const std::string& scenario, const std::string& arg = "") {
+    return trim(keel::test::run("/usr/bin/python3 " KEEL_H2_PROBE " " + std::to_string(port) + " " + scenario + " " +
+                                arg + " 2>&1"));
+}
+
+std::string curl_h2(std::uint16_t port, const std::string& path, const std::string& extra = "") {
+    return keel::test::run("curl -s --http2-prior-knowledge " + extra + " http://127.0.0.1:" + std::to_string(port) +
+                           path);
+}
+
+ServerOptions h2c_options() {
+    ServerOptions o = TestServer::default_options();
+    o.h2c = true;
+    o.limits.max_body_bytes = 100 * 1000;
+    return o;
+}
+
+// Handlers waiting now, and the most there ever were (one loop thread: no race).
+std::atomic<int> waiting{0};
+std::atomic<int> most_waiting{0};
+
+// The routes the scenarios use.
+keel::http::Outcome routes(Request& req) {
+    std::string_view p = req.path();
+    if (p == "/wait" || p == "/slow") {
+        keel::Duration d = p == "/wait" ? keel::Duration(300ms) : keel::Duration(1s);
+        return [](keel::Duration d, keel::StopToken stop) -> keel::Task<Response> {
+            most_waiting = std::max(most_waiting.load(), ++waiting);
+            co_await keel::sleep_for(d, stop);
+            --waiting;
+            co_return Response::text("slow");
+        }(d, req.stop_token());
+    }
+    if (p == "/big") {
+        return Response::text(std::string(1 << 20, 'z'));
+    }
+    if (p == "/echo") {
+        return Response::text(std::string(req.protocol()) + " " + std::string(req.method_name()) + " " +
+                              std::string(req.host()) + " " + std::string(req.body()));
+    }
+    if (p == "/events") {
+        return keel::http::sse([](keel::http::SseWriter& out) -> keel::Task<void> {
+            for (int i = 1; i <= 3; ++i) {
+                co_await out.send({.id = std::to_string(i), .data = "tick"});
+            }
+        });
+    }
+    return Response::text("hello");
+}
+
+}  // namespace
+
+TEST(H2, CurlGetsTheSameHandlersOverH2cWithPriorKnowledge) {
+    TestServer srv(routes, h2c_options());
+    EXPECT_EQ(curl_h2(srv.port(), "/", "-w ' %{http_version} %{http_code}'"), "hello 2 200");
+    EXPECT_EQ(curl_h2(srv.port(), "/echo?x=1", "-d 'a body'"), "HTTP/2 POST 127.0.0.1:" + std::to_string(srv.port()) +
+                                                                   " a body");
+    // HEAD: the length of the body that is not sent.
+    std::string head = curl_h2(srv.port(), "/big", "-I");
+    EXPECT_NE(head.find("content-length: 1048576"), std::string::npos) << head;
+    EXPECT_NE(head.find("date: "), std::string::npos) << head;
+    // A 1 MiB body crosses many flow-control windows.
+    EXPECT_EQ(curl_h2(srv.port(), "/big", "-o /dev/null -w '%{size_download}'"), "1048576");
+    // Streamed responses (SSE) end with the stream.
+    EXPECT_EQ(curl_h2(srv.port(), "/events"), "id: 1\ndata: tick\n\nid: 2\ndata: tick\n\nid: 3\ndata: tick\n\n");
+    // HTTP/1.1 still works on the same port.
+    EXPECT_EQ(keel::test::run("curl -s -w ' %{http_version}' " + srv.url("/echo")), "HTTP/1.1 GET 127.0.0.1:" +
+                                                                                    std::to_string(srv.port()) + "  1.1");
+}
+
+TEST(H2, WithoutH2cThePrefaceIsAnHttp1Error) {
+    TestServer srv(routes);
+    std::string out = curl_h2(srv.port(), "/", "-o /dev/null -w '%{http_version}'");
+    EXPECT_NE(out, "2");
+}
+
+TEST(H2, ManyConcurrentStreamsOnFewConnections) {
+    TestServer srv(routes, h2c_options());
+    std::string out = keel::test::run("h2load -n 400 -c 2 -m 50 http://127.0.0.1:" + std::to_string(srv.port()) +
+                                      "/wait 2>&1");
+    EXPECT_NE(out.find("400 succeeded, 0 failed, 0 errored"), std::string::npos) << out;
+}
+
+TEST(H2, TheStreamLimitIsAdvertisedAndEnforced) {
+    ServerOptions o = h2c_options();
+    o.h2_max_concurrent_streams = 20;
+    TestServer srv(routes, o);
+    // h2load opens 50 streams at once, before our SETTINGS reach it: those beyond 20 are refused
+    // (REFUSED_STREAM, safe to retry); then it keeps within the limit. Never more than 20 run.
+    most_waiting = 0;
+    std::string out = keel::test::run("h2load -n 200 -c 1 -m 50 http://127.0.0.1:" + std::to_string(srv.port()) +
+                                      "/wait 2>&1");
+    EXPECT_NE(out.find("requests: 200 total"), std::string::npos) << out;
+    EXPECT_EQ(most_waiting.load(), 20) << out;
+    // One that opens more streams than it acknowledged is cut: nghttp2 treats it as a
+    // connection error (GOAWAY PROTOCOL_ERROR naming the last stream it took).
+    std::string cut = probe(srv.port(), "many_streams", "30");
+    EXPECT_NE(cut.find("GOAWAY 1 last="), std::string::npos) << cut;
+}
+
+TEST(H2, RapidResetIsCutWithEnhanceYourCalm) {
+    TestServer srv(routes, h2c_options());
+    EXPECT_EQ(probe(srv.port(), "rapid_reset", "1000"), "GOAWAY 11");
+    // The server is fine afterwards.
+    EXPECT_EQ(curl_h2(srv.port(), "/"), "hello");
+}
+
+TEST(H2, ContinuationFloodEndsTheConnection) {
+    TestServer srv(routes, h2c_options());
+    std::string out = probe(srv.port(), "continuation_flood");
+    EXPECT_EQ(out.rfind("GOAWAY", 0), 0u) << out;
+    EXPECT_EQ(curl_h2(srv.port(), "/"), "hello");
+}
+
+TEST(H2, PingAndSettingsFloodsAreCut) {
+    TestServer srv(routes, h2c_options());
+    EXPECT_EQ(probe(srv.port(), "ping_flood"), "GOAWAY 11");
+    EXPECT_EQ(probe(srv.port(), "settings_flood"), "GOAWAY 11");
+    EXPECT_EQ(curl_h2(srv.port(), "/"), "hello");
+}
+
+TEST(H2, HpackBombAndLargeHeaderListsGet431) {
+    TestServer srv(routes, h2c_options());
+    std::string bomb = probe(srv.port(), "hpack_bomb");
+    EXPECT_EQ(bomb.rfind("STATUS 431", 0), 0u) << bomb;
+    EXPECT_EQ(probe(srv.port(), "big_headers"), "STATUS 431");
+}
+
+TEST(H2, BodyLimitPerStreamGives413) {
+    TestServer srv(routes, h2c_options());
+    EXPECT_EQ(probe(srv.port(), "big_body", "300000"), "STATUS 413");
+    // within the limit
+    EXPECT_EQ(curl_h2(srv.port(), "/echo", "--data-binary @/dev/null -o /dev/null -w '%{http_code}'"), "200");
+}
+
+TEST(H2, AZeroWindowClientIsDroppedAfterTheWriteTimeout) {
+    ServerOptions o = h2c_options();
+    o.write_timeout = 1s;
+    TestServer srv(routes, o);
+    std::string out = probe(srv.port(), "zero_window");
+    EXPECT_EQ(out.rfind("EOF after", 0), 0u) << out;
+}
+
+TEST(H2, HandlerDeadlinePerStream) {
+    ServerOptions o = h2c_options();
+    o.handler_timeout = 200ms;
+    TestServer srv(routes, o);
+    EXPECT_EQ(curl_h2(srv.port(), "/slow", "-o /dev/null -w '%{http_code}'"), "503");
+    EXPECT_EQ(curl_h2(srv.port(), "/", "-o /dev/null -w '%{http_code}'"), "200");
+}
+
+TEST(H2, GracefulShutdownSendsGoawayAndLetsTheStreamFinish) {
+    TestServer srv(routes, h2c_options());
+    std::string cmd = "/usr/bin/python3 " KEEL_H2_PROBE " " + std::to_string(srv.port()) + " slow_then_goaway";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    char line[512];
+    ASSERT_NE(std::fgets(line, sizeof line, p), nullptr);
+    EXPECT_EQ(std::string(line), "STARTED\n");
+    // The request is sent; shut down once the server has it in flight.
+    ASSERT_TRUE(keel::test::eventually([&] { return srv.server().stats().requests >= 1; }));
+    srv.server().shutdown();
+    std::string rest;
+    while (std::fgets(line, sizeof line, p)) {
+        rest += line;
+    }
+    ::pclose(p);
+    EXPECT_EQ(trim(rest), "GOAWAY last=1 code=0 | STATUS 200 | END slow | EOF");
+    EXPECT_TRUE(srv.server().wait_drained(5s));
+}
