@@ -32,7 +32,8 @@
 //   - repeated identical Content-Length values, which RFC 9110 §8.6 lets a recipient accept
 //     as one, make it fail with HPE_UNEXPECTED_CONTENT_LENGTH (keel accepts them);
 //   - whitespace after a Content-Length value ("5\t"), which is OWS and trimmed (RFC 9110
-//     §5.5), makes it fail with HPE_INVALID_CONTENT_LENGTH;
+//     §5.5), or around the commas of a list of identical values ("1\t,\t1", §5.6.1), makes it
+//     fail with HPE_INVALID_CONTENT_LENGTH;
 //   - whitespace between a chunk size and its extension ("5 ;x"), BWS that RFC 9112 §7.1.1
 //     allows, makes it fail with HPE_INVALID_CHUNK_SIZE.
 #include <keel/http/chunked.hpp>
@@ -152,12 +153,16 @@ bool chunk_size_followed_by_bws(const char* p, const char* end) {
     return false;
 }
 
-// keel's values are trimmed views into the input: look at the byte right after one.
-bool content_length_has_trailing_ows(const std::vector<Header>& headers, const char* input_end) {
+// keel's values are trimmed views into the input: look at the byte right after one, and
+// inside it (OWS around the commas of a list of identical values, RFC 9110 §5.6.1).
+bool content_length_has_ows(const std::vector<Header>& headers, const char* input_end) {
     for (const Header& h : headers) {
         if (h.name.size() == 14 && strncasecmp(h.name.data(), "content-length", 14) == 0) {
             const char* after = h.value.data() + h.value.size();
             if (after < input_end && (*after == ' ' || *after == '\t')) {
+                return true;
+            }
+            if (h.value.find_first_of(" \t") != std::string_view::npos) {
                 return true;
             }
         }
@@ -262,7 +267,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
             chunk_size_followed_by_bws(data + r.consumed, data + size)) {
             return 0;  // oracle quirk, see above
         }
-        if (hp_errno == HPE_INVALID_CONTENT_LENGTH && content_length_has_trailing_ows(headers, data + size)) {
+        if (hp_errno == HPE_INVALID_CONTENT_LENGTH && content_length_has_ows(headers, data + size)) {
             return 0;  // oracle quirk, see above
         }
         if (hp_errno == HPE_UNEXPECTED_CONTENT_LENGTH && content_length_values(headers) > 1) {

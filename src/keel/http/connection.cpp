@@ -39,6 +39,9 @@ void Connection::on_io(std::uint32_t events) {
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) {
         read_drained_ = false;  // a new edge: there may be bytes again
     }
+    if (events & (EPOLLRDHUP | EPOLLHUP)) {
+        peer_closed_ = true;  // the FIN may come in the same event as the last bytes
+    }
     if (events & EPOLLERR) {
         stop_.request_stop();
         close();
@@ -122,7 +125,7 @@ void Connection::process() {
                 return;  // resume on EPOLLOUT
             }
         }
-        if (read_drained_) {
+        if (read_drained_ && !peer_closed_) {
             return;  // the last read emptied the socket; the next edge brings more
         }
         switch (fill()) {

@@ -103,6 +103,7 @@ private:
     std::size_t end_ = 0;
     std::size_t lf_scanned_ = 0;  // bytes after start_ already searched for a new line
     bool read_drained_ = false;  // the last recv returned less than asked: wait for an edge
+    bool peer_closed_ = false;   // EPOLLRDHUP seen: the client sent FIN, a read will show the EOF
 
     RequestHead head_;
     std::vector<Header> headers_;

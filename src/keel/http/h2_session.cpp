@@ -289,7 +289,7 @@ void H2Session::receive() {
                 break;
             }
         }
-        if (conn_.read_drained_ || conn_.pending_out() > kHighWater) {
+        if ((conn_.read_drained_ && !conn_.peer_closed_) || conn_.pending_out() > kHighWater) {
             break;  // the next edge brings more; or the client must read first
         }
         Connection::Fill f = conn_.fill();
