@@ -100,6 +100,21 @@ TEST(H2, CurlGetsTheSameHandlersOverH2cWithPriorKnowledge) {
                                                                                     std::to_string(srv.port()) + "  1.1");
 }
 
+TEST(H2, NghttpGetsConcurrentStreamsOnOneConnection) {
+    TestServer srv(routes, h2c_options());
+    most_waiting = 0;
+    // -m 8: the same request eight times, concurrently, on one connection; -s: per-stream stats.
+    std::string out = keel::test::run("nghttp -n -s -m 8 http://127.0.0.1:" + std::to_string(srv.port()) +
+                                      "/wait 2>&1");
+    std::size_t answered = 0;
+    for (std::size_t at = out.find(" 200 "); at != std::string::npos; at = out.find(" 200 ", at + 1)) {
+        ++answered;
+    }
+    EXPECT_EQ(answered, 8u) << out;
+    // Concurrent, not one after another: all eight were waiting at once.
+    EXPECT_EQ(most_waiting.load(), 8) << out;
+}
+
 TEST(H2, WithoutH2cThePrefaceIsAnHttp1Error) {
     TestServer srv(routes);
     std::string out = curl_h2(srv.port(), "/", "-o /dev/null -w '%{http_version}'");
