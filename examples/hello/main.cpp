@@ -1,5 +1,6 @@
 // examples/hello: what bench/run measures (no middleware, like the Go peers it is compared with).
-//   GET /plaintext, GET /json, GET /users/{id}, POST /echo (JSON bound and validated)
+//   GET /plaintext, GET /json, GET /users/{id}, POST /echo (JSON bound and validated),
+//   GET /events (Server-Sent Events), POST /upload (a streamed body of any size, counted)
 // --hello.metrics / --hello.access_log switch on the request metrics and the JSON access log,
 // so that bench/run can measure what they cost.
 #include <keel/keel.hpp>
@@ -64,6 +65,23 @@ int main(int argc, char** argv) {
             }
         });
     });
+
+    // A streamed body: read piece by piece as it arrives (server.max_body_bytes still applies).
+    r.post("/upload", [](keel::Request& req) -> keel::Task<keel::ProblemOr> {
+        std::uint64_t bytes = 0;
+        for (;;) {
+            KEEL_CO_TRY(piece, co_await req.body_stream()->read());
+            if (piece.empty()) {
+                break;
+            }
+            bytes += piece.size();
+        }
+        keel::Response res(200);
+        res.content_type("application/json");
+        keel::json::Writer(res.body_buffer()).begin_object().key("bytes").value(bytes).end_object();
+        co_return res;
+    });
+    app.stream_bodies([](const keel::Request& req) { return req.path() == "/upload"; });
 
     app.handle(r.handler());
     return app.run();

@@ -1,5 +1,6 @@
 // libFuzzer target for keel's HTTP/2 path: nghttp2's framing plus keel's callbacks (header
-// accounting, stream lifetimes, body limits, flood buckets, responses and streamed bodies).
+// accounting, stream lifetimes, body limits, flood buckets, responses, streamed responses and
+// streamed request bodies on paths starting with /u).
 // Each input is sent after the client preface to a real server on loopback (one loop thread,
 // h2c, small limits) over a fresh connection; the client half-closes and reads until the
 // server closes. ASan/UBSan watch the server thread; the server must also still answer an
@@ -26,6 +27,19 @@ http::Outcome handle(http::Request& req) {
             }
         });
     }
+    if (req.body_stream()) {
+        return [](http::Request& req) -> Task<http::Response> {
+            std::size_t total = 0;
+            for (;;) {
+                auto piece = co_await req.body_stream()->read();
+                if (!piece || piece->empty()) {
+                    break;
+                }
+                total += piece->size();
+            }
+            co_return http::Response::text(std::to_string(total));
+        }(req);
+    }
     return http::Response::text(std::string(req.body().substr(0, 64)));
 }
 
@@ -38,6 +52,7 @@ testing::TestServer& server() {
         o.limits.max_body_bytes = 4096;
         o.read_timeout = 200ms;
         o.write_timeout = 200ms;
+        o.stream_body = [](const http::Request& req) { return req.path().starts_with("/u"); };
         return std::make_unique<testing::TestServer>(handle, o);
     }();
     return *srv;

@@ -12,6 +12,7 @@
 #include <keel/core/sleep.hpp>
 #include <keel/core/task.hpp>
 #include <keel/db/scan.hpp>
+#include <keel/http/body_stream.hpp>
 #include <keel/http/handler.hpp>
 #include <keel/http/json.hpp>
 #include <keel/http/problem.hpp>

@@ -464,6 +464,44 @@ TEST(Chunked, CompactRemovesDecodedFraming) {
     EXPECT_EQ(buf.substr(0, d.decoded()), "abcdef");
 }
 
+// Streaming: the consumer takes what is decoded after every arrival and the decoder forgets
+// it; at any split the pieces add up to the body, the buffer holds only undecoded framing, and
+// the body limit counts every byte ever decoded.
+TEST(Chunked, DiscardDecodedStreamsAtEverySplit) {
+    std::string enc = "4;x=y\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nT: v\r\n\r\n";
+    for (std::size_t step = 1; step < enc.size(); ++step) {
+        ChunkedDecoder d;
+        std::vector<Header> trailers;
+        std::string buf, body;
+        std::size_t taken = 0;
+        keel::http::ParseResult r{ParseStatus::incomplete, 0, ParseError::none};
+        for (std::size_t at = 0; at < enc.size() && r.status != ParseStatus::complete; at += step) {
+            buf += enc.substr(at, step);
+            r = d.decode(buf.data(), buf.size(), &trailers);
+            ASSERT_NE(r.status, ParseStatus::error) << "step " << step;
+            body += buf.substr(taken, d.decoded() - taken);
+            taken = d.decoded();
+            std::size_t shrunk = d.discard_decoded(buf.data(), buf.size());
+            if (shrunk > 0) {
+                buf.resize(buf.size() - shrunk);
+                taken = 0;
+            }
+            // never more than this arrival, a framing line and the trailer section: nothing piles up
+            ASSERT_LE(buf.size(), step + 24) << "step " << step;
+        }
+        ASSERT_EQ(r.status, ParseStatus::complete) << "step " << step;
+        EXPECT_EQ(body, "Wikipedia in\r\n\r\nchunks.") << "step " << step;
+        ASSERT_EQ(trailers.size(), 1u) << "step " << step;
+    }
+    // The limit is on the whole body, not on what is in the buffer.
+    ChunkedDecoder limited(6);
+    std::string first = "3\r\nabc\r\n";
+    ASSERT_EQ(limited.decode(first.data(), first.size(), nullptr).status, ParseStatus::incomplete);
+    first.resize(first.size() - limited.discard_decoded(first.data(), first.size()));
+    std::string more = first + "4\r\ndefg\r\n";
+    EXPECT_EQ(limited.decode(more.data(), more.size(), nullptr).error, ParseError::body_too_large);
+}
+
 struct ChunkReject {
     const char* name;
     std::string encoded;

@@ -109,6 +109,9 @@ public:
 
     /// The handler every request goes to (a router is a handler too).
     void handle(http::Handler handler);
+    /// Which requests' bodies are streamed to their handler (req.body_stream()) instead of read
+    /// whole first; asked with each head that announces a body (see keel/http/body_stream.hpp).
+    void stream_bodies(http::StreamBodyPredicate predicate) { stream_body_ = std::move(predicate); }
     /// Runs at shutdown after the server has stopped, in reverse order of registration.
     void on_shutdown(std::function<void()> hook);
 
@@ -144,6 +147,7 @@ private:
     std::unique_ptr<log::Logger> logger_;
     std::unique_ptr<WorkerPool> workers_;
     http::Handler handler_;
+    http::StreamBodyPredicate stream_body_;
     std::vector<std::function<void()>> hooks_;
     std::atomic<bool> shutdown_requested_{false};
     std::atomic<bool> ready_{false};

@@ -30,6 +30,11 @@ public:
     /// have started, as trailer views must stay put).
     std::size_t compact(char* body, std::size_t len) noexcept;
 
+    /// Streaming: forgets the decoded bytes (the consumer has taken them) and moves the bytes not
+    /// yet decoded down to body[0]. Returns how many bytes the caller's buffer shrank by (0 once
+    /// trailers have started). The body limit still counts every byte decoded so far.
+    std::size_t discard_decoded(char* body, std::size_t len) noexcept;
+
     std::size_t decoded() const noexcept { return write_pos_; }
     std::size_t consumed() const noexcept { return read_pos_; }
     void reset(std::uint64_t max_body_bytes) noexcept {
@@ -48,6 +53,7 @@ private:
     State state_ = State::size;
     std::size_t read_pos_ = 0;
     std::size_t write_pos_ = 0;
+    std::uint64_t discarded_ = 0;  // decoded bytes given away by discard_decoded
     std::uint64_t chunk_left_ = 0;
     int size_digits_ = 0;
     std::size_t line_start_ = 0;

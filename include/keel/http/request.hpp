@@ -20,6 +20,7 @@
 namespace keel::http {
 
 class SecureChannel;  // keel/http/secure_channel.hpp
+class BodyStream;     // keel/http/body_stream.hpp
 
 /// A path parameter captured by the router (`{slug}` → name "slug").
 struct PathParam {
@@ -65,8 +66,10 @@ public:
     std::optional<std::string_view> header(std::string_view name) const noexcept { return find_header(*headers_, name); }
     std::string_view host() const noexcept { return host_; }
 
-    /// The whole body (Content-Length or de-chunked), empty when there is none.
+    /// The whole body (Content-Length or de-chunked), empty when there is none (or streamed).
     std::string_view body() const noexcept { return body_; }
+    /// The body, piece by piece, when ServerOptions::stream_body chose to stream it; else null.
+    BodyStream* body_stream() const noexcept { return body_stream_; }
     /// Trailer fields of a chunked body.
     const std::vector<Header>& trailers() const noexcept { return *trailers_; }
 
@@ -107,6 +110,7 @@ public:
     /// Fills the request from a parsed head. `head.headers` must outlive the request's use.
     void assign(const RequestHead& head, std::string_view body, const std::vector<Header>* trailers);
     void set_body(std::string_view body) noexcept { body_ = body; }
+    void set_body_stream(BodyStream* stream) noexcept { body_stream_ = stream; }
     void set_remote(const net::Address& a) noexcept { remote_ = a; }
     void set_tls(const SecureChannel* tls) noexcept { tls_ = tls; }
     void set_stop_source(StopSource* s) noexcept {
@@ -135,6 +139,7 @@ private:
     const std::vector<Header>* trailers_ = &kNoHeaders;
     std::string_view host_;
     std::string_view body_;
+    BodyStream* body_stream_ = nullptr;
     std::vector<PathParam> params_;
     std::string_view route_;
     std::string scratch_;

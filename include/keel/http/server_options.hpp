@@ -3,6 +3,7 @@
 /// Go's http.Server. Every field is configurable through keel::config (`server.*` keys).
 
 #include <keel/core/loop.hpp>
+#include <keel/http/body_stream.hpp>
 #include <keel/http/parser.hpp>
 #include <keel/http/secure_channel.hpp>
 
@@ -70,6 +71,9 @@ struct ServerOptions {
     /// HTTP/2: streams one client may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
     std::uint32_t h2_max_concurrent_streams = 100;
 
+    /// Which requests get their body streamed (req.body_stream()) instead of read whole before
+    /// the handler runs: asked with each head that announces a body. Unset: none.
+    StreamBodyPredicate stream_body = {};
     std::function<void(const ServerEvent&)> on_event = {};
     /// Called on the loop thread for every ServerAnswer; must not block.
     std::function<void(const ServerAnswer&)> on_answer = {};

@@ -209,6 +209,7 @@ http::ServerOptions App::server_options() const {
     o.shutdown_timeout = config_.get_duration("server.shutdown_timeout");
     o.tls_handshake_timeout = config_.get_duration("server.tls_handshake_timeout");
     o.h2c = config_.get_bool("server.h2c");
+    o.stream_body = stream_body_;
     o.h2_max_concurrent_streams = config_.get_int<std::uint32_t>("server.h2_max_concurrent_streams");
     if (config_.get_string("server.tls_cert").empty() != config_.get_string("server.tls_key").empty()) {
         throw config::ConfigError("keel: config: server.tls_cert and server.tls_key: give both (HTTPS) or neither");

@@ -32,7 +32,7 @@ ParseResult ChunkedDecoder::decode(char* body, std::size_t len, std::vector<Head
                 if (size_digits_ == 0) {
                     return error(ParseError::bad_chunk_size);
                 }
-                if (chunk_left_ > max_body_ || write_pos_ + chunk_left_ > max_body_) {
+                if (chunk_left_ > max_body_ || discarded_ + write_pos_ + chunk_left_ > max_body_) {
                     return error(ParseError::body_too_large);
                 }
                 if (ch == ';' || ch == ' ' || ch == '\t') {
@@ -221,6 +221,19 @@ std::size_t ChunkedDecoder::compact(char* body, std::size_t len) noexcept {
     read_pos_ = write_pos_;
     line_start_ = line_start_ > gap ? line_start_ - gap : 0;
     return gap;
+}
+
+std::size_t ChunkedDecoder::discard_decoded(char* body, std::size_t len) noexcept {
+    if (state_ >= State::trailer_start) {
+        return 0;  // trailer views point into the buffer
+    }
+    std::size_t shift = read_pos_;
+    std::memmove(body, body + read_pos_, len - read_pos_);
+    discarded_ += write_pos_;
+    line_start_ = line_start_ > shift ? line_start_ - shift : 0;
+    read_pos_ = 0;
+    write_pos_ = 0;
+    return shift;
 }
 
 }  // namespace keel::http

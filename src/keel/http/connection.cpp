@@ -70,6 +70,12 @@ void Connection::on_io(std::uint32_t events) {
         return;
     }
     if (phase_ == Phase::handler || phase_ == Phase::stream) {
+        if (body_streaming_ && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))) {
+            wake_body_waiter();  // more of the body (or its end) for the handler's read()
+            if (!(events & EPOLLHUP)) {
+                return;  // a half-close is the body's end; read() reads it
+            }
+        }
         if (events & (EPOLLRDHUP | EPOLLHUP)) {
             // The client went away (or half-closed): cancel the work done on its behalf.
             stop_.request_stop();
@@ -209,11 +215,51 @@ bool Connection::try_complete_head() {
         dispatch();
         return true;
     }
-    phase_ = Phase::body;
     sent_continue_ = false;
     trailers_.clear();
     chunked_.reset(limits.max_body_bytes);
+    if (wants_streamed_body()) {
+        dispatch_streamed_body();
+        return true;
+    }
+    phase_ = Phase::body;
     return true;
+}
+
+bool Connection::wants_streamed_body() {
+    const StreamBodyPredicate& stream_body = worker_.options().stream_body;
+    if (!stream_body) {
+        return false;
+    }
+    req_.reset();
+    req_.assign(head_, {}, &trailers_);
+    return stream_body(req_);
+}
+
+void Connection::dispatch_streamed_body() {
+    // The handler gets views into the buffer now: make it big enough for the head, a window of
+    // body and trailers, so it never moves while the handler runs.
+    const ParserLimits& limits = worker_.options().limits;
+    std::size_t need = head_len_ + kStreamedBodyBuffer + limits.max_header_bytes;
+    if (cap_ - start_ < need) {
+        std::size_t have = end_ - start_;
+        std::size_t new_cap = std::max(need, have);
+        std::unique_ptr<char[]> bigger(new char[new_cap]);
+        std::memcpy(bigger.get(), buf_.get() + start_, have);
+        buf_ = std::move(bigger);
+        cap_ = new_cap;
+        start_ = 0;
+        end_ = have;
+        parse_request_head(buf_.get(), head_len_, head_, limits);  // the views, at their new place
+    }
+    body_streaming_ = true;
+    body_done_ = false;
+    body_timed_out_ = false;
+    body_left_ = head_.body_kind == BodyKind::content_length ? head_.content_length : 0;
+    body_handed_ = chunks_handed_ = 0;
+    body_encoded_len_ = 0;
+    req_.set_body({});
+    dispatch();
 }
 
 bool Connection::try_complete_body() {
@@ -263,6 +309,7 @@ void Connection::dispatch() {
     req_.assign(head_, body, &trailers_);
     req_.set_remote(remote_);
     req_.set_tls(tls_.get());
+    req_.set_body_stream(body_streaming_ ? this : nullptr);
     req_.set_received_at(request_start_);
     stop_.reset();
     req_.set_stop_source(&stop_);
@@ -320,6 +367,7 @@ void Connection::on_handler_done(std::optional<Response> r, std::exception_ptr e
 }
 
 void Connection::finish(Response& r) {
+    end_streamed_body();
     if (r.is_stream() && !is_head_request_ && status_allows_body(r.status())) {
         start_stream(r);
         return;
@@ -374,6 +422,7 @@ void Connection::request_done() {
     }
     head_len_ = body_encoded_len_ = 0;
     head_parsed_ = false;
+    body_streaming_ = false;
     lf_scanned_ = 0;
     phase_ = Phase::head;
     first_request_ = false;
@@ -429,6 +478,7 @@ void Connection::close() {
     fd_ = -1;
     phase_ = Phase::closed;
     wake_drain_waiter();
+    wake_body_waiter();
     if (h2_) {
         h2_->on_connection_closed();
     }
@@ -488,6 +538,10 @@ void Connection::on_tick(TimePoint now) {
             }
             break;
         case Phase::handler:
+            if (body_streaming_ && !body_done_ && !body_timed_out_ && now - request_start_ > o.read_timeout) {
+                body_timed_out_ = true;  // read() answers 408
+                wake_body_waiter();
+            }
             if (o.handler_timeout > Duration::zero() && running_ == Running::coroutine &&
                 now - handler_start_ > o.handler_timeout) {
                 running_ = Running::answered_coroutine;

@@ -4,6 +4,7 @@
 // (ALPN "h2", or the h2c preface) hands its requests to an H2Session and keeps the socket side.
 
 #include <keel/core/stop_token.hpp>
+#include <keel/http/body_stream.hpp>
 #include <keel/http/chunked.hpp>
 #include <keel/http/parser.hpp>
 #include <keel/http/request.hpp>
@@ -21,7 +22,7 @@
 
 namespace keel::http {
 
-class Connection final : public IoWatcher, public BodyWriter {
+class Connection final : public IoWatcher, public BodyWriter, public BodyStream {
 public:
     /// `tls` set: the connection speaks TLS through it (ServerOptions::tls made it).
     Connection(Server::Worker& worker, int fd, const net::Address& remote, std::unique_ptr<SecureChannel> tls);
@@ -38,6 +39,9 @@ public:
     // BodyWriter (streamed responses)
     Task<bool> write(std::string_view data) override;
     StopToken stop_token() const noexcept override;
+
+    // BodyStream (streamed request bodies)
+    Task<Result<std::string_view, Problem>> read() override;
 
     Connection* prev = nullptr;
     Connection* next = nullptr;
@@ -66,6 +70,13 @@ private:
     void start_h2();
     bool try_complete_head();
     bool try_complete_body();
+    // ServerOptions::stream_body: asks it, and if so runs the handler now with the body to come.
+    bool wants_streamed_body();
+    void dispatch_streamed_body();
+    Fill read_streamed_body();
+    void release_handed_body();
+    // The handler is done with a streamed body: what it left unread closes the connection.
+    void end_streamed_body();
     void dispatch();
     void on_handler_done(std::optional<Response> r, std::exception_ptr e);
     void finish(Response& r);
@@ -86,6 +97,7 @@ private:
     void destroy_later();
     std::size_t pending_out() const noexcept { return out_.size() - out_sent_; }
     void wake_drain_waiter();
+    void wake_body_waiter();
 
     Server::Worker& worker_;
     int fd_;
@@ -127,6 +139,17 @@ private:
     bool chunked_stream_ = false;
     bool stream_ends_on_shutdown_ = false;
     StreamBody stream_fn_;
+
+    // streamed request body: bytes after the head are handed to the handler by read()
+    static constexpr std::size_t kStreamedBodyBuffer = 64 * 1024;
+    bool body_streaming_ = false;
+    bool body_done_ = false;
+    bool body_timed_out_ = false;
+    std::uint64_t body_left_ = 0;    // Content-Length bytes not yet handed over
+    std::size_t body_handed_ = 0;    // Content-Length: bytes at the body's start handed by read()
+    std::size_t chunks_handed_ = 0;  // chunked: decoded bytes handed by read()
+    std::coroutine_handle<> body_waiter_;
+    int reads_in_a_row_ = 0;  // read() calls that did not wait: every 16th yields to the loop
 
     std::string out_;
     std::size_t out_sent_ = 0;

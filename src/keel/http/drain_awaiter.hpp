@@ -2,6 +2,8 @@
 // Suspends a streamed body's writer until the connection has sent enough of what it wrote: the
 // coroutine handle is parked in `slot` and resumed (deferred, on the loop) by whoever drains.
 
+#include <keel/core/loop.hpp>
+
 #include <coroutine>
 
 namespace keel::http {
@@ -10,6 +12,16 @@ struct DrainAwaiter {
     std::coroutine_handle<>* slot;
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<> h) noexcept { *slot = h; }
+    void await_resume() const noexcept {}
+};
+
+// Resumes the coroutine from the loop's deferred queue. Ends a run of awaits that all completed
+// at once (they would otherwise nest on the stack where the compiler does not turn symmetric
+// transfer into tail calls, as with sanitizers) and lets other connections in.
+struct Reschedule {
+    Loop& loop;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) { loop.defer([h] { h.resume(); }); }
     void await_resume() const noexcept {}
 };
 

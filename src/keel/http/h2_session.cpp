@@ -91,7 +91,11 @@ int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user_data)
                 break;
             }
             if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
-                session.dispatch(*s);
+                if (s->streaming_body) {
+                    session.end_of_body(*s);
+                } else {
+                    session.dispatch(*s);
+                }
             } else if (frame->hd.type == NGHTTP2_HEADERS) {
                 session.headers_done(*s);
             }
@@ -116,16 +120,7 @@ int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user_data)
 
 int on_data_chunk(nghttp2_session*, std::uint8_t, std::int32_t stream_id, const std::uint8_t* data, std::size_t len,
                   void* user_data) {
-    H2Session& session = self(user_data);
-    H2Stream* s = session.find(stream_id);
-    if (!s || s->state != H2Stream::State::receiving) {
-        return 0;  // answered early (413, 408): the rest is discarded
-    }
-    if (s->body.size() + len > session.options().limits.max_body_bytes) {
-        session.answer_problem(*s, 413, "the request body is larger than the server accepts");
-        return 0;
-    }
-    s->body.append(reinterpret_cast<const char*>(data), len);
+    self(user_data).on_data(stream_id, reinterpret_cast<const char*>(data), len);
     return 0;
 }
 
@@ -228,6 +223,9 @@ bool H2Session::start() {
     // Our reset accounting (reset_allowed) decides; nghttp2's own limiter stays as a backstop.
     nghttp2_option_set_stream_reset_rate_limit(option, 10000, 1000);
     nghttp2_option_set_no_closed_streams(option, 1);
+    // We reopen windows ourselves (H2Stream::consumed): a streamed body's bytes only once its
+    // handler has taken them, so a fast uploader cannot fill our memory.
+    nghttp2_option_set_no_auto_window_update(option, 1);
     const ServerOptions& o = options();
     nghttp2_option_set_max_deflate_dynamic_table_size(option, 4096);
     int rv = nghttp2_session_server_new2(&session_, callbacks, this, option);
@@ -384,11 +382,15 @@ void H2Session::headers_done(H2Stream& s) {
         auto [end, ec] = std::from_chars(cl->data(), cl->data() + cl->size(), n);
         if (ec == std::errc{} && end == cl->data() + cl->size() && n > options().limits.max_body_bytes) {
             answer_problem(s, 413, "the request body is larger than the server accepts");
+            return;
         }
+    }
+    if (options().stream_body) {
+        dispatch(s, true);
     }
 }
 
-void H2Session::dispatch(H2Stream& s) {
+void H2Session::dispatch(H2Stream& s, bool streamed) {
     if (s.state != H2Stream::State::receiving) {
         return;
     }
@@ -418,8 +420,15 @@ void H2Session::dispatch(H2Stream& s) {
     head.keep_alive = true;
 
     Server::Worker& worker = conn_.worker_;
+    s.req.assign(head, streamed ? std::string_view() : std::string_view(s.body), nullptr);
+    if (streamed) {
+        if (!options().stream_body(s.req)) {
+            return;  // the body is read whole; the handler runs at END_STREAM
+        }
+        s.streaming_body = true;
+        s.req.set_body_stream(&s);
+    }
     worker.count_request();
-    s.req.assign(head, s.body, nullptr);
     s.req.set_remote(conn_.remote_);
     s.req.set_tls(conn_.tls_.get());
     s.req.set_received_at(s.started);
@@ -453,6 +462,13 @@ void H2Session::dispatch(H2Stream& s) {
 }
 
 void H2Session::on_handler_done(H2Stream& s, std::optional<Response> r, std::exception_ptr e) {
+    if (s.streaming_body) {
+        // What the handler left of its body reopens the window; later DATA is thrown away.
+        s.consumed(s.body.size() + s.handed.size());
+        s.body.clear();
+        s.handed.clear();
+        wake_body_waiter(s);
+    }
     bool answered = s.state == H2Stream::State::answered_handler;
     if (coroutine_done(s) || answered) {
         return;  // the stream or the connection is gone, or the client already got a 503
@@ -471,6 +487,87 @@ void H2Session::on_handler_done(H2Stream& s, std::optional<Response> r, std::exc
         submit(s);
     }
     send();
+}
+
+void H2Session::on_data(std::int32_t id, const char* data, std::size_t len) {
+    H2Stream* s = find(id);
+    if (!s) {
+        nghttp2_session_consume_connection(session_, len);  // a stream already gone
+        return;
+    }
+    std::uint64_t limit = options().limits.max_body_bytes;
+    if (s->streaming_body) {
+        if (s->body_total + len > limit) {
+            s->body_too_large = true;  // read() answers 413
+        } else if (s->state == H2Stream::State::handler) {
+            s->body_total += len;
+            s->body.append(data, len);  // consumed once the handler takes it
+            wake_body_waiter(*s);
+            return;
+        }
+        s->consumed(len);  // the handler is done with the body: thrown away
+        wake_body_waiter(*s);
+        return;
+    }
+    s->consumed(len);  // whole bodies are bounded by the limit: the window reopens at once
+    if (s->state != H2Stream::State::receiving) {
+        return;  // answered early (413, 408): the rest is discarded
+    }
+    if (s->body.size() + len > limit) {
+        answer_problem(*s, 413, "the request body is larger than the server accepts");
+        return;
+    }
+    s->body.append(data, len);
+}
+
+void H2Session::end_of_body(H2Stream& s) {
+    s.body_complete = true;
+    wake_body_waiter(s);
+}
+
+void H2Session::wake_body_waiter(H2Stream& s) {
+    if (s.body_waiter) {
+        auto h = std::exchange(s.body_waiter, {});
+        conn_.worker_.loop().defer([h] { h.resume(); });
+    }
+}
+
+void H2Stream::consumed(std::size_t n) {
+    if (!closed && !session.dead()) {
+        nghttp2_session_consume(session.raw(), id, n);
+    }
+}
+
+Task<Result<std::string_view, Problem>> H2Stream::read() {
+    if (++reads_in_a_row >= 16) {
+        reads_in_a_row = 0;  // every 16th read goes through the loop (see Reschedule)
+        co_await Reschedule{session.conn_.worker_.loop()};
+    }
+    for (;;) {
+        if (!handed.empty()) {
+            consumed(handed.size());  // the client may send as much again
+            handed.clear();
+            session.send();
+        }
+        if (closed || session.dead() || state != State::handler) {
+            co_return Problem{.status = 400, .detail = "the client went away before the whole body arrived"};
+        }
+        if (body_too_large) {
+            co_return Problem{.status = 413, .detail = "the request body is larger than the server accepts"};
+        }
+        if (body_timed_out) {
+            co_return Problem{.status = 408, .detail = "the request body was not received in time"};
+        }
+        if (!body.empty()) {
+            handed.swap(body);  // the handler's view stays valid while more DATA arrives
+            co_return std::string_view(handed);
+        }
+        if (body_complete) {
+            co_return std::string_view{};
+        }
+        reads_in_a_row = 0;
+        co_await DrainAwaiter{&body_waiter};
+    }
 }
 
 bool H2Session::coroutine_done(H2Stream& s) {
@@ -608,6 +705,7 @@ void H2Session::stream_closed(std::int32_t id, std::uint32_t error_code) {
     }
     if (s->running) {
         s->stop.request_stop();  // reset by the client: the work done for it is cancelled
+        wake_body_waiter(*s);
         return;                  // released when its coroutine is done
     }
     release(*s);
@@ -641,6 +739,10 @@ void H2Session::on_tick(TimePoint now) {
         H2Stream& s = *sp;
         if (s.closed) {
             continue;
+        }
+        if (s.streaming_body && !s.body_complete && !s.body_timed_out && now - s.started > o.read_timeout) {
+            s.body_timed_out = true;  // read() answers 408
+            wake_body_waiter(s);
         }
         if (s.state == H2Stream::State::receiving && now - s.started > o.read_timeout) {
             answer_problem(s, 408, "the request was not received in time");
@@ -693,6 +795,7 @@ void H2Session::on_connection_closed() {
         s.closed = true;
         if (s.running) {
             s.stop.request_stop();
+            wake_body_waiter(s);
             ++it;
         } else {
             it = streams_.erase(it);

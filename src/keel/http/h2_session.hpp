@@ -5,6 +5,7 @@
 // frames nghttp2 produces back to the Connection's output. nghttp2's headers stay in the .cpp.
 
 #include <keel/core/stop_token.hpp>
+#include <keel/http/body_stream.hpp>
 #include <keel/http/server_options.hpp>
 #include <keel/http/request.hpp>
 #include <keel/http/response.hpp>
@@ -26,13 +27,17 @@ class H2Session;
 
 // One request/response exchange. Owned by its session; outlives nghttp2's stream while a
 // handler or a streamed body still runs on it.
-class H2Stream final : public BodyWriter {
+class H2Stream final : public BodyWriter, public BodyStream {
 public:
     H2Stream(H2Session& session, std::int32_t id, TimePoint now);
     ~H2Stream() override;
 
     Task<bool> write(std::string_view data) override;
     StopToken stop_token() const noexcept override { return const_cast<StopSource&>(stop).token(); }
+    Task<Result<std::string_view, Problem>> read() override;
+    /// Flow control: DATA bytes the handler has taken (or that are thrown away) reopen the
+    /// client's window by as much.
+    void consumed(std::size_t n);
 
     H2Session& session;
     std::int32_t id;
@@ -44,8 +49,16 @@ public:
     std::string_view method, path, authority;
     std::size_t header_bytes = 0;
     bool headers_too_large = false;
-    std::string body;
+    std::string body;  // the whole body; for a streamed one, what arrived and was not taken yet
     bool body_too_large = false;
+    // streamed body (ServerOptions::stream_body): the handler runs after the headers
+    bool streaming_body = false;
+    bool body_complete = false;   // END_STREAM seen
+    bool body_timed_out = false;
+    std::uint64_t body_total = 0;
+    std::string handed;           // the piece the handler holds (until its next read())
+    int reads_in_a_row = 0;
+    std::coroutine_handle<> body_waiter;
 
     Request req;
     StopSource stop;
@@ -99,8 +112,13 @@ public:
     H2Stream* find(std::int32_t id);
     /// The header block of a request with a body is complete: refuse it early if it must be.
     void headers_done(H2Stream& s);
-    /// The request is complete: run the handler.
-    void dispatch(H2Stream& s);
+    /// The request is complete: run the handler. With `streamed`, only when the head asks for
+    /// a streamed body (then the handler runs before the body arrives).
+    void dispatch(H2Stream& s, bool streamed = false);
+    /// DATA for a stream: kept, handed to a streaming handler, or thrown away.
+    void on_data(std::int32_t id, const char* data, std::size_t len);
+    void end_of_body(H2Stream& s);
+    void wake_body_waiter(H2Stream& s);
     void answer_problem(H2Stream& s, int status, std::string_view detail);
     void stream_closed(std::int32_t id, std::uint32_t error_code);
     bool control_frame_allowed();

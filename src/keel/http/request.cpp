@@ -34,6 +34,7 @@ void Request::assign(const RequestHead& head, std::string_view body, const std::
     trailers_ = trailers ? trailers : &kNoHeaders;
     host_ = head.host;
     body_ = body;
+    body_stream_ = nullptr;
     keep_alive_ = head.keep_alive;
 
     TargetParts parts = split_target(target_);
@@ -70,6 +71,7 @@ void Request::reset() noexcept {
     scratch_.clear();
     context_.clear();
     body_ = {};
+    body_stream_ = nullptr;
     headers_ = &kNoHeaders;
     trailers_ = &kNoHeaders;
 }

@@ -463,6 +463,19 @@ int f() {
 }  // namespace tls
 
 // ---- testing/*.hpp
+// keel/http/body_stream.hpp
+keel::Task<keel::ProblemOr> upload(keel::Request& req) {
+    std::uint64_t total = 0;
+    for (;;) {
+        KEEL_CO_TRY(piece, co_await req.body_stream()->read());
+        if (piece.empty()) {
+            break;  // the whole body was read
+        }
+        total += piece.size();  // or write it to a file, a hash, a database...
+    }
+    co_return keel::Response::text(std::to_string(total));
+}
+
 namespace testing {
 void call(const keel::Handler& handler) {
     auto res = keel::testing::call(handler, keel::testing::TestRequest{"POST", "/echo"}
