@@ -38,6 +38,17 @@ bool connection_specific(std::string_view lower_name) {
            lower_name == "transfer-encoding" || lower_name == "upgrade";
 }
 
+int on_begin_frame(nghttp2_session* session, const nghttp2_frame_hd* hd, void* user_data) {
+    // A client opens streams in increasing order (RFC 9113 §5.1.1): HEADERS for an unknown stream
+    // below the highest it opened is a connection error. (nghttp2 ignores it as a closed stream.)
+    H2Session& s = self(user_data);
+    if (hd->type == NGHTTP2_HEADERS && hd->stream_id < s.highest_stream() &&
+        !nghttp2_session_find_stream(session, hd->stream_id)) {
+        s.terminate(NGHTTP2_PROTOCOL_ERROR);
+    }
+    return 0;
+}
+
 int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
     if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
         self(user_data).open_stream(frame->hd.stream_id);
@@ -215,6 +226,7 @@ bool H2Session::start() {
         conn_.close();
         return false;
     }
+    nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks, on_begin_frame);
     nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback2(callbacks, on_header);
     nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, on_frame_recv);
@@ -222,7 +234,6 @@ bool H2Session::start() {
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_stream_close);
     // Our reset accounting (reset_allowed) decides; nghttp2's own limiter stays as a backstop.
     nghttp2_option_set_stream_reset_rate_limit(option, 10000, 1000);
-    nghttp2_option_set_no_closed_streams(option, 1);
     // We reopen windows ourselves (H2Stream::consumed): a streamed body's bytes only once its
     // handler has taken them, so a fast uploader cannot fill our memory.
     nghttp2_option_set_no_auto_window_update(option, 1);
@@ -258,6 +269,7 @@ H2Stream* H2Session::find(std::int32_t id) {
 }
 
 H2Stream& H2Session::open_stream(std::int32_t id) {
+    highest_stream_ = std::max(highest_stream_, id);
     auto& slot = streams_[id];
     slot = std::make_unique<H2Stream>(*this, id, conn_.worker_.loop().now());
     return *slot;

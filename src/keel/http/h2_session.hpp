@@ -109,6 +109,7 @@ public:
 
     // --- for nghttp2's callbacks and the streams ----------------------------------------------
     H2Stream& open_stream(std::int32_t id);
+    std::int32_t highest_stream() const noexcept { return highest_stream_; }
     H2Stream* find(std::int32_t id);
     /// The header block of a request with a body is complete: refuse it early if it must be.
     void headers_done(H2Stream& s);
@@ -155,6 +156,7 @@ private:
     nghttp2_session* session_ = nullptr;
     std::unordered_map<std::int32_t, std::unique_ptr<H2Stream>> streams_;
     std::size_t running_ = 0;
+    std::int32_t highest_stream_ = 0;  // the highest stream id the client opened
     bool receiving_ = false;  // inside nghttp2_session_mem_recv: sending waits until it returns
     bool sending_ = false;
     bool send_again_ = false;
