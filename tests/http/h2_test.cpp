@@ -121,6 +121,17 @@ TEST(H2, WithoutH2cThePrefaceIsAnHttp1Error) {
     EXPECT_NE(out, "2");
 }
 
+TEST(H2, AnHttp2OnlyPortCutsOffClientsWithoutThePreface) {
+    ServerOptions o = h2c_options();
+    o.http1 = false;
+    TestServer srv(routes, o);
+    EXPECT_EQ(curl_h2(srv.port(), "/"), "hello");
+    keel::testing::RawClient c(srv.port());
+    ASSERT_TRUE(c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    std::string reply = c.read_until_close();
+    EXPECT_EQ(reply.find("HTTP/1.1"), std::string::npos) << reply;  // no HTTP/1.1 answer: cut off
+}
+
 TEST(H2, ManyConcurrentStreamsOnFewConnections) {
     TestServer srv(routes, h2c_options());
     std::string out = keel::test::run("h2load -n 400 -c 2 -m 50 http://127.0.0.1:" + std::to_string(srv.port()) +

@@ -68,6 +68,9 @@ struct ServerOptions {
     /// HTTP/2 without TLS ("h2c" with prior knowledge: the client opens with the HTTP/2
     /// preface). Over TLS, HTTP/2 is chosen by ALPN (the TLS context's `alpn` list).
     bool h2c = false;
+    /// false: the port speaks HTTP/2 only (prior knowledge on a plain port, whatever ALPN says
+    /// over TLS); a client that does not open with the HTTP/2 preface is cut off.
+    bool http1 = true;
     /// HTTP/2: streams one client may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
     std::uint32_t h2_max_concurrent_streams = 100;
 

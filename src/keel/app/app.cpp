@@ -43,6 +43,7 @@ void define_standard_keys(config::Config& c) {
     c.define_duration("server.tls_handshake_timeout", 10s, 1ms, 1h, "time a client has to finish the TLS handshake");
     c.define_bool("server.h2", true, "offer HTTP/2 to TLS clients (ALPN h2)");
     c.define_bool("server.h2c", false, "accept HTTP/2 without TLS from clients that open with its preface");
+    c.define_bool("server.http1", true, "serve HTTP/1.x (false: the port speaks HTTP/2 only)");
     c.define_int("server.h2_max_concurrent_streams", 100, 1, 10000, "HTTP/2 streams one client may have open at once");
     c.define_string("log.level", "info", "minimum log level", {"trace", "debug", "info", "warn", "error", "off"});
     c.define_string("log.output", "stderr", "stderr, stdout or a file path");
@@ -209,6 +210,7 @@ http::ServerOptions App::server_options() const {
     o.shutdown_timeout = config_.get_duration("server.shutdown_timeout");
     o.tls_handshake_timeout = config_.get_duration("server.tls_handshake_timeout");
     o.h2c = config_.get_bool("server.h2c");
+    o.http1 = config_.get_bool("server.http1");
     o.stream_body = stream_body_;
     o.h2_max_concurrent_streams = config_.get_int<std::uint32_t>("server.h2_max_concurrent_streams");
     if (config_.get_string("server.tls_cert").empty() != config_.get_string("server.tls_key").empty()) {
@@ -356,7 +358,9 @@ Result<std::shared_ptr<tls::ServerContext>> App::make_tls() const {
         o.certificates.push_back({certs[i], keys[i]});
     }
     o.client_ca = config_.get_string("server.tls_client_ca");
-    if (config_.get_bool("server.h2")) {
+    if (!config_.get_bool("server.http1")) {
+        o.alpn = {"h2"};
+    } else if (config_.get_bool("server.h2")) {
         o.alpn = {"h2", "http/1.1"};
     }
     return tls::ServerContext::create(std::move(o));

@@ -162,13 +162,17 @@ void Connection::process() {
 }
 
 Connection::Protocol Connection::sniff_protocol() const noexcept {
+    const ServerOptions& o = worker_.options();
     if (tls_) {
         if (!tls_->handshake_done()) {
             return Protocol::undecided;
         }
-        return tls_->alpn() == "h2" ? Protocol::http2 : Protocol::http1;
+        return tls_->alpn() == "h2" || !o.http1 ? Protocol::http2 : Protocol::http1;
     }
-    if (!worker_.options().h2c) {
+    if (!o.http1) {
+        return start_ == end_ ? Protocol::undecided : Protocol::http2;  // nghttp2 checks the preface
+    }
+    if (!o.h2c) {
         return Protocol::http1;
     }
     static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
