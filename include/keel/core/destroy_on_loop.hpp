@@ -20,9 +20,13 @@ void destroy_on_loop(Loop& loop, std::unique_ptr<T> object) {
     auto done = std::make_shared<std::promise<void>>();
     auto finished = done->get_future();
     T* raw = object.release();
-    loop.post([raw, done] {
-        delete raw;
-        done->set_value();
+    // Posted work runs in the middle of an event batch, whose later events may still name the
+    // object's watchers: the delete waits for the end of the batch (defer).
+    loop.post([&loop, raw, done] {
+        loop.defer([raw, done] {
+            delete raw;
+            done->set_value();
+        });
     });
     (void)finished.wait_for(std::chrono::seconds(2));
 }
