@@ -320,24 +320,16 @@ void Connection::dispatch() {
     keep_alive_ = head_.keep_alive;
     is_head_request_ = req_.method() == Method::head;
 
-    const Handler& handler = worker_.handler();
-    Task<Response> task;
-    try {
-        Outcome outcome = handler.invoke(req_);
-        if (outcome.ready()) {
-            finish(outcome.response());  // plain handlers answer inline, without a coroutine
-            return;
-        }
-        task = outcome.take_task();
-    } catch (const std::exception& e) {
-        worker_.emit(ServerEvent::Level::error, "handler threw", e.what());
-        respond_problem(500, "the server could not complete the request");
-        return;
-    } catch (...) {
-        worker_.emit(ServerEvent::Level::error, "handler threw", "unknown exception");
-        respond_problem(500, "the server could not complete the request");
+    std::optional<Outcome> outcome = worker_.invoke_handler(req_);
+    if (!outcome) {
+        respond_problem(500, Server::Worker::kHandlerFailed);
         return;
     }
+    if (outcome->ready()) {
+        finish(outcome->response());  // plain handlers answer inline, without a coroutine
+        return;
+    }
+    Task<Response> task = outcome->take_task();
     phase_ = Phase::handler;
     running_ = Running::coroutine;
     handler_start_ = worker_.loop().now();
@@ -356,14 +348,8 @@ void Connection::on_handler_done(std::optional<Response> r, std::exception_ptr e
     }
     phase_ = Phase::head;
     if (e) {
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-            worker_.emit(ServerEvent::Level::error, "handler threw", ex.what());
-        } catch (...) {
-            worker_.emit(ServerEvent::Level::error, "handler threw", "unknown exception");
-        }
-        respond_problem(500, "the server could not complete the request");
+        worker_.report_handler_exception(e);
+        respond_problem(500, Server::Worker::kHandlerFailed);
     } else {
         finish(*r);
     }

@@ -87,6 +87,8 @@ private:
     void respond_problem(int status, std::string_view detail);
     void serialize(Response& r, bool chunked_stream);
     Fill fill();
+    // One read (TLS or plain) into buf_[end_, end_ + space); n bytes on Fill::data.
+    Fill receive_into_buffer(std::size_t space, std::size_t& n);
     Fill fill_tls(std::size_t space, std::size_t& n);
     ssize_t send_some();
     bool flush();
@@ -149,7 +151,7 @@ private:
     std::size_t body_handed_ = 0;    // Content-Length: bytes at the body's start handed by read()
     std::size_t chunks_handed_ = 0;  // chunked: decoded bytes handed by read()
     std::coroutine_handle<> body_waiter_;
-    int reads_in_a_row_ = 0;  // read() calls that did not wait: every 16th yields to the loop
+    int reads_in_a_row_ = 0;  // read() calls that did not wait (see kAwaitsBeforeReschedule)
 
     std::string out_;
     std::size_t out_sent_ = 0;

@@ -5,18 +5,11 @@
 #include "connection.hpp"
 #include "drain_awaiter.hpp"
 
-#include <sys/socket.h>
-
-#include <cerrno>
 #include <cstring>
 
 namespace keel::http {
-namespace {
-constexpr int kReadsBeforeYield = 16;
-}  // namespace
-
 Task<Result<std::string_view, Problem>> Connection::read() {
-    if (++reads_in_a_row_ >= kReadsBeforeYield) {
+    if (++reads_in_a_row_ >= kAwaitsBeforeReschedule) {
         reads_in_a_row_ = 0;
         co_await Reschedule{worker_.loop()};
     }
@@ -107,23 +100,8 @@ Connection::Fill Connection::read_streamed_body() {
         return Fill::full;
     }
     std::size_t n = 0;
-    if (tls_) {
-        Fill f = fill_tls(space, n);
-        if (f != Fill::data) {
-            return f;
-        }
-    } else {
-        ssize_t got;
-        do {
-            got = ::recv(fd_, buf_.get() + end_, space, 0);
-        } while (got < 0 && errno == EINTR);
-        if (got == 0) {
-            return Fill::eof;
-        }
-        if (got < 0) {
-            return errno == EAGAIN || errno == EWOULDBLOCK ? Fill::again : Fill::error;
-        }
-        n = static_cast<std::size_t>(got);
+    if (Fill f = receive_into_buffer(space, n); f != Fill::data) {
+        return f;
     }
     end_ += n;
     worker_.count_in(n);

@@ -52,40 +52,41 @@ Connection::Fill Connection::fill() {
         }
     }
     bool was_empty = start_ == end_;
-    auto got = [&](std::size_t n, bool drained) {
-        end_ += n;
-        worker_.count_in(n);
-        read_drained_ = drained;
-        last_activity_ = worker_.loop().now();
-        if (was_empty && phase_ == Phase::head) {
-            request_start_ = last_activity_;
-        }
-        return Fill::data;
-    };
+    std::size_t space = cap_ - end_;
+    std::size_t n = 0;
+    if (Fill f = receive_into_buffer(space, n); f != Fill::data) {
+        return f;
+    }
+    end_ += n;
+    worker_.count_in(n);
+    // With edge-triggered epoll a short read means the socket is empty now: reading again would
+    // only return EAGAIN (one syscall per request saved). TLS may hold decrypted bytes the
+    // socket no longer shows: read until it wants more.
+    read_drained_ = !tls_ && n < space;
+    last_activity_ = worker_.loop().now();
+    if (was_empty && phase_ == Phase::head) {
+        request_start_ = last_activity_;
+    }
+    return Fill::data;
+}
+
+Connection::Fill Connection::receive_into_buffer(std::size_t space, std::size_t& n) {
     if (tls_) {
-        std::size_t n = 0;
-        Fill f = fill_tls(cap_ - end_, n);
-        // TLS may hold decrypted bytes the socket no longer shows: read until it wants more.
-        return f == Fill::data ? got(n, false) : f;
+        return fill_tls(space, n);
     }
     for (;;) {
-        std::size_t space = cap_ - end_;
-        ssize_t n = ::recv(fd_, buf_.get() + end_, space, 0);
-        if (n > 0) {
-            // With edge-triggered epoll a short read means the socket is empty now: reading
-            // again would only return EAGAIN (one syscall per request saved).
-            return got(static_cast<std::size_t>(n), static_cast<std::size_t>(n) < space);
+        ssize_t got = ::recv(fd_, buf_.get() + end_, space, 0);
+        if (got > 0) {
+            n = static_cast<std::size_t>(got);
+            return Fill::data;
         }
-        if (n == 0) {
+        if (got == 0) {
             return Fill::eof;
         }
         if (errno == EINTR) {
             continue;
         }
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            return Fill::again;
-        }
-        return Fill::error;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? Fill::again : Fill::error;
     }
 }
 

@@ -18,6 +18,9 @@ struct DrainAwaiter {
 // Resumes the coroutine from the loop's deferred queue. Ends a run of awaits that all completed
 // at once (they would otherwise nest on the stack where the compiler does not turn symmetric
 // transfer into tail calls, as with sanitizers) and lets other connections in.
+// A body reader reschedules itself after this many reads that completed at once.
+inline constexpr int kAwaitsBeforeReschedule = 16;
+
 struct Reschedule {
     Loop& loop;
     bool await_ready() const noexcept { return false; }

@@ -7,7 +7,6 @@
 
 #include <nghttp2/nghttp2.h>
 
-#include <sys/epoll.h>
 
 #include <algorithm>
 #include <charconv>
@@ -447,24 +446,17 @@ void H2Session::dispatch(H2Stream& s, bool streamed) {
     s.req.set_stop_source(&s.stop);
     s.head_only = s.req.method() == Method::head;
 
-    Task<Response> task;
-    try {
-        Outcome outcome = worker.handler().invoke(s.req);
-        if (outcome.ready()) {
-            s.response = std::move(outcome.response());
-            submit(s);
-            return;
-        }
-        task = outcome.take_task();
-    } catch (const std::exception& e) {
-        worker.emit(ServerEvent::Level::error, "handler threw", e.what());
-        answer_problem(s, 500, "the server could not complete the request");
-        return;
-    } catch (...) {
-        worker.emit(ServerEvent::Level::error, "handler threw", "unknown exception");
-        answer_problem(s, 500, "the server could not complete the request");
+    std::optional<Outcome> outcome = worker.invoke_handler(s.req);
+    if (!outcome) {
+        answer_problem(s, 500, Server::Worker::kHandlerFailed);
         return;
     }
+    if (outcome->ready()) {
+        s.response = std::move(outcome->response());
+        submit(s);
+        return;
+    }
+    Task<Response> task = outcome->take_task();
     s.state = H2Stream::State::handler;
     s.running = true;
     ++running_;
@@ -486,14 +478,8 @@ void H2Session::on_handler_done(H2Stream& s, std::optional<Response> r, std::exc
         return;  // the stream or the connection is gone, or the client already got a 503
     }
     if (e) {
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-            conn_.worker_.emit(ServerEvent::Level::error, "handler threw", ex.what());
-        } catch (...) {
-            conn_.worker_.emit(ServerEvent::Level::error, "handler threw", "unknown exception");
-        }
-        answer_problem(s, 500, "the server could not complete the request");
+        conn_.worker_.report_handler_exception(e);
+        answer_problem(s, 500, Server::Worker::kHandlerFailed);
     } else {
         s.response = std::move(*r);
         submit(s);
@@ -551,8 +537,8 @@ void H2Stream::consumed(std::size_t n) {
 }
 
 Task<Result<std::string_view, Problem>> H2Stream::read() {
-    if (++reads_in_a_row >= 16) {
-        reads_in_a_row = 0;  // every 16th read goes through the loop (see Reschedule)
+    if (++reads_in_a_row >= kAwaitsBeforeReschedule) {
+        reads_in_a_row = 0;  // through the loop now and then (see Reschedule)
         co_await Reschedule{session.conn_.worker_.loop()};
     }
     for (;;) {

@@ -71,6 +71,25 @@ void Server::Worker::answered(const ServerAnswer& a) const {
     }
 }
 
+std::optional<Outcome> Server::Worker::invoke_handler(Request& req) const {
+    try {
+        return server_.handler_.invoke(req);
+    } catch (...) {
+        report_handler_exception(std::current_exception());
+        return std::nullopt;
+    }
+}
+
+void Server::Worker::report_handler_exception(std::exception_ptr e) const {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        emit(ServerEvent::Level::error, "handler threw", ex.what());
+    } catch (...) {
+        emit(ServerEvent::Level::error, "handler threw", "unknown exception");
+    }
+}
+
 Response Server::Worker::answer_problem(int status, std::string_view detail, std::string_view method,
                                         std::string_view path, const net::Address& remote, TimePoint since) const {
     Response r = problem(status, detail, path);

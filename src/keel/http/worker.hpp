@@ -6,6 +6,8 @@
 #include <keel/net/socket.hpp>
 
 #include <atomic>
+#include <exception>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -32,6 +34,13 @@ public:
     void emit(ServerEvent::Level level, std::string_view message, std::string_view detail) const;
     /// Reports an answer the server gave itself (ServerOptions::on_answer).
     void answered(const ServerAnswer& a) const;
+    /// Runs the handler for `req`. A handler that throws before its first suspension is reported
+    /// (ServerEvent) and gives nullopt: the caller answers 500 with kHandlerFailed.
+    std::optional<Outcome> invoke_handler(Request& req) const;
+    /// Reports the exception a handler's coroutine ended with.
+    void report_handler_exception(std::exception_ptr e) const;
+    static constexpr std::string_view kHandlerFailed = "the server could not complete the request";
+
     /// The problem+json answer the server gives itself (with a request id of its own), reported
     /// through answered(). `method` and `path` are empty when the request line was not read.
     Response answer_problem(int status, std::string_view detail, std::string_view method, std::string_view path,
