@@ -1,10 +1,14 @@
 // examples/hello: what bench/run measures (no middleware, like the Go peers it is compared with).
 //   GET /plaintext, GET /json, GET /users/{id}, POST /echo (JSON bound and validated),
-//   GET /events (Server-Sent Events), POST /upload (a streamed body of any size, counted)
+//   GET /events (Server-Sent Events), POST /upload (a streamed body of any size, counted),
+//   POST /form (a urlencoded or multipart form answered as JSON), GET /static/... (the files
+//   under examples/hello/static, or --hello.static_dir), GET /visits (a count kept in a signed
+//   cookie)
 // --hello.metrics / --hello.access_log switch on the request metrics and the JSON access log,
 // so that bench/run can measure what they cost.
 #include <keel/keel.hpp>
 
+#include <random>
 #include <regex>
 
 struct EchoRequest {
@@ -24,6 +28,9 @@ int main(int argc, char** argv) {
     keel::App app(argc, argv, {.name = "hello", .define = [](keel::config::Config& c) {
                                    c.define_bool("hello.metrics", false, "count requests (keel_http_* metrics)");
                                    c.define_bool("hello.access_log", false, "log one JSON line per request");
+                                   c.define_string("hello.static_dir", HELLO_STATIC_DIR, "the files served under /static/");
+                                   c.define_string("hello.cookie_key", "", "key signing the /visits cookie (≥ 32 bytes; "
+                                                   "empty: a random one per start)", {}, true);
                                }});
     keel::Router r;
     if (app.config().get_bool("hello.metrics")) {
@@ -81,7 +88,51 @@ int main(int argc, char** argv) {
         keel::json::Writer(res.body_buffer()).begin_object().key("bytes").value(bytes).end_object();
         co_return res;
     });
-    app.stream_bodies([](const keel::Request& req) { return req.path() == "/upload"; });
+    // A form, urlencoded or multipart (files over 256 KiB go to a temporary file as they arrive),
+    // answered as JSON: its fields, and each file's sanitized name, type and size.
+    r.post("/form", [](keel::Request& req) -> keel::Task<keel::ProblemOr> {
+        KEEL_CO_TRY(form, co_await keel::http::read_form(req));
+        keel::Response res(200);
+        res.content_type("application/json");
+        keel::json::Writer w(res.body_buffer());
+        w.begin_object().key("fields").begin_object();
+        for (const keel::http::FormField& f : form.fields) {
+            w.key(f.name).value(f.value);
+        }
+        w.end_object().key("files").begin_array();
+        for (const keel::http::FormFile& f : form.files) {
+            w.begin_object().key("field").value(f.field).key("filename").value(f.filename);
+            w.key("content_type").value(f.content_type).key("size").value(f.size).key("on_disk").value(!f.in_memory());
+            w.end_object();
+        }
+        w.end_array().end_object();
+        co_return res;
+    });
+    app.stream_bodies([](const keel::Request& req) { return req.path() == "/upload" || req.path() == "/form"; });
+
+    // A signed cookie: the client keeps the count, and cannot change it.
+    std::string key = app.config().get_string("hello.cookie_key");
+    if (key.empty()) {
+        std::random_device random;
+        for (int i = 0; i < 32; ++i) {
+            key += static_cast<char>(random());
+        }
+    }
+    r.get("/visits", [signer = keel::web::CookieSigner({key})](keel::Request& req) {
+        std::int64_t visits = 1;
+        if (auto previous = signer.verify("visits", keel::http::cookie(req, "visits"))) {
+            visits += std::strtoll(previous->c_str(), nullptr, 10);
+        }
+        keel::Response res(200);
+        res.content_type("application/json");
+        keel::json::Writer(res.body_buffer()).begin_object().key("visits").value(visits).end_object();
+        keel::http::set_cookie(res, {.name = "visits", .value = signer.sign("visits", std::to_string(visits)),
+                                     .max_age = std::chrono::days(365)});
+        return res;
+    });
+
+    r.get("/static/{path...}", keel::http::static_files(app.config().get_string("hello.static_dir"),
+                                                        {.strip_prefix = "/static", .cache_control = "public, max-age=300"}));
 
     app.handle(r.handler());
     return app.run();

@@ -13,13 +13,17 @@
 #include <keel/core/task.hpp>
 #include <keel/db/scan.hpp>
 #include <keel/http/body_stream.hpp>
+#include <keel/http/cookie.hpp>
+#include <keel/http/form.hpp>
 #include <keel/http/handler.hpp>
 #include <keel/http/json.hpp>
+#include <keel/http/multipart.hpp>
 #include <keel/http/problem.hpp>
 #include <keel/http/query.hpp>
 #include <keel/http/request.hpp>
 #include <keel/http/response.hpp>
 #include <keel/http/sse.hpp>
+#include <keel/http/static_files.hpp>
 #include <keel/middleware/middleware.hpp>
 #include <keel/ratelimit/limiter.hpp>
 #include <keel/ratelimit/middleware.hpp>
@@ -28,6 +32,7 @@
 #include <keel/testing/recorder.hpp>
 #include <keel/testing/test_server.hpp>
 #include <keel/version.hpp>
+#include <keel/web/signed_cookie.hpp>
 
 namespace keel {
 using http::bind;

@@ -11,6 +11,7 @@
 #include <keel/core/stop_token.hpp>
 #include <keel/core/task.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -71,6 +72,25 @@ public:
     std::string& body_buffer();
     std::string_view body_view() const noexcept { return static_body_ ? *static_body_ : std::string_view(body_); }
 
+    /// An open file's bytes [offset, offset + length) as the body: sent with sendfile(2) on
+    /// plain TCP, read in pieces over TLS and HTTP/2. The response owns `fd` and closes it.
+    Response& file_body(int fd, std::uint64_t offset, std::uint64_t length) noexcept;
+    struct FileRange {
+        int fd = -1;
+        std::uint64_t offset = 0;
+        std::uint64_t length = 0;
+    };
+    bool has_file_body() const noexcept { return file_.fd >= 0; }
+    const FileRange& file() const noexcept { return file_; }
+    /// Hands the file over (the caller closes it); the response has no file body after.
+    FileRange release_file() noexcept {
+        FileRange f = file_;
+        file_ = {};
+        return f;
+    }
+    /// The body's length: the file's, or the buffer's (0 for a stream).
+    std::uint64_t body_size() const noexcept { return has_file_body() ? file_.length : body_view().size(); }
+
     /// Ask the server to close the connection after this response.
     Response& close_connection() noexcept {
         close_ = true;
@@ -96,6 +116,7 @@ private:
     std::string body_;
     std::optional<std::string_view> static_body_;
     StreamBody stream_;
+    FileRange file_;
 };
 
 /// Writes the chunks of a streamed response. Obtained as the argument of a StreamBody.

@@ -22,7 +22,6 @@
 #include <keel/json/reader.hpp>
 #include <keel/json/validate.hpp>
 
-#include <algorithm>
 #include <array>
 #include <limits>
 #include <optional>
@@ -229,16 +228,7 @@ bool parse(std::string_view json, T& out, Errors& errors, const ParseOptions& op
         Errors rules;
         Validator v(rules);
         keel_validate(out, v);
-        for (FieldError& e : rules) {
-            bool reported = std::any_of(errors.begin(), errors.end(), [&](const FieldError& seen) {
-                return seen.pointer == e.pointer ||
-                       (e.pointer.size() > seen.pointer.size() && e.pointer.starts_with(seen.pointer) &&
-                        e.pointer[seen.pointer.size()] == '/');
-            });
-            if (!reported) {
-                errors.push_back(std::move(e));
-            }
-        }
+        merge_rule_errors(errors, std::move(rules));
     }
     return true;
 }

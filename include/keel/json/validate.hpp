@@ -28,6 +28,10 @@ using Errors = std::vector<FieldError>;
 /// Escapes one JSON-pointer reference token ('~' → "~0", '/' → "~1").
 std::string pointer_token(std::string_view key);
 
+/// Appends a type's rule errors (`rules`) to `errors`, dropping those about a field already
+/// reported there or inside one (each field is named once, with its first problem).
+void merge_rule_errors(Errors& errors, Errors rules);
+
 class Validator {
 public:
     explicit Validator(Errors& errors) : errors_(errors) {}

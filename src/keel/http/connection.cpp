@@ -29,6 +29,7 @@ Connection::~Connection() {
         worker_.loop().unwatch(fd_);
         ::close(fd_);
     }
+    close_file();
     worker_.remove(this);
 }
 
@@ -107,6 +108,9 @@ void Connection::process() {
             if (close_after_write_) {
                 flush();  // lingers, then closes, once everything is written
                 return;
+            }
+            if (file_left_ > 0 && !flush()) {
+                return;  // a file body is being sent: the next response waits for it (EPOLLOUT)
             }
             Protocol protocol = http1_ ? Protocol::http1 : sniff_protocol();
             if (protocol == Protocol::http2) {
@@ -363,6 +367,15 @@ void Connection::finish(Response& r) {
         return;
     }
     serialize(r, false);
+    if (r.has_file_body() && !is_head_request_ && status_allows_body(r.status())) {
+        Response::FileRange f = r.release_file();
+        file_fd_ = f.fd;
+        file_offset_ = f.offset;
+        file_left_ = f.length;
+        if (file_left_ == 0) {
+            close_file();
+        }
+    }
     request_done();
 }
 
@@ -466,6 +479,7 @@ void Connection::close() {
     worker_.loop().unwatch(fd_);
     ::close(fd_);
     fd_ = -1;
+    close_file();
     phase_ = Phase::closed;
     wake_drain_waiter();
     wake_body_waiter();
@@ -502,8 +516,8 @@ void Connection::on_tick(TimePoint now) {
     }
     switch (phase_) {
         case Phase::head:
-            if (close_after_write_) {
-                break;
+            if (close_after_write_ || file_left_ > 0) {
+                break;  // still answering (a file body's pace is write_timeout's to judge)
             }
             if (tls_ && !tls_->handshake_done()) {
                 if (now - request_start_ > o.tls_handshake_timeout) {

@@ -91,13 +91,18 @@ private:
     Fill receive_into_buffer(std::size_t space, std::size_t& n);
     Fill fill_tls(std::size_t space, std::size_t& n);
     ssize_t send_some();
+    // The file body after out_: sendfile on plain TCP; over TLS, refill_from_file() reads a
+    // piece into out_ instead.
+    ssize_t send_file_some();
+    bool refill_from_file();
+    void close_file() noexcept;
     bool flush();
     // TLS wants the socket writable to go on (a handshake message that did not fit).
     void await_tls_writable();
     void close();
     void start_lingering();
     void destroy_later();
-    std::size_t pending_out() const noexcept { return out_.size() - out_sent_; }
+    std::size_t pending_out() const noexcept { return out_.size() - out_sent_ + file_left_; }
     void wake_drain_waiter();
     void wake_body_waiter();
 
@@ -155,6 +160,10 @@ private:
 
     std::string out_;
     std::size_t out_sent_ = 0;
+    // A file body queued after out_ (Response::file_body): sent once out_ is.
+    int file_fd_ = -1;
+    std::uint64_t file_offset_ = 0;
+    std::size_t file_left_ = 0;
     bool close_after_write_ = false;
     std::coroutine_handle<> drain_waiter_;
 

@@ -1,13 +1,15 @@
 // Connection's socket side: filling the read buffer (growing it within the limits), sending
-// the output buffer (EPOLLOUT only while blocked), the lingering close, and the BodyWriter of
+// the output buffer and file bodies (EPOLLOUT only while blocked), the lingering close, and the BodyWriter of
 // streamed responses. The request state machine is in connection.cpp.
 #include "connection.hpp"
 #include "drain_awaiter.hpp"
 
 #include <sys/epoll.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -126,7 +128,7 @@ void Connection::await_tls_writable() {
 // connection is broken.
 ssize_t Connection::send_some() {
     if (tls_) {
-        auto io = tls_->write(out_.data() + out_sent_, pending_out());
+        auto io = tls_->write(out_.data() + out_sent_, out_.size() - out_sent_);
         switch (io.status) {
             case SecureChannel::Status::ok:
                 return static_cast<ssize_t>(io.bytes);
@@ -139,18 +141,81 @@ ssize_t Connection::send_some() {
         }
     }
     for (;;) {
-        ssize_t n = ::send(fd_, out_.data() + out_sent_, pending_out(), MSG_NOSIGNAL);
+        ssize_t n = ::send(fd_, out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
         if (n >= 0 || errno != EINTR) {
             return n > 0 ? n : (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) ? 0 : -1;
         }
     }
 }
 
+ssize_t Connection::send_file_some() {
+    for (;;) {
+        off_t offset = static_cast<off_t>(file_offset_);
+        ssize_t n = ::sendfile(fd_, file_fd_, &offset, std::min<std::size_t>(file_left_, 1 << 30));
+        if (n > 0) {
+            return n;
+        }
+        if (n == 0) {
+            return -1;  // the file got shorter than its Content-Length: nothing can mend that
+        }
+        if (errno != EINTR) {
+            return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+        }
+    }
+}
+
+bool Connection::refill_from_file() {
+    constexpr std::size_t kPiece = 64 * 1024;
+    out_.resize(std::min(file_left_, kPiece));
+    out_sent_ = 0;
+    for (;;) {
+        ssize_t n = ::pread(file_fd_, out_.data(), out_.size(), static_cast<off_t>(file_offset_));
+        if (n > 0) {
+            out_.resize(static_cast<std::size_t>(n));
+            file_offset_ += static_cast<std::uint64_t>(n);
+            file_left_ -= static_cast<std::size_t>(n);
+            if (file_left_ == 0) {
+                close_file();
+            }
+            return true;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        out_.clear();
+        return false;  // an I/O error, or a file that got shorter
+    }
+}
+
+void Connection::close_file() noexcept {
+    if (file_fd_ >= 0) {
+        ::close(file_fd_);
+        file_fd_ = -1;
+    }
+    file_left_ = 0;
+}
+
 bool Connection::flush() {
     while (pending_out() > 0) {
-        ssize_t n = send_some();
+        bool from_file = out_sent_ == out_.size();
+        if (from_file && tls_) {
+            if (!refill_from_file()) {
+                close();
+                return false;
+            }
+            continue;
+        }
+        ssize_t n = from_file ? send_file_some() : send_some();
         if (n > 0) {
-            out_sent_ += static_cast<std::size_t>(n);
+            if (from_file) {
+                file_offset_ += static_cast<std::uint64_t>(n);
+                file_left_ -= static_cast<std::size_t>(n);
+                if (file_left_ == 0) {
+                    close_file();
+                }
+            } else {
+                out_sent_ += static_cast<std::size_t>(n);
+            }
             worker_.count_out(static_cast<std::size_t>(n));
             continue;
         }

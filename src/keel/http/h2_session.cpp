@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <unistd.h>
 
 namespace keel::http {
 namespace {
@@ -142,6 +143,19 @@ int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t erro
 ssize_t read_body(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length, std::uint32_t* flags,
                   nghttp2_data_source* source, void*) {
     auto& s = *static_cast<H2Stream*>(source->ptr);
+    if (s.response.has_file_body()) {
+        const Response::FileRange& f = s.response.file();
+        std::size_t want = std::min<std::uint64_t>(length, f.length - s.body_sent);
+        ssize_t n = ::pread(f.fd, buf, want, static_cast<off_t>(f.offset + s.body_sent));
+        if (n <= 0 && want > 0) {
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // resets the stream: the file failed or shrank
+        }
+        s.body_sent += static_cast<std::size_t>(n);
+        if (s.body_sent == f.length) {
+            *flags |= NGHTTP2_DATA_FLAG_EOF;
+        }
+        return n;
+    }
     std::string_view body = s.response.body_view();
     std::size_t n = std::min(length, body.size() - s.body_sent);
     std::memcpy(buf, body.data() + s.body_sent, n);
@@ -648,13 +662,13 @@ void H2Session::submit(H2Stream& s) {
     }
     char length[24];
     if (!stream && body_allowed) {
-        auto [end, ec] = std::to_chars(length, length + sizeof length, r.body_view().size());
+        auto [end, ec] = std::to_chars(length, length + sizeof length, r.body_size());
         add("content-length", {length, static_cast<std::size_t>(end - length)});
     }
     nghttp2_data_provider provider{};
     provider.source.ptr = &s;
     provider.read_callback = stream ? read_stream : read_body;
-    bool has_body = body_allowed && !s.head_only && (stream || !r.body_view().empty());
+    bool has_body = body_allowed && !s.head_only && (stream || r.body_size() > 0);
     nghttp2_submit_response(session_, s.id, nva.data(), nva.size(), has_body ? &provider : nullptr);
     if (stream && has_body) {
         start_stream(s);

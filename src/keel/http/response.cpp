@@ -2,6 +2,7 @@
 #include <keel/http/response.hpp>
 
 #include <strings.h>
+#include <unistd.h>
 
 namespace keel::http {
 namespace {
@@ -53,6 +54,9 @@ Response::Response(int status) : status_(status) {}
 Response::~Response() {
     detail::release_string(std::move(headers_));
     detail::release_string(std::move(body_));
+    if (file_.fd >= 0) {
+        ::close(file_.fd);
+    }
 }
 
 Response::Response(Response&& o) noexcept
@@ -62,7 +66,8 @@ Response::Response(Response&& o) noexcept
       headers_(std::move(o.headers_)),
       body_(std::move(o.body_)),
       static_body_(o.static_body_),
-      stream_(std::move(o.stream_)) {}
+      stream_(std::move(o.stream_)),
+      file_(o.release_file()) {}
 
 Response& Response::operator=(Response&& o) noexcept {
     if (this != &o) {
@@ -75,7 +80,19 @@ Response& Response::operator=(Response&& o) noexcept {
         body_ = std::move(o.body_);
         static_body_ = o.static_body_;
         stream_ = std::move(o.stream_);
+        if (file_.fd >= 0) {
+            ::close(file_.fd);
+        }
+        file_ = o.release_file();
     }
+    return *this;
+}
+
+Response& Response::file_body(int fd, std::uint64_t offset, std::uint64_t length) noexcept {
+    if (file_.fd >= 0) {
+        ::close(file_.fd);
+    }
+    file_ = {fd, offset, length};
     return *this;
 }
 

@@ -33,7 +33,7 @@ Framing serialize_response(std::string& out, Response& r, const HeadContext& con
         }
     } else if (body_allowed) {
         char num[24];
-        auto [end, ec] = std::to_chars(num, num + sizeof num, body.size());
+        auto [end, ec] = std::to_chars(num, num + sizeof num, r.body_size());
         out.append("Content-Length: ");
         out.append(num, static_cast<std::size_t>(end - num));
         out.append("\r\n");

@@ -22,7 +22,8 @@ struct Framing {
     bool chunked = false;  ///< a streamed body follows as chunks
 };
 
-/// Appends the status line, headers and (unless streamed or HEAD) the body of `r` to `out`.
+/// Appends the status line, headers and (unless streamed, a file or HEAD) the body of `r` to
+/// `out`. A file body is counted in Content-Length and sent by the connection after the head.
 /// `stream`: the body comes later, chunked (or close-delimited for HTTP/1.0).
 Framing serialize_response(std::string& out, Response& r, const HeadContext& context, bool stream);
 

@@ -1,5 +1,7 @@
 #include <keel/json/validate.hpp>
 
+#include <algorithm>
+
 namespace keel::json {
 
 std::string pointer_token(std::string_view key) {
@@ -15,6 +17,18 @@ std::string pointer_token(std::string_view key) {
         }
     }
     return out;
+}
+
+void merge_rule_errors(Errors& errors, Errors rules) {
+    for (FieldError& e : rules) {
+        bool reported = std::any_of(errors.begin(), errors.end(), [&](const FieldError& seen) {
+            return seen.pointer == e.pointer || (e.pointer.size() > seen.pointer.size() &&
+                                                 e.pointer.starts_with(seen.pointer) && e.pointer[seen.pointer.size()] == '/');
+        });
+        if (!reported) {
+            errors.push_back(std::move(e));
+        }
+    }
 }
 
 void Validator::length(std::string_view pointer, std::string_view s, std::size_t min, std::size_t max) {

@@ -28,7 +28,7 @@ http::Middleware access_log(std::function<void(const AccessRecord&)> sink) {
                 const http::TraceContext* trace = trace_of(req);
                 std::string trace_id = trace ? trace->trace_id_hex() : std::string();
                 sink(AccessRecord{req.method_name(), req.route(), req.path(), res.status(),
-                                  res.is_stream() ? -1 : static_cast<std::int64_t>(res.body_view().size()), elapsed,
+                                  res.is_stream() ? -1 : static_cast<std::int64_t>(res.body_size()), elapsed,
                                   request_id_of(req), ip ? ip->view() : std::string_view(peer),
                                   req.header("User-Agent").value_or(""), trace_id, req.protocol()});
             });

@@ -84,7 +84,9 @@ bool brotli(std::string_view in, std::string& out, int quality) {
 http::Middleware compress(CompressOptions o) {
     return [o](http::Handler next) {
         return http::wrap(std::move(next), nullptr, [o](http::Request& req, http::Response& res) {
-            if (res.is_stream() || !http::status_allows_body(res.status()) || res.header_value("Content-Encoding")) {
+            // Streams, file bodies (sendfile) and ranges (206: the bytes of one coding) pass as they are.
+            if (res.is_stream() || res.has_file_body() || res.status() == 206 || !http::status_allows_body(res.status()) ||
+                res.header_value("Content-Encoding")) {
                 return;
             }
             std::string_view ct = res.header_value("Content-Type").value_or("");

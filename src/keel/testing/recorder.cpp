@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 #include <strings.h>
+#include <unistd.h>
 
 namespace keel::testing {
 namespace {
@@ -135,6 +136,11 @@ RecordedResponse call(const http::Handler& handler, const TestRequest& t, Worker
     if (response.is_stream()) {
         CollectingWriter writer(rec.body);
         run_on_loop(response.stream_body()(writer), workers);
+    } else if (response.has_file_body()) {
+        const http::Response::FileRange& f = response.file();
+        rec.body.resize(f.length);
+        ssize_t n = ::pread(f.fd, rec.body.data(), f.length, static_cast<off_t>(f.offset));
+        rec.body.resize(n < 0 ? 0 : static_cast<std::size_t>(n));
     } else {
         rec.body = std::string(response.body_view());
     }
