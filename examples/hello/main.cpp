@@ -3,7 +3,8 @@
 //   GET /events (Server-Sent Events), POST /upload (a streamed body of any size, counted),
 //   POST /form (a urlencoded or multipart form answered as JSON), GET /static/... (the files
 //   under examples/hello/static, or --hello.static_dir), GET /visits (a count kept in a signed
-//   cookie)
+//   cookie), GET /ws/echo (a WebSocket that answers each message with itself) and GET /ws/chat
+//   (a WebSocket room: every message goes to everyone in it)
 // --hello.metrics / --hello.access_log switch on the request metrics and the JSON access log,
 // so that bench/run can measure what they cost.
 #include <keel/keel.hpp>
@@ -129,6 +130,26 @@ int main(int argc, char** argv) {
         keel::http::set_cookie(res, {.name = "visits", .value = signer.sign("visits", std::to_string(visits)),
                                      .max_age = std::chrono::days(365)});
         return res;
+    });
+
+    r.get("/ws/echo", [](keel::Request& req) {
+        return keel::web::accept_websocket(req, [](keel::web::WebSocket& ws) -> keel::Task<void> {
+            for (;;) {
+                auto message = co_await ws.receive();
+                if (!message) co_return;  // closed: message.error() has the code and reason
+                if (!co_await ws.send(*message)) co_return;
+            }
+        });
+    });
+    auto room = std::make_shared<keel::web::Hub>();
+    r.get("/ws/chat", [room](keel::Request& req) {
+        return keel::web::accept_websocket(req, [room](keel::web::WebSocket& ws) -> keel::Task<void> {
+            room->join(ws.share());
+            while (auto message = co_await ws.receive()) {
+                room->broadcast(message->data);
+            }
+            room->leave(ws);
+        });
     });
 
     r.get("/static/{path...}", keel::http::static_files(app.config().get_string("hello.static_dir"),

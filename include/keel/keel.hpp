@@ -32,7 +32,9 @@
 #include <keel/testing/recorder.hpp>
 #include <keel/testing/test_server.hpp>
 #include <keel/version.hpp>
+#include <keel/web/hub.hpp>
 #include <keel/web/signed_cookie.hpp>
+#include <keel/web/websocket.hpp>
 
 namespace keel {
 using http::bind;

@@ -10,6 +10,7 @@
 
 #include <keel/core/stop_token.hpp>
 #include <keel/core/task.hpp>
+#include <keel/http/upgrade.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -91,6 +92,13 @@ public:
     /// The body's length: the file's, or the buffer's (0 for a stream).
     std::uint64_t body_size() const noexcept { return has_file_body() ? file_.length : body_view().size(); }
 
+    /// 101 Switching Protocols: after this head (the caller sets Upgrade; the server adds
+    /// Connection: Upgrade) `handler` takes the connection over (keel/http/upgrade.hpp).
+    /// HTTP/1.1 only; during a graceful shutdown the server answers 503 instead.
+    static Response upgrade(UpgradeHandler handler);
+    bool is_upgrade() const noexcept { return static_cast<bool>(upgrade_); }
+    UpgradeHandler& upgrade_handler() noexcept { return upgrade_; }
+
     /// Ask the server to close the connection after this response.
     Response& close_connection() noexcept {
         close_ = true;
@@ -117,6 +125,7 @@ private:
     std::optional<std::string_view> static_body_;
     StreamBody stream_;
     FileRange file_;
+    UpgradeHandler upgrade_;
 };
 
 /// Writes the chunks of a streamed response. Obtained as the argument of a StreamBody.

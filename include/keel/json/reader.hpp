@@ -41,4 +41,7 @@ struct MalformedJson {
 /// after the root value) is returned as MalformedJson with the byte offset, and fn is not called.
 Result<void, MalformedJson> read_document(std::string_view json, const std::function<void(Reader& root)>& fn);
 
+/// True when `text` is valid UTF-8 (simdjson's SIMD validator: WebSocket text messages use it).
+bool is_valid_utf8(std::string_view text) noexcept;
+
 }  // namespace keel::json

@@ -70,6 +70,16 @@ void Connection::on_io(std::uint32_t events) {
         h2_->on_io(events);
         return;
     }
+    if (phase_ == Phase::upgraded) {
+        if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) {
+            wake_body_waiter();  // bytes (or the end) for the upgraded stream's read()
+        }
+        if (events & EPOLLHUP) {
+            stop_.request_stop();
+            close();
+        }
+        return;
+    }
     if (phase_ == Phase::handler || phase_ == Phase::stream) {
         if (body_streaming_ && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))) {
             wake_body_waiter();  // more of the body (or its end) for the handler's read()
@@ -362,6 +372,14 @@ void Connection::on_handler_done(std::optional<Response> r, std::exception_ptr e
 
 void Connection::finish(Response& r) {
     end_streamed_body();
+    if (r.is_upgrade()) {
+        if (!is_head_request_ && !worker_.shutting_down() && !close_after_write_) {
+            start_upgrade(r);
+            return;
+        }
+        r = worker_.answer_problem(503, "the server is shutting down", req_.method_name(), req_.path(), remote_,
+                                   req_.received_at());
+    }
     if (r.is_stream() && !is_head_request_ && status_allows_body(r.status())) {
         start_stream(r);
         return;
@@ -561,6 +579,13 @@ void Connection::on_tick(TimePoint now) {
             break;
         case Phase::stream:
         case Phase::h2:
+        case Phase::upgraded:  // the protocol's read deadline (and write_timeout, above)
+            if (upgrade_read_deadline_ != TimePoint{} && now > upgrade_read_deadline_) {
+                upgrade_read_deadline_ = {};
+                upgrade_read_timed_out_ = true;
+                wake_body_waiter();
+            }
+            break;
         case Phase::closed:
             break;
     }
@@ -587,6 +612,11 @@ void Connection::begin_shutdown() {
                 close_after_write_ = true;  // closes once the last response is out
             }
         }
+    }
+    if (phase_ == Phase::upgraded) {
+        upgrade_shutdown_pending_ = true;  // the protocol says goodbye its own way (WebSocket: 1001)
+        wake_body_waiter();
+        return;
     }
     if (phase_ == Phase::stream && stream_ends_on_shutdown_) {
         close_after_write_ = true;

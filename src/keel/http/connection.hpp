@@ -10,6 +10,7 @@
 #include <keel/http/request.hpp>
 #include <keel/http/response.hpp>
 #include <keel/http/secure_channel.hpp>
+#include <keel/http/upgrade.hpp>
 
 #include "h2_session.hpp"
 #include "worker.hpp"
@@ -59,7 +60,7 @@ private:
     // Slack for chunk framing of the part of a chunked body not yet decoded.
     static constexpr std::size_t kChunkSlack = 64 * 1024;
 
-    enum class Phase : std::uint8_t { head, body, handler, stream, h2, lingering, closed };
+    enum class Phase : std::uint8_t { head, body, handler, stream, h2, upgraded, lingering, closed };
     enum class Protocol : std::uint8_t { undecided, http1, http2 };
     enum class Fill : std::uint8_t { data, again, eof, full, error };
 
@@ -82,6 +83,11 @@ private:
     void finish(Response& r);
     void start_stream(Response& r);
     void on_stream_done(std::exception_ptr e);
+    // After a 101: the UpgradeHandler owns the byte stream until it returns (connection_upgrade.cpp).
+    class Upgraded;
+    void start_upgrade(Response& r);
+    void on_upgrade_done(std::exception_ptr e);
+    Task<Result<std::string_view>> upgraded_read();
     void request_done();
     void respond_error(ParseError e);
     void respond_problem(int status, std::string_view detail);
@@ -155,8 +161,15 @@ private:
     std::uint64_t body_left_ = 0;    // Content-Length bytes not yet handed over
     std::size_t body_handed_ = 0;    // Content-Length: bytes at the body's start handed by read()
     std::size_t chunks_handed_ = 0;  // chunked: decoded bytes handed by read()
-    std::coroutine_handle<> body_waiter_;
+    std::coroutine_handle<> body_waiter_;  // also an upgraded stream's reader
     int reads_in_a_row_ = 0;  // read() calls that did not wait (see kAwaitsBeforeReschedule)
+
+    // an upgraded connection (WebSocket)
+    std::unique_ptr<Upgraded> upgraded_;
+    UpgradeHandler upgrade_fn_;
+    bool upgrade_shutdown_pending_ = false;  // the next read() reports the graceful shutdown
+    bool upgrade_read_timed_out_ = false;    // the next read() reports the deadline
+    TimePoint upgrade_read_deadline_{};
 
     std::string out_;
     std::size_t out_sent_ = 0;
@@ -178,6 +191,23 @@ private:
     TimePoint write_blocked_since_{};
     TimePoint linger_start_;
     std::size_t lingered_bytes_ = 0;
+};
+
+// The UpgradeHandler's view of its connection (connection_upgrade.cpp has the rest).
+class Connection::Upgraded final : public UpgradedStream {
+public:
+    explicit Upgraded(Connection& c) : c_(c) {}
+    Task<Result<std::string_view>> read() override { return c_.upgraded_read(); }
+    Task<bool> write(std::string_view bytes) override { return c_.write(bytes); }
+    StopToken stop_token() const noexcept override { return c_.stop_token(); }
+    bool shutting_down() const noexcept override { return c_.worker_.shutting_down(); }
+    void set_read_deadline(TimePoint when) noexcept override {
+        c_.upgrade_read_deadline_ = when;
+        c_.upgrade_read_timed_out_ = false;
+    }
+
+private:
+    Connection& c_;
 };
 
 }  // namespace keel::http

@@ -67,7 +67,8 @@ Response::Response(Response&& o) noexcept
       body_(std::move(o.body_)),
       static_body_(o.static_body_),
       stream_(std::move(o.stream_)),
-      file_(o.release_file()) {}
+      file_(o.release_file()),
+      upgrade_(std::move(o.upgrade_)) {}
 
 Response& Response::operator=(Response&& o) noexcept {
     if (this != &o) {
@@ -84,8 +85,15 @@ Response& Response::operator=(Response&& o) noexcept {
             ::close(file_.fd);
         }
         file_ = o.release_file();
+        upgrade_ = std::move(o.upgrade_);
     }
     return *this;
+}
+
+Response Response::upgrade(UpgradeHandler handler) {
+    Response r(101);
+    r.upgrade_ = std::move(handler);
+    return r;
 }
 
 Response& Response::file_body(int fd, std::uint64_t offset, std::uint64_t length) noexcept {

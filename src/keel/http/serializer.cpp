@@ -38,7 +38,9 @@ Framing serialize_response(std::string& out, Response& r, const HeadContext& con
         out.append(num, static_cast<std::size_t>(end - num));
         out.append("\r\n");
     }
-    if (framing.closing) {
+    if (r.is_upgrade()) {
+        out.append("Connection: Upgrade\r\n");  // a 101: the connection now speaks the new protocol
+    } else if (framing.closing) {
         out.append("Connection: close\r\n");
     } else if (context.version_minor == 0) {
         out.append("Connection: keep-alive\r\n");

@@ -193,4 +193,6 @@ Result<void, MalformedJson> read_document(std::string_view json, const std::func
     return {};
 }
 
+bool is_valid_utf8(std::string_view text) noexcept { return simdjson::validate_utf8(text.data(), text.size()); }
+
 }  // namespace keel::json

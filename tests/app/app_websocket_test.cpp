@@ -1,0 +1,113 @@
+// WebSockets (RFC 6455) through hello's /ws/echo and /ws/chat, with real clients: Debian's
+// python3-websockets and npm's ws (tools/contract), and a raw socket for the frames no client
+// library sends (tests/app/ws_probe.py). hello runs as a real process with two loops.
+#include <support/eventually.hpp>
+#include <support/process.hpp>
+#include <support/run_command.hpp>
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+using keel::test::eventually;
+using keel::test::Process;
+using keel::test::run;
+
+namespace {
+
+const std::string kProbe = std::string("/usr/bin/python3 ") + KEEL_WS_PROBE;
+
+class AppWebSocket : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::signal(SIGPIPE, SIG_IGN);
+        hello_ = std::make_unique<Process>(std::vector<std::string>{KEEL_HELLO_BINARY, "--server.port", "0", "--server.threads",
+                                                                    "2", "--server.shutdown_timeout", "10s"});
+        port_ = hello_->wait_port();
+        ASSERT_GT(port_, 0) << hello_->stderr_text();
+    }
+    std::string url(const std::string& path) const { return "ws://127.0.0.1:" + std::to_string(port_) + path; }
+
+    std::unique_ptr<Process> hello_;
+    int port_ = 0;
+};
+
+}  // namespace
+
+TEST_F(AppWebSocket, EchoWithPythonWebsockets) {
+    EXPECT_EQ(run(kProbe + " echo " + url("/ws/echo")),
+              "text héllo\n"
+              "binary 0001ff\n"
+              "big True\n"
+              "fragmented fragmented\n"
+              "pong\n"
+              "extensions PerMessageDeflate\n"
+              "closed 1000\n");
+}
+
+TEST_F(AppWebSocket, EchoWithNodeWs) {
+    EXPECT_EQ(run("NODE_PATH=" + std::string(KEEL_NODE_MODULES) + " node " + KEEL_WS_NODE_CLIENT + " " + url("/ws/echo")),
+              "text hello from node false\n"
+              "binary 010203 true\n"
+              "big true\n"
+              "fragmented fragmented\n"
+              "pong ping?\n"
+              "extensions permessage-deflate\n"
+              "closed 4001 \n");
+}
+
+TEST_F(AppWebSocket, ABroadcastReachesEveryClientOnEveryLoop) {
+    EXPECT_EQ(run(kProbe + " chat " + url("/ws/chat") + " 6"), "heard 6\n");
+}
+
+TEST_F(AppWebSocket, ProtocolViolationsCloseWithTheirCodes) {
+    for (auto [violation, code] : std::vector<std::pair<std::string, std::string>>{
+             {"unmasked", "1002"},
+             {"reserved-opcode", "1002"},
+             {"rsv2", "1002"},
+             {"invalid-utf8", "1007"},
+             {"invalid-utf8-fragmented", "1007"},
+             {"oversize-control", "1002"},
+             {"fragmented-control", "1002"},
+             {"continuation-first", "1002"},
+             {"new-message-mid-fragment", "1002"},
+             {"too-big", "1009"},
+             {"bad-close-code", "1002"},
+             {"close-normal", "1000"}}) {
+        // The close frame with the code, then the server closes the connection.
+        EXPECT_EQ(run(kProbe + " violation " + url("/ws/echo") + " " + violation), code + "\neof\n") << violation;
+    }
+    // And it keeps serving.
+    EXPECT_EQ(run(kProbe + " echo " + url("/ws/echo")).substr(0, 12), "text héllo\n");
+}
+
+TEST_F(AppWebSocket, TheHandshakeIsCheckedOriginsIncluded) {
+    EXPECT_EQ(run(kProbe + " origin " + url("/ws/echo") + " https://evil.example"), "403\n");
+    EXPECT_EQ(run(kProbe + " origin " + url("/ws/echo") + " http://127.0.0.1:" + std::to_string(port_)), "101\n");
+    std::string http = "http://127.0.0.1:" + std::to_string(port_) + "/ws/echo";
+    // A plain GET: 426 with the Upgrade it needs.
+    std::string plain = run("curl -s -D - " + http);
+    EXPECT_NE(plain.find("HTTP/1.1 426"), std::string::npos) << plain;
+    EXPECT_NE(plain.find("Upgrade: websocket\r\n"), std::string::npos) << plain;
+    EXPECT_EQ(run("curl -s -o /dev/null -w '%{http_code}' -H 'Upgrade: websocket' -H 'Connection: Upgrade' "
+                  "-H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: short' " + http),
+              "400");
+    EXPECT_EQ(run("curl -s -o /dev/null -w '%{http_code}' -H 'Upgrade: websocket' -H 'Connection: Upgrade' "
+                  "-H 'Sec-WebSocket-Version: 8' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' " + http),
+              "426");
+    // RFC 6455's own example key and accept value.
+    std::string ok = run("curl -s -m 2 -D - -o /dev/null -H 'Upgrade: websocket' -H 'Connection: Upgrade' "
+                         "-H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' " + http);
+    EXPECT_NE(ok.find("HTTP/1.1 101 Switching Protocols\r\n"), std::string::npos) << ok;
+    EXPECT_NE(ok.find("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), std::string::npos) << ok;
+    EXPECT_NE(ok.find("Connection: Upgrade\r\n"), std::string::npos) << ok;
+}
+
+TEST_F(AppWebSocket, GracefulShutdownClosesWith1001AndExitsZero) {
+    Process client({"/usr/bin/python3", KEEL_WS_PROBE, "wait-close", url("/ws/echo")});
+    ASSERT_TRUE(eventually([&] { return client.stdout_text() == "open\n"; })) << client.stderr_text();
+    hello_->signal(SIGTERM);
+    EXPECT_EQ(client.wait(std::chrono::seconds(20)), 0) << client.stderr_text();
+    EXPECT_EQ(client.stdout_text(), "open\nclosed 1001 the server is shutting down\n");
+    EXPECT_EQ(hello_->wait(std::chrono::seconds(20)), 0) << hello_->stderr_text();
+}

@@ -1,0 +1,185 @@
+#!/usr/bin/python3
+"""WebSocket client for app_websocket_test: python3-websockets for the protocol as a client
+library speaks it, a raw socket for the frames no library would send.
+
+    ws_probe.py echo URL            # text, binary, 100 KB (compressed), fragmented, ping
+    ws_probe.py chat URL N          # N clients in the room; one speaks, all must hear it
+    ws_probe.py violation URL CASE  # a crafted bad frame; prints the server's close code
+    ws_probe.py origin URL ORIGIN   # the handshake's HTTP status for that Origin
+    ws_probe.py wait-close URL      # connects, prints "open", then the close code it gets
+"""
+import asyncio
+import base64
+import os
+import socket
+import struct
+import sys
+from urllib.parse import urlparse
+
+import websockets
+
+
+async def echo(url):
+    async with websockets.connect(url, max_size=2**21) as ws:
+        await ws.send("héllo")
+        print("text", await ws.recv())
+        await ws.send(b"\x00\x01\xff")
+        print("binary", (await ws.recv()).hex())
+        big = "x" * 100_000
+        await ws.send(big)
+        print("big", len(await ws.recv()) == len(big))
+        await ws.send(["frag", "men", "ted"])
+        print("fragmented", await ws.recv())
+        await (await ws.ping(b"are you there"))
+        print("pong")
+        print("extensions", ",".join(type(e).__name__ for e in ws.extensions))
+    print("closed", ws.close_code)
+
+
+async def chat(url, n):
+    clients = [await websockets.connect(url) for _ in range(n)]
+    # A client is in the room once the server ran its handler, just after the 101: speak until
+    # everyone heard (no sleep as a barrier), at most 10 s.
+    heard = set()
+
+    async def listen(i, c):
+        while True:
+            if await c.recv() == "hi all":
+                heard.add(i)
+                return
+
+    listeners = [asyncio.create_task(listen(i, c)) for i, c in enumerate(clients)]
+    for _ in range(100):
+        await clients[0].send("hi all")
+        await asyncio.wait(listeners, timeout=0.1)
+        if len(heard) == n:
+            break
+    print("heard", len(heard))
+    for c in clients:
+        await c.close()
+
+
+def raw_connect(url, origin=None):
+    u = urlparse(url)
+    s = socket.create_connection((u.hostname, u.port), timeout=10)
+    key = base64.b64encode(os.urandom(16)).decode()
+    req = (f"GET {u.path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\nUpgrade: websocket\r\n"
+           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n")
+    if origin:
+        req += f"Origin: {origin}\r\n"
+    s.sendall((req + "\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    status = int(head.split(b" ", 2)[1])
+    return s, status, head.split(b"\r\n\r\n", 1)[1]
+
+
+def frame(opcode, payload, fin=True, masked=True, rsv=0):
+    b0 = (0x80 if fin else 0) | rsv | opcode
+    n = len(payload)
+    head = bytes([b0])
+    mbit = 0x80 if masked else 0
+    if n < 126:
+        head += bytes([mbit | n])
+    elif n < 65536:
+        head += bytes([mbit | 126]) + struct.pack("!H", n)
+    else:
+        head += bytes([mbit | 127]) + struct.pack("!Q", n)
+    if not masked:
+        return head + payload
+    mask = os.urandom(4)
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def read_close_code(s, rest):
+    """Reads frames until a close frame; returns its code (or 'eof')."""
+    buf = rest
+    while True:
+        while len(buf) >= 2:
+            n = buf[1] & 0x7F
+            at = 2
+            if n == 126:
+                if len(buf) < 4:
+                    break
+                n = struct.unpack("!H", buf[2:4])[0]
+                at = 4
+            elif n == 127:
+                if len(buf) < 10:
+                    break
+                n = struct.unpack("!Q", buf[2:10])[0]
+                at = 10
+            if len(buf) < at + n:
+                break
+            opcode, payload = buf[0] & 0x0F, buf[at:at + n]
+            buf = buf[at + n:]
+            if opcode == 8:
+                return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+        chunk = s.recv(65536)
+        if not chunk:
+            return "eof"
+        buf += chunk
+
+
+VIOLATIONS = {
+    "unmasked": lambda: frame(1, b"hi", masked=False),
+    "reserved-opcode": lambda: frame(3, b""),
+    "rsv2": lambda: frame(1, b"x", rsv=0x20),
+    "invalid-utf8": lambda: frame(1, b"\xc3\x28"),
+    "invalid-utf8-fragmented": lambda: frame(1, b"ok \xe2\x82", fin=False) + frame(0, b"\x28"),
+    "oversize-control": lambda: frame(9, b"p" * 126),
+    "fragmented-control": lambda: frame(9, b"p", fin=False),
+    "continuation-first": lambda: frame(0, b"x"),
+    "new-message-mid-fragment": lambda: frame(1, b"a", fin=False) + frame(1, b"b"),
+    "too-big": lambda: frame(2, b"z" * (1024 * 1024 + 1)),
+    "bad-close-code": lambda: frame(8, struct.pack("!H", 1005)),
+    "close-normal": lambda: frame(8, struct.pack("!H", 1000) + b"bye"),
+}
+
+
+def violation(url, case):
+    s, status, rest = raw_connect(url)
+    assert status == 101, status
+    s.sendall(VIOLATIONS[case]())
+    print(read_close_code(s, rest))
+    # After its close frame the server closes the TCP connection.
+    s.settimeout(10)
+    try:
+        while s.recv(65536):
+            pass
+        print("eof")
+    except OSError as e:
+        print("error", e)
+
+
+def origin(url, value):
+    s, status, _ = raw_connect(url, origin=value)
+    print(status)
+    s.close()
+
+
+async def wait_close(url):
+    async with websockets.connect(url) as ws:
+        print("open", flush=True)
+        try:
+            await asyncio.wait_for(ws.recv(), 30)
+        except websockets.ConnectionClosed:
+            pass
+    print("closed", ws.close_code, ws.close_reason)
+
+
+if __name__ == "__main__":
+    mode, url = sys.argv[1], sys.argv[2]
+    if mode == "echo":
+        asyncio.run(echo(url))
+    elif mode == "chat":
+        asyncio.run(chat(url, int(sys.argv[3])))
+    elif mode == "violation":
+        violation(url, sys.argv[3])
+    elif mode == "origin":
+        origin(url, sys.argv[3])
+    elif mode == "wait-close":
+        asyncio.run(wait_close(url))
