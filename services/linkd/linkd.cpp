@@ -22,6 +22,8 @@ void define_config(keel::config::Config& c) {
     c.define_duration("db.acquire_timeout", 2s, 1ms, 1min, "wait for a free connection at most this long (then 503)");
     c.define_duration("db.query_timeout", 5s, 1ms, 10min, "a query taking longer fails (503)");
     c.define_string("links.base_url", "", "prefix of short_url (empty: http://<Host header>)");
+    c.define_string("docs.assets_dir", LINKD_DOCS_ASSETS,
+                    "npm's swagger-ui-dist, for the /docs page (empty: no page; installed by scripts/bootstrap)");
     c.define_int("links.slug_length", 7, 4, 32, "length of generated slugs");
     c.define_bool("cache.memory", true, "keep resolved slugs in memory (off: every redirect asks Redis or the database)");
     c.define_bool("cache.shared", true,
@@ -61,6 +63,7 @@ LinkdOptions options_from(const keel::config::Config& c) {
     o.repo.pool.acquire_timeout = c.get_duration("db.acquire_timeout");
     o.repo.query_timeout = c.get_duration("db.query_timeout");
     o.base_url = c.get_string("links.base_url");
+    o.docs_assets_dir = c.get_string("docs.assets_dir");
     while (!o.base_url.empty() && o.base_url.back() == '/') {
         o.base_url.pop_back();
     }
@@ -316,6 +319,7 @@ void Linkd::add_vars(keel::observe::Vars& vars) {
 
 void Linkd::add_routes(keel::router::Router& r, std::function<bool()> accepting) {
     RoutesConfig cfg{links_, keys_, *repo_, std::move(accepting), options_.base_url, logger_, openapi_json()};
+    cfg.docs_assets_dir = options_.docs_assets_dir;
     cfg.redirect_cache_control = options_.redirect_cache_control;
     cfg.read_cache_control = options_.read_cache_control;
     auto limiter = [this](const keel::ratelimit::Limit& limit,

@@ -43,6 +43,7 @@ struct LinkdOptions {
     bool shared_cache = true;  ///< with redis_url: resolved slugs shared in Redis, changes announced
     bool ratelimit_fail_open = true;
     std::string base_url = {};   ///< links.base_url (may be empty)
+    std::string docs_assets_dir = {};  ///< docs.assets_dir: Swagger UI's files for /docs ("" = no page)
     WebhookOptions webhook = {};
     std::string redirect_cache_control = "private, max-age=0";
     std::string read_cache_control = "private, no-cache";

@@ -1,6 +1,8 @@
 // keel::http::static_files in process: validators and 304s, single and multi ranges (and the
 // ranges it must ignore), precompressed siblings, and every way out of the root refused.
 // tests/app/app_static_test.cpp serves the same through real sockets (sendfile, TLS, HTTP/2).
+#include <keel/http/api_docs.hpp>
+#include <keel/http/html.hpp>
 #include <keel/http/static_files.hpp>
 #include <keel/testing/recorder.hpp>
 
@@ -187,4 +189,31 @@ TEST(ContentType, ByExtension) {
     EXPECT_EQ(keel::http::content_type_for(".bashrc"), "application/octet-stream");
     EXPECT_EQ(keel::http::content_type_for("README"), "application/octet-stream");
     EXPECT_EQ(keel::http::content_type_for("dir.js/file"), "application/octet-stream");
+}
+
+TEST(Html, EscapesWhatCouldOpenATagOrEndAnAttribute) {
+    EXPECT_EQ(keel::http::html_escape(R"(<script>alert("x") & 'y'</script>)"),
+              "&lt;script&gt;alert(&quot;x&quot;) &amp; &#39;y&#39;&lt;/script&gt;");
+    EXPECT_EQ(keel::http::html_escape("plain café"), "plain café");
+    EXPECT_EQ(keel::http::html_escape(""), "");
+}
+
+TEST_F(StaticFiles, ApiDocsPageServesOnlyItsFilesUnderAStrictCsp) {
+    write("swagger-ui.css", "body{}");
+    write("swagger-ui-bundle.js", "var SwaggerUIBundle;");
+    keel::http::ApiDocsOptions docs{.assets_dir = root_.string(), .spec_url = "/api/\"spec\".json", .title = "A <b>"};
+    EXPECT_TRUE(keel::http::api_docs_assets_present(root_.string()));
+    EXPECT_FALSE(keel::http::api_docs_assets_present((base_ / "nope").string()));
+    auto page = keel::testing::call(keel::http::api_docs_page(docs), TestRequest{"GET", "/docs"});
+    EXPECT_EQ(page.status, 200);
+    EXPECT_EQ(page.header("Content-Security-Policy"), std::string(keel::http::kApiDocsCsp));
+    EXPECT_NE(page.body.find("<title>A &lt;b&gt;</title>"), std::string::npos) << page.body;
+    EXPECT_NE(page.body.find(R"(<script src="/docs/keel-docs.js"></script>)"), std::string::npos) << page.body;
+    EXPECT_EQ(page.body.find("<script>"), std::string::npos) << "no inline script: " << page.body;
+    keel::http::Handler assets = keel::http::api_docs_assets(docs);
+    auto init = keel::testing::call(assets, TestRequest{"GET", "/docs/keel-docs.js"});
+    EXPECT_NE(init.body.find(R"(SwaggerUIBundle({url: "/api/\"spec\".json")"), std::string::npos) << init.body;
+    EXPECT_EQ(keel::testing::call(assets, TestRequest{"GET", "/docs/swagger-ui.css"}).body, "body{}");
+    EXPECT_EQ(keel::testing::call(assets, TestRequest{"GET", "/docs/a.txt"}).status, 404);  // not one of its files
+    EXPECT_EQ(keel::testing::call(assets, TestRequest{"GET", "/docs/index.html"}).status, 404);
 }

@@ -2,6 +2,7 @@
 
 #include "handler/dto.hpp"
 
+#include <keel/http/api_docs.hpp>
 #include <keel/http/date.hpp>
 #include <keel/http/json.hpp>
 #include <keel/http/problem.hpp>
@@ -307,6 +308,14 @@ void add_routes(keel::router::Router& r, const RoutesConfig& config) {
         res.static_body(cfg->openapi_json);
         return res;
     });
+    if (keel::http::api_docs_assets_present(cfg->docs_assets_dir)) {
+        keel::http::ApiDocsOptions docs{.assets_dir = cfg->docs_assets_dir, .title = "linkd API"};
+        r.get("/docs", keel::http::api_docs_page(docs));
+        r.get("/docs/{file...}", keel::http::api_docs_assets(docs));
+    } else if (!cfg->docs_assets_dir.empty() && cfg->logger) {
+        cfg->logger->warn("no /docs page: Swagger UI's files are missing (run scripts/bootstrap)",
+                          {{"docs.assets_dir", cfg->docs_assets_dir}});
+    }
     // Rate limits: creation per API key (after authentication), redirects per client IP.
     std::vector<keel::http::Middleware> per_key, per_ip;
     if (cfg->create_limiter) {

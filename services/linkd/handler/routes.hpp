@@ -26,6 +26,9 @@ struct RoutesConfig {
     keel::log::Logger* logger = nullptr;
     /// The OpenAPI contract as JSON, served at /openapi.json.
     std::string_view openapi_json = {};
+    /// Swagger UI's files (npm's swagger-ui-dist): the contract browsable at /docs ("" or
+    /// missing files: no page, and a warning).
+    std::string docs_assets_dir = {};
     /// Cache-Control of redirects and of link reads (empty: none).
     std::string redirect_cache_control = "private, max-age=0";
     std::string read_cache_control = "private, no-cache";

@@ -1,5 +1,6 @@
 // The web toolkit's documented code (keel/http/{cookie,signed_cookie,form,multipart,
 // static_files}.hpp and docs/web.md), each in a context that compiles. Nothing here runs.
+#include <keel/http/api_docs.hpp>
 #include <keel/keel.hpp>
 
 #include <chrono>
@@ -55,6 +56,12 @@ keel::Task<keel::ProblemOr> upload(keel::Request& req) {
 
 void static_routes(keel::Router& router) {
     router.get("/static/{path...}", keel::http::static_files("/srv/www", {.strip_prefix = "/static"}));
+}
+
+void docs_routes(keel::Router& r, const std::string& swagger_ui_dist) {
+    keel::http::ApiDocsOptions docs{.assets_dir = swagger_ui_dist, .spec_url = "/openapi.json"};
+    r.get("/docs", keel::http::api_docs_page(docs));
+    r.get("/docs/{file...}", keel::http::api_docs_assets(docs));
 }
 
 }  // namespace docs_web

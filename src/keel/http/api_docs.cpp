@@ -1,0 +1,88 @@
+#include <keel/http/api_docs.hpp>
+
+#include <keel/http/html.hpp>
+#include <keel/http/problem.hpp>
+#include <keel/http/static_files.hpp>
+#include <keel/json/writer.hpp>
+
+#include <unistd.h>
+
+#include <array>
+#include <memory>
+
+namespace keel::http {
+namespace {
+
+// The only files of swagger-ui-dist the page uses (its index.html and initializer, which point
+// at a demo document on the internet, are not served).
+constexpr std::array<std::string_view, 4> kAssets = {"swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png",
+                                                     "favicon-16x16.png"};
+constexpr std::string_view kInitScript = "keel-docs.js";
+
+void add_security_headers(Response& r) {
+    r.header("Content-Security-Policy", kApiDocsCsp);
+    r.header("X-Content-Type-Options", "nosniff");
+    r.header("Referrer-Policy", "no-referrer");
+}
+
+}  // namespace
+
+bool api_docs_assets_present(const std::string& dir) {
+    return ::access((dir + "/swagger-ui-bundle.js").c_str(), R_OK) == 0 &&
+           ::access((dir + "/swagger-ui.css").c_str(), R_OK) == 0;
+}
+
+Handler api_docs_page(const ApiDocsOptions& options) {
+    std::string html = "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>";
+    append_html_escaped(html, options.title);
+    html += "</title>\n<link rel=\"icon\" type=\"image/png\" href=\"";
+    append_html_escaped(html, options.prefix + "/favicon-32x32.png");
+    html += "\">\n<link rel=\"stylesheet\" href=\"";
+    append_html_escaped(html, options.prefix + "/swagger-ui.css");
+    html += "\">\n</head>\n<body>\n<div id=\"docs\"></div>\n<script src=\"";
+    append_html_escaped(html, options.prefix + "/swagger-ui-bundle.js");
+    html += "\"></script>\n<script src=\"";
+    append_html_escaped(html, options.prefix + "/" + std::string(kInitScript));
+    html += "\"></script>\n</body>\n</html>\n";
+    auto page = std::make_shared<const std::string>(std::move(html));
+    return [page](Request&) {
+        Response r(200);
+        r.header("Content-Type", "text/html; charset=utf-8");
+        r.header("Cache-Control", "no-cache");
+        add_security_headers(r);
+        r.static_body(*page);
+        return r;
+    };
+}
+
+Handler api_docs_assets(const ApiDocsOptions& options) {
+    std::string script = "window.addEventListener(\"load\", function () {\n  window.ui = SwaggerUIBundle({url: ";
+    json::write_string(script, options.spec_url);
+    script += ", dom_id: \"#docs\", deepLinking: true});\n});\n";
+    auto init = std::make_shared<const std::string>(std::move(script));
+    Handler files = static_files(options.assets_dir, {.strip_prefix = options.prefix,
+                                                      .index = "",
+                                                      .precompressed = false,
+                                                      .cache_control = "public, max-age=3600"});
+    std::string prefix = options.prefix + "/";
+    return [init, files, prefix](Request& req) -> Outcome {
+        std::string_view name = req.path();
+        name.remove_prefix(std::min(name.size(), prefix.size()));
+        if (name == kInitScript) {
+            Response r(200);
+            r.header("Content-Type", "text/javascript; charset=utf-8");
+            r.header("Cache-Control", "no-cache");
+            add_security_headers(r);
+            r.static_body(*init);
+            return r;
+        }
+        for (std::string_view asset : kAssets) {
+            if (name == asset) {
+                return files.invoke(req);
+            }
+        }
+        return problem(404, "no such file", req.path());
+    };
+}
+
+}  // namespace keel::http
