@@ -4,10 +4,13 @@
 //   POST /form (a urlencoded or multipart form answered as JSON), GET /static/... (the files
 //   under examples/hello/static, or --hello.static_dir), GET /visits (a count kept in a signed
 //   cookie), GET /ws/echo (a WebSocket that answers each message with itself) and GET /ws/chat
-//   (a WebSocket room: every message goes to everyone in it)
+//   (a WebSocket room: every message goes to everyone in it); GET /openapi.json (derived from
+//   the routes' doc()) and GET /docs (a page to read it)
 // --hello.metrics / --hello.access_log switch on the request metrics and the JSON access log,
 // so that bench/run can measure what they cost.
+#include <keel/http/api_docs.hpp>
 #include <keel/keel.hpp>
+#include <keel/openapi/openapi.hpp>
 
 #include <random>
 #include <regex>
@@ -17,6 +20,25 @@ struct EchoRequest {
     std::optional<std::int32_t> repeat;
 };
 KEEL_JSON(EchoRequest, message, repeat)
+
+// What the other routes answer, declared for their OpenAPI description (GET /openapi.json).
+struct Greeting {
+    std::string message;
+};
+KEEL_JSON(Greeting, message)
+struct User {
+    std::int64_t id = 0;
+    std::string name;
+};
+KEEL_JSON(User, id, name)
+struct Visits {
+    std::int64_t visits = 0;
+};
+KEEL_JSON(Visits, visits)
+struct Uploaded {
+    std::uint64_t bytes = 0;
+};
+KEEL_JSON(Uploaded, bytes)
 
 void keel_validate(const EchoRequest& in, keel::json::Validator& v) {
     v.length("/message", in.message, 1, 280);
@@ -30,6 +52,8 @@ int main(int argc, char** argv) {
                                    c.define_bool("hello.metrics", false, "count requests (keel_http_* metrics)");
                                    c.define_bool("hello.access_log", false, "log one JSON line per request");
                                    c.define_string("hello.static_dir", HELLO_STATIC_DIR, "the files served under /static/");
+                                   c.define_string("hello.docs_assets_dir", HELLO_DOCS_ASSETS,
+                                                   "npm's swagger-ui-dist, for the /docs page (empty: no page)");
                                    c.define_string("hello.cookie_key", "", "key signing the /visits cookie (≥ 32 bytes; "
                                                    "empty: a random one per start)", {}, true);
                                }});
@@ -41,19 +65,22 @@ int main(int argc, char** argv) {
         r.use(app.access_log());
     }
 
-    r.get("/plaintext", [](keel::Request&) { return keel::Response::text("Hello, World!"); });
+    r.get("/plaintext", [](keel::Request&) { return keel::Response::text("Hello, World!"); })
+        .doc({.summary = "Hello, World! as text/plain",
+              .tags = {"bench"},
+              .responses = {{200, {.description = "the greeting", .content_type = "text/plain"}}}});
     r.get("/json", [](keel::Request&) {  // serialized per request
         keel::Response res(200);
         res.content_type("application/json");
         keel::json::Writer(res.body_buffer()).begin_object().key("message").value("Hello, World!").end_object();
         return res;
-    });
+    }).doc({.summary = "Hello, World! as JSON", .tags = {"bench"}, .responses = {{200, keel::router::json<Greeting>("the greeting")}}});
     r.get("/users/{id:[0-9]+}", [](keel::Request& req) {
         keel::Response res(200);
         res.content_type("application/json");
         keel::json::Writer(res.body_buffer()).begin_object().key("id").raw(req.param("id")).key("name").value("user").end_object();
         return res;
-    });
+    }).doc({.summary = "A user by id", .tags = {"bench"}, .responses = {{200, keel::router::json<User>("the user")}}});
     r.post("/echo", [](keel::Request& req) -> keel::ProblemOr {
         KEEL_TRY(in, keel::bind<EchoRequest>(req));
         std::string repeated;
@@ -61,7 +88,12 @@ int main(int argc, char** argv) {
             repeated += in.message;
         }
         return keel::json_response(EchoRequest{repeated, in.repeat}, 200);
-    });
+    }).doc({.summary = "The message, repeated",
+            .tags = {"bench"},
+            .request = keel::router::body<EchoRequest>(),
+            .responses = {{200, keel::router::json<EchoRequest>("the message repeated `repeat` times")},
+                          {400, keel::router::problem("the body is not a valid EchoRequest")},
+                          {415, keel::router::problem("the body is not JSON")}}});
     // Server-Sent Events: one numbered event a second, resuming after Last-Event-ID.
     r.get("/events", [](keel::Request& req) {
         std::int64_t next = keel::http::last_event_id_number(req).value_or(0) + 1;
@@ -73,6 +105,9 @@ int main(int argc, char** argv) {
             }
         });
     });
+    r.doc({.summary = "A numbered event a second (Server-Sent Events)",
+           .tags = {"web"},
+           .responses = {{200, {.description = "an endless event stream", .content_type = "text/event-stream"}}}});
 
     // A streamed body: read piece by piece as it arrives (server.max_body_bytes still applies).
     r.post("/upload", [](keel::Request& req) -> keel::Task<keel::ProblemOr> {
@@ -88,7 +123,10 @@ int main(int argc, char** argv) {
         res.content_type("application/json");
         keel::json::Writer(res.body_buffer()).begin_object().key("bytes").value(bytes).end_object();
         co_return res;
-    });
+    }).doc({.summary = "Counts a streamed body's bytes",
+            .tags = {"web"},
+            .responses = {{200, keel::router::json<Uploaded>("the body's size")},
+                          {413, keel::router::problem("larger than server.max_body_bytes")}}});
     // A form, urlencoded or multipart (files over 256 KiB go to a temporary file as they arrive),
     // answered as JSON: its fields, and each file's sanitized name, type and size.
     r.post("/form", [](keel::Request& req) -> keel::Task<keel::ProblemOr> {
@@ -108,7 +146,13 @@ int main(int argc, char** argv) {
         }
         w.end_array().end_object();
         co_return res;
-    });
+    }).doc({.summary = "A form's fields and files, as JSON",
+            .tags = {"web"},
+            .responses = {{200, {.description = "{\"fields\": {name: value}, \"files\": [{field, filename, content_type, size, "
+                                                "on_disk}]}"}},
+                          {400, keel::router::problem("a malformed form")},
+                          {413, keel::router::problem("past a form limit (the field is named)")},
+                          {415, keel::router::problem("not a form")}}});
     app.stream_bodies([](const keel::Request& req) { return req.path() == "/upload" || req.path() == "/form"; });
 
     // A signed cookie: the client keeps the count, and cannot change it.
@@ -130,7 +174,9 @@ int main(int argc, char** argv) {
         keel::http::set_cookie(res, {.name = "visits", .value = signer.sign("visits", std::to_string(visits)),
                                      .max_age = std::chrono::days(365)});
         return res;
-    });
+    }).doc({.summary = "Counts your visits in a signed cookie",
+            .tags = {"web"},
+            .responses = {{200, keel::router::json<Visits>("this visit's number (and a Set-Cookie for the next)")}}});
 
     r.get("/ws/echo", [](keel::Request& req) {
         return keel::web::accept_websocket(req, [](keel::web::WebSocket& ws) -> keel::Task<void> {
@@ -141,6 +187,10 @@ int main(int argc, char** argv) {
             }
         });
     });
+    r.doc({.summary = "WebSocket: each message answered with itself",
+           .tags = {"web"},
+           .responses = {{101, {.description = "switched to WebSocket"}},
+                         {426, keel::router::problem("not a WebSocket handshake")}}});
     auto room = std::make_shared<keel::web::Hub>();
     r.get("/ws/chat", [room](keel::Request& req) {
         return keel::web::accept_websocket(req, [room](keel::web::WebSocket& ws) -> keel::Task<void> {
@@ -151,9 +201,31 @@ int main(int argc, char** argv) {
             room->leave(ws);
         });
     });
+    r.doc({.summary = "WebSocket: every message goes to everyone connected",
+           .tags = {"web"},
+           .responses = {{101, {.description = "switched to WebSocket"}},
+                         {426, keel::router::problem("not a WebSocket handshake")}}});
 
     r.get("/static/{path...}", keel::http::static_files(app.config().get_string("hello.static_dir"),
                                                         {.strip_prefix = "/static", .cache_control = "public, max-age=300"}));
+    r.doc({.summary = "The files under hello.static_dir",
+           .tags = {"web"},
+           .responses = {{200, {.description = "the file", .content_type = "application/octet-stream"}},
+                         {206, {.description = "the ranges asked for", .content_type = "application/octet-stream"}},
+                         {304, {.description = "not modified"}},
+                         {404, keel::router::problem("no such file")},
+                         {416, keel::router::problem("the range is outside the file")}}});
+
+    // The contract of the routes above, and a page to read it (Swagger UI from npm, when the
+    // build installed it).
+    keel::openapi::serve(r, {.title = "hello", .version = "1.0.0",
+                             .description = "keel's example service: what bench/run measures, and one of each web-toolkit piece."});
+    std::string docs_assets = app.config().get_string("hello.docs_assets_dir");
+    if (keel::http::api_docs_assets_present(docs_assets)) {
+        keel::http::ApiDocsOptions docs{.assets_dir = docs_assets, .title = "hello API"};
+        r.get("/docs", keel::http::api_docs_page(docs));
+        r.get("/docs/{file...}", keel::http::api_docs_assets(docs));
+    }
 
     app.handle(r.handler());
     return app.run();

@@ -172,3 +172,25 @@ TEST(AppWeb, FormsAndSignedCookiesWithCurl) {
     EXPECT_NE(headers.find("Set-Cookie: visits="), std::string::npos) << headers;
     EXPECT_NE(headers.find("; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax\r\n"), std::string::npos) << headers;
 }
+
+TEST(AppWeb, HelloServesItsGeneratedContractWhichLintsClean) {
+    WebRoot root;
+    Process p({KEEL_HELLO_BINARY, "--server.port", "0", "--server.threads", "1", "--hello.static_dir", root.www()});
+    int port = p.wait_port();
+    ASSERT_GT(port, 0) << p.stderr_text();
+    std::string file = root.path("openapi.json");
+    EXPECT_EQ(run("curl -s -o " + file + " -w '%{http_code}' " + url(port, "/openapi.json")), "200");
+    std::string doc = keel::test::read_file(file);
+    // Derived from the code: EchoRequest's rules (length 1..280, repeat 1..10) are in its schema.
+    EXPECT_NE(doc.find(R"("EchoRequest":{"type":"object","properties":{"message":{"type":"string","minLength":1,"maxLength":280},)"
+                       R"("repeat":{"type":"integer","format":"int32","minimum":1,"maximum":10}},"required":["message"])"),
+              std::string::npos)
+        << doc;
+    std::string source = KEEL_SOURCE_DIR;
+    std::string lint = run("npx --prefix " + source + "/tools/contract redocly lint --config " + source +
+                           "/examples/hello/redocly.yaml " + file + " 2>&1; echo rc=$?");
+    EXPECT_TRUE(lint.ends_with("rc=0\n")) << lint;
+    std::string page = run("curl -s -D - " + url(port, "/docs"));
+    EXPECT_NE(page.find("Content-Security-Policy: default-src 'none'; script-src 'self';"), std::string::npos) << page;
+    EXPECT_NE(page.find("<title>hello API</title>"), std::string::npos) << page;
+}

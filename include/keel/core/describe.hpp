@@ -7,7 +7,8 @@
 ///     KEEL_DESCRIBE(Todo, id, title, done)     // in Todo's namespace, after the struct
 ///
 /// Names are the C++ member names. Up to 40 members per type. describe::members<T>() returns
-/// a tuple of {name, pointer-to-member}; describe::Described<T> tells whether T has one.
+/// a tuple of {name, pointer-to-member}; describe::Described<T> tells whether T has one;
+/// describe::type_name<T>() is "Todo".
 
 #include <tuple>
 #include <type_traits>
@@ -23,6 +24,12 @@ struct Member {
 
 template <class T>
 concept Described = requires { keel_members(static_cast<const T*>(nullptr)); };
+
+/// T's name as written in KEEL_DESCRIBE ("Todo"): the name of its schema in an OpenAPI document.
+template <class T>
+const char* type_name() {
+    return keel_type_name(static_cast<const T*>(nullptr));
+}
 
 /// {Member, ...} for T, in declaration order.
 template <class T>
@@ -89,4 +96,5 @@ void for_each_member(T& object, F&& fn) {
 #define KEEL_DESCRIBE(Type, ...)                                                                \
     [[maybe_unused]] inline auto keel_members(const Type*) {                                    \
         return std::make_tuple(KEEL_DETAIL_FOR_EACH(KEEL_DETAIL_MEMBER, Type, __VA_ARGS__));   \
-    }
+    }                                                                                           \
+    [[maybe_unused]] inline const char* keel_type_name(const Type*) { return #Type; }

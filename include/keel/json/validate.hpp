@@ -11,6 +11,7 @@
 /// The HTTP side (keel/http/json.hpp) answers them as one 400 problem+json whose "errors"
 /// array lists every one.
 
+#include <map>
 #include <regex>
 #include <string>
 #include <string_view>
@@ -32,11 +33,28 @@ std::string pointer_token(std::string_view key);
 /// reported there or inside one (each field is named once, with its first problem).
 void merge_rule_errors(Errors& errors, Errors rules);
 
+/// A regular expression that remembers its text, so that a schema can show it.
+struct Pattern {
+    explicit Pattern(std::string text) : source(std::move(text)), re(source) {}
+    std::string source;
+    std::regex re;
+};
+
+/// The rules a Validator saw in recording mode, by JSON pointer, as JSON Schema keywords
+/// (",\"minLength\":1,\"maxLength\":2048"): how keel/json/schema.hpp learns a type's rules.
+using SchemaHints = std::map<std::string, std::string>;
+
 class Validator {
 public:
     explicit Validator(Errors& errors) : errors_(errors) {}
+    /// Recording mode: the rules are written to `hints` instead of being checked.
+    Validator(Errors& errors, SchemaHints* hints) : errors_(errors), hints_(hints) {}
 
-    void error(std::string pointer, std::string reason) { errors_.push_back({std::move(pointer), std::move(reason)}); }
+    void error(std::string pointer, std::string reason) {
+        if (!hints_) {
+            errors_.push_back({std::move(pointer), std::move(reason)});
+        }
+    }
     void check(bool ok, std::string_view pointer, std::string_view reason) {
         if (!ok) {
             error(std::string(pointer), std::string(reason));
@@ -45,9 +63,13 @@ public:
     /// Length in bytes (UTF-8 code units).
     void length(std::string_view pointer, std::string_view s, std::size_t min, std::size_t max);
     void pattern(std::string_view pointer, std::string_view s, const std::regex& re, std::string_view what);
+    /// The same with a Pattern: a schema shows its text.
+    void pattern(std::string_view pointer, std::string_view s, const Pattern& p, std::string_view what);
     template <class N>
     void range(std::string_view pointer, N value, N lo, N hi) {
-        if (value < lo || value > hi) {
+        if (hints_) {
+            (*hints_)[std::string(pointer)] += ",\"minimum\":" + std::to_string(lo) + ",\"maximum\":" + std::to_string(hi);
+        } else if (value < lo || value > hi) {
             error(std::string(pointer), "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
         }
     }
@@ -55,6 +77,7 @@ public:
 
 private:
     Errors& errors_;
+    SchemaHints* hints_ = nullptr;
 };
 
 }  // namespace keel::json

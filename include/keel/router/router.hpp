@@ -27,6 +27,7 @@
 
 #include <keel/http/handler.hpp>
 #include <keel/http/middleware.hpp>
+#include <keel/router/operation.hpp>
 
 #include <functional>
 #include <memory>
@@ -64,6 +65,11 @@ public:
     Router& patch(std::string_view pattern, Handler h) { return handle("PATCH", pattern, std::move(h)); }
     Router& del(std::string_view pattern, Handler h) { return handle("DELETE", pattern, std::move(h)); }
     Router& options(std::string_view pattern, Handler h) { return handle("OPTIONS", pattern, std::move(h)); }
+
+    /// Documents the route registered last (keel/router/operation.hpp): `r.get(...).doc({...})`.
+    Router& doc(Operation operation);
+    /// Every route registered so far, in order, with its documentation.
+    const std::vector<RouteInfo>& routes() const noexcept;
 
     /// Adds middleware; the first added is the outermost. On the root router it wraps the whole
     /// dispatch (404 and 405 answers too); in a group it wraps that group's routes. Must come

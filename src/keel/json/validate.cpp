@@ -1,5 +1,7 @@
 #include <keel/json/validate.hpp>
 
+#include <keel/json/writer.hpp>
+
 #include <algorithm>
 
 namespace keel::json {
@@ -32,6 +34,10 @@ void merge_rule_errors(Errors& errors, Errors rules) {
 }
 
 void Validator::length(std::string_view pointer, std::string_view s, std::size_t min, std::size_t max) {
+    if (hints_) {
+        (*hints_)[std::string(pointer)] += ",\"minLength\":" + std::to_string(min) + ",\"maxLength\":" + std::to_string(max);
+        return;
+    }
     if (s.size() < min || s.size() > max) {
         error(std::string(pointer), min == max ? "must be exactly " + std::to_string(min) + " bytes long"
                                                : "must be between " + std::to_string(min) + " and " +
@@ -39,7 +45,20 @@ void Validator::length(std::string_view pointer, std::string_view s, std::size_t
     }
 }
 
+void Validator::pattern(std::string_view pointer, std::string_view s, const Pattern& p, std::string_view what) {
+    if (hints_) {
+        std::string keyword = ",\"pattern\":";
+        write_string(keyword, "^(?:" + p.source + ")$");  // the whole value, as regex_match means it
+        (*hints_)[std::string(pointer)] += keyword;
+        return;
+    }
+    pattern(pointer, s, p.re, what);
+}
+
 void Validator::pattern(std::string_view pointer, std::string_view s, const std::regex& re, std::string_view what) {
+    if (hints_) {
+        return;  // a std::regex cannot show its text: use a Pattern for the schema to say it
+    }
     if (!std::regex_match(s.begin(), s.end(), re)) {
         error(std::string(pointer), "must be " + std::string(what));
     }

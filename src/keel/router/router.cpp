@@ -69,6 +69,7 @@ Router& Router::handle(std::string_view method, std::string_view pattern, Handle
             slot = std::move(wrapped);
         }
     }
+    table_->routes.push_back({std::string(method), full, nullptr});
     ++routes_registered_;
     return *this;
 }
@@ -99,6 +100,16 @@ Router& Router::group(std::string_view prefix, const std::function<void(Router&)
     return *this;
 }
 
+Router& Router::doc(Operation operation) {
+    if (table_->routes.empty()) {
+        setup_error("doc() before any route");
+    }
+    table_->routes.back().operation = std::make_shared<const Operation>(std::move(operation));
+    return *this;
+}
+
+const std::vector<RouteInfo>& Router::routes() const noexcept { return table_->routes; }
+
 Router& Router::mount(std::string_view prefix, Router&& sub) {
     if (prefix.empty() || prefix[0] != '/' || prefix.back() == '/') {
         setup_error("mount prefix \"" + std::string(prefix) + "\" must start with '/' and not end with one");
@@ -115,6 +126,11 @@ Router& Router::mount(std::string_view prefix, Router&& sub) {
             auto add = [&](std::string_view method, const Handler& h) {
                 Router view(table_, "", stack_, false);
                 view.handle(method, pattern, chain(sub_stack, h));
+                for (const RouteInfo& r : sub.table_->routes) {
+                    if (r.method == method && r.pattern == e->pattern) {
+                        table_->routes.back().operation = r.operation;  // its documentation comes along
+                    }
+                }
             };
             for (std::size_t i = 0; i < detail::kKnownMethods; ++i) {
                 if (e->by_method[i]) {

@@ -81,6 +81,7 @@ struct Table {
     TrailingSlash slash = TrailingSlash::strict;
     std::vector<Middleware> root_stack;
     bool frozen = false;
+    std::vector<RouteInfo> routes;  // in registration order, for documentation
 };
 
 /// Throws std::invalid_argument("keel: router: " + msg): a mistake in the route table.

@@ -1,7 +1,9 @@
 // The web toolkit's documented code (keel/http/{cookie,signed_cookie,form,multipart,
 // static_files}.hpp and docs/web.md), each in a context that compiles. Nothing here runs.
 #include <keel/http/api_docs.hpp>
+#include <keel/json/schema.hpp>
 #include <keel/keel.hpp>
+#include <keel/openapi/openapi.hpp>
 
 #include <chrono>
 #include <optional>
@@ -56,6 +58,31 @@ keel::Task<keel::ProblemOr> upload(keel::Request& req) {
 
 void static_routes(keel::Router& router) {
     router.get("/static/{path...}", keel::http::static_files("/srv/www", {.strip_prefix = "/static"}));
+}
+
+struct EchoRequest {
+    std::string message;
+};
+KEEL_JSON(EchoRequest, message)
+struct Signup {
+    std::string email;
+};
+KEEL_JSON(Signup, email)
+
+void openapi_routes(keel::Router& r, const keel::Handler& echo) {
+    r.post("/echo", echo).doc({.summary = "Echo a message",
+                               .tags = {"demo"},
+                               .request = keel::router::body<EchoRequest>(),
+                               .responses = {{200, keel::router::json<EchoRequest>("the echo")},
+                                             {400, keel::router::problem("invalid body")}}});
+    keel::openapi::serve(r, {.title = "hello", .version = "1.0.0"});   // GET /openapi.json
+}
+
+std::string schemas_of_signup() {
+    keel::json::SchemaSet schemas;
+    std::string ref = schemas.of<Signup>();   // {"$ref":"#/components/schemas/Signup"}
+    // schemas.components(): "Signup" → {"type":"object","properties":{...},"required":[...]}
+    return ref + schemas.components().at("Signup");
 }
 
 void docs_routes(keel::Router& r, const std::string& swagger_ui_dist) {
