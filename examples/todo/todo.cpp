@@ -1,7 +1,7 @@
 #include "todo.hpp"
 
+#include <keel/http/form.hpp>
 #include <keel/http/json.hpp>
-#include <keel/http/query.hpp>
 
 #include <charconv>
 #include <chrono>
@@ -24,6 +24,12 @@ void validate_title(keel::json::Validator& v, const std::string& title) {
 }  // namespace
 
 void keel_validate(const NewTodo& in, keel::json::Validator& v) { validate_title(v, in.title); }
+void keel_validate(const TodoQuery& in, keel::json::Validator& v) {
+    if (in.limit) {
+        v.range("/limit", *in.limit, 1, 100);
+    }
+}
+
 void keel_validate(const TodoChange& in, keel::json::Validator& v) {
     if (in.title) {
         validate_title(v, *in.title);
@@ -82,28 +88,9 @@ Task<ProblemOr> create(keel::sqlite::Database& db, Request& req) {
 }
 
 Task<ProblemOr> list(keel::sqlite::Database& db, Request& req) {
-    keel::json::Errors errors;
-    std::optional<bool> done;
-    if (auto text = keel::http::query_scalar(req.query(), "done"); !text) {
-        errors.push_back({"/done", std::string(text.error().message())});
-    } else if (*text) {
-        if (**text != "true" && **text != "false") {
-            errors.push_back({"/done", "must be true or false"});
-        }
-        done = **text == "true";
-    }
-    int limit = 20;
-    if (auto text = keel::http::query_scalar(req.query(), "limit"); !text) {
-        errors.push_back({"/limit", std::string(text.error().message())});
-    } else if (*text) {
-        auto [end, ec] = std::from_chars((*text)->data(), (*text)->data() + (*text)->size(), limit);
-        if (ec != std::errc() || end != (*text)->data() + (*text)->size() || limit < 1 || limit > 100) {
-            errors.push_back({"/limit", "must be an integer from 1 to 100"});
-        }
-    }
-    if (!errors.empty()) {
-        co_return keel::http::validation_problem(std::move(errors), "the query parameters failed validation");
-    }
+    KEEL_CO_TRY(query, keel::http::bind_query<TodoQuery>(req));  // every bad parameter in one 400
+    int limit = query.limit.value_or(20);
+    std::optional<bool> done = query.done;
     keel::Result<std::vector<Todo>> rows = std::vector<Todo>{};
     if (done) {
         rows = co_await db.with(req).query_all<Todo>(
@@ -147,11 +134,35 @@ Task<ProblemOr> remove(keel::sqlite::Database& db, Request& req) {
 }  // namespace
 
 void add_routes(keel::router::Router& r, keel::sqlite::Database& db) {
-    r.post("/v1/todos", [&db](Request& req) { return create(db, req); });
-    r.get("/v1/todos", [&db](Request& req) { return list(db, req); });
-    r.get("/v1/todos/{id}", [&db](Request& req) { return get(db, req); });
-    r.patch("/v1/todos/{id}", [&db](Request& req) { return update(db, req); });
-    r.del("/v1/todos/{id}", [&db](Request& req) { return remove(db, req); });
+    using keel::router::json;
+    using keel::router::problem;
+    r.post("/v1/todos", [&db](Request& req) { return create(db, req); })
+        .doc({.summary = "Create a todo",
+              .tags = {"todos"},
+              .request = keel::router::body<NewTodo>(),
+              .responses = {{201, json<Todo>("the new todo (Location: its URL)")},
+                            {400, problem("the body failed validation (every bad field named)")},
+                            {415, problem("the body is not JSON")}}});
+    r.get("/v1/todos", [&db](Request& req) { return list(db, req); })
+        .doc({.summary = "List todos, oldest first",
+              .tags = {"todos"},
+              .query = keel::router::query<TodoQuery>(),
+              .responses = {{200, json<std::vector<Todo>>("the todos")}, {400, problem("a bad query parameter")}}});
+    r.get("/v1/todos/{id}", [&db](Request& req) { return get(db, req); })
+        .doc({.summary = "Read a todo",
+              .tags = {"todos"},
+              .responses = {{200, json<Todo>("the todo")}, {404, problem("no such todo")}}});
+    r.patch("/v1/todos/{id}", [&db](Request& req) { return update(db, req); })
+        .doc({.summary = "Change a todo's title or state",
+              .tags = {"todos"},
+              .request = keel::router::body<TodoChange>(),
+              .responses = {{200, json<Todo>("the changed todo")},
+                            {400, problem("the body failed validation")},
+                            {404, problem("no such todo")}}});
+    r.del("/v1/todos/{id}", [&db](Request& req) { return remove(db, req); })
+        .doc({.summary = "Delete a todo",
+              .tags = {"todos"},
+              .responses = {{204, {.description = "deleted"}}, {404, problem("no such todo")}}});
 }
 
 }  // namespace todo

@@ -35,10 +35,18 @@ struct TodoChange {
 };
 KEEL_DESCRIBE(TodoChange, title, done)
 
+/// GET /v1/todos?done=true|false&limit=1..100 (both optional)
+struct TodoQuery {
+    std::optional<bool> done = {};
+    std::optional<int> limit = {};
+};
+KEEL_DESCRIBE(TodoQuery, done, limit)
+
 /// The embedded migrations (migrations/*.sql, by keel_embed_migrations).
 std::span<const keel::db::Migration> migrations();
 
-/// POST, GET (list: ?done=true|false&limit=1..100), GET one, PATCH and DELETE under /v1/todos.
+/// POST, GET (list: ?done=true|false&limit=1..100), GET one, PATCH and DELETE under /v1/todos,
+/// each documented for the OpenAPI document (keel/openapi/openapi.hpp).
 void add_routes(keel::router::Router& r, keel::sqlite::Database& db);
 
 }  // namespace todo

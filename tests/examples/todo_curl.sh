@@ -50,6 +50,9 @@ expect "bad fields" 400 '"pointer":"/title"' -- -X POST -H "$json" -d '{"title":
 grep -qF '"pointer":"/done"' "$work/body" || fail "the 400 does not name /done too: $(cat "$work/body")"
 expect "not json" 415 '"status":415' -- -X POST -H 'Content-Type: text/plain' -d 'milk' "$api"
 expect "repeated limit" 400 '"pointer":"/limit"' -- "$api?limit=1&limit=2"
+# The contract, derived from the routes: every operation, the types' rules in the schemas.
+expect "contract" 200 '"/v1/todos/{id}":{"get":{"summary":"Read a todo"' -- "http://127.0.0.1:$port/openapi.json"
+grep -qF '"title":{"type":"string","minLength":1,"maxLength":200}' "$work/body" || fail "NewTodo's rule is not in its schema"
 # CORS preflight from the allowed origin; the rate limit's headers on every answer.
 headers=$(curl -s -D - -o /dev/null -X OPTIONS -H 'Origin: https://app.example' -H 'Access-Control-Request-Method: PATCH' "$api/1")
 echo "$headers" | grep -qi '^access-control-allow-origin: https://app.example' || fail "no CORS answer: $headers"
