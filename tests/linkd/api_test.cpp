@@ -9,6 +9,7 @@
 
 #include <keel/json/parse.hpp>
 #include <keel/middleware/request_id.hpp>
+#include <keel/openapi/openapi.hpp>
 
 #include <support/eventually.hpp>
 
@@ -349,6 +350,29 @@ TEST_P(Api, HealthReadinessAndTheContract) {
     std::ifstream file(LINKD_OPENAPI_JSON);
     std::string expected((std::istreambuf_iterator<char>(file)), {});
     EXPECT_EQ(spec.body, expected);
+}
+
+// The hand-written contract and what linkd's routes and types say about themselves (their
+// doc() and KEEL_JSON types, as keel::openapi derives them) agree on every operation, status,
+// parameter and body shape (tests/linkd/compare_contract.py says how).
+TEST_P(Api, TheContractMatchesTheRoutesAndTheirTypes) {
+    keel::router::Router r;
+    linkd_->add_routes(r, [] { return true; });
+    std::string generated = std::string(LINKD_CONTRACT_DIR) + "/generated-" + (GetParam() == Backend::sqlite ? std::string("sqlite") : std::string("postgres")) + ".json";
+    {
+        std::ofstream out(generated);
+        out << keel::openapi::document(r, {.title = "linkd", .version = "1.0.0"});
+    }
+    std::string cmd = std::string("/usr/bin/python3 ") + LINKD_COMPARE_CONTRACT + " " + LINKD_OPENAPI_JSON + " " + generated + " 2>&1";
+    std::string report;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    char buf[4096];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) {
+        report.append(buf, n);
+    }
+    int rc = ::pclose(p);
+    EXPECT_EQ(rc, 0) << report;
+    EXPECT_NE(report.find("compared 12 operations: 0 differences"), std::string::npos) << report;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Api, ::testing::Values(Backend::sqlite, Backend::postgres),

@@ -63,6 +63,13 @@ struct KeyCreatedOut {
 };
 KEEL_JSON(KeyCreatedOut, id, name, prefix, admin, created_at, key)
 
+/// GET /v1/links's query (read with query_scalar; declared for the contract's parameters).
+struct ListLinksQuery {
+    std::optional<std::int32_t> limit = {};
+    std::optional<std::string> cursor = {};
+};
+KEEL_JSON(ListLinksQuery, limit, cursor)
+
 inline LinkOut to_out(const Link& l, std::string_view base_url) {
     return {l.slug,
             l.url,

@@ -301,13 +301,32 @@ keel::Task<Response> readyz(Config cfg, Request& req) {
 
 void add_routes(keel::router::Router& r, const RoutesConfig& config) {
     Config cfg = std::make_shared<const RoutesConfig>(config);
-    r.get("/healthz", [](Request&) { return Response::json(R"({"status":"ok"})"); });
-    r.get("/readyz", [cfg](Request& req) { return readyz(cfg, req); });
+    using keel::router::json;
+    using keel::router::problem;
+    // Health answers are small JSON objects written by hand: their schema is written by hand too.
+    keel::router::ResponseDoc health{
+        .description = "the service's state",
+        .schema = [](keel::json::SchemaSet&) {
+            return std::string(R"({"type":"object","required":["status"],"properties":{"status":{"type":"string",)"
+                               R"("enum":["ok","ready"]},"checks":{"type":"object","additionalProperties":{"type":"string"}}}})");
+        }};
+    auto unavailable = problem("the database is unreachable (Retry-After)");
+    r.get("/healthz", [](Request&) { return Response::json(R"({"status":"ok"})"); })
+        .doc({.summary = "Liveness", .tags = {"health"}, .operation_id = "healthz", .responses = {{200, health}}});
+    r.get("/readyz", [cfg](Request& req) { return readyz(cfg, req); })
+        .doc({.summary = "Readiness",
+              .tags = {"health"},
+              .operation_id = "readyz",
+              .responses = {{200, health}, {503, unavailable}}});
     r.get("/openapi.json", [cfg](Request&) {
         Response res = Response::json({});
         res.static_body(cfg->openapi_json);
         return res;
-    });
+    }).doc({.summary = "This contract, as JSON",
+            .tags = {"health"},
+            .operation_id = "openapi",
+            .responses = {{200, {.description = "OpenAPI 3.1",
+                                 .schema = [](keel::json::SchemaSet&) { return std::string(R"({"type":"object"})"); }}}}});
     if (keel::http::api_docs_assets_present(cfg->docs_assets_dir)) {
         keel::http::ApiDocsOptions docs{.assets_dir = cfg->docs_assets_dir, .title = "linkd API"};
         r.get("/docs", keel::http::api_docs_page(docs));
@@ -328,14 +347,82 @@ void add_routes(keel::router::Router& r, const RoutesConfig& config) {
     }
     r.group("/v1", [&](keel::router::Router& v1) {
         v1.use(authenticate(cfg));
-        v1.with(per_key).post("/links", [cfg](Request& req) { return create_link(cfg, req); });
-        v1.get("/links", [cfg](Request& req) { return list_links(cfg, req); });
-        v1.get("/links/{slug}", [cfg](Request& req) { return get_link(cfg, req); });
-        v1.patch("/links/{slug}", [cfg](Request& req) { return update_link(cfg, req); });
-        v1.del("/links/{slug}", [cfg](Request& req) { return delete_link(cfg, req); });
-        v1.get("/links/{slug}/stats", [cfg](Request& req) { return link_stats(cfg, req); });
-        v1.post("/keys", [cfg](Request& req) { return create_key(cfg, req); });
-        v1.del("/keys/{id}", [cfg](Request& req) { return revoke_key(cfg, req); });
+        // What each route takes and answers: tests/linkd compares it with openapi.yaml.
+        auto bad_request = problem("invalid input (every bad field named)");
+        auto unauthorized = problem("no valid API key");
+        auto forbidden = problem("an admin key is needed");
+        auto not_found = problem("no such link (or another key's)");
+        auto not_json = problem("the body is not JSON");
+        std::vector<std::string> api_key = {"apiKey"};
+        v1.with(per_key)
+            .post("/links", [cfg](Request& req) { return create_link(cfg, req); })
+            .doc({.summary = "Create a short link",
+                  .tags = {"links"},
+                  .operation_id = "createLink",
+                  .request = keel::router::body<CreateLinkInput>(),
+                  .responses = {{201, json<LinkOut>("the link (Location: its URL)")},
+                                {400, bad_request},
+                                {401, unauthorized},
+                                {409, problem("the slug is taken")},
+                                {413, problem("the body is too large")},
+                                {415, not_json},
+                                {429, problem("the key's creation limit (Retry-After)")},
+                                {503, unavailable}},
+                  .security = api_key});
+        v1.get("/links", [cfg](Request& req) { return list_links(cfg, req); })
+            .doc({.summary = "List the caller's links, newest first",
+                  .tags = {"links"},
+                  .operation_id = "listLinks",
+                  .query = keel::router::query<ListLinksQuery>(),
+                  .responses = {{200, json<LinkPageOut>("a page of links")}, {400, bad_request}, {401, unauthorized},
+                                {503, unavailable}},
+                  .security = api_key});
+        v1.get("/links/{slug}", [cfg](Request& req) { return get_link(cfg, req); })
+            .doc({.summary = "Read a link",
+                  .tags = {"links"},
+                  .operation_id = "getLink",
+                  .responses = {{200, json<LinkOut>("the link (ETag, Last-Modified)")},
+                                {304, {.description = "not modified"}},
+                                {401, unauthorized},
+                                {404, not_found},
+                                {503, unavailable}},
+                  .security = api_key});
+        v1.patch("/links/{slug}", [cfg](Request& req) { return update_link(cfg, req); })
+            .doc({.summary = "Change a link's target, expiry or permanence",
+                  .tags = {"links"},
+                  .operation_id = "updateLink",
+                  .request = keel::router::body<UpdateLinkInput>(),
+                  .responses = {{200, json<LinkOut>("the changed link")}, {400, bad_request}, {401, unauthorized},
+                                {404, not_found}, {415, not_json}, {503, unavailable}},
+                  .security = api_key});
+        v1.del("/links/{slug}", [cfg](Request& req) { return delete_link(cfg, req); })
+            .doc({.summary = "Delete a link",
+                  .tags = {"links"},
+                  .operation_id = "deleteLink",
+                  .responses = {{204, {.description = "deleted"}}, {401, unauthorized}, {404, not_found}, {503, unavailable}},
+                  .security = api_key});
+        v1.get("/links/{slug}/stats", [cfg](Request& req) { return link_stats(cfg, req); })
+            .doc({.summary = "Clicks in total and per day for the last 30 days",
+                  .tags = {"links"},
+                  .operation_id = "getLinkStats",
+                  .responses = {{200, json<LinkStatsOut>("the statistics")}, {401, unauthorized}, {404, not_found},
+                                {503, unavailable}},
+                  .security = api_key});
+        v1.post("/keys", [cfg](Request& req) { return create_key(cfg, req); })
+            .doc({.summary = "Create an API key (admin only)",
+                  .tags = {"keys"},
+                  .operation_id = "createKey",
+                  .request = keel::router::body<CreateKeyInput>(),
+                  .responses = {{201, json<KeyCreatedOut>("the key, with its secret shown once")}, {400, bad_request},
+                                {401, unauthorized}, {403, forbidden}, {415, not_json}, {503, unavailable}},
+                  .security = api_key});
+        v1.del("/keys/{id}", [cfg](Request& req) { return revoke_key(cfg, req); })
+            .doc({.summary = "Revoke an API key (admin only)",
+                  .tags = {"keys"},
+                  .operation_id = "revokeKey",
+                  .responses = {{204, {.description = "revoked"}}, {401, unauthorized}, {403, forbidden},
+                                {404, problem("no such key")}, {503, unavailable}},
+                  .security = api_key});
     });
     // The hot path: answered without a coroutine when the cache knows the slug.
     r.with(per_ip).get("/{slug}", [cfg](Request& req) -> Outcome {
@@ -352,7 +439,15 @@ void add_routes(keel::router::Router& r, const RoutesConfig& config) {
             return keel::http::respond(follow_uncached(cfg, req), req);
         }
         return failed ? keel::http::respond(problem_of(*failed, req, *cfg), req) : std::move(*redirect);
-    });
+    }).doc({.summary = "Redirect to the link's URL",
+            .tags = {"redirect"},
+            .operation_id = "followLink",
+            .responses = {{301, {.description = "a permanent link"}},
+                          {302, {.description = "the link's URL (Location)"}},
+                          {404, problem("no such link")},
+                          {410, problem("the link expired")},
+                          {429, problem("the client's redirect limit (Retry-After)")},
+                          {503, unavailable}}});
 }
 
 }  // namespace linkd
