@@ -12,6 +12,7 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "todo: $*" >&2; echo "--- log:" >&2; cat "$work/log" >&2 || true; exit 1; }
 
+: >"$work/log"  # exists before the server writes to it: the loop below reads it at once
 "$bin" --server.port 0 --server.threads 1 --todo.db "$work/todo.db" --todo.cors_origin https://app.example \
        --admin.listen "" 2>"$work/log" &
 pid=$!

@@ -41,6 +41,7 @@ check_binary() {
   if echo "$needed" | grep -E "libpq|libsqlite3|libcurl|libhiredis|libprofiler|libbrotli|libtcmalloc|libssl|libcrypto"; then
     fail "$what links a library it does not use:"$'\n'"$needed"
   fi
+  : >"$work/out"  # exists before the program writes to it: the loop below reads it at once
   "$bin" >"$work/out" 2>"$work/err" &
   pid=$!
   local port=""
