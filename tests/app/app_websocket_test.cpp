@@ -81,6 +81,13 @@ TEST_F(AppWebSocket, ProtocolViolationsCloseWithTheirCodes) {
     EXPECT_EQ(run(kProbe + " echo " + url("/ws/echo")).substr(0, 12), "text héllo\n");
 }
 
+TEST_F(AppWebSocket, ASlowReaderSlowsTheSenderInsteadOfGrowingItsMemory) {
+    // 4000 echoes of 10 KB (40 MB) to a client that does not read: the server's echo waits at
+    // the output high-water mark, so it stops reading and the client's sending stalls; then the
+    // client reads and every echo arrives.
+    EXPECT_EQ(run(kProbe + " backpressure " + url("/ws/echo") + " 4000 10000"), "stalled True\nechoed 4000\n");
+}
+
 TEST_F(AppWebSocket, TheHandshakeIsCheckedOriginsIncluded) {
     EXPECT_EQ(run(kProbe + " origin " + url("/ws/echo") + " https://evil.example"), "403\n");
     EXPECT_EQ(run(kProbe + " origin " + url("/ws/echo") + " http://127.0.0.1:" + std::to_string(port_)), "101\n");

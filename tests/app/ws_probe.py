@@ -7,10 +7,13 @@ library speaks it, a raw socket for the frames no library would send.
     ws_probe.py violation URL CASE  # a crafted bad frame; prints the server's close code
     ws_probe.py origin URL ORIGIN   # the handshake's HTTP status for that Origin
     ws_probe.py wait-close URL      # connects, prints "open", then the close code it gets
+    ws_probe.py backpressure URL N SIZE  # sends N binary messages without reading the echoes
 """
 import asyncio
 import base64
 import os
+import selectors
+import time
 import socket
 import struct
 import sys
@@ -161,6 +164,62 @@ def origin(url, value):
     s.close()
 
 
+def backpressure(url, count, size):
+    """Sends `count` echo messages of `size` bytes without reading the replies: a server with
+    back-pressure stops reading once its output to us is full, so our sending stalls before the
+    end. Then reads every echo (sending the rest as the server drains) and counts them."""
+    s, status, rest = raw_connect(url)
+    assert status == 101, status
+    one = frame(2, b"b" * size, masked=True)
+    data = one * count
+    s.setblocking(False)
+    sent, stalled_since = 0, None
+    while sent < len(data):
+        try:
+            sent += s.send(data[sent:sent + 65536])
+            stalled_since = None
+        except BlockingIOError:
+            stalled_since = stalled_since or time.monotonic()
+            if time.monotonic() - stalled_since > 1.0:
+                break  # nothing accepted for a second: the server is not reading
+            time.sleep(0.01)  # a poll interval while the socket stays full, not a barrier
+    print("stalled", sent < len(data), flush=True)
+    # Now read the echoes, sending what is left as the server reads it again.
+    sel = selectors.DefaultSelector()
+    sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
+    buf, echoed = rest, 0
+    deadline = time.monotonic() + 60
+    while echoed < count and time.monotonic() < deadline:
+        for _, events in sel.select(1):
+            if events & selectors.EVENT_WRITE and sent < len(data):
+                try:
+                    sent += s.send(data[sent:sent + 65536])
+                except BlockingIOError:
+                    pass
+            if sent >= len(data):
+                sel.modify(s, selectors.EVENT_READ)
+            if events & selectors.EVENT_READ:
+                chunk = s.recv(1 << 20)
+                if not chunk:
+                    deadline = 0
+                    break
+                buf += chunk
+                while len(buf) >= 4:  # server frames: unmasked, 126 form for these sizes
+                    n = buf[1] & 0x7F
+                    at = 2
+                    if n == 126:
+                        n, at = struct.unpack("!H", buf[2:4])[0], 4
+                    elif n == 127:
+                        if len(buf) < 10:
+                            break
+                        n, at = struct.unpack("!Q", buf[2:10])[0], 10
+                    if len(buf) < at + n:
+                        break
+                    buf = buf[at + n:]
+                    echoed += 1
+    print("echoed", echoed)
+
+
 async def wait_close(url):
     async with websockets.connect(url) as ws:
         print("open", flush=True)
@@ -183,3 +242,5 @@ if __name__ == "__main__":
         origin(url, sys.argv[3])
     elif mode == "wait-close":
         asyncio.run(wait_close(url))
+    elif mode == "backpressure":
+        backpressure(url, int(sys.argv[3]), int(sys.argv[4]))

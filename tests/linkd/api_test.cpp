@@ -361,18 +361,26 @@ TEST_P(Api, TheContractMatchesTheRoutesAndTheirTypes) {
     std::string generated = std::string(LINKD_CONTRACT_DIR) + "/generated-" + (GetParam() == Backend::sqlite ? std::string("sqlite") : std::string("postgres")) + ".json";
     {
         std::ofstream out(generated);
-        out << keel::openapi::document(r, {.title = "linkd", .version = "1.0.0"});
+        out << keel::openapi::document(r, {.title = "linkd",
+                                           .version = "1.0.0",
+                                           .security_schemes = {{"apiKey", R"({"type":"http","scheme":"bearer"})"}}});
     }
-    std::string cmd = std::string("/usr/bin/python3 ") + LINKD_COMPARE_CONTRACT + " " + LINKD_OPENAPI_JSON + " " + generated + " 2>&1";
-    std::string report;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    char buf[4096];
-    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) {
-        report.append(buf, n);
-    }
-    int rc = ::pclose(p);
+    auto run = [](const std::string& cmd) {
+        std::string output;
+        FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+        char buf[4096];
+        for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) {
+            output.append(buf, n);
+        }
+        return std::make_pair(::pclose(p), output);
+    };
+    auto [rc, report] = run(std::string("/usr/bin/python3 ") + LINKD_COMPARE_CONTRACT + " " + LINKD_OPENAPI_JSON + " " + generated);
     EXPECT_EQ(rc, 0) << report;
     EXPECT_NE(report.find("compared 12 operations: 0 differences"), std::string::npos) << report;
+    // The derived document is a valid contract by the same lint rules as the YAML.
+    auto [lint_rc, lint] = run(std::string("npx --prefix ") + LINKD_CONTRACT_TOOLS + " redocly lint --config " +
+                               LINKD_REDOCLY_CONFIG + " " + generated);
+    EXPECT_EQ(lint_rc, 0) << lint;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Api, ::testing::Values(Backend::sqlite, Backend::postgres),
