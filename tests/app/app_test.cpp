@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -462,4 +463,64 @@ TEST(AppObservability, TheHandlerDeadlineAnswerIsLoggedAndCountedWithItsMethod) 
     EXPECT_NE(p.stderr_text().find("\"path\":\"/slow\""), std::string::npos);
     p.signal(SIGTERM);
     EXPECT_EQ(p.wait(10s), 0);
+}
+
+TEST(AppLifecycle, ShutdownDelayReportsNotReadyWhileStillServing) {
+    Process p({KEEL_SLOW_APP_BINARY, "--server.port", "0", "--admin.listen", "127.0.0.1:0", "--server.shutdown_delay", "3s"});
+    int port = p.wait_port();
+    int admin = p.wait_admin_port();
+    ASSERT_GT(port, 0) << p.stderr_text();
+    ASSERT_GT(admin, 0) << p.stderr_text();
+    auto status_of = [](int at, std::string_view path) {
+        RawClient c(static_cast<std::uint16_t>(at));
+        auto r = c.exchange(get(path));
+        return r ? r->status : 0;
+    };
+    EXPECT_EQ(status_of(admin, "/readyz"), 200);
+    p.signal(SIGTERM);
+    ASSERT_TRUE(keel::test::eventually([&] { return status_of(admin, "/readyz") == 503; }, 2000ms)) << p.stderr_text();
+    // Taken out of rotation, and still answering whoever has not noticed yet, new connections too.
+    EXPECT_EQ(status_of(port, "/hello"), 200);
+    // (The log is written by a background thread: wait for the line, do not expect it at once.)
+    EXPECT_TRUE(keel::test::eventually([&] {
+        return p.stderr_text().find(R"("msg":"not ready; serving on until the shutdown delay ends","delay_ms":3000)") !=
+               std::string::npos;
+    }))
+        << p.stderr_text();
+    EXPECT_EQ(p.wait(15s), 0);
+    EXPECT_EQ(status_of(port, "/hello"), 0);  // then the listener is gone
+}
+
+TEST(AppLifecycle, TellsSystemdWhenReadyAndWhenStopping) {
+    // A datagram socket standing in for systemd's $NOTIFY_SOCKET.
+    std::string path = ::testing::TempDir() + "/keel-notify-" + std::to_string(::getpid());
+    ::unlink(path.c_str());
+    int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    auto next_message = [fd] {
+        pollfd pfd{fd, POLLIN, 0};
+        if (::poll(&pfd, 1, 10000) != 1) {
+            return std::string("(nothing within 10 s)");
+        }
+        char buf[512];
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        return std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
+    };
+    ::setenv("NOTIFY_SOCKET", path.c_str(), 1);
+    Process p({KEEL_SLOW_APP_BINARY, "--server.port", "0"});
+    ::unsetenv("NOTIFY_SOCKET");
+    int port = p.wait_port();
+    ASSERT_GT(port, 0) << p.stderr_text();
+    std::string ready = next_message();
+    EXPECT_EQ(ready, "READY=1\nSTATUS=listening on 127.0.0.1:" + std::to_string(port) + "\nMAINPID=" +
+                         std::to_string(p.pid()));
+    p.signal(SIGTERM);
+    EXPECT_EQ(next_message(), "STOPPING=1\nSTATUS=shutting down");
+    EXPECT_EQ(p.wait(10s), 0);
+    ::close(fd);
+    ::unlink(path.c_str());
 }

@@ -8,6 +8,8 @@
 #include <keel/observe/runtime_metrics.hpp>
 #include <keel/tls/server_context.hpp>
 
+#include "systemd_notify.hpp"
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -36,6 +38,9 @@ void define_standard_keys(config::Config& c) {
     c.define_duration("server.idle_timeout", 60s, 1ms, 24h, "keep-alive connection idle time");
     c.define_duration("server.handler_timeout", 30s, 0s, 24h, "per-request handler deadline (503); 0 = none");
     c.define_duration("server.shutdown_timeout", 15s, 0s, 1h, "graceful shutdown deadline");
+    c.define_duration("server.shutdown_delay", 0s, 0s, 10min,
+                      "at shutdown, report not-ready (/readyz 503) but keep serving this long before closing the "
+                      "listeners: a load balancer's time to take the instance out");
     c.define_string("server.tls_cert", "",
                     "PEM certificate chain: serve HTTPS (several, comma-separated: chosen by SNI, the first by default)");
     c.define_string("server.tls_key", "", "PEM private key of each server.tls_cert (both or neither)");
@@ -442,6 +447,9 @@ int App::run() {
                                 {"addr", so.host + ":" + std::to_string(server.port())},
                                 {"tls", tls_ != nullptr},
                                 {"threads", so.threads ? so.threads : std::thread::hardware_concurrency()}});
+    // Under systemd (Type=notify): started means serving.
+    detail::systemd_notify("READY=1\nSTATUS=listening on " + so.host + ":" + std::to_string(server.port()) +
+                           "\nMAINPID=" + std::to_string(::getpid()));
 
     sigset_t set;
     sigemptyset(&set);
@@ -471,20 +479,35 @@ int App::run() {
 
 void App::graceful_shutdown(http::Server& server, http::Server* admin) {
     ready_.store(false, std::memory_order_release);
-    server.shutdown();
-    auto deadline = Clock::now() + server.options().shutdown_timeout;
+    detail::systemd_notify("STOPPING=1\nSTATUS=shutting down");
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
-    bool drained = false;
-    while (!(drained = server.wait_drained(50ms)) && Clock::now() < deadline) {
-        timespec zero{0, 0};
-        if (sigtimedwait(&set, nullptr, &zero) > 0) {
+    // Waits up to `d` for a second SIGTERM/SIGINT, which exits at once.
+    auto second_signal_exits = [&](Duration d) {
+        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+        timespec wait{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+        if (sigtimedwait(&set, nullptr, &wait) > 0) {
             logger_->warn("second signal: exiting at once");
             logger_->flush();
             std::_Exit(1);
         }
+    };
+    // Not ready, still serving: a load balancer polling /readyz takes this instance out before
+    // its listeners close, so no client is refused.
+    if (Duration delay = config_.get_duration("server.shutdown_delay"); delay > Duration::zero()) {
+        logger_->info("not ready; serving on until the shutdown delay ends",
+                      {{"delay_ms", std::chrono::duration_cast<std::chrono::milliseconds>(delay).count()}});
+        for (auto until = Clock::now() + delay; Clock::now() < until;) {
+            second_signal_exits(std::min<Duration>(50ms, until - Clock::now()));
+        }
+    }
+    server.shutdown();
+    auto deadline = Clock::now() + server.options().shutdown_timeout;
+    bool drained = false;
+    while (!(drained = server.wait_drained(50ms)) && Clock::now() < deadline) {
+        second_signal_exits(Duration::zero());
     }
     if (!drained) {
         logger_->warn("shutdown deadline passed, closing remaining connections",

@@ -577,8 +577,6 @@ void Connection::on_tick(TimePoint now) {
                 close();
             }
             break;
-        case Phase::stream:
-        case Phase::h2:
         case Phase::upgraded:  // the protocol's read deadline (and write_timeout, above)
             if (upgrade_read_deadline_ != TimePoint{} && now > upgrade_read_deadline_) {
                 upgrade_read_deadline_ = {};
@@ -586,6 +584,8 @@ void Connection::on_tick(TimePoint now) {
                 wake_body_waiter();
             }
             break;
+        case Phase::stream:
+        case Phase::h2:
         case Phase::closed:
             break;
     }
