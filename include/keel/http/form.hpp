@@ -21,6 +21,7 @@
 #include <keel/http/problem.hpp>
 #include <keel/http/request.hpp>
 #include <keel/json/describe.hpp>
+#include <keel/json/member_traits.hpp>
 #include <keel/json/nullable.hpp>
 #include <keel/json/validate.hpp>
 
@@ -52,22 +53,10 @@ struct FieldBindOptions {
 
 namespace detail {
 
+/// The value type inside std::optional<T> or Nullable<T>.
 template <class T>
-struct flat_optional : std::false_type {};
-template <class T>
-struct flat_optional<std::optional<T>> : std::true_type {
-    using type = T;
-};
-template <class T>
-struct flat_optional<json::Nullable<T>> : std::true_type {
-    using type = T;
-};
-template <class T>
-struct flat_vector : std::false_type {};
-template <class T>
-struct flat_vector<std::vector<T>> : std::true_type {
-    using type = T;
-};
+using absent_or = typename std::conditional_t<json::detail::optional_of<T>::value, json::detail::optional_of<T>,
+                                              json::detail::nullable_of<T>>::type;
 
 /// "true"/"false", "1"/"0", "on"/"off" (any case).
 std::optional<bool> parse_flag(std::string_view text) noexcept;
@@ -139,7 +128,7 @@ void bind_fields(const FormFields& fields, T& out, json::Errors& errors, const F
                      if (f.name != m.name) {
                          continue;
                      }
-                     if constexpr (detail::flat_vector<M>::value) {
+                     if constexpr (json::detail::vector_of<M>::value) {
                          if (count == 0) {
                              member.clear();
                          }
@@ -150,8 +139,8 @@ void bind_fields(const FormFields& fields, T& out, json::Errors& errors, const F
                      } else if (count == 1) {
                          errors.push_back({pointer, "must appear at most once"});
                      } else if (count == 0) {
-                         if constexpr (detail::flat_optional<M>::value) {
-                             typename detail::flat_optional<M>::type value{};
+                         if constexpr (json::detail::may_be_absent<M>) {
+                             detail::absent_or<M> value{};
                              if (detail::read_scalar(f.value, value, reason)) {
                                  member = std::move(value);
                              } else {
@@ -163,7 +152,7 @@ void bind_fields(const FormFields& fields, T& out, json::Errors& errors, const F
                      }
                      ++count;
                  }
-                 if (count == 0 && !detail::flat_vector<M>::value && !detail::flat_optional<M>::value) {
+                 if (count == 0 && !json::detail::vector_of<M>::value && !json::detail::may_be_absent<M>) {
                      errors.push_back({pointer, "is required"});
                  }
              }()),

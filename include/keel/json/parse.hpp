@@ -18,6 +18,7 @@
 /// keel/http/json.hpp binds a Request's body and answers 415 / 400 problem+json.
 
 #include <keel/json/describe.hpp>
+#include <keel/json/member_traits.hpp>
 #include <keel/json/nullable.hpp>
 #include <keel/json/reader.hpp>
 #include <keel/json/validate.hpp>
@@ -54,17 +55,6 @@ struct Context {
     bool reject_unknown = {};
     void error(std::string reason) { errors.push_back({path.pointer, std::move(reason)}); }
 };
-
-template <class T>
-struct is_optional : std::false_type {};
-template <class T>
-struct is_optional<std::optional<T>> : std::true_type {};
-template <class T>
-struct is_optional<Nullable<T>> : std::true_type {};
-template <class T>
-struct is_vector : std::false_type {};
-template <class T>
-struct is_vector<std::vector<T>> : std::true_type {};
 
 template <class T>
 void read(Reader& r, T& out, Context& ctx);
@@ -115,14 +105,14 @@ void read(Reader& r, T& out, Context& ctx) {
         if (r.kind() != Kind::string || !r.get(out)) {
             ctx.error("must be a string");
         }
-    } else if constexpr (is_optional<T>::value) {
+    } else if constexpr (may_be_absent<T>) {
         if (r.kind() == Kind::null) {
             out.reset();
             return;
         }
         out.emplace();
         read(r, *out, ctx);
-    } else if constexpr (is_vector<T>::value) {
+    } else if constexpr (vector_of<T>::value) {
         if (r.kind() != Kind::array) {
             ctx.error("must be an array");
             return;
@@ -192,7 +182,7 @@ void read(Reader& r, T& out, Context& ctx) {
             [&](const auto&... m) {
                 (([&] {
                      using M = typename std::decay_t<decltype(m)>::type;
-                     if (!seen[i] && !is_optional<M>::value) {
+                     if (!seen[i] && !may_be_absent<M>) {
                          std::size_t mark = ctx.path.push(m.name);
                          ctx.error("is required");
                          ctx.path.pop(mark);

@@ -15,6 +15,7 @@
 
 #include <keel/core/describe.hpp>
 #include <keel/json/describe.hpp>
+#include <keel/json/member_traits.hpp>
 #include <keel/json/nullable.hpp>
 #include <keel/json/validate.hpp>
 #include <keel/json/writer.hpp>
@@ -51,24 +52,9 @@ private:
 
 namespace schema_detail {
 
-template <class T>
-struct optional_of : std::false_type {};
-template <class T>
-struct optional_of<std::optional<T>> : std::true_type {
-    using type = T;
-};
-template <class T>
-struct nullable_of : std::false_type {};
-template <class T>
-struct nullable_of<Nullable<T>> : std::true_type {
-    using type = T;
-};
-template <class T>
-struct vector_of : std::false_type {};
-template <class T>
-struct vector_of<std::vector<T>> : std::true_type {
-    using type = T;
-};
+using detail::nullable_of;
+using detail::optional_of;
+using detail::vector_of;
 
 /// A value of T with every optional member present (recursively), so that a type's rules
 /// guarded by `if (in.x)` run when they are recorded.
@@ -101,9 +87,9 @@ std::string with_keywords(std::string schema, const std::string& keywords);
 
 template <class T>
 std::string SchemaSet::of() {
-    using schema_detail::nullable_of;
-    using schema_detail::optional_of;
-    using schema_detail::vector_of;
+    using detail::nullable_of;
+    using detail::optional_of;
+    using detail::vector_of;
     if constexpr (std::is_same_v<T, bool>) {
         return R"({"type":"boolean"})";
     } else if constexpr (std::is_integral_v<T>) {
@@ -169,7 +155,7 @@ std::string SchemaSet::object_schema() {
                  properties += properties.empty() ? "" : ",";
                  write_string(properties, m.name);
                  properties += ":" + schema;
-                 if constexpr (!schema_detail::optional_of<M>::value && !schema_detail::nullable_of<M>::value) {
+                 if constexpr (!detail::may_be_absent<M>) {
                      required += required.empty() ? "" : ",";
                      write_string(required, m.name);
                  }

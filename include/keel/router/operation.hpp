@@ -80,8 +80,7 @@ QueryFn query() {
                 (([&] {
                      using M = typename std::decay_t<decltype(m)>::type;
                      params.push_back({m.name, s.of<M>(),
-                                       !json::schema_detail::optional_of<M>::value &&
-                                           !json::schema_detail::vector_of<M>::value});
+                                       !json::detail::may_be_absent<M> && !json::detail::vector_of<M>::value});
                  }()),
                  ...);
             },

@@ -19,10 +19,16 @@ constexpr std::array<std::string_view, 4> kAssets = {"swagger-ui.css", "swagger-
                                                      "favicon-16x16.png"};
 constexpr std::string_view kInitScript = "keel-docs.js";
 
-void add_security_headers(Response& r) {
+/// The page or its init script: made once, served from memory, never cached stale, under the CSP.
+Response generated(std::string_view content_type, const std::string& body) {
+    Response r(200);
+    r.header("Content-Type", content_type);
+    r.header("Cache-Control", "no-cache");
     r.header("Content-Security-Policy", kApiDocsCsp);
     r.header("X-Content-Type-Options", "nosniff");
     r.header("Referrer-Policy", "no-referrer");
+    r.static_body(body);
+    return r;
 }
 
 }  // namespace
@@ -45,14 +51,7 @@ Handler api_docs_page(const ApiDocsOptions& options) {
     append_html_escaped(html, options.prefix + "/" + std::string(kInitScript));
     html += "\"></script>\n</body>\n</html>\n";
     auto page = std::make_shared<const std::string>(std::move(html));
-    return [page](Request&) {
-        Response r(200);
-        r.header("Content-Type", "text/html; charset=utf-8");
-        r.header("Cache-Control", "no-cache");
-        add_security_headers(r);
-        r.static_body(*page);
-        return r;
-    };
+    return [page](Request&) { return generated("text/html; charset=utf-8", *page); };
 }
 
 Handler api_docs_assets(const ApiDocsOptions& options) {
@@ -69,12 +68,7 @@ Handler api_docs_assets(const ApiDocsOptions& options) {
         std::string_view name = req.path();
         name.remove_prefix(std::min(name.size(), prefix.size()));
         if (name == kInitScript) {
-            Response r(200);
-            r.header("Content-Type", "text/javascript; charset=utf-8");
-            r.header("Cache-Control", "no-cache");
-            add_security_headers(r);
-            r.static_body(*init);
-            return r;
+            return generated("text/javascript; charset=utf-8", *init);
         }
         for (std::string_view asset : kAssets) {
             if (name == asset) {

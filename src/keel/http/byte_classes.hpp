@@ -39,6 +39,16 @@ constexpr auto kClass = make_classes();
 
 inline bool is(unsigned char c, std::uint8_t cls) { return (kClass[c] & cls) != 0; }
 
+/// A non-empty RFC 9110 token (header names, cookie names).
+inline bool is_token(std::string_view s) noexcept {
+    for (unsigned char c : s) {
+        if (!is(c, kToken)) {
+            return false;
+        }
+    }
+    return !s.empty();
+}
+
 inline bool iequals(std::string_view a, std::string_view b) noexcept {
     if (a.size() != b.size()) {
         return false;

@@ -11,16 +11,8 @@ namespace keel::http {
 namespace {
 
 using detail::iequals;
+using detail::is_token;
 using detail::trim_ows;
-
-bool is_token(std::string_view s) {
-    for (unsigned char c : s) {
-        if (!detail::is(c, detail::kToken)) {
-            return false;
-        }
-    }
-    return !s.empty();
-}
 
 // RFC 6265 §4.1.1 cookie-octet: %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E.
 bool is_cookie_octet(unsigned char c) {

@@ -1,26 +1,15 @@
 #include <keel/http/detail/string_recycler.hpp>
 #include <keel/http/response.hpp>
 
+#include "byte_classes.hpp"
+
 #include <strings.h>
 #include <unistd.h>
 
 namespace keel::http {
 namespace {
 
-bool is_token(std::string_view s) noexcept {
-    if (s.empty()) {
-        return false;
-    }
-    for (unsigned char c : s) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '!' || c == '#' ||
-                  c == '$' || c == '%' || c == '&' || c == '\'' || c == '*' || c == '+' || c == '-' || c == '.' ||
-                  c == '^' || c == '_' || c == '`' || c == '|' || c == '~';
-        if (!ok) {
-            return false;
-        }
-    }
-    return true;
-}
+using detail::is_token;
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
     return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
