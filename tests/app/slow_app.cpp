@@ -1,10 +1,13 @@
 // A keel App used by app_test as a real process: /hello, /slow?ms=N (a coroutine that sleeps),
-// /started (how many /slow handlers have begun: what tests wait for instead of sleeping), and
-// two shutdown hooks that log their order. Requests are counted and logged.
+// /started (how many /slow handlers have begun: what tests wait for instead of sleeping),
+// /block?ms=N (blocks its loop thread, as a handler must never do: the watchdog test), and two
+// shutdown hooks that log their order. Requests are counted and logged.
 #include <keel/keel.hpp>
 
 #include <atomic>
 #include <charconv>
+#include <chrono>
+#include <thread>
 
 int main(int argc, char** argv) {
     keel::App app(argc, argv, {.name = "slow_app"});
@@ -13,13 +16,16 @@ int main(int argc, char** argv) {
         if (req.path() == "/started") {
             co_return keel::Response::text(std::to_string(started.load()));
         }
+        int ms = 100;
+        if (std::string_view q = req.query(); q.substr(0, 3) == "ms=") {
+            std::from_chars(q.data() + 3, q.data() + q.size(), ms);
+        }
+        if (req.path() == "/block") {
+            std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+            co_return keel::Response::text("blocked");
+        }
         if (req.path() == "/slow") {
             started.fetch_add(1);
-            int ms = 100;
-            std::string_view q = req.query();
-            if (q.substr(0, 3) == "ms=") {
-                std::from_chars(q.data() + 3, q.data() + q.size(), ms);
-            }
             bool full = co_await keel::sleep_for(std::chrono::milliseconds(ms), req.stop_token());
             co_return keel::Response::text(full ? "slept" : "cancelled");
         }

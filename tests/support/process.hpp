@@ -27,7 +27,8 @@ using namespace std::chrono_literals;
 /// A child process with its stdout and stderr captured to files.
 class Process {
 public:
-    explicit Process(std::vector<std::string> args) {
+    /// `pass_fds` become the child's descriptors 3, 4, ... (as systemd passes sockets).
+    explicit Process(std::vector<std::string> args, const std::vector<int>& pass_fds = {}) {
         static std::atomic<int> counter{0};
         std::string base = ::testing::TempDir() + "/keel_process_" + std::to_string(::getpid()) + "_" +
                            std::to_string(counter++);
@@ -37,6 +38,15 @@ public:
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_addopen(&fa, 2, err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         posix_spawn_file_actions_addopen(&fa, 1, out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        // Each through a descriptor above the targets first, so that neither a source equal to
+        // its target (dup2 would not clear close-on-exec) nor a source overwritten early occurs.
+        for (std::size_t i = 0; i < pass_fds.size(); ++i) {
+            posix_spawn_file_actions_adddup2(&fa, pass_fds[i], static_cast<int>(100 + i));
+        }
+        for (std::size_t i = 0; i < pass_fds.size(); ++i) {
+            posix_spawn_file_actions_adddup2(&fa, static_cast<int>(100 + i), static_cast<int>(3 + i));
+            posix_spawn_file_actions_addclose(&fa, static_cast<int>(100 + i));
+        }
         std::vector<char*> argv;
         for (auto& a : args) {
             argv.push_back(a.data());

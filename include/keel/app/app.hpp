@@ -139,7 +139,10 @@ private:
     /// The TLS context server.tls_cert/tls_key ask for (null when unset); fails with the reason.
     Result<std::shared_ptr<tls::ServerContext>> make_tls() const;
     void reload_tls();
+    void take_inherited_sockets();
     void graceful_shutdown(http::Server& server, http::Server* admin);
+    /// Pings systemd's watchdog when one is armed and every loop is ticking.
+    void feed_watchdog(const http::Server& server);
     std::function<void(const http::ServerAnswer&)> server_answer_sink();
 
     AppOptions options_;
@@ -161,6 +164,10 @@ private:
     std::atomic<const http::Server*> server_{nullptr};
     std::shared_ptr<tls::ServerContext> tls_;
     TimePoint started_ = Clock::now();
+    // Listening sockets handed over by systemd ($LISTEN_FDS): the main port's, the admin one's.
+    std::vector<int> inherited_main_;
+    std::vector<int> inherited_admin_;
+    TimePoint next_watchdog_ping_{};
 };
 
 }  // namespace keel

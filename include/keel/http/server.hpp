@@ -54,8 +54,9 @@ public:
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
-    /// Binds every listener and starts the loop threads. Fails (with the address and the OS
-    /// error) when a listener cannot be bound; nothing keeps running then.
+    /// Binds every listener (or adopts ServerOptions::listen_fds) and starts the loop threads.
+    /// Fails (with the address and the OS error) when a listener cannot be bound or a handed
+    /// descriptor is not a listening socket; nothing keeps running then.
     Result<void> start();
 
     /// The bound port (useful with port 0). Valid after start().
@@ -74,12 +75,16 @@ public:
 
     ServerStats stats() const noexcept;
     std::vector<LoopStats> loop_stats() const;
+    /// Time since the loop that ticked least recently ran its 100 ms tick: a loop stuck in a
+    /// handler shows here (keel::App feeds systemd's watchdog only while this stays short).
+    Duration longest_since_tick() const noexcept;
 
     class Worker;  // one loop thread (private implementation)
 
 private:
     friend class Worker;
     void on_worker_drained();
+    Result<void> start_on_inherited(unsigned threads);
 
     ServerOptions options_;
     Handler handler_;

@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace keel::http {
 
@@ -46,6 +47,11 @@ struct ServerOptions {
     std::uint16_t port = 8080;  ///< 0 picks a free port (see Server::port())
     unsigned threads = 0;       ///< loop threads; 0 = hardware threads
     int backlog = 4096;
+    /// Sockets already listening, handed over by the process that started this one (systemd
+    /// socket activation: $LISTEN_FDS). Set: the server accepts on these and binds nothing
+    /// (host and port are ignored); every loop thread accepts on each of them. The server
+    /// works on duplicates: the caller keeps, and closes, its own descriptors.
+    std::vector<int> listen_fds = {};
 
     ParserLimits limits;  ///< max header bytes (431), URI (414), header count (431), body (413)
 

@@ -40,6 +40,10 @@ struct ListenOptions {
 /// A non-blocking listening TCP socket bound to `addr` (port 0 picks a free port).
 Result<Fd> listen_tcp(const Address& addr, const ListenOptions& options = {});
 
+/// A non-blocking, close-on-exec duplicate of `fd`, which must be a listening TCP socket
+/// (one handed over by systemd or a parent process). The original stays open.
+Result<Fd> duplicate_listener(int fd);
+
 /// The address a socket is bound to (e.g. to learn the port chosen for port 0).
 Result<Address> local_address(int fd);
 

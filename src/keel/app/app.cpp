@@ -8,6 +8,7 @@
 #include <keel/observe/runtime_metrics.hpp>
 #include <keel/tls/server_context.hpp>
 
+#include "socket_activation.hpp"
 #include "systemd_notify.hpp"
 
 #include <csignal>
@@ -16,6 +17,7 @@
 #include <ctime>
 #include <iostream>
 #include <thread>
+#include <tuple>
 #include <unistd.h>
 
 namespace keel {
@@ -71,8 +73,9 @@ std::pair<std::string, std::uint16_t> parse_listen(const std::string& key, const
 App::App(int argc, const char* const* argv, AppOptions options)
     : options_(std::move(options)), config_(options_.env_prefix) {
     block_signals();
-    load_config(argc, argv);  // exits 2 (invalid) or 0 (--help)
-    open_logger();            // exits 2 when log.output cannot be opened
+    load_config(argc, argv);   // exits 2 (invalid) or 0 (--help)
+    open_logger();             // exits 2 when log.output cannot be opened
+    take_inherited_sockets();  // before any thread: it edits the environment; exits 2 when malformed
     workers_ = std::make_unique<WorkerPool>(
         WorkerPoolOptions{.threads = config_.get_int<std::size_t>("workers.threads"),
                           .queue_capacity = config_.get_int<std::size_t>("workers.queue")});
@@ -90,6 +93,16 @@ void App::block_signals() {
     sigaddset(&set, SIGHUP);  // reloads the TLS certificates (run())
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
+}
+
+void App::take_inherited_sockets() {
+    detail::InheritedSockets s = detail::take_inherited_sockets();
+    if (!s.error.empty()) {
+        std::fprintf(stderr, "%s: socket activation: %s\n", options_.name.c_str(), s.error.c_str());
+        std::exit(2);
+    }
+    inherited_main_ = std::move(s.main);
+    inherited_admin_ = std::move(s.admin);
 }
 
 void App::load_config(int argc, const char* const* argv) {
@@ -385,6 +398,7 @@ void App::reload_tls() {
 
 int App::run() {
     http::ServerOptions so = server_options();
+    so.listen_fds = inherited_main_;  // socket activation: server.host/port are the socket unit's
     if (auto t = make_tls(); !t) {
         logger_->error("cannot start server", {{"error", t.error().message()}});
         logger_->flush();
@@ -415,14 +429,15 @@ int App::run() {
             bool is_admin = p == "/metrics" || p == "/livez" || p == "/readyz" || p.rfind("/debug/", 0) == 0;
             return is_admin ? admin_handler.invoke(req) : user.invoke(req);
         };
-    } else if (!admin_listen.empty()) {
+    } else if (!admin_listen.empty() || !inherited_admin_.empty()) {
         router::Router ar;
         add_admin_routes(ar);
-        auto [host, port] = parse_listen("admin.listen", admin_listen);
         http::ServerOptions ao = so;
         ao.tls = nullptr;  // the admin listener is for operators on a private address: plain HTTP
-        ao.host = host;
-        ao.port = port;
+        ao.listen_fds = inherited_admin_;
+        if (inherited_admin_.empty()) {
+            std::tie(ao.host, ao.port) = parse_listen("admin.listen", admin_listen);
+        }
         ao.threads = 1;
         ao.handler_timeout = config_.get_duration("admin.max_profile") + std::chrono::seconds(10);
         admin = std::make_unique<http::Server>(ao, ar.handler(), workers_.get());
@@ -432,7 +447,8 @@ int App::run() {
             return 1;
         }
         admin_port_.store(admin->port(), std::memory_order_release);
-        logger_->info("admin listening", {{"addr", host + ":" + std::to_string(admin->port())}});
+        logger_->info("admin listening", {{"addr", ao.listen_fds.empty() ? ao.host + ":" + std::to_string(admin->port())
+                                                                         : "inherited socket"}});
     }
     http::Server server(so, main_handler, workers_.get());
     if (auto r = server.start(); !r) {
@@ -445,6 +461,7 @@ int App::run() {
     ready_.store(true, std::memory_order_release);
     logger_->info("listening", {{"service", options_.name},
                                 {"addr", so.host + ":" + std::to_string(server.port())},
+                                {"inherited_sockets", so.listen_fds.size()},
                                 {"tls", tls_ != nullptr},
                                 {"threads", so.threads ? so.threads : std::thread::hardware_concurrency()}});
     // Under systemd (Type=notify): started means serving.
@@ -458,6 +475,7 @@ int App::run() {
     sigaddset(&set, SIGHUP);
     timespec tick{0, 100'000'000};
     for (;;) {
+        feed_watchdog(server);
         int sig = sigtimedwait(&set, nullptr, &tick);
         if (sig == SIGHUP) {
             reload_tls();
@@ -475,6 +493,24 @@ int App::run() {
     graceful_shutdown(server, admin.get());
     server_.store(nullptr, std::memory_order_release);
     return 0;
+}
+
+void App::feed_watchdog(const http::Server& server) {
+    static const Duration interval = detail::systemd_watchdog_interval();
+    TimePoint now = Clock::now();
+    if (interval == Duration::zero() || now < next_watchdog_ping_) {
+        return;
+    }
+    // Ping twice per interval, and only while every loop ticks: a loop stuck in a handler makes
+    // systemd restart the service, as a hung process should be.
+    next_watchdog_ping_ = now + interval / 2;
+    Duration stuck = server.longest_since_tick();
+    if (stuck < std::max<Duration>(interval / 2, 1s)) {
+        detail::systemd_notify("WATCHDOG=1");
+    } else {
+        logger_->error("a loop thread stopped ticking: not feeding the watchdog",
+                       {{"stuck_ms", std::chrono::duration_cast<std::chrono::milliseconds>(stuck).count()}});
+    }
 }
 
 void App::graceful_shutdown(http::Server& server, http::Server* admin) {
@@ -500,6 +536,7 @@ void App::graceful_shutdown(http::Server& server, http::Server* admin) {
         logger_->info("not ready; serving on until the shutdown delay ends",
                       {{"delay_ms", std::chrono::duration_cast<std::chrono::milliseconds>(delay).count()}});
         for (auto until = Clock::now() + delay; Clock::now() < until;) {
+            feed_watchdog(server);
             second_signal_exits(std::min<Duration>(50ms, until - Clock::now()));
         }
     }
@@ -507,6 +544,7 @@ void App::graceful_shutdown(http::Server& server, http::Server* admin) {
     auto deadline = Clock::now() + server.options().shutdown_timeout;
     bool drained = false;
     while (!(drained = server.wait_drained(50ms)) && Clock::now() < deadline) {
+        feed_watchdog(server);  // draining loops still tick
         second_signal_exits(Duration::zero());
     }
     if (!drained) {

@@ -35,4 +35,14 @@ bool systemd_notify(std::string_view state) noexcept {
     return sent == static_cast<ssize_t>(state.size());
 }
 
+Duration systemd_watchdog_interval() noexcept {
+    const char* usec = std::getenv("WATCHDOG_USEC");
+    const char* pid = std::getenv("WATCHDOG_PID");
+    if (usec == nullptr || (pid != nullptr && std::strtol(pid, nullptr, 10) != ::getpid())) {
+        return Duration::zero();
+    }
+    long long us = std::strtoll(usec, nullptr, 10);
+    return us > 0 ? std::chrono::duration_cast<Duration>(std::chrono::microseconds(us)) : Duration::zero();
+}
+
 }  // namespace keel::detail

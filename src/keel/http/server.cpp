@@ -35,14 +35,22 @@ Server::Worker::~Worker() {
 
 Result<void> Server::Worker::listen(const net::Address& addr) {
     KEEL_TRY(fd, net::listen_tcp(addr, {.backlog = server_.options_.backlog, .reuse_port = true}));
-    listener_ = std::move(fd);
+    listeners_.push_back(std::move(fd));
+    return {};
+}
+
+Result<void> Server::Worker::adopt(int fd) {
+    KEEL_TRY(dup, net::duplicate_listener(fd));
+    listeners_.push_back(std::move(dup));
     return {};
 }
 
 void Server::Worker::start_thread() {
     thread_ = std::thread([this] {
-        if (auto r = loop_.watch(listener_.get(), EPOLLIN, this); !r) {
-            emit(ServerEvent::Level::error, "cannot watch listener", r.error().message());
+        for (const net::Fd& l : listeners_) {
+            if (auto r = loop_.watch(l.get(), EPOLLIN, this); !r) {
+                emit(ServerEvent::Level::error, "cannot watch listener", r.error().message());
+            }
         }
         loop_.run_every(std::chrono::milliseconds(100), [this] { tick(); });
         loop_.run();
@@ -132,11 +140,19 @@ void Server::Worker::remove(Connection* c) noexcept {
 
 void Server::Worker::on_io(std::uint32_t) { accept_all(); }
 
+// Edge-triggered: any listener's edge drains them all (an inherited socket is shared with the
+// other loops, so another may have taken its connections first: that is EAGAIN here).
 void Server::Worker::accept_all() {
-    while (listener_) {
+    for (std::size_t i = 0; i < listeners_.size(); ++i) {
+        accept_from(listeners_[i].get());
+    }
+}
+
+void Server::Worker::accept_from(int listener) {
+    for (;;) {
         sockaddr_storage ss;
         socklen_t len = sizeof ss;
-        int fd = ::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = ::accept4(listener, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) {
                 continue;
@@ -198,6 +214,7 @@ void Server::Worker::tick() {
     lag_ns_.store(loop_.last_timer_lag().count(), std::memory_order_relaxed);
     update_date();
     TimePoint now = Clock::now();
+    ticked_at_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
     for (Connection* c = head_; c;) {
         Connection* next = c->next;  // on_tick may close c (deletion is deferred)
         c->on_tick(now);
@@ -223,10 +240,10 @@ void Server::Worker::begin_shutdown() {
         loop_.cancel(accept_retry_);
         accept_retry_ = 0;
     }
-    if (listener_) {
-        loop_.unwatch(listener_.get());
-        listener_.reset();
+    for (const net::Fd& l : listeners_) {
+        loop_.unwatch(l.get());
     }
+    listeners_.clear();  // an inherited socket stays open in its other holders, its queue intact
     for (Connection* c = head_; c;) {
         Connection* next = c->next;
         c->begin_shutdown();
@@ -265,6 +282,9 @@ Result<void> Server::start() {
         return Error(Errc::invalid_argument, "server has no handler");
     }
     unsigned n = options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
+    if (!options_.listen_fds.empty()) {
+        return start_on_inherited(n);
+    }
     KEEL_TRY(addr, net::Address::parse(options_.host, options_.port));
     // Every loop's listener uses SO_REUSEPORT, which would also let a second process share the
     // port silently. Probe with a plain socket first so "address already in use" is reported,
@@ -280,6 +300,23 @@ Result<void> Server::start() {
         KEEL_TRY_VOID(w->listen(addr));
         workers_.push_back(std::move(w));
     }
+    for (auto& w : workers_) {
+        w->start_thread();
+    }
+    started_ = true;
+    return {};
+}
+
+Result<void> Server::start_on_inherited(unsigned threads) {
+    for (unsigned i = 0; i < threads; ++i) {
+        auto w = std::make_unique<Worker>(*this, i);
+        for (int fd : options_.listen_fds) {
+            KEEL_TRY_VOID(w->adopt(fd));  // refuses what is not a listening socket
+        }
+        workers_.push_back(std::move(w));
+    }
+    KEEL_TRY(local, net::local_address(options_.listen_fds.front()));
+    port_ = local.port();
     for (auto& w : workers_) {
         w->start_thread();
     }
@@ -335,6 +372,15 @@ ServerStats Server::stats() const noexcept {
         s.accept_fd_exhausted += w->fd_exhausted();
     }
     return s;
+}
+
+Duration Server::longest_since_tick() const noexcept {
+    TimePoint now = Clock::now();
+    Duration longest = Duration::zero();
+    for (const auto& w : workers_) {
+        longest = std::max(longest, now - w->ticked_at());
+    }
+    return longest;
 }
 
 std::vector<LoopStats> Server::loop_stats() const {

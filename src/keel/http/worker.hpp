@@ -1,5 +1,6 @@
 #pragma once
-// One loop thread of a Server: its Loop, its SO_REUSEPORT listener and its connections.
+// One loop thread of a Server: its Loop, its listeners (its own SO_REUSEPORT socket, or
+// duplicates of inherited ones) and its connections.
 
 #include <keel/core/loop.hpp>
 #include <keel/http/server.hpp>
@@ -10,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace keel::http {
 
@@ -20,8 +22,10 @@ public:
     Worker(Server& server, unsigned index);
     ~Worker();
 
+    /// Binds a listener of its own (SO_REUSEPORT: the kernel spreads connections over loops).
     Result<void> listen(const net::Address& addr);
-    int listener_fd() const noexcept { return listener_.get(); }
+    /// Accepts on a duplicate of `fd`, a socket already listening (socket activation).
+    Result<void> adopt(int fd);
     void start_thread();
     void join();
 
@@ -67,17 +71,19 @@ public:
     std::uint64_t bytes_in() const noexcept { return bytes_in_.load(std::memory_order_relaxed); }
     std::uint64_t bytes_out() const noexcept { return bytes_out_.load(std::memory_order_relaxed); }
     Duration lag() const noexcept { return Duration(lag_ns_.load(std::memory_order_relaxed)); }
+    TimePoint ticked_at() const noexcept { return TimePoint(Duration(ticked_at_.load(std::memory_order_relaxed))); }
     unsigned index() const noexcept { return index_; }
 
     std::uint64_t fd_exhausted() const noexcept { return fd_exhausted_.load(std::memory_order_relaxed); }
 
-    void on_io(std::uint32_t events) override;  // the listener
+    void on_io(std::uint32_t events) override;  // a listener
 
 private:
     static constexpr Duration kAcceptRetry = std::chrono::milliseconds(20);
     static constexpr Duration kExhaustedLogInterval = std::chrono::seconds(10);
 
     void accept_all();
+    void accept_from(int listener);
     void pause_accepting(int err);
     void resume_accepting_soon();
     void tick();
@@ -87,7 +93,7 @@ private:
     Server& server_;
     unsigned index_;
     Loop loop_;
-    net::Fd listener_;
+    std::vector<net::Fd> listeners_;
     std::thread thread_;
     Connection* head_ = nullptr;  // intrusive list of live connections
     bool draining_ = false;
@@ -100,6 +106,7 @@ private:
     std::atomic<std::uint64_t> bytes_in_{0};
     std::atomic<std::uint64_t> bytes_out_{0};
     std::atomic<Duration::rep> lag_ns_{0};  // how late the last 100 ms tick fired
+    std::atomic<Duration::rep> ticked_at_{Clock::now().time_since_epoch().count()};  // a stuck loop stops this
     std::atomic<std::uint64_t> fd_exhausted_{0};
     TimerId accept_retry_ = 0;  // accepting paused: out of descriptors
     TimePoint last_exhausted_log_{};

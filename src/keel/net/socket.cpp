@@ -1,5 +1,6 @@
 #include <keel/net/socket.hpp>
 
+#include <fcntl.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -40,6 +41,31 @@ Result<Fd> listen_tcp(const Address& addr, const ListenOptions& options) {
         return sys_error("listen", addr);
     }
     return fd;
+}
+
+Result<Fd> duplicate_listener(int fd) {
+    auto refuse = [fd](const std::string& why) {
+        return Error::with_detail(Errc::invalid_argument, "inherited descriptor " + std::to_string(fd) + ": " + why);
+    };
+    int type = 0, listening = 0;
+    socklen_t len = sizeof type;
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) {
+        return refuse(std::string("not a socket (") + std::strerror(errno) + ")");
+    }
+    len = sizeof listening;
+    if (type != SOCK_STREAM || ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) {
+        return refuse("not a listening stream socket");
+    }
+    Fd dup(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+    if (!dup) {
+        return refuse(std::string("dup: ") + std::strerror(errno));
+    }
+    // O_NONBLOCK lives in the shared file description: every holder sees it, which is what
+    // each of them (several loops, a draining predecessor) wants from a listener anyway.
+    if (int flags = ::fcntl(dup.get(), F_GETFL); flags < 0 || ::fcntl(dup.get(), F_SETFL, flags | O_NONBLOCK) != 0) {
+        return refuse(std::string("fcntl(O_NONBLOCK): ") + std::strerror(errno));
+    }
+    return dup;
 }
 
 Result<Address> local_address(int fd) {

@@ -1,0 +1,225 @@
+// keel::App under systemd, as real processes: socket activation ($LISTEN_FDS: the listening
+// sockets come from the parent, which keeps them, so a restart refuses no connection) and the
+// watchdog ($WATCHDOG_USEC: "WATCHDOG=1" while every loop ticks, silence when one is stuck).
+// The test stands in for systemd: it binds the sockets and receives the notifications.
+#include <keel/testing/test_server.hpp>
+
+#include <support/eventually.hpp>
+#include <support/process.hpp>
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using keel::test::Process;
+using keel::testing::RawClient;
+
+namespace {
+
+std::string get(std::string_view path) { return "GET " + std::string(path) + " HTTP/1.1\r\nHost: t\r\n\r\n"; }
+
+/// A listening socket on 127.0.0.1 and a free port, as a socket unit's ListenStream= makes.
+struct Listener {
+    int fd = -1;
+    int port = 0;
+    Listener() {
+        fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof a;
+        if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 64) != 0 ||
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+            ADD_FAILURE() << "cannot listen: " << std::strerror(errno);
+        }
+        port = ntohs(a.sin_port);
+    }
+    ~Listener() { ::close(fd); }
+};
+
+/// Starts slow_app as systemd would with `fds` passed: $LISTEN_PID must be the service's own
+/// pid, which only the child knows, so a shell sets it and execs the program.
+std::unique_ptr<Process> activate(const std::vector<int>& fds, const std::string& names,
+                                  std::vector<std::string> flags = {}) {
+    std::vector<std::string> args = {"/bin/sh", "-c", "export LISTEN_PID=$$; exec \"$0\" \"$@\"", KEEL_SLOW_APP_BINARY,
+                                     "--server.threads", "2"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    ::setenv("LISTEN_FDS", std::to_string(fds.size()).c_str(), 1);
+    ::setenv("LISTEN_FDNAMES", names.c_str(), 1);
+    auto p = std::make_unique<Process>(args, fds);
+    ::unsetenv("LISTEN_FDS");
+    ::unsetenv("LISTEN_FDNAMES");
+    return p;
+}
+
+/// A datagram socket standing in for systemd's $NOTIFY_SOCKET.
+class NotifySocket {
+public:
+    NotifySocket() {
+        path_ = ::testing::TempDir() + "/keel-notify-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++);
+        ::unlink(path_.c_str());
+        fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strncpy(addr.sun_path, path_.c_str(), sizeof addr.sun_path - 1);
+        EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    }
+    ~NotifySocket() {
+        ::close(fd_);
+        ::unlink(path_.c_str());
+    }
+    const std::string& path() const { return path_; }
+    /// The next message, or "" when none comes within `wait`.
+    std::string next(std::chrono::milliseconds wait) {
+        pollfd pfd{fd_, POLLIN, 0};
+        if (::poll(&pfd, 1, static_cast<int>(wait.count())) != 1) {
+            return "";
+        }
+        char buf[512];
+        ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+        return std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
+    }
+    /// Waits up to `wait` for a message equal to `text`; the ones before it are dropped.
+    bool wait_for(const std::string& text, std::chrono::milliseconds wait) {
+        auto deadline = std::chrono::steady_clock::now() + wait;
+        while (std::chrono::steady_clock::now() < deadline) {
+            if (next(10ms) == text) {
+                return true;
+            }
+        }
+        return false;
+    }
+    void drain() {
+        while (!next(0ms).empty()) {
+        }
+    }
+
+private:
+    static inline int counter_ = 0;
+    std::string path_;
+    int fd_ = -1;
+};
+
+}  // namespace
+
+TEST(AppSystemd, ServesOnTheSocketsItIsHandedAndARestartRefusesNoConnection) {
+    Listener main, admin;
+    auto first = activate({main.fd, admin.fd}, "http:admin", {"--server.port", "1"});
+    ASSERT_EQ(first->wait_port(), main.port) << first->stderr_text();  // its own port setting is not used
+    {
+        RawClient c(static_cast<std::uint16_t>(main.port));
+        auto r = c.exchange(get("/hello"));
+        ASSERT_TRUE(r) << first->stderr_text();
+        EXPECT_EQ(r->body, "hello");
+        RawClient a(static_cast<std::uint16_t>(admin.port));
+        auto live = a.exchange(get("/livez"));
+        ASSERT_TRUE(live);
+        EXPECT_EQ(live->status, 200);  // the socket named "admin" serves the admin endpoints
+        EXPECT_NE(first->stderr_text().find("\"inherited_sockets\":1"), std::string::npos) << first->stderr_text();
+    }
+    first->signal(SIGTERM);
+    ASSERT_EQ(first->wait(10s), 0) << first->stderr_text();
+
+    // Between the two processes the socket stays open (here, as in systemd's socket unit): a
+    // client connects and sends, and the kernel queues it for whoever accepts next.
+    RawClient waiting(static_cast<std::uint16_t>(main.port), 10000ms);
+    ASSERT_TRUE(waiting.connected());
+    ASSERT_TRUE(waiting.send(get("/hello")));
+    auto second = activate({main.fd, admin.fd}, "http:admin");
+    auto r = waiting.read_response();
+    ASSERT_TRUE(r) << second->stderr_text();
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "hello");
+    second->signal(SIGTERM);
+    EXPECT_EQ(second->wait(10s), 0) << second->stderr_text();
+}
+
+TEST(AppSystemd, UnnamedSocketsAllServeTheMainHandler) {
+    Listener one, two;
+    auto p = activate({one.fd, two.fd}, "", {"--admin.listen", ""});
+    ASSERT_GT(p->wait_port(), 0) << p->stderr_text();
+    for (int port : {one.port, two.port}) {
+        RawClient c(static_cast<std::uint16_t>(port));
+        auto r = c.exchange(get("/hello"));
+        ASSERT_TRUE(r) << "port " << port << ": " << p->stderr_text();
+        EXPECT_EQ(r->body, "hello");
+    }
+    p->signal(SIGTERM);
+    EXPECT_EQ(p->wait(10s), 0);
+}
+
+TEST(AppSystemd, SocketsMeantForAnotherProcessAreLeftAlone) {
+    // A parent's $LISTEN_PID passed on to a child that is not the service: the child binds its
+    // own port as configured.
+    ::setenv("LISTEN_PID", "1", 1);
+    ::setenv("LISTEN_FDS", "1", 1);
+    Process p({KEEL_SLOW_APP_BINARY, "--server.port", "0"});
+    ::unsetenv("LISTEN_PID");
+    ::unsetenv("LISTEN_FDS");
+    int port = p.wait_port();
+    ASSERT_GT(port, 0) << p.stderr_text();
+    EXPECT_NE(p.stderr_text().find("\"inherited_sockets\":0"), std::string::npos) << p.stderr_text();
+    p.signal(SIGTERM);
+    EXPECT_EQ(p.wait(10s), 0);
+}
+
+TEST(AppSystemd, MalformedOrWrongDescriptorsExitWith2Or1) {
+    ::setenv("LISTEN_FDS", "two", 1);
+    auto p = std::make_unique<Process>(std::vector<std::string>{"/bin/sh", "-c", "export LISTEN_PID=$$; exec \"$0\"",
+                                                                KEEL_SLOW_APP_BINARY});
+    ::unsetenv("LISTEN_FDS");
+    EXPECT_EQ(p->wait(10s), 2);
+    EXPECT_NE(p->stderr_text().find("socket activation: LISTEN_FDS = \"two\": not a count of descriptors"),
+              std::string::npos)
+        << p->stderr_text();
+
+    // A descriptor that is not a listening socket is refused, and the process exits 1.
+    int dev_null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    auto q = activate({dev_null}, "http");
+    ::close(dev_null);
+    EXPECT_EQ(q->wait(10s), 1);
+    EXPECT_NE(q->stderr_text().find("inherited descriptor"), std::string::npos) << q->stderr_text();
+}
+
+TEST(AppSystemd, FeedsTheWatchdogOnlyWhileEveryLoopTicks) {
+    NotifySocket notify;
+    ::setenv("NOTIFY_SOCKET", notify.path().c_str(), 1);
+    ::setenv("WATCHDOG_USEC", "400000", 1);  // WatchdogSec=400ms: a ping every 200 ms
+    Process p({KEEL_SLOW_APP_BINARY, "--server.port", "0", "--server.threads", "1", "--admin.listen", ""});
+    ::unsetenv("NOTIFY_SOCKET");
+    ::unsetenv("WATCHDOG_USEC");
+    int port = p.wait_port();
+    ASSERT_GT(port, 0) << p.stderr_text();
+    EXPECT_TRUE(notify.wait_for("WATCHDOG=1", 5s));
+    EXPECT_TRUE(notify.wait_for("WATCHDOG=1", 5s));
+
+    // The only loop blocks for 3 s: the pings stop within about a second and the reason is
+    // logged; once it runs again, so do they.
+    std::thread blocker([port] {
+        RawClient c(static_cast<std::uint16_t>(port), 10000ms);
+        c.exchange(get("/block?ms=3000"));
+    });
+    ASSERT_TRUE(keel::test::eventually(
+        [&] { return p.stderr_text().find("a loop thread stopped ticking") != std::string::npos; }, 10s))
+        << p.stderr_text();
+    notify.drain();
+    EXPECT_EQ(notify.next(400ms), "") << "a ping while the loop is stuck";
+    blocker.join();
+    EXPECT_TRUE(notify.wait_for("WATCHDOG=1", 5s));
+    p.signal(SIGTERM);
+    EXPECT_EQ(p.wait(10s), 0);
+}
