@@ -1,7 +1,8 @@
-// keel::App under systemd, as real processes: socket activation ($LISTEN_FDS: the listening
-// sockets come from the parent, which keeps them, so a restart refuses no connection) and the
-// watchdog ($WATCHDOG_USEC: "WATCHDOG=1" while every loop ticks, silence when one is stuck).
-// The test stands in for systemd: it binds the sockets and receives the notifications.
+// keel::App deployed, as real processes: socket activation ($LISTEN_FDS: the listening sockets
+// come from the parent, which keeps them, so a restart refuses no connection), the watchdog
+// ($WATCHDOG_USEC: "WATCHDOG=1" while every loop ticks, silence when one is stuck), and the
+// in-place upgrade (SIGUSR2: a new process on the same sockets, then the old one drains). The
+// test stands in for systemd: it binds the sockets and receives the notifications.
 #include <keel/testing/test_server.hpp>
 
 #include <support/eventually.hpp>
@@ -13,13 +14,21 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -222,4 +231,147 @@ TEST(AppSystemd, FeedsTheWatchdogOnlyWhileEveryLoopTicks) {
     EXPECT_TRUE(notify.wait_for("WATCHDOG=1", 5s));
     p.signal(SIGTERM);
     EXPECT_EQ(p.wait(10s), 0);
+}
+
+namespace {
+
+/// A copy of slow_app at a path of the test's own, so the test can "upgrade" it: replace the
+/// file, as `install` does (a new file renamed over the old name).
+std::string install_copy(const std::string& from, const std::string& to) {
+    std::string tmp = to + ".new";
+    std::filesystem::copy_file(from, tmp, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::permissions(tmp, std::filesystem::perms::owner_all);
+    std::filesystem::rename(tmp, to);
+    return to;
+}
+
+/// Requests on fresh connections, and on one keep-alive connection, from two threads until
+/// stopped; counts the answers, the failures and which process answered (/pid).
+struct PidLoad {
+    explicit PidLoad(int port) {
+        for (int t = 0; t < 2; ++t) {
+            threads.emplace_back([this, port, t] {
+                std::unique_ptr<RawClient> kept;
+                while (!stop) {
+                    std::unique_ptr<RawClient> fresh;
+                    RawClient* c = nullptr;
+                    if (t == 0) {
+                        fresh = std::make_unique<RawClient>(static_cast<std::uint16_t>(port), 5000ms);
+                        c = fresh.get();
+                    } else {
+                        if (!kept || !kept->connected()) {
+                            kept = std::make_unique<RawClient>(static_cast<std::uint16_t>(port), 5000ms);
+                        }
+                        c = kept.get();
+                    }
+                    auto r = c->exchange(get("/pid"));
+                    if (!r || r->status != 200) {
+                        failed++;
+                        kept.reset();
+                        continue;
+                    }
+                    if (r->header("connection") == "close") {
+                        kept.reset();  // a draining server's last answer on this connection
+                    }
+                    std::lock_guard lock(mu);
+                    answered_by[std::atoi(r->body.c_str())]++;
+                    answered++;
+                }
+            });
+        }
+    }
+    ~PidLoad() { finish(); }
+    void finish() {
+        stop = true;
+        for (auto& t : threads) {
+            if (t.joinable()) {
+                t.join();
+            }
+        }
+    }
+    int by(pid_t pid) {
+        std::lock_guard lock(mu);
+        return answered_by[pid];
+    }
+    std::atomic<bool> stop{false};
+    std::atomic<int> answered{0}, failed{0};
+    std::mutex mu;
+    std::map<pid_t, int> answered_by;
+    std::vector<std::thread> threads;
+};
+
+pid_t successor_of(Process& p) {
+    std::regex re("\"msg\":\"handed over[^\\n]*\"pid\":(\\d+)");
+    pid_t pid = 0;
+    keel::test::eventually(
+        [&] {
+            std::smatch m;
+            std::string text = p.stderr_text();
+            if (std::regex_search(text, m, re)) {
+                pid = std::stoi(m[1]);
+            }
+            return pid != 0;
+        },
+        10s);
+    return pid;
+}
+
+}  // namespace
+
+TEST(AppHandover, Sigusr2UpgradesInPlaceWithoutFailingARequest) {
+    // The successor is the old process's child; when the old one exits it comes to us.
+    ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    std::string exe = install_copy(KEEL_SLOW_APP_BINARY, ::testing::TempDir() + "/keel-handover-app");
+    Process old({exe, "--server.port", "0", "--server.threads", "2", "--admin.listen", "127.0.0.1:0"});
+    int port = old.wait_port();
+    int admin = old.wait_admin_port();
+    ASSERT_GT(port, 0) << old.stderr_text();
+    ASSERT_GT(admin, 0) << old.stderr_text();
+    PidLoad load(port);
+    ASSERT_TRUE(keel::test::eventually([&] { return load.by(old.pid()) >= 50; }, 10s));
+
+    install_copy(KEEL_SLOW_APP_BINARY, exe);  // the upgrade: a new file at the same path
+    old.signal(SIGUSR2);
+    pid_t next = successor_of(old);
+    ASSERT_GT(next, 0) << old.stderr_text();
+    EXPECT_EQ(old.wait(20s), 0) << old.stderr_text();
+    ASSERT_TRUE(keel::test::eventually([&] { return load.by(next) >= 50; }, 10s)) << old.stderr_text();
+    load.finish();
+    EXPECT_EQ(load.failed.load(), 0) << load.answered.load() << " answered";
+    EXPECT_NE(old.stderr_text().find("\"inherited_sockets\":2"), std::string::npos)  // both loops' sockets
+        << old.stderr_text();
+    RawClient a(static_cast<std::uint16_t>(admin));
+    auto live = a.exchange(get("/livez"));  // the admin socket was handed over too
+    ASSERT_TRUE(live);
+    EXPECT_EQ(live->status, 200);
+
+    ::kill(next, SIGTERM);
+    int status = 0;
+    ASSERT_EQ(::waitpid(next, &status, 0), next);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
+TEST(AppHandover, AFailedUpgradeLeavesTheOldProcessServing) {
+    std::string exe = install_copy(KEEL_SLOW_APP_BINARY, ::testing::TempDir() + "/keel-handover-broken");
+    Process old({exe, "--server.port", "0", "--admin.listen", ""});
+    int port = old.wait_port();
+    ASSERT_GT(port, 0) << old.stderr_text();
+    {
+        std::ofstream broken(exe + ".new");
+        broken << "#!/bin/sh\necho 'this build is broken' >&2\nexit 3\n";
+    }
+    std::filesystem::permissions(exe + ".new", std::filesystem::perms::owner_all);
+    std::filesystem::rename(exe + ".new", exe);
+    old.signal(SIGUSR2);
+    ASSERT_TRUE(keel::test::eventually(
+        [&] { return old.stderr_text().find("handover failed; this process serves on") != std::string::npos; }, 10s))
+        << old.stderr_text();
+    EXPECT_NE(old.stderr_text().find("the new process exited with 3 before it was ready"), std::string::npos);
+    RawClient c(static_cast<std::uint16_t>(port));
+    auto r = c.exchange(get("/pid"));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, std::to_string(old.pid()));
+    old.signal(SIGTERM);
+    EXPECT_EQ(old.wait(10s), 0);
 }

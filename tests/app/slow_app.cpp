@@ -1,8 +1,11 @@
 // A keel App used by app_test as a real process: /hello, /slow?ms=N (a coroutine that sleeps),
 // /started (how many /slow handlers have begun: what tests wait for instead of sleeping),
-// /block?ms=N (blocks its loop thread, as a handler must never do: the watchdog test), and two
-// shutdown hooks that log their order. Requests are counted and logged.
+// /block?ms=N (blocks its loop thread, as a handler must never do: the watchdog test), /pid
+// (which process answered: the handover test), and two shutdown hooks that log their order.
+// Requests are counted and logged.
 #include <keel/keel.hpp>
+
+#include <unistd.h>
 
 #include <atomic>
 #include <charconv>
@@ -13,6 +16,9 @@ int main(int argc, char** argv) {
     keel::App app(argc, argv, {.name = "slow_app"});
     std::atomic<int> started{0};
     keel::Handler handler = [&started](keel::Request& req) -> keel::Task<keel::Response> {
+        if (req.path() == "/pid") {
+            co_return keel::Response::text(std::to_string(::getpid()));
+        }
         if (req.path() == "/started") {
             co_return keel::Response::text(std::to_string(started.load()));
         }

@@ -14,6 +14,14 @@
 ///
 /// An invalid configuration prints a message naming the key, the value and what is allowed, and
 /// exits with code 2 from the constructor (setup mistakes fail at once).
+///
+/// Deployment: sockets passed by systemd (`$LISTEN_FDS`; one named "admin" serves the admin
+/// endpoints) are used instead of binding; under `Type=notify` the App reports READY=1,
+/// STOPPING=1 and, with `WatchdogSec=`, WATCHDOG=1 while every loop thread runs. Without
+/// systemd, SIGUSR2 upgrades in place: the executable (the file at the path this process
+/// started from, so a freshly installed binary) starts on this process's listening sockets,
+/// and once it reports ready this process drains and exits 0, so no connection is refused.
+/// SIGHUP reloads the TLS certificates.
 
 #include <keel/config/config.hpp>
 #include <keel/core/loop_thread.hpp>
@@ -140,7 +148,10 @@ private:
     Result<std::shared_ptr<tls::ServerContext>> make_tls() const;
     void reload_tls();
     void take_inherited_sockets();
-    void graceful_shutdown(http::Server& server, http::Server* admin);
+    /// SIGUSR2: starts the executable anew on this process's listening sockets; true once the
+    /// new process serves (this one then drains and exits), false when it could not start.
+    bool hand_over(const http::Server& server, const http::Server* admin);
+    void graceful_shutdown(http::Server& server, http::Server* admin, bool handed_over);
     /// Pings systemd's watchdog when one is armed and every loop is ticking.
     void feed_watchdog(const http::Server& server);
     std::function<void(const http::ServerAnswer&)> server_answer_sink();
@@ -168,6 +179,8 @@ private:
     std::vector<int> inherited_main_;
     std::vector<int> inherited_admin_;
     TimePoint next_watchdog_ping_{};
+    std::string executable_;         // this program's path at start (SIGUSR2 starts it anew)
+    std::vector<std::string> args_;  // and its arguments
 };
 
 }  // namespace keel

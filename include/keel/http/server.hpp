@@ -63,8 +63,9 @@ public:
     std::uint16_t port() const noexcept { return port_; }
     const ServerOptions& options() const noexcept { return options_; }
 
-    /// Graceful: closes the listeners, closes idle keep-alive connections, lets in-flight
-    /// requests finish (answered with Connection: close). Any thread; returns at once.
+    /// Graceful: closes the listeners, lets in-flight requests finish (answered with
+    /// Connection: close), closes keep-alive connections once idle for 250 ms (a request on
+    /// its way is answered, not cut off). Any thread; returns at once.
     void shutdown();
     /// True once shutdown() was called.
     bool shutting_down() const noexcept { return shutting_down_.load(std::memory_order_acquire); }
@@ -75,6 +76,9 @@ public:
 
     ServerStats stats() const noexcept;
     std::vector<LoopStats> loop_stats() const;
+    /// Every loop's listening sockets (to hand them to a successor process). Only before
+    /// shutdown(), which closes them.
+    std::vector<int> listener_fds() const;
     /// Time since the loop that ticked least recently ran its 100 ms tick: a loop stuck in a
     /// handler shows here (keel::App feeds systemd's watchdog only while this stays short).
     Duration longest_since_tick() const noexcept;

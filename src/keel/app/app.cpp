@@ -8,6 +8,7 @@
 #include <keel/observe/runtime_metrics.hpp>
 #include <keel/tls/server_context.hpp>
 
+#include "handover.hpp"
 #include "socket_activation.hpp"
 #include "systemd_notify.hpp"
 
@@ -71,7 +72,10 @@ std::pair<std::string, std::uint16_t> parse_listen(const std::string& key, const
 }  // namespace
 
 App::App(int argc, const char* const* argv, AppOptions options)
-    : options_(std::move(options)), config_(options_.env_prefix) {
+    : options_(std::move(options)),
+      config_(options_.env_prefix),
+      executable_(detail::executable_path()),
+      args_(argv, argv + argc) {
     block_signals();
     load_config(argc, argv);   // exits 2 (invalid) or 0 (--help)
     open_logger();             // exits 2 when log.output cannot be opened
@@ -90,7 +94,8 @@ void App::block_signals() {
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);  // reloads the TLS certificates (run())
+    sigaddset(&set, SIGHUP);   // reloads the TLS certificates (run())
+    sigaddset(&set, SIGUSR2);  // hands the sockets to a new process (run())
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
 }
@@ -473,12 +478,20 @@ int App::run() {
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR2);
     timespec tick{0, 100'000'000};
+    bool handed_over = false;
     for (;;) {
         feed_watchdog(server);
         int sig = sigtimedwait(&set, nullptr, &tick);
         if (sig == SIGHUP) {
             reload_tls();
+            continue;
+        }
+        if (sig == SIGUSR2) {
+            if ((handed_over = hand_over(server, admin.get()))) {
+                break;
+            }
             continue;
         }
         if (sig > 0) {
@@ -490,9 +503,30 @@ int App::run() {
             break;
         }
     }
-    graceful_shutdown(server, admin.get());
+    graceful_shutdown(server, admin.get(), handed_over);
     server_.store(nullptr, std::memory_order_release);
     return 0;
+}
+
+bool App::hand_over(const http::Server& server, const http::Server* admin) {
+    std::vector<detail::PassedSocket> sockets;
+    for (int fd : inherited_main_.empty() ? server.listener_fds() : inherited_main_) {
+        sockets.push_back({fd, "http"});
+    }
+    if (admin != nullptr) {
+        for (int fd : inherited_admin_.empty() ? admin->listener_fds() : inherited_admin_) {
+            sockets.push_back({fd, "admin"});
+        }
+    }
+    logger_->info("SIGUSR2: starting a new process on this one's sockets",
+                  {{"executable", executable_}, {"sockets", sockets.size()}});
+    auto pid = detail::start_successor(executable_, args_, sockets, 60s);
+    if (!pid) {
+        logger_->error("handover failed; this process serves on", {{"error", pid.error().message()}});
+        return false;
+    }
+    logger_->info("handed over: the new process serves on the same sockets; draining", {{"pid", *pid}});
+    return true;
 }
 
 void App::feed_watchdog(const http::Server& server) {
@@ -513,7 +547,7 @@ void App::feed_watchdog(const http::Server& server) {
     }
 }
 
-void App::graceful_shutdown(http::Server& server, http::Server* admin) {
+void App::graceful_shutdown(http::Server& server, http::Server* admin, bool handed_over) {
     ready_.store(false, std::memory_order_release);
     detail::systemd_notify("STOPPING=1\nSTATUS=shutting down");
     sigset_t set;
@@ -532,7 +566,8 @@ void App::graceful_shutdown(http::Server& server, http::Server* admin) {
     };
     // Not ready, still serving: a load balancer polling /readyz takes this instance out before
     // its listeners close, so no client is refused.
-    if (Duration delay = config_.get_duration("server.shutdown_delay"); delay > Duration::zero()) {
+    // After a handover the successor accepts on the same sockets already: no delay is needed.
+    if (Duration delay = config_.get_duration("server.shutdown_delay"); delay > Duration::zero() && !handed_over) {
         logger_->info("not ready; serving on until the shutdown delay ends",
                       {{"delay_ms", std::chrono::duration_cast<std::chrono::milliseconds>(delay).count()}});
         for (auto until = Clock::now() + delay; Clock::now() < until;) {

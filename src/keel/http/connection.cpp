@@ -543,6 +543,10 @@ void Connection::on_tick(TimePoint now) {
                     close();  // nothing can be answered before the handshake
                 }
             } else if (start_ == end_) {
+                if (worker_.shutting_down() && quiet_for(kDrainIdleGrace, now)) {
+                    close();  // draining: an idle connection goes once nothing is on its way
+                    break;
+                }
                 Duration limit = first_request_ ? o.read_header_timeout : o.idle_timeout;
                 TimePoint since = first_request_ ? request_start_ : last_activity_;
                 if (now - since > limit) {
@@ -605,13 +609,12 @@ void Connection::begin_shutdown() {
         // answered (with Connection: close) instead of cut off.
         read_drained_ = false;
         drive();
-        if (phase_ == Phase::head && start_ == end_ && !close_after_write_) {
-            if (pending_out() == 0) {
-                close();  // really idle
-            } else {
-                close_after_write_ = true;  // closes once the last response is out
-            }
+        if (quiet_for(kDrainIdleGrace, worker_.loop().now())) {
+            close();  // idle for a while: no request is on its way
         }
+        // Otherwise it stays open a moment, and on_tick closes it once quiet: a client that has
+        // just been answered often sends its next request at once, and closing now would cut
+        // that request off. Whatever arrives meanwhile is answered with Connection: close.
     }
     if (phase_ == Phase::upgraded) {
         upgrade_shutdown_pending_ = true;  // the protocol says goodbye its own way (WebSocket: 1001)
@@ -623,6 +626,11 @@ void Connection::begin_shutdown() {
         stop_.request_stop();  // an endless stream (SSE) ends now; the client reconnects elsewhere
     }
     // Otherwise a request is in progress: its response will carry Connection: close.
+}
+
+bool Connection::quiet_for(Duration grace, TimePoint now) const noexcept {
+    return phase_ == Phase::head && start_ == end_ && !close_after_write_ && pending_out() == 0 &&
+           now - last_activity_ >= grace;
 }
 
 void Connection::force_close() {

@@ -32,8 +32,12 @@ public:
     void on_io(std::uint32_t events) override;
     /// Called by the worker's sweep; enforces every timeout.
     void on_tick(TimePoint now);
-    /// Graceful shutdown: idle → close now; busy → close after the current response.
+    /// Graceful shutdown: busy → close after the current response; idle → close once nothing
+    /// was received or sent for kDrainIdleGrace (now, or from on_tick).
     void begin_shutdown();
+    /// How long a draining server leaves a just-answered keep-alive connection open, for the
+    /// request its client may already be sending.
+    static constexpr Duration kDrainIdleGrace = std::chrono::milliseconds(250);
     /// Closes now; a running handler's stop token fires.
     void force_close();
 
@@ -109,6 +113,8 @@ private:
     void start_lingering();
     void destroy_later();
     std::size_t pending_out() const noexcept { return out_.size() - out_sent_ + file_left_; }
+    /// Between requests, nothing left to write, and no activity for `grace`.
+    bool quiet_for(Duration grace, TimePoint now) const noexcept;
     void wake_drain_waiter();
     void wake_body_waiter();
 

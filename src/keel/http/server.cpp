@@ -374,6 +374,16 @@ ServerStats Server::stats() const noexcept {
     return s;
 }
 
+std::vector<int> Server::listener_fds() const {
+    std::vector<int> fds;
+    for (const auto& w : workers_) {
+        for (const net::Fd& l : w->listeners()) {
+            fds.push_back(l.get());
+        }
+    }
+    return fds;
+}
+
 Duration Server::longest_since_tick() const noexcept {
     TimePoint now = Clock::now();
     Duration longest = Duration::zero();

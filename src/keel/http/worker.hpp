@@ -26,6 +26,7 @@ public:
     Result<void> listen(const net::Address& addr);
     /// Accepts on a duplicate of `fd`, a socket already listening (socket activation).
     Result<void> adopt(int fd);
+    const std::vector<net::Fd>& listeners() const noexcept { return listeners_; }
     void start_thread();
     void join();
 
