@@ -65,6 +65,36 @@ TEST_F(ServerTest, KeepAliveServesManyRequestsOnOneConnection) {
     EXPECT_EQ(srv.server().stats().requests, 20u);
 }
 
+// An idle connection gives its request state (head, headers, Request, context) and buffers
+// back to the loop's pools; the next connection to get bytes takes them. Nothing of one
+// client's request may show in another's.
+TEST_F(ServerTest, RequestStateTakenFromThePoolCarriesNothingOver) {
+    struct Mark {
+        int n;
+    };
+    keel::http::Handler h = [](keel::http::Request& req) {
+        std::string seen = "secret=" + std::string(req.header("X-Secret").value_or("-")) +
+                           " ctx=" + (req.context().get<Mark>() ? "set" : "-") +
+                           " trailers=" + std::to_string(req.trailers().size()) +
+                           " headers=" + std::to_string(req.headers().size()) + " body=" + std::string(req.body());
+        req.context().set(Mark{42});
+        return keel::http::Response::text(seen);
+    };
+    TestServer srv(h, options());
+    RawClient a(srv.port()), b(srv.port());
+    for (int i = 0; i < 5; ++i) {
+        auto ra = a.exchange(
+            "POST /a HTTP/1.1\r\nHost: t\r\nX-Secret: s3cr3t\r\nX-Pad: 1\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "5\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n");
+        ASSERT_TRUE(ra) << i;
+        EXPECT_EQ(ra->body, "secret=s3cr3t ctx=- trailers=1 headers=4 body=hello") << i;
+        auto rb = b.exchange(get("/b"));
+        ASSERT_TRUE(rb) << i;
+        EXPECT_EQ(rb->body, "secret=- ctx=- trailers=0 headers=1 body=") << i;
+    }
+    EXPECT_EQ(srv.server().stats().connections_accepted, 2u);
+}
+
 TEST_F(ServerTest, Http10ClosesByDefault) {
     TestServer srv(keel::test::make_test_handler(seen), options());
     RawClient c(srv.port());

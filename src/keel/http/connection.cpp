@@ -2,6 +2,7 @@
 
 #include "serializer.hpp"
 
+#include <keel/http/detail/string_recycler.hpp>
 #include <keel/http/status.hpp>
 
 #include <sys/epoll.h>
@@ -16,10 +17,6 @@ namespace keel::http {
 
 Connection::Connection(Server::Worker& worker, int fd, const net::Address& remote, std::unique_ptr<SecureChannel> tls)
     : worker_(worker), fd_(fd), remote_(remote), tls_(std::move(tls)) {
-    const ParserLimits& limits = worker_.options().limits;
-    headers_.reserve(std::min<std::size_t>(limits.max_headers, 32));
-    head_.headers = &headers_;
-    chunked_ = ChunkedDecoder(limits.max_body_bytes, limits.max_header_bytes, limits.max_headers);
     request_start_ = last_activity_ = worker_.loop().now();
     worker_.add(this);
 }
@@ -30,6 +27,12 @@ Connection::~Connection() {
         ::close(fd_);
     }
     close_file();
+    if (x_) {
+        worker_.give_back(std::move(x_));
+    }
+    if (buf_ && cap_ == kReadBufferSize) {
+        worker_.give_back(std::move(buf_));
+    }
     worker_.remove(this);
 }
 
@@ -113,6 +116,9 @@ void Connection::drive() {
 }
 
 void Connection::process() {
+    if (!x_) {
+        x_ = worker_.take_exchange();
+    }
     for (;;) {
         if (phase_ == Phase::head) {
             if (close_after_write_) {
@@ -146,12 +152,14 @@ void Connection::process() {
             }
         }
         if (read_drained_ && !peer_closed_) {
+            release_if_idle();
             return;  // the last read emptied the socket; the next edge brings more
         }
         switch (fill()) {
             case Fill::data:
                 continue;
             case Fill::again:
+                release_if_idle();
                 return;
             case Fill::eof:
                 // A clean close between requests, or a truncated request: either way nothing
@@ -217,7 +225,7 @@ bool Connection::try_complete_head() {
     if (lf == avail && avail <= limits.max_header_bytes && avail <= limits.max_uri_bytes) {
         return false;
     }
-    ParseResult r = parse_request_head(buf_.get() + start_, avail, head_, limits);
+    ParseResult r = parse_request_head(buf_.get() + start_, avail, x_->head, limits);
     if (r.status == ParseStatus::incomplete) {
         return false;
     }
@@ -227,15 +235,15 @@ bool Connection::try_complete_head() {
     }
     head_len_ = r.consumed;
     head_parsed_ = true;
-    if (head_.body_kind == BodyKind::none) {
+    if (x_->head.body_kind == BodyKind::none) {
         body_encoded_len_ = 0;
-        req_.set_body({});
+        x_->req.set_body({});
         dispatch();
         return true;
     }
     sent_continue_ = false;
-    trailers_.clear();
-    chunked_.reset(limits.max_body_bytes);
+    x_->trailers.clear();
+    x_->chunked.reset(limits.max_body_bytes);
     if (wants_streamed_body()) {
         dispatch_streamed_body();
         return true;
@@ -249,9 +257,9 @@ bool Connection::wants_streamed_body() {
     if (!stream_body) {
         return false;
     }
-    req_.reset();
-    req_.assign(head_, {}, &trailers_);
-    return stream_body(req_);
+    x_->req.reset();
+    x_->req.assign(x_->head, {}, &x_->trailers);
+    return stream_body(x_->req);
 }
 
 void Connection::dispatch_streamed_body() {
@@ -268,22 +276,22 @@ void Connection::dispatch_streamed_body() {
         cap_ = new_cap;
         start_ = 0;
         end_ = have;
-        parse_request_head(buf_.get(), head_len_, head_, limits);  // the views, at their new place
+        parse_request_head(buf_.get(), head_len_, x_->head, limits);  // the views, at their new place
     }
     body_streaming_ = true;
     body_done_ = false;
     body_timed_out_ = false;
-    body_left_ = head_.body_kind == BodyKind::content_length ? head_.content_length : 0;
+    body_left_ = x_->head.body_kind == BodyKind::content_length ? x_->head.content_length : 0;
     body_handed_ = chunks_handed_ = 0;
     body_encoded_len_ = 0;
-    req_.set_body({});
+    x_->req.set_body({});
     dispatch();
 }
 
 bool Connection::try_complete_body() {
     std::size_t body_start = start_ + head_len_;
     std::size_t avail = end_ - body_start;
-    if (head_.expect_continue && !sent_continue_ && avail == 0) {
+    if (x_->head.expect_continue && !sent_continue_ && avail == 0) {
         // The client waits for our go-ahead before sending the body (RFC 9110 §10.1.1).
         out_.append("HTTP/1.1 100 Continue\r\n\r\n");
         sent_continue_ = true;
@@ -292,16 +300,16 @@ bool Connection::try_complete_body() {
             return false;
         }
     }
-    if (head_.body_kind == BodyKind::content_length) {
-        if (avail < head_.content_length) {
+    if (x_->head.body_kind == BodyKind::content_length) {
+        if (avail < x_->head.content_length) {
             return false;
         }
-        body_encoded_len_ = static_cast<std::size_t>(head_.content_length);
-        req_.set_body({buf_.get() + body_start, body_encoded_len_});
+        body_encoded_len_ = static_cast<std::size_t>(x_->head.content_length);
+        x_->req.set_body({buf_.get() + body_start, body_encoded_len_});
         dispatch();
         return true;
     }
-    ParseResult r = chunked_.decode(buf_.get() + body_start, avail, &trailers_);
+    ParseResult r = x_->chunked.decode(buf_.get() + body_start, avail, &x_->trailers);
     if (r.status == ParseStatus::error) {
         respond_error(r.error);
         return true;
@@ -310,7 +318,7 @@ bool Connection::try_complete_body() {
         return false;
     }
     body_encoded_len_ = r.consumed;
-    req_.set_body({buf_.get() + body_start, chunked_.decoded()});
+    x_->req.set_body({buf_.get() + body_start, x_->chunked.decoded()});
     dispatch();
     return true;
 }
@@ -319,22 +327,22 @@ void Connection::dispatch() {
     if (head_moved_) {
         // The buffer moved while the body arrived: the head's views must point at its new place.
         head_moved_ = false;
-        parse_request_head(buf_.get() + start_, head_len_, head_, worker_.options().limits);
+        parse_request_head(buf_.get() + start_, head_len_, x_->head, worker_.options().limits);
     }
     worker_.count_request();
-    std::string_view body = req_.body();
-    req_.reset();
-    req_.assign(head_, body, &trailers_);
-    req_.set_remote(remote_);
-    req_.set_tls(tls_.get());
-    req_.set_body_stream(body_streaming_ ? this : nullptr);
-    req_.set_received_at(request_start_);
+    std::string_view body = x_->req.body();
+    x_->req.reset();
+    x_->req.assign(x_->head, body, &x_->trailers);
+    x_->req.set_remote(remote_);
+    x_->req.set_tls(tls_.get());
+    x_->req.set_body_stream(body_streaming_ ? this : nullptr);
+    x_->req.set_received_at(request_start_);
     stop_.reset();
-    req_.set_stop_source(&stop_);
-    keep_alive_ = head_.keep_alive;
-    is_head_request_ = req_.method() == Method::head;
+    x_->req.set_stop_source(&stop_);
+    keep_alive_ = x_->head.keep_alive;
+    is_head_request_ = x_->req.method() == Method::head;
 
-    std::optional<Outcome> outcome = worker_.invoke_handler(req_);
+    std::optional<Outcome> outcome = worker_.invoke_handler(x_->req);
     if (!outcome) {
         respond_problem(500, Server::Worker::kHandlerFailed);
         return;
@@ -377,8 +385,8 @@ void Connection::finish(Response& r) {
             start_upgrade(r);
             return;
         }
-        r = worker_.answer_problem(503, "the server is shutting down", req_.method_name(), req_.path(), remote_,
-                                   req_.received_at());
+        r = worker_.answer_problem(503, "the server is shutting down", x_->req.method_name(), x_->req.path(), remote_,
+                                   x_->req.received_at());
     }
     if (r.is_stream() && !is_head_request_ && status_allows_body(r.status())) {
         start_stream(r);
@@ -400,13 +408,13 @@ void Connection::finish(Response& r) {
 void Connection::start_stream(Response& r) {
     serialize(r, true);
     stream_ends_on_shutdown_ = r.ends_stream_on_shutdown();
-    stream_fn_ = std::move(r.stream_body());
+    x_->stream_fn = std::move(r.stream_body());
     phase_ = Phase::stream;
     running_ = Running::coroutine;
     flush();
     Task<void> task;
     try {
-        task = stream_fn_(*this);
+        task = x_->stream_fn(*this);
     } catch (...) {
         on_stream_done(std::current_exception());
         return;
@@ -416,7 +424,7 @@ void Connection::start_stream(Response& r) {
 
 void Connection::on_stream_done(std::exception_ptr e) {
     running_ = Running::nothing;
-    stream_fn_ = nullptr;
+    x_->stream_fn = nullptr;
     if (phase_ == Phase::closed) {
         destroy_later();
         return;
@@ -447,8 +455,8 @@ void Connection::request_done() {
     lf_scanned_ = 0;
     phase_ = Phase::head;
     first_request_ = false;
-    req_.reset();
-    trailers_.clear();
+    x_->req.reset();
+    x_->trailers.clear();
     request_start_ = last_activity_ = worker_.loop().now();
 }
 
@@ -460,10 +468,10 @@ void Connection::respond_problem(int status, std::string_view detail) {
     if (head_parsed_) {
         if (head_moved_) {
             head_moved_ = false;  // the buffer moved while the body arrived: point into its new place
-            parse_request_head(buf_.get() + start_, head_len_, head_, worker_.options().limits);
+            parse_request_head(buf_.get() + start_, head_len_, x_->head, worker_.options().limits);
         }
-        method = head_.method;
-        path = split_target(head_.target).path;
+        method = x_->head.method;
+        path = split_target(x_->head.target).path;
     }
     Response r = worker_.answer_problem(status, detail, method, path, remote_, request_start_);
     keep_alive_ = false;
@@ -476,8 +484,11 @@ void Connection::respond_problem(int status, std::string_view detail) {
 }
 
 void Connection::serialize(Response& r, bool stream) {
+    if (out_.capacity() <= 15) {
+        out_ = detail::acquire_string();  // given back when the connection went idle
+    }
     Framing f = serialize_response(out_, r,
-                                   {.version_minor = req_.version_minor(),
+                                   {.version_minor = x_->req.version_minor(),
                                     .keep_alive = keep_alive_,
                                     .head_request = is_head_request_,
                                     .must_close = worker_.shutting_down() || close_after_write_,
@@ -626,6 +637,27 @@ void Connection::begin_shutdown() {
         stop_.request_stop();  // an endless stream (SSE) ends now; the client reconnects elsewhere
     }
     // Otherwise a request is in progress: its response will carry Connection: close.
+}
+
+void Connection::release_if_idle() noexcept {
+    if (phase_ != Phase::head || start_ != end_ || head_parsed_ || running_ != Running::nothing ||
+        close_after_write_ || pending_out() > 0 || upgraded_ || h2_) {
+        return;
+    }
+    if (x_) {
+        worker_.give_back(std::move(x_));
+    }
+    if (buf_) {
+        if (cap_ == kReadBufferSize) {
+            worker_.give_back(std::move(buf_));
+        }
+        buf_.reset();  // a grown buffer is freed
+        cap_ = start_ = end_ = lf_scanned_ = 0;
+    }
+    if (out_.capacity() > 15) {
+        detail::release_string(std::move(out_));  // serialize() takes a recycled one again
+        out_ = std::string();
+    }
 }
 
 bool Connection::quiet_for(Duration grace, TimePoint now) const noexcept {

@@ -1,6 +1,7 @@
 #pragma once
 // One HTTP/1.1 connection: read buffer, parser state, the in-flight request, output buffer and
-// timeouts. Lives on its worker's loop thread only. A connection that turns out to speak HTTP/2
+// timeouts. Lives on its worker's loop thread only. The buffers and the request state are
+// taken from the loop's pools when bytes arrive and given back when the connection goes idle. A connection that turns out to speak HTTP/2
 // (ALPN "h2", or the h2c preface) hands its requests to an H2Session and keeps the socket side.
 
 #include <keel/core/stop_token.hpp>
@@ -12,6 +13,7 @@
 #include <keel/http/secure_channel.hpp>
 #include <keel/http/upgrade.hpp>
 
+#include "exchange.hpp"
 #include "h2_session.hpp"
 #include "worker.hpp"
 
@@ -54,7 +56,7 @@ public:
 private:
     friend class H2Session;
     friend class H2Stream;
-    static constexpr std::size_t kInitialBuffer = 8 * 1024;
+    static constexpr std::size_t kInitialBuffer = kReadBufferSize;
     // Above this much unsent output we stop answering pipelined requests until the client reads.
     static constexpr std::size_t kHighWater = 256 * 1024;
     // After the last response of a closing connection we read and discard for a while, so the
@@ -113,6 +115,9 @@ private:
     void start_lingering();
     void destroy_later();
     std::size_t pending_out() const noexcept { return out_.size() - out_sent_ + file_left_; }
+    /// Between requests with nothing buffered either way: the exchange, the read buffer and the
+    /// output buffer go back to the loop's pools (an idle connection holds only itself).
+    void release_if_idle() noexcept;
     /// Between requests, nothing left to write, and no activity for `grace`.
     bool quiet_for(Duration grace, TimePoint now) const noexcept;
     void wake_drain_waiter();
@@ -136,17 +141,15 @@ private:
     bool read_drained_ = false;  // the last recv returned less than asked: wait for an edge
     bool peer_closed_ = false;   // EPOLLRDHUP seen: the client sent FIN, a read will show the EOF
 
-    RequestHead head_;
-    std::vector<Header> headers_;
-    std::vector<Header> trailers_;
-    ChunkedDecoder chunked_;
+    // The request in progress (head, headers, decoder, Request): from the loop's pool while a
+    // request is read, answered or streamed; given back when the connection is idle again.
+    std::unique_ptr<Exchange> x_;
     std::size_t head_len_ = 0;
     std::size_t body_encoded_len_ = 0;
     bool sent_continue_ = false;
     bool head_moved_ = false;  // the buffer moved since head_ was parsed
     bool head_parsed_ = false;  // head_ holds the current request's head
 
-    Request req_;
     StopSource stop_;
     bool keep_alive_ = true;
     bool is_head_request_ = false;
@@ -157,7 +160,6 @@ private:
     Running running_ = Running::nothing;
     bool chunked_stream_ = false;
     bool stream_ends_on_shutdown_ = false;
-    StreamBody stream_fn_;
 
     // streamed request body: bytes after the head are handed to the handler by read()
     static constexpr std::size_t kStreamedBodyBuffer = 64 * 1024;

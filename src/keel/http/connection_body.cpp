@@ -24,7 +24,7 @@ Task<Result<std::string_view, Problem>> Connection::read() {
         if (body_done_) {
             co_return std::string_view{};
         }
-        if (head_.expect_continue && !sent_continue_) {
+        if (x_->head.expect_continue && !sent_continue_) {
             // The client waits for our go-ahead before sending the body (RFC 9110 §10.1.1).
             out_.append("HTTP/1.1 100 Continue\r\n\r\n");
             sent_continue_ = true;
@@ -33,7 +33,7 @@ Task<Result<std::string_view, Problem>> Connection::read() {
         }
         char* body = buf_.get() + start_ + head_len_;
         std::size_t avail = end_ - start_ - head_len_;
-        if (head_.body_kind == BodyKind::content_length) {
+        if (x_->head.body_kind == BodyKind::content_length) {
             if (body_left_ == 0) {
                 body_done_ = true;
                 co_return std::string_view{};
@@ -45,14 +45,14 @@ Task<Result<std::string_view, Problem>> Connection::read() {
                 co_return std::string_view(body, n);
             }
         } else {
-            ParseResult r = chunked_.decode(body, avail, &trailers_);
+            ParseResult r = x_->chunked.decode(body, avail, &x_->trailers);
             if (r.status == ParseStatus::error) {
                 co_return Problem{.status = status_for(r.error), .detail = std::string(describe(r.error))};
             }
-            std::size_t fresh = chunked_.decoded() - chunks_handed_;
+            std::size_t fresh = x_->chunked.decoded() - chunks_handed_;
             if (fresh > 0) {
                 std::string_view piece(body + chunks_handed_, fresh);
-                chunks_handed_ = chunked_.decoded();
+                chunks_handed_ = x_->chunked.decoded();
                 co_return piece;
             }
             if (r.status == ParseStatus::complete) {
@@ -86,7 +86,7 @@ void Connection::release_handed_body() {
         body_handed_ = 0;
     }
     if (chunks_handed_ > 0) {
-        std::size_t shrunk = chunked_.discard_decoded(body, end_ - start_ - head_len_);
+        std::size_t shrunk = x_->chunked.discard_decoded(body, end_ - start_ - head_len_);
         if (shrunk > 0) {
             end_ -= shrunk;
             chunks_handed_ = 0;
@@ -114,7 +114,7 @@ void Connection::end_streamed_body() {
         return;
     }
     release_handed_body();
-    if (head_.body_kind == BodyKind::content_length && body_left_ == 0) {
+    if (x_->head.body_kind == BodyKind::content_length && body_left_ == 0) {
         body_done_ = true;
     }
     if (!body_done_) {

@@ -19,8 +19,8 @@ namespace keel::http {
 Connection::Fill Connection::fill() {
     const ParserLimits& limits = worker_.options().limits;
     if (!buf_) {
-        cap_ = kInitialBuffer;
-        buf_.reset(new char[cap_]);
+        buf_ = worker_.take_buffer();
+        cap_ = kReadBufferSize;
     }
     if (end_ == cap_) {
         if (start_ > 0) {
@@ -29,17 +29,17 @@ Connection::Fill Connection::fill() {
             start_ = 0;
             head_moved_ = phase_ == Phase::body;
         }
-        if (phase_ == Phase::body && head_.body_kind == BodyKind::chunked) {
+        if (phase_ == Phase::body && x_->head.body_kind == BodyKind::chunked) {
             // Squeeze out the chunk framing already decoded so the buffer holds about the body.
             std::size_t body_start = start_ + head_len_;
-            std::size_t removed = chunked_.compact(buf_.get() + body_start, end_ - body_start);
+            std::size_t removed = x_->chunked.compact(buf_.get() + body_start, end_ - body_start);
             end_ -= removed;
         }
         if (end_ == cap_) {
             std::size_t limit = limits.max_header_bytes + 1024;
             if (phase_ == Phase::body) {
-                limit = head_len_ + (head_.body_kind == BodyKind::content_length
-                                         ? static_cast<std::size_t>(head_.content_length)
+                limit = head_len_ + (x_->head.body_kind == BodyKind::content_length
+                                         ? static_cast<std::size_t>(x_->head.content_length)
                                          : static_cast<std::size_t>(limits.max_body_bytes) + kChunkSlack);
             }
             if (cap_ >= limit) {

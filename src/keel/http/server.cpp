@@ -23,6 +23,8 @@ namespace keel::http {
 Server::Worker::Worker(Server& server, unsigned index)
     : server_(server), index_(index), loop_(server.workers_pool_) {
     update_date();
+    spare_exchanges_.reserve(kMaxSpare);  // give_back() never allocates
+    spare_buffers_.reserve(kMaxSpare);
 }
 
 Server::Worker::~Worker() {
@@ -112,6 +114,37 @@ Response Server::Worker::answer_problem(int status, std::string_view detail, std
     body.append(",\"request_id\":\"").append(id_view).append("\"}");
     answered(ServerAnswer{status, method, path, detail, id_view, remote.host(), loop_.now() - since});
     return r;
+}
+
+std::unique_ptr<Exchange> Server::Worker::take_exchange() {
+    if (spare_exchanges_.empty()) {
+        return std::make_unique<Exchange>(options().limits);
+    }
+    std::unique_ptr<Exchange> x = std::move(spare_exchanges_.back());
+    spare_exchanges_.pop_back();
+    return x;
+}
+
+void Server::Worker::give_back(std::unique_ptr<Exchange> x) noexcept {
+    if (spare_exchanges_.size() < kMaxSpare) {
+        x->reset();
+        spare_exchanges_.push_back(std::move(x));
+    }
+}
+
+std::unique_ptr<char[]> Server::Worker::take_buffer() {
+    if (spare_buffers_.empty()) {
+        return std::unique_ptr<char[]>(new char[kReadBufferSize]);
+    }
+    std::unique_ptr<char[]> b = std::move(spare_buffers_.back());
+    spare_buffers_.pop_back();
+    return b;
+}
+
+void Server::Worker::give_back(std::unique_ptr<char[]> buffer) noexcept {
+    if (spare_buffers_.size() < kMaxSpare) {
+        spare_buffers_.push_back(std::move(buffer));
+    }
 }
 
 void Server::Worker::add(Connection* c) noexcept {

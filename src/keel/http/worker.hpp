@@ -6,8 +6,11 @@
 #include <keel/http/server.hpp>
 #include <keel/net/socket.hpp>
 
+#include "exchange.hpp"
+
 #include <atomic>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -51,6 +54,12 @@ public:
     Response answer_problem(int status, std::string_view detail, std::string_view method, std::string_view path,
                             const net::Address& remote, TimePoint since) const;
 
+    // Per-loop pools: what a connection needs only while a request is in progress.
+    std::unique_ptr<Exchange> take_exchange();
+    void give_back(std::unique_ptr<Exchange> x) noexcept;
+    std::unique_ptr<char[]> take_buffer();  ///< kReadBufferSize bytes
+    void give_back(std::unique_ptr<char[]> buffer) noexcept;
+
     void add(Connection* c) noexcept;
     void remove(Connection* c) noexcept;
     void count_request() noexcept { requests_.fetch_add(1, std::memory_order_relaxed); }
@@ -81,6 +90,8 @@ public:
 
 private:
     static constexpr Duration kAcceptRetry = std::chrono::milliseconds(20);
+    // Spares kept per loop: enough for a burst of busy connections, bounded for idle times.
+    static constexpr std::size_t kMaxSpare = 256;
     static constexpr Duration kExhaustedLogInterval = std::chrono::seconds(10);
 
     void accept_all();
@@ -95,6 +106,8 @@ private:
     unsigned index_;
     Loop loop_;
     std::vector<net::Fd> listeners_;
+    std::vector<std::unique_ptr<Exchange>> spare_exchanges_;
+    std::vector<std::unique_ptr<char[]>> spare_buffers_;
     std::thread thread_;
     Connection* head_ = nullptr;  // intrusive list of live connections
     bool draining_ = false;

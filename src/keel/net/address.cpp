@@ -63,14 +63,14 @@ Result<Address> Address::parse(std::string_view host, std::uint16_t port) {
     if (h.empty() || h == "localhost") {
         h = "127.0.0.1";
     }
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&a.storage_);
+    sockaddr_in* v4 = &a.storage_.v4;
     if (::inet_pton(AF_INET, h.c_str(), &v4->sin_addr) == 1) {
         v4->sin_family = AF_INET;
         v4->sin_port = htons(port);
         a.len_ = sizeof(sockaddr_in);
         return a;
     }
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.storage_);
+    sockaddr_in6* v6 = &a.storage_.v6;
     if (::inet_pton(AF_INET6, h.c_str(), &v6->sin6_addr) == 1) {
         v6->sin6_family = AF_INET6;
         v6->sin6_port = htons(port);
@@ -82,7 +82,7 @@ Result<Address> Address::parse(std::string_view host, std::uint16_t port) {
 
 Address Address::from_sockaddr(const sockaddr* sa, socklen_t len) noexcept {
     Address a;
-    if (len > sizeof(a.storage_)) {
+    if (len > sizeof(a.storage_)) {  // not IPv4 or IPv6: only the family is kept meaningful
         len = sizeof(a.storage_);
     }
     std::memcpy(&a.storage_, sa, len);
@@ -91,20 +91,20 @@ Address Address::from_sockaddr(const sockaddr* sa, socklen_t len) noexcept {
 }
 
 std::uint16_t Address::port() const noexcept {
-    if (storage_.ss_family == AF_INET) {
-        return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
+    if (storage_.any.sa_family == AF_INET) {
+        return ntohs(storage_.v4.sin_port);
     }
-    if (storage_.ss_family == AF_INET6) {
-        return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
+    if (storage_.any.sa_family == AF_INET6) {
+        return ntohs(storage_.v6.sin6_port);
     }
     return 0;
 }
 
 std::string Address::host() const {
     char buf[INET6_ADDRSTRLEN] = {};
-    if (storage_.ss_family == AF_INET) {
+    if (storage_.any.sa_family == AF_INET) {
         // Formatted by hand: inet_ntop goes through sprintf, and access logs ask per request.
-        const auto* b = reinterpret_cast<const unsigned char*>(&reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr);
+        const auto* b = reinterpret_cast<const unsigned char*>(&storage_.v4.sin_addr);
         char* p = buf;
         for (int i = 0; i < 4; ++i) {
             unsigned v = b[i];
@@ -120,14 +120,14 @@ std::string Address::host() const {
             }
         }
         return std::string(buf, static_cast<std::size_t>(p - buf));
-    } else if (storage_.ss_family == AF_INET6) {
-        ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, buf, sizeof buf);
+    } else if (storage_.any.sa_family == AF_INET6) {
+        ::inet_ntop(AF_INET6, &storage_.v6.sin6_addr, buf, sizeof buf);
     }
     return buf;
 }
 
 std::string Address::to_string() const {
-    if (storage_.ss_family == AF_INET6) {
+    if (storage_.any.sa_family == AF_INET6) {
         return "[" + host() + "]:" + std::to_string(port());
     }
     return host() + ":" + std::to_string(port());

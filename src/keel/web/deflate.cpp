@@ -1,5 +1,7 @@
 #include "deflate.hpp"
 
+#include <algorithm>
+
 namespace keel::web::detail {
 namespace {
 
@@ -36,15 +38,16 @@ bool MessageDeflate::compress(std::string_view in, std::string& out) {
     std::size_t start = out.size();
     do {
         std::size_t at = out.size();
-        out.resize(at + in.size() / 2 + 64);
+        std::size_t room = in.size() / 2 + 64;
+        out.resize(at + room);
         z.next_out = reinterpret_cast<Bytef*>(out.data() + at);
-        z.avail_out = static_cast<uInt>(out.size() - at);
+        z.avail_out = static_cast<uInt>(room);
         int rc = deflate(&z, Z_SYNC_FLUSH);
         if (rc != Z_OK && rc != Z_BUF_ERROR) {
-            out.resize(start);
+            out.erase(start);
             return false;
         }
-        out.resize(out.size() - z.avail_out);
+        out.erase(at + (room - std::min<std::size_t>(z.avail_out, room)));  // keep what deflate wrote
     } while (z.avail_in > 0 || z.avail_out == 0);
     // A sync flush ends with 00 00 FF FF, which the receiver adds back (RFC 7692 §7.2.1).
     if (out.size() - start >= 4 && std::string_view(out).substr(out.size() - 4) == std::string_view("\0\0\xFF\xFF", 4)) {
