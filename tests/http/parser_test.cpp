@@ -155,7 +155,11 @@ INSTANTIATE_TEST_SUITE_P(
         AcceptCase{.name = "extension_method_is_a_token",
                    .request = "PURGE /x HTTP/1.1\r\nHost: h\r\n\r\n",
                    .method = "PURGE",
-                   .target = "/x"}),
+                   .target = "/x"},
+        AcceptCase{.name = "connect_in_authority_form",
+                   .request = "CONNECT h.example:443 HTTP/1.1\r\nHost: h.example:443\r\n\r\n",
+                   .method = "CONNECT",
+                   .target = "h.example:443"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(Parser, ValidHostsAreAccepted) {
@@ -274,6 +278,11 @@ INSTANTIATE_TEST_SUITE_P(
         RejectCase{"non_ascii_in_target", "GET /caf\xc3\xa9 HTTP/1.1\r\n" + kH + "\r\n", ParseError::bad_target},
         RejectCase{"fragment_in_target", "GET /a#b HTTP/1.1\r\n" + kH + "\r\n", ParseError::bad_target},
         RejectCase{"absolute_form_other_scheme", "GET ftp://h/a HTTP/1.1\r\n" + kH + "\r\n", ParseError::bad_target},
+        // CONNECT takes only authority-form (found by fuzz/http/parser_diff_fuzz: keel took any target)
+        RejectCase{"connect_absolute_form", "CONNECT `ttp://h/a HTTP/1.1\r\n" + kH + "\r\n", ParseError::bad_target},
+        RejectCase{"connect_origin_form", "CONNECT /a HTTP/1.1\r\n" + kH + "\r\n", ParseError::bad_target},
+        RejectCase{"connect_without_port", "CONNECT h.example HTTP/1.1\r\n" + kH + "\r\n", ParseError::bad_target},
+        RejectCase{"connect_ipv6_without_port", "CONNECT [::1] HTTP/1.1\r\n" + kH + "\r\n", ParseError::bad_target},
         RejectCase{"absolute_form_userinfo", "GET http://user@h/a HTTP/1.1\r\n" + kH + "\r\n", ParseError::bad_target},
         RejectCase{"absolute_form_empty_authority", "GET http:///a HTTP/1.1\r\n" + kH + "\r\n", ParseError::bad_target},
         RejectCase{"absolute_form_bad_authority_char", "GET http://h^x/a HTTP/1.1\r\n" + kH + "\r\n", ParseError::bad_target},

@@ -157,6 +157,13 @@ bool valid_host(std::string_view h) noexcept {
 
 namespace {
 
+/// authority-form (RFC 9112 §3.2.3): host ":" port, the port required; CONNECT's only form.
+bool authority_form(std::string_view target) noexcept {
+    std::size_t colon = target.rfind(':');
+    return colon != std::string_view::npos && colon + 1 < target.size() && target.back() != ']' &&
+           valid_host(target);
+}
+
 /// The authority of an absolute-form target ("http://a.example:8080/x?y" → "a.example:8080").
 std::string_view target_authority(std::string_view target) noexcept {
     std::size_t begin = target.find("://");
@@ -351,8 +358,10 @@ ParseResult parse_request_head(const char* data, std::size_t len, RequestHead& h
     head.target = {start, target_len};
     {
         char first = head.target[0];
-        bool ok = first == '/' || (head.target == "*" && head.method == "OPTIONS") || head.method == "CONNECT";
-        if (!ok) {
+        bool ok = first == '/' || (head.target == "*" && head.method == "OPTIONS");
+        if (head.method == "CONNECT") {
+            ok = authority_form(head.target);  // its only form (RFC 9112 §3.2.3)
+        } else if (!ok) {
             // absolute-form (RFC 9112 §3.2.2) for the schemes an origin server serves.
             std::string_view t = head.target;
             auto starts = [&](std::string_view prefix) { return t.size() > prefix.size() && iequals(t.substr(0, prefix.size()), prefix); };
