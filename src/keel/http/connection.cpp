@@ -28,6 +28,7 @@ Connection::~Connection() {
     }
     close_file();
     if (x_) {
+        x_->reset();  // closed mid-request, perhaps: request_done() did not clear it
         worker_.give_back(std::move(x_));
     }
     if (buf_ && cap_ == kReadBufferSize) {
@@ -645,7 +646,7 @@ void Connection::release_if_idle() noexcept {
         return;
     }
     if (x_) {
-        worker_.give_back(std::move(x_));
+        worker_.give_back(std::move(x_));  // request_done() already cleared it
     }
     if (buf_) {
         if (cap_ == kReadBufferSize) {

@@ -127,7 +127,6 @@ std::unique_ptr<Exchange> Server::Worker::take_exchange() {
 
 void Server::Worker::give_back(std::unique_ptr<Exchange> x) noexcept {
     if (spare_exchanges_.size() < kMaxSpare) {
-        x->reset();
         spare_exchanges_.push_back(std::move(x));
     }
 }

@@ -56,7 +56,7 @@ public:
 
     // Per-loop pools: what a connection needs only while a request is in progress.
     std::unique_ptr<Exchange> take_exchange();
-    void give_back(std::unique_ptr<Exchange> x) noexcept;
+    void give_back(std::unique_ptr<Exchange> x) noexcept;  ///< `x` cleared (Exchange::reset)
     std::unique_ptr<char[]> take_buffer();  ///< kReadBufferSize bytes
     void give_back(std::unique_ptr<char[]> buffer) noexcept;
 
