@@ -49,11 +49,23 @@ function(keel_module name)
   install(EXPORT keel-${name}-targets NAMESPACE keel:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/keel)
 endfunction()
 
-# keel_test(NAME SOURCES ... DEPS ...): a GoogleTest binary registered with CTest.
+# keel_test(NAME SOURCES ... DEPS ... [BOTH_IO]): a GoogleTest binary registered with CTest.
+# BOTH_IO: it runs servers, so its tests run on each loop back-end: once on epoll, and again
+# with KEEL_IO=io_uring (ServerOptions' default, inherited by the processes they start) under
+# names ending in @io_uring.
 function(keel_test name)
-  cmake_parse_arguments(T "" "" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(T "BOTH_IO" "" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_DEPS} GTest::gtest GTest::gtest_main)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests ${PROJECT_SOURCE_DIR}/src)
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES ENVIRONMENT "KEEL_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+  if(NOT T_BOTH_IO)
+    gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES ENVIRONMENT "KEEL_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+    return()
+  endif()
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
+                       PROPERTIES ENVIRONMENT "KEEL_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+                                  ENVIRONMENT_MODIFICATION "KEEL_IO=set:epoll")
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 TEST_SUFFIX "@io_uring"
+                       PROPERTIES ENVIRONMENT "KEEL_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+                                  ENVIRONMENT_MODIFICATION "KEEL_IO=set:io_uring")
 endfunction()

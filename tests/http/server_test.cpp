@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <future>
 #include <thread>
 #include <vector>
@@ -572,6 +574,33 @@ TEST_F(ServerTest, ForcedStopCancelsStragglers) {
 }
 
 // ---------------------------------------------------------------------------- many threads
+
+// The loops run on the back-end the options name (by default KEEL_IO, which ctest sets to each
+// back-end in turn): an io_uring instance per loop thread, or none.
+TEST_F(ServerTest, LoopsRunOnTheBackEndTheOptionsName) {
+    auto rings_open = [] {
+        int n = 0;
+        for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+            std::error_code ec;
+            if (std::filesystem::read_symlink(e.path(), ec).string() == "anon_inode:[io_uring]") {
+                ++n;
+            }
+        }
+        return n;
+    };
+    auto o = options();
+    if (const char* env = std::getenv("KEEL_IO")) {
+        EXPECT_EQ(keel::to_string(o.io), env);
+    }
+    o.threads = 2;
+    int before = rings_open();
+    TestServer srv(keel::test::make_test_handler(seen), o);
+    RawClient c(srv.port());
+    auto r = c.exchange(get("/hello"));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(rings_open() - before, o.io == keel::IoBackend::io_uring ? 2 : 0);
+}
 
 TEST_F(ServerTest, ManyClientsOnSeveralLoops) {
     auto o = options();

@@ -1,11 +1,12 @@
 #pragma once
-/// keel::Loop: one epoll event loop per thread (edge-triggered). Owns timers, deferred
-/// callbacks and a cross-thread post queue (MPSC + eventfd). Everything a connection does
-/// happens on its loop's thread, so the request path takes no lock.
+/// keel::Loop: one event loop per thread, on epoll (edge-triggered) or on io_uring (IoRing).
+/// Owns timers, deferred callbacks and a cross-thread post queue (MPSC + eventfd). Everything a
+/// connection does happens on its loop's thread, so the request path takes no lock.
 ///
 /// Thread rules: post() and stop() may be called from any thread; everything else only from
 /// the thread running run().
 
+#include <keel/core/io_ring.hpp>
 #include <keel/core/mpsc_queue.hpp>
 #include <keel/core/result.hpp>
 
@@ -13,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <unordered_map>
 #include <vector>
 
@@ -36,8 +38,9 @@ using TimerId = std::uint64_t;
 
 class Loop {
 public:
-    /// `workers` is where keel::offload(fn) sends work from this loop (may be null).
-    explicit Loop(WorkerPool* workers = nullptr);
+    /// `workers` is where keel::offload(fn) sends work from this loop (may be null). `backend`
+    /// io_uring throws std::runtime_error when the kernel cannot provide it.
+    explicit Loop(WorkerPool* workers = nullptr, IoBackend backend = IoBackend::epoll);
     ~Loop();
     Loop(const Loop&) = delete;
     Loop& operator=(const Loop&) = delete;
@@ -75,6 +78,8 @@ public:
     /// Time at the start of the current iteration (cheap; refreshed after every epoll_wait).
     TimePoint now() const noexcept { return now_; }
     WorkerPool* workers() const noexcept { return workers_; }
+    /// The io_uring back-end's ring, for completion-based socket I/O; null on epoll.
+    IoRing* ring() const noexcept { return ring_.get(); }
     /// How late the most recent timer fired (loop lag), for metrics.
     Duration last_timer_lag() const noexcept { return last_lag_; }
 
@@ -87,12 +92,20 @@ private:
         TimerId id = {};
         bool operator>(const TimerEntry& o) const noexcept { return when > o.when || (when == o.when && id > o.id); }
     };
+    // The eventfd's watcher on io_uring (epoll tags it instead).
+    struct Wake final : IoWatcher {
+        Loop* loop;
+        explicit Wake(Loop* l) : loop(l) {}
+        void on_io(std::uint32_t) override { loop->drain_posted(); }
+    };
     void drain_posted();
     void run_deferred();
     void run_timers();
     int next_timeout_ms() const;
 
     int epoll_fd_ = -1;
+    std::unique_ptr<IoRing> ring_;
+    Wake wake_{this};
     int event_fd_ = -1;
     WorkerPool* workers_;
     std::atomic<bool> stop_{false};

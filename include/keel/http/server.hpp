@@ -89,6 +89,8 @@ private:
     friend class Worker;
     void on_worker_drained();
     Result<void> start_on_inherited(unsigned threads);
+    /// A loop thread's state; an error when its Loop cannot be made (io_uring unavailable).
+    Result<std::unique_ptr<Worker>> new_worker(unsigned index);
 
     ServerOptions options_;
     Handler handler_;

@@ -47,6 +47,11 @@ struct ServerOptions {
     std::uint16_t port = 8080;  ///< 0 picks a free port (see Server::port())
     unsigned threads = 0;       ///< loop threads; 0 = hardware threads
     int backlog = 4096;
+    /// The loops' I/O back-end. io_uring (Linux 5.19+): multishot accept and recv into
+    /// provided buffers, sends submitted in one batch per loop iteration; TLS connections and
+    /// everything else on the loop use its poll emulation. Defaults to epoll, or to what the
+    /// environment variable KEEL_IO names ("epoll" / "io_uring").
+    IoBackend io = default_io_backend();
     /// Sockets already listening, handed over by the process that started this one (systemd
     /// socket activation: $LISTEN_FDS). Set: the server accepts on these and binds nothing
     /// (host and port are ignored); every loop thread accepts on each of them. The server

@@ -31,6 +31,8 @@ void define_standard_keys(config::Config& c) {
     c.define_int("server.port", 8080, 0, 65535, "TCP port to listen on (0 = any free port)");
     c.define_int("server.threads", 0, 0, 1024, "event-loop threads (0 = one per hardware thread)");
     c.define_int("server.backlog", 4096, 1, 65535, "listen backlog per loop thread");
+    c.define_string("server.io", std::string(to_string(default_io_backend())),
+                    "event-loop I/O back-end (io_uring: Linux 5.19+; default epoll, or $KEEL_IO)", {"epoll", "io_uring"});
     c.define_bytes("server.max_header_bytes", 16 * 1024, 256, 1 << 20, "max request line + headers (431)");
     c.define_bytes("server.max_uri_bytes", 8 * 1024, 64, 1 << 20, "max request-target length (414)");
     c.define_int("server.max_headers", 100, 1, 10000, "max header fields per request (431)");
@@ -221,6 +223,7 @@ http::ServerOptions App::server_options() const {
     o.port = config_.get_int<std::uint16_t>("server.port");
     o.threads = config_.get_int<unsigned>("server.threads");
     o.backlog = config_.get_int<int>("server.backlog");
+    o.io = parse_io_backend(config_.get_string("server.io")).value_or(IoBackend::epoll);
     o.limits.max_header_bytes = config_.get_bytes("server.max_header_bytes");
     o.limits.max_uri_bytes = config_.get_bytes("server.max_uri_bytes");
     o.limits.max_headers = config_.get_int<std::size_t>("server.max_headers");
@@ -468,6 +471,7 @@ int App::run() {
                                 {"addr", so.host + ":" + std::to_string(server.port())},
                                 {"inherited_sockets", so.listen_fds.size()},
                                 {"tls", tls_ != nullptr},
+                                {"io", std::string(to_string(so.io))},
                                 {"threads", so.threads ? so.threads : std::thread::hardware_concurrency()}});
     // Under systemd (Type=notify): started means serving.
     detail::systemd_notify("READY=1\nSTATUS=listening on " + so.host + ":" + std::to_string(server.port()) +

@@ -19,10 +19,24 @@ thread_local Loop* t_current = nullptr;
 char g_wake_tag;
 }  // namespace
 
-Loop::Loop(WorkerPool* workers) : workers_(workers), now_(Clock::now()) {
-    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+Loop::Loop(WorkerPool* workers, IoBackend backend) : workers_(workers), now_(Clock::now()) {
     event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (epoll_fd_ < 0 || event_fd_ < 0) {
+    if (event_fd_ < 0) {
+        throw std::runtime_error(std::string("keel: cannot create event loop: ") + std::strerror(errno));
+    }
+    if (backend == IoBackend::io_uring) {
+        try {
+            ring_ = std::make_unique<IoRing>();
+        } catch (...) {
+            ::close(event_fd_);
+            throw;
+        }
+        ring_->watch(event_fd_, EPOLLIN, &wake_);
+        return;
+    }
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd_ < 0) {
+        ::close(event_fd_);
         throw std::runtime_error(std::string("keel: cannot create event loop: ") + std::strerror(errno));
     }
     epoll_event ev{};
@@ -35,8 +49,11 @@ Loop::~Loop() {
     while (Posted* p = posted_.pop()) {
         delete p;
     }
+    ring_.reset();
     ::close(event_fd_);
-    ::close(epoll_fd_);
+    if (epoll_fd_ >= 0) {
+        ::close(epoll_fd_);
+    }
 }
 
 Loop* Loop::current() noexcept { return t_current; }
@@ -90,6 +107,10 @@ bool Loop::cancel(TimerId id) noexcept {
 }
 
 Result<void> Loop::watch(int fd, std::uint32_t epoll_events, IoWatcher* watcher) {
+    if (ring_) {
+        ring_->watch(fd, epoll_events, watcher);
+        return {};
+    }
     epoll_event ev{};
     ev.events = epoll_events | EPOLLET;
     ev.data.ptr = watcher;
@@ -100,6 +121,10 @@ Result<void> Loop::watch(int fd, std::uint32_t epoll_events, IoWatcher* watcher)
 }
 
 Result<void> Loop::modify(int fd, std::uint32_t epoll_events, IoWatcher* watcher) {
+    if (ring_) {
+        ring_->watch(fd, epoll_events, watcher);
+        return {};
+    }
     epoll_event ev{};
     ev.events = epoll_events | EPOLLET;
     ev.data.ptr = watcher;
@@ -109,7 +134,13 @@ Result<void> Loop::modify(int fd, std::uint32_t epoll_events, IoWatcher* watcher
     return {};
 }
 
-void Loop::unwatch(int fd) noexcept { ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr); }
+void Loop::unwatch(int fd) noexcept {
+    if (ring_) {
+        ring_->unwatch(fd);
+        return;
+    }
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+}
 
 void Loop::drain_posted() {
     std::uint64_t count;
@@ -186,7 +217,14 @@ void Loop::run() {
     running_.store(true, std::memory_order_release);
     constexpr int kMaxEvents = 256;
     epoll_event events[kMaxEvents];
-    while (!stop_.load(std::memory_order_acquire)) {
+    while (ring_ && !stop_.load(std::memory_order_acquire)) {
+        run_deferred();
+        ring_->wait(next_timeout_ms());  // also submits what the last iteration queued
+        now_ = Clock::now();
+        ring_->dispatch();
+        run_timers();
+    }
+    while (!ring_ && !stop_.load(std::memory_order_acquire)) {
         run_deferred();
         int n = ::epoll_wait(epoll_fd_, events, kMaxEvents, next_timeout_ms());
         now_ = Clock::now();
@@ -206,6 +244,9 @@ void Loop::run() {
     // Work posted before stop() still runs (e.g. coroutine resumptions during shutdown).
     drain_posted();
     run_deferred();
+    if (ring_) {
+        ring_->submit();  // e.g. the cancels of connections closed just now: their sockets go
+    }
     stop_.store(false, std::memory_order_release);
     running_.store(false, std::memory_order_release);
     t_current = previous;

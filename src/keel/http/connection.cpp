@@ -23,8 +23,14 @@ Connection::Connection(Server::Worker& worker, int fd, const net::Address& remot
 
 Connection::~Connection() {
     if (fd_ >= 0) {
-        worker_.loop().unwatch(fd_);
+        if (!ring_) {
+            worker_.loop().unwatch(fd_);
+        }
         ::close(fd_);
+    }
+    if (ring_) {
+        ring_->drop(inbox_);
+        ring_->forget(this);
     }
     close_file();
     if (x_) {
@@ -59,7 +65,7 @@ void Connection::on_io(std::uint32_t events) {
             (void)worker_.loop().modify(fd_, EPOLLIN | EPOLLRDHUP, this);
         }
     }
-    if ((events & EPOLLOUT) && pending_out() > 0) {
+    if ((events & EPOLLOUT) && (pending_out() > 0 || write_blocked_since_ != TimePoint{})) {
         flush();
         wake_drain_waiter();
         if (phase_ == Phase::closed) {
@@ -367,7 +373,14 @@ void Connection::on_handler_done(std::optional<Response> r, std::exception_ptr e
         return;
     }
     if (answered || phase_ == Phase::lingering) {
-        return;  // the client already got a 503; this late answer is dropped
+        // The client already got a 503; this late answer is dropped. If the 503 is still on its
+        // way (a slow reader, or an io_uring send not yet complete), the connection lingers once
+        // it is out.
+        if (answered && phase_ == Phase::handler) {
+            phase_ = Phase::head;
+            flush();
+        }
+        return;
     }
     phase_ = Phase::head;
     if (e) {
@@ -506,7 +519,24 @@ void Connection::close() {
     if (running_ != Running::nothing) {
         stop_.request_stop();
     }
-    worker_.loop().unwatch(fd_);
+    if (ring_) {
+        // The kernel holds the socket until these end; the connection waits for them too.
+        if (recv_armed_) {
+            ring_->cancel(this, RingOp::recv);
+        }
+        if (send_in_flight_) {
+            ring_->cancel(this, RingOp::send);
+        }
+        if (poll_out_armed_) {
+            ring_->cancel(this, RingOp::poll);
+        }
+        if (ring_->forget(this)) {
+            --ring_ops_;  // it waited for a buffer: there is no recv to cancel
+        }
+        ring_->drop(inbox_);
+    } else {
+        worker_.loop().unwatch(fd_);
+    }
     ::close(fd_);
     fd_ = -1;
     close_file();
@@ -526,7 +556,14 @@ void Connection::destroy_later() {
         return;
     }
     destroy_scheduled_ = true;
-    worker_.loop().defer([this] { delete this; });
+    delete_when_done();
+}
+
+void Connection::delete_when_done() {
+    if (destroy_scheduled_ && ring_ops_ == 0 && !delete_queued_) {
+        delete_queued_ = true;  // else the last completion does it (on_complete)
+        worker_.loop().defer([this] { delete this; });
+    }
 }
 
 void Connection::on_tick(TimePoint now) {

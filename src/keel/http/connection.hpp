@@ -3,6 +3,9 @@
 // timeouts. Lives on its worker's loop thread only. The buffers and the request state are
 // taken from the loop's pools when bytes arrive and given back when the connection goes idle. A connection that turns out to speak HTTP/2
 // (ALPN "h2", or the h2c preface) hands its requests to an H2Session and keeps the socket side.
+// On an io_uring loop a plain-TCP connection is fed by completions (multishot recv into the
+// ring's buffers, sends submitted with the loop's next wait); everything above fill() and
+// flush() is the same on both back-ends.
 
 #include <keel/core/stop_token.hpp>
 #include <keel/http/body_stream.hpp>
@@ -25,13 +28,16 @@
 
 namespace keel::http {
 
-class Connection final : public IoWatcher, public BodyWriter, public BodyStream {
+class Connection final : public IoWatcher, public Completion, public BodyWriter, public BodyStream {
 public:
     /// `tls` set: the connection speaks TLS through it (ServerOptions::tls made it).
     Connection(Server::Worker& worker, int fd, const net::Address& remote, std::unique_ptr<SecureChannel> tls);
     ~Connection() override;
 
     void on_io(std::uint32_t events) override;
+    /// io_uring: the worker calls this instead of Loop::watch; bytes then come by completions.
+    void start_ring();
+    void on_complete(RingOp op, int result, std::uint32_t flags) override;
     /// Called by the worker's sweep; enforces every timeout.
     void on_tick(TimePoint now);
     /// Graceful shutdown: busy → close after the current response; idle → close once nothing
@@ -65,6 +71,9 @@ private:
     static constexpr std::size_t kMaxLingerBytes = 1024 * 1024;
     // Slack for chunk framing of the part of a chunked body not yet decoded.
     static constexpr std::size_t kChunkSlack = 64 * 1024;
+    // io_uring: ring buffers a connection may hold unread before its recv is cancelled (the
+    // rest waits in the socket, so a client that sends faster than it is answered is slowed).
+    static constexpr unsigned kMaxHeldBuffers = 4;
 
     enum class Phase : std::uint8_t { head, body, handler, stream, h2, upgraded, lingering, closed };
     enum class Protocol : std::uint8_t { undecided, http1, http2 };
@@ -102,7 +111,14 @@ private:
     // One read (TLS or plain) into buf_[end_, end_ + space); n bytes on Fill::data.
     Fill receive_into_buffer(std::size_t space, std::size_t& n);
     Fill fill_tls(std::size_t space, std::size_t& n);
+    // One plain read: recv(2), or on io_uring from the inbox (arming the recv when it is empty).
+    ssize_t receive_raw(char* dst, std::size_t n);
+    void arm_recv();
+    void on_received(int result, std::uint32_t flags, bool more);
+    void on_sent(int result);
     ssize_t send_some();
+    // io_uring: submits the output (moved to the exchange's wire) unless a send is in flight.
+    ssize_t ring_send();
     // The file body after out_: sendfile on plain TCP; over TLS, refill_from_file() reads a
     // piece into out_ instead.
     ssize_t send_file_some();
@@ -114,7 +130,9 @@ private:
     void close();
     void start_lingering();
     void destroy_later();
-    std::size_t pending_out() const noexcept { return out_.size() - out_sent_ + file_left_; }
+    void delete_when_done();
+    std::size_t wire_pending() const noexcept { return x_ ? x_->wire.size() - x_->wire_sent : 0; }
+    std::size_t pending_out() const noexcept { return out_.size() - out_sent_ + wire_pending() + file_left_; }
     /// Between requests with nothing buffered either way: the exchange, the read buffer and the
     /// output buffer go back to the loop's pools (an idle connection holds only itself).
     void release_if_idle() noexcept;
@@ -140,6 +158,17 @@ private:
     std::size_t lf_scanned_ = 0;  // bytes after start_ already searched for a new line
     bool read_drained_ = false;  // the last recv returned less than asked: wait for an edge
     bool peer_closed_ = false;   // EPOLLRDHUP seen: the client sent FIN, a read will show the EOF
+
+    // io_uring only (ring_ set): received bytes wait in ring buffers (inbox_); the connection
+    // outlives the operations it has in flight (ring_ops_).
+    IoRing* ring_ = nullptr;
+    RingInbox inbox_;
+    std::uint8_t ring_ops_ = 0;
+    bool recv_armed_ = false;
+    bool recv_ended_ = false;   // the client's FIN
+    bool recv_failed_ = false;  // a reset
+    bool send_in_flight_ = false;
+    bool poll_out_armed_ = false;  // a file body waits for room in the socket
 
     // The request in progress (head, headers, decoder, Request): from the loop's pool while a
     // request is read, answered or streamed; given back when the connection is idle again.
@@ -193,6 +222,7 @@ private:
     enum class Drive : std::uint8_t { idle, driving, again };
     Drive drive_ = Drive::idle;
     bool destroy_scheduled_ = false;
+    bool delete_queued_ = false;
     TimePoint request_start_;
     TimePoint last_activity_;
     TimePoint handler_start_;

@@ -1,9 +1,11 @@
 // Connection's socket side: filling the read buffer (growing it within the limits), sending
-// the output buffer and file bodies (EPOLLOUT only while blocked), the lingering close, and the BodyWriter of
-// streamed responses. The request state machine is in connection.cpp.
+// the output buffer and file bodies (EPOLLOUT only while blocked), the lingering close, the
+// io_uring completions, and the BodyWriter of streamed responses. The request state machine is
+// in connection.cpp.
 #include "connection.hpp"
 #include "drain_awaiter.hpp"
 
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -63,8 +65,9 @@ Connection::Fill Connection::fill() {
     worker_.count_in(n);
     // With edge-triggered epoll a short read means the socket is empty now: reading again would
     // only return EAGAIN (one syscall per request saved). TLS may hold decrypted bytes the
-    // socket no longer shows: read until it wants more.
-    read_drained_ = !tls_ && n < space;
+    // socket no longer shows: read until it wants more. On io_uring the next completion is the
+    // edge, as long as a recv is armed to bring it.
+    read_drained_ = !tls_ && n < space && (!ring_ || recv_armed_);
     last_activity_ = worker_.loop().now();
     if (was_empty && phase_ == Phase::head) {
         request_start_ = last_activity_;
@@ -76,20 +79,158 @@ Connection::Fill Connection::receive_into_buffer(std::size_t space, std::size_t&
     if (tls_) {
         return fill_tls(space, n);
     }
-    for (;;) {
-        ssize_t got = ::recv(fd_, buf_.get() + end_, space, 0);
-        if (got > 0) {
-            n = static_cast<std::size_t>(got);
-            return Fill::data;
-        }
-        if (got == 0) {
-            return Fill::eof;
-        }
-        if (errno == EINTR) {
-            continue;
-        }
-        return errno == EAGAIN || errno == EWOULDBLOCK ? Fill::again : Fill::error;
+    ssize_t got = receive_raw(buf_.get() + end_, space);
+    if (got > 0) {
+        n = static_cast<std::size_t>(got);
+        return Fill::data;
     }
+    if (got == 0) {
+        return Fill::eof;
+    }
+    return errno == EAGAIN || errno == EWOULDBLOCK ? Fill::again : Fill::error;
+}
+
+ssize_t Connection::receive_raw(char* dst, std::size_t n) {
+    if (!ring_) {
+        for (;;) {
+            ssize_t got = ::recv(fd_, dst, n, 0);
+            if (got >= 0 || errno != EINTR) {
+                return got;
+            }
+        }
+    }
+    if (std::size_t got = ring_->take(inbox_, dst, n); got > 0) {
+        return static_cast<ssize_t>(got);
+    }
+    if (recv_ended_) {
+        return 0;
+    }
+    if (recv_failed_) {
+        errno = ECONNRESET;
+        return -1;
+    }
+    if (!recv_armed_ && fd_ >= 0) {
+        arm_recv();  // it was cancelled while the inbox was full
+    }
+    errno = EAGAIN;
+    return -1;
+}
+
+// ---------------------------------------------------------------------------- io_uring
+
+void Connection::start_ring() {
+    ring_ = worker_.loop().ring();
+    arm_recv();
+}
+
+void Connection::arm_recv() {
+    ring_->recv(fd_, this);
+    recv_armed_ = true;
+    ++ring_ops_;
+}
+
+void Connection::on_complete(RingOp op, int result, std::uint32_t flags) {
+    bool more = IoRing::more(flags);
+    if (!more) {
+        --ring_ops_;
+    }
+    switch (op) {
+        case RingOp::recv:
+            on_received(result, flags, more);
+            break;
+        case RingOp::send:
+            on_sent(result);
+            break;
+        case RingOp::poll:
+            poll_out_armed_ = false;
+            on_io(result > 0 ? static_cast<std::uint32_t>(result) : EPOLLERR);
+            break;
+        case RingOp::accept:
+            break;
+    }
+    if (!more) {
+        delete_when_done();  // a closed connection goes once the kernel is done with it
+    }
+}
+
+void Connection::on_received(int result, std::uint32_t flags, bool more) {
+    if (!more) {
+        recv_armed_ = false;
+    }
+    if (result > 0) {
+        ring_->hold(inbox_, flags, static_cast<std::size_t>(result));
+        if (phase_ == Phase::closed) {
+            ring_->drop(inbox_);
+            return;
+        }
+        if (more && ring_->held(inbox_) >= kMaxHeldBuffers) {
+            ring_->cancel(this, RingOp::recv);  // fill() arms it again once the inbox is read
+        }
+        on_io(EPOLLIN);
+        return;
+    }
+    if (result == -ENOBUFS) {
+        // Every buffer is held by some connection: the bytes wait in the socket until one is
+        // given back.
+        ring_->recv_when_buffers_return(fd_, this);
+        recv_armed_ = true;
+        ++ring_ops_;
+        return;
+    }
+    if (result == 0) {
+        recv_ended_ = true;
+        on_io(EPOLLIN | EPOLLRDHUP);
+    } else if (result == -ECANCELED) {
+        on_io(EPOLLIN);  // our cancel: what the inbox holds (and a new recv) is fill()'s
+    } else {
+        recv_failed_ = true;
+        on_io(EPOLLERR);
+    }
+}
+
+void Connection::on_sent(int result) {
+    send_in_flight_ = false;
+    if (result < 0) {
+        if (phase_ != Phase::closed) {
+            stop_.request_stop();  // EPIPE / ECONNRESET: the client is gone
+            close();
+        }
+        return;
+    }
+    std::string& wire = x_->wire;
+    x_->wire_sent += static_cast<std::size_t>(result);
+    worker_.count_out(static_cast<std::size_t>(result));
+    if (x_->wire_sent == wire.size()) {
+        if (wire.capacity() > 1024 * 1024) {
+            std::string().swap(wire);
+        }
+        wire.clear();
+        x_->wire_sent = 0;
+    }
+    on_io(EPOLLOUT);  // the rest of the output, the next response, or the lingering close
+}
+
+ssize_t Connection::ring_send() {
+    if (send_in_flight_) {
+        return 0;  // its completion sends the rest
+    }
+    if (fd_ < 0) {
+        return -1;
+    }
+    if (!x_) {
+        x_ = worker_.take_exchange();
+    }
+    std::string& wire = x_->wire;
+    if (x_->wire_sent == wire.size()) {
+        wire.clear();
+        x_->wire_sent = 0;
+        wire.swap(out_);  // out_ keeps the old wire's room for what comes next
+        out_sent_ = 0;
+    }
+    ring_->send(fd_, wire.data() + x_->wire_sent, wire.size() - x_->wire_sent, this);
+    send_in_flight_ = true;
+    ++ring_ops_;
+    return 0;
 }
 
 Connection::Fill Connection::fill_tls(std::size_t space, std::size_t& n) {
@@ -139,6 +280,9 @@ ssize_t Connection::send_some() {
             case SecureChannel::Status::error:
                 return -1;
         }
+    }
+    if (ring_) {
+        return ring_send();
     }
     for (;;) {
         ssize_t n = ::send(fd_, out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
@@ -197,7 +341,7 @@ void Connection::close_file() noexcept {
 
 bool Connection::flush() {
     while (pending_out() > 0) {
-        bool from_file = out_sent_ == out_.size();
+        bool from_file = out_sent_ == out_.size() && wire_pending() == 0;
         if (from_file && tls_) {
             if (!refill_from_file()) {
                 close();
@@ -223,7 +367,15 @@ bool Connection::flush() {
             if (write_blocked_since_ == TimePoint{}) {
                 write_blocked_since_ = worker_.loop().now();
                 // Ask for EPOLLOUT only now: watching it all the time wakes the loop on every ACK.
-                (void)worker_.loop().modify(fd_, EPOLLIN | EPOLLRDHUP | EPOLLOUT, this);
+                // (io_uring: the send's completion is the wake-up.)
+                if (!ring_) {
+                    (void)worker_.loop().modify(fd_, EPOLLIN | EPOLLRDHUP | EPOLLOUT, this);
+                }
+            }
+            if (ring_ && from_file && !poll_out_armed_) {
+                ring_->poll(fd_, POLLOUT, this);  // sendfile found the socket full
+                poll_out_armed_ = true;
+                ++ring_ops_;
             }
             return false;
         }
@@ -233,7 +385,9 @@ bool Connection::flush() {
     }
     if (write_blocked_since_ != TimePoint{}) {
         write_blocked_since_ = {};
-        (void)worker_.loop().modify(fd_, EPOLLIN | EPOLLRDHUP, this);
+        if (!ring_) {
+            (void)worker_.loop().modify(fd_, EPOLLIN | EPOLLRDHUP, this);
+        }
     }
     if (out_.capacity() > 1024 * 1024) {
         std::string().swap(out_);  // do not keep a huge buffer per idle connection
@@ -259,16 +413,13 @@ void Connection::start_lingering() {
     }
     char sink[4096];
     for (;;) {
-        ssize_t n = ::recv(fd_, sink, sizeof sink, 0);
+        ssize_t n = receive_raw(sink, sizeof sink);
         if (n > 0) {
             lingered_bytes_ += static_cast<std::size_t>(n);
             if (lingered_bytes_ > kMaxLingerBytes) {
                 close();
                 return;
             }
-            continue;
-        }
-        if (n < 0 && errno == EINTR) {
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {

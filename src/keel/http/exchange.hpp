@@ -32,6 +32,8 @@ struct Exchange {
         req.reset();
         trailers.clear();
         stream_fn = {};
+        wire.clear();  // a connection closed mid-send
+        wire_sent = 0;
     }
 
     RequestHead head;
@@ -40,6 +42,10 @@ struct Exchange {
     ChunkedDecoder chunked;
     Request req;
     StreamBody stream_fn;
+    // io_uring: the output the kernel is sending (it must not move until the send completes;
+    // the connection's out_ keeps growing meanwhile). Empty whenever the connection is idle.
+    std::string wire;
+    std::size_t wire_sent = 0;
 };
 
 }  // namespace keel::http

@@ -12,16 +12,18 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <stdexcept>
 
 namespace keel::http {
 
 // ---------------------------------------------------------------------------- Worker
 
 Server::Worker::Worker(Server& server, unsigned index)
-    : server_(server), index_(index), loop_(server.workers_pool_) {
+    : server_(server), index_(index), loop_(server.workers_pool_, server.options_.io) {
     update_date();
     spare_exchanges_.reserve(kMaxSpare);  // give_back() never allocates
     spare_buffers_.reserve(kMaxSpare);
@@ -50,9 +52,14 @@ Result<void> Server::Worker::adopt(int fd) {
 void Server::Worker::start_thread() {
     thread_ = std::thread([this] {
         for (const net::Fd& l : listeners_) {
-            if (auto r = loop_.watch(l.get(), EPOLLIN, this); !r) {
+            if (loop_.ring()) {
+                ring_listeners_.push_back(std::make_unique<RingListener>(this, l.get()));
+            } else if (auto r = loop_.watch(l.get(), EPOLLIN, this); !r) {
                 emit(ServerEvent::Level::error, "cannot watch listener", r.error().message());
             }
+        }
+        if (loop_.ring()) {
+            accept_all();
         }
         loop_.run_every(std::chrono::milliseconds(100), [this] { tick(); });
         loop_.run();
@@ -175,6 +182,15 @@ void Server::Worker::on_io(std::uint32_t) { accept_all(); }
 // Edge-triggered: any listener's edge drains them all (an inherited socket is shared with the
 // other loops, so another may have taken its connections first: that is EAGAIN here).
 void Server::Worker::accept_all() {
+    if (loop_.ring()) {
+        for (auto& l : ring_listeners_) {
+            if (!l->armed && !draining_) {
+                loop_.ring()->accept(l->fd, l.get());
+                l->armed = true;
+            }
+        }
+        return;
+    }
     for (std::size_t i = 0; i < listeners_.size(); ++i) {
         accept_from(listeners_[i].get());
     }
@@ -194,23 +210,59 @@ void Server::Worker::accept_from(int listener) {
             }
             return;  // EAGAIN: the next connection brings a new edge
         }
-        accepted_.fetch_add(1, std::memory_order_relaxed);
-        net::set_nodelay(fd);
-        std::unique_ptr<SecureChannel> tls;
-        if (options().tls) {
-            tls = options().tls->accept(fd);
-            if (!tls) {
-                ::close(fd);
-                emit(ServerEvent::Level::error, "cannot start a TLS connection", "");
-                continue;
-            }
+        serve(fd, net::Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len));
+    }
+}
+
+void Server::Worker::RingListener::on_complete(RingOp, int result, std::uint32_t flags) {
+    Worker& w = *worker;
+    if (!IoRing::more(flags)) {
+        armed = false;
+        // Draining: connections the kernel accepted before the cancel came first and are
+        // answered (with Connection: close); only after this last completion is the loop done.
+        w.loop_.defer([&w] { w.check_drained(); });
+    }
+    if (result >= 0) {
+        sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        ::getpeername(result, reinterpret_cast<sockaddr*>(&ss), &len);
+        w.serve(result, net::Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len));
+        return;
+    }
+    if (result == -EMFILE || result == -ENFILE || result == -ENOBUFS || result == -ENOMEM) {
+        if (armed) {
+            w.loop_.ring()->cancel(this, RingOp::accept);  // paused: pause_accepting re-arms it
         }
-        auto* c = new Connection(*this, fd, net::Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len),
-                                 std::move(tls));
-        if (auto r = loop_.watch(fd, EPOLLIN | EPOLLRDHUP, c); !r) {  // EPOLLOUT only while a write is blocked
-            emit(ServerEvent::Level::error, "cannot watch connection", r.error().message());
-            c->force_close();
+        w.pause_accepting(-result);
+        return;
+    }
+    if (!armed && result != -ECANCELED && !w.draining_) {
+        w.loop_.defer([&w] { w.accept_all(); });  // ended by the kernel: arm it again
+    }
+}
+
+void Server::Worker::serve(int fd, const net::Address& remote) {
+    accepted_.fetch_add(1, std::memory_order_relaxed);
+    net::set_nodelay(fd);
+    std::unique_ptr<SecureChannel> tls;
+    if (options().tls) {
+        tls = options().tls->accept(fd);
+        if (!tls) {
+            ::close(fd);
+            emit(ServerEvent::Level::error, "cannot start a TLS connection", "");
+            return;
         }
+    }
+    bool fed_by_ring = loop_.ring() && !tls;  // TLS reads through OpenSSL: the ring's poll emulation
+    auto* c = new Connection(*this, fd, remote, std::move(tls));
+    if (fed_by_ring) {
+        c->start_ring();
+    } else if (auto r = loop_.watch(fd, EPOLLIN | EPOLLRDHUP, c); !r) {  // EPOLLOUT only while a write is blocked
+        emit(ServerEvent::Level::error, "cannot watch connection", r.error().message());
+        c->force_close();
+    }
+    if (draining_) {
+        c->begin_shutdown();  // accepted as the listener closed: answered with Connection: close
     }
 }
 
@@ -275,6 +327,12 @@ void Server::Worker::begin_shutdown() {
     for (const net::Fd& l : listeners_) {
         loop_.unwatch(l.get());
     }
+    if (loop_.ring()) {
+        for (auto& l : ring_listeners_) {
+            loop_.ring()->cancel(l.get(), RingOp::accept);
+        }
+        loop_.ring()->submit();  // before the listeners close: the kernel holds them until then
+    }
     listeners_.clear();  // an inherited socket stays open in its other holders, its queue intact
     for (Connection* c = head_; c;) {
         Connection* next = c->next;
@@ -293,7 +351,8 @@ void Server::Worker::force_close() {
 }
 
 void Server::Worker::check_drained() {
-    if (draining_ && !drained_reported_ && head_ == nullptr) {
+    bool accepting = std::any_of(ring_listeners_.begin(), ring_listeners_.end(), [](const auto& l) { return l->armed; });
+    if (draining_ && !drained_reported_ && head_ == nullptr && !accepting) {
         drained_reported_ = true;
         server_.on_worker_drained();
     }
@@ -328,7 +387,7 @@ Result<void> Server::start() {
         addr = net::Address::parse(options_.host, port_).value();
     }
     for (unsigned i = 0; i < n; ++i) {
-        auto w = std::make_unique<Worker>(*this, i);
+        KEEL_TRY(w, new_worker(i));
         KEEL_TRY_VOID(w->listen(addr));
         workers_.push_back(std::move(w));
     }
@@ -339,9 +398,17 @@ Result<void> Server::start() {
     return {};
 }
 
+Result<std::unique_ptr<Server::Worker>> Server::new_worker(unsigned index) {
+    try {
+        return std::make_unique<Worker>(*this, index);
+    } catch (const std::runtime_error& e) {
+        return Error::with_detail(Errc::io, e.what());
+    }
+}
+
 Result<void> Server::start_on_inherited(unsigned threads) {
     for (unsigned i = 0; i < threads; ++i) {
-        auto w = std::make_unique<Worker>(*this, i);
+        KEEL_TRY(w, new_worker(i));
         for (int fd : options_.listen_fds) {
             KEEL_TRY_VOID(w->adopt(fd));  // refuses what is not a listening socket
         }

@@ -89,6 +89,16 @@ public:
     void on_io(std::uint32_t events) override;  // a listener
 
 private:
+    // io_uring: a listener served by a multishot accept (one completion per connection).
+    struct RingListener final : Completion {
+        Worker* worker;
+        int fd;
+        bool armed = false;
+        RingListener(Worker* w, int f) : worker(w), fd(f) {}
+        void on_complete(RingOp op, int result, std::uint32_t flags) override;
+    };
+    /// A new connection (accepted either way): TLS if configured, then watched or fed by the ring.
+    void serve(int fd, const net::Address& remote);
     static constexpr Duration kAcceptRetry = std::chrono::milliseconds(20);
     // Spares kept per loop: enough for a burst of busy connections, bounded for idle times.
     static constexpr std::size_t kMaxSpare = 256;
@@ -106,6 +116,7 @@ private:
     unsigned index_;
     Loop loop_;
     std::vector<net::Fd> listeners_;
+    std::vector<std::unique_ptr<RingListener>> ring_listeners_;  // kept until the loop ends
     std::vector<std::unique_ptr<Exchange>> spare_exchanges_;
     std::vector<std::unique_ptr<char[]>> spare_buffers_;
     std::thread thread_;
