@@ -72,6 +72,9 @@ public:
     void cancel(Completion* c, RingOp op);
     /// Submits what is queued now rather than with the next wait (before closing a listener).
     void submit();
+    /// Called by Loop::run: the ring's submissions come from this thread from now on (one
+    /// thread per ring lets the kernel defer completion work until the loop waits).
+    void start_on_this_thread();
 
     static bool more(std::uint32_t flags) noexcept;        ///< a multishot operation goes on
     static bool has_buffer(std::uint32_t flags) noexcept;  ///< a recv completion filled a buffer

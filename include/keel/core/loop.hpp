@@ -39,7 +39,8 @@ using TimerId = std::uint64_t;
 class Loop {
 public:
     /// `workers` is where keel::offload(fn) sends work from this loop (may be null). `backend`
-    /// io_uring throws std::runtime_error when the kernel cannot provide it.
+    /// io_uring throws std::runtime_error when the kernel cannot provide it; such a loop runs
+    /// on one thread only (the first that calls run()).
     explicit Loop(WorkerPool* workers = nullptr, IoBackend backend = IoBackend::epoll);
     ~Loop();
     Loop(const Loop&) = delete;

@@ -5,6 +5,8 @@
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -75,6 +77,7 @@ struct IoRing::State {
     };
     std::vector<Watch> watches;  // by descriptor
     std::vector<std::pair<int, Completion*>> starved;
+    bool disabled = false;  // until the loop's thread enables it
 
     io_uring_sqe* sqe() {
         io_uring_sqe* s = io_uring_get_sqe(&ring);
@@ -103,15 +106,22 @@ struct IoRing::State {
 };
 
 IoRing::IoRing() : s_(std::make_unique<State>()) {
+    // Completion work runs only when the loop asks for completions (DEFER_TASKRUN, 6.1+): no
+    // interruption mid-iteration, and it comes in batches. That needs a single submitting
+    // thread, fixed when run() enables the ring. Older kernels: cooperative (5.19), then plain.
+    const unsigned tries[] = {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED,
+                              IORING_SETUP_COOP_TASKRUN, 0};
     io_uring_params p{};
-    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN;
-    p.cq_entries = kCompletionEntries;
-    int r = io_uring_queue_init_params(kEntries, &s_->ring, &p);
-    if (r == -EINVAL) {
-        p = {};  // a kernel before 5.19: without cooperative task running
-        p.flags = IORING_SETUP_CQSIZE;
+    int r = -EINVAL;
+    for (unsigned flags : tries) {
+        p = {};
+        p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | flags;
         p.cq_entries = kCompletionEntries;
         r = io_uring_queue_init_params(kEntries, &s_->ring, &p);
+        if (r != -EINVAL) {
+            s_->disabled = (flags & IORING_SETUP_R_DISABLED) != 0;
+            break;
+        }
     }
     if (r < 0) {
         fail("setup", -r);
@@ -187,6 +197,17 @@ void IoRing::cancel(Completion* c, RingOp op) {
 }
 
 void IoRing::submit() { io_uring_submit(&s_->ring); }
+
+void IoRing::start_on_this_thread() {
+    if (s_->disabled) {
+        s_->disabled = false;
+        // liburing 2.3 declares io_uring_enable_rings but does not export it: the syscall.
+        if (::syscall(__NR_io_uring_register, s_->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0) < 0) {
+            fail("enable", errno);
+        }
+        io_uring_register_ring_fd(&s_->ring);  // io_uring_enter without a descriptor lookup
+    }
+}
 
 bool IoRing::more(std::uint32_t flags) noexcept { return flags & IORING_CQE_F_MORE; }
 bool IoRing::has_buffer(std::uint32_t flags) noexcept { return flags & IORING_CQE_F_BUFFER; }
@@ -290,8 +311,6 @@ void IoRing::wait(int timeout_ms) {
     io_uring_cqe* cqe = nullptr;
     if (timeout_ms < 0) {
         io_uring_submit_and_wait(&s_->ring, 1);
-    } else if (timeout_ms == 0) {
-        io_uring_submit(&s_->ring);
     } else {
         __kernel_timespec ts{};
         ts.tv_sec = timeout_ms / 1000;

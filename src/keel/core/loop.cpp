@@ -217,6 +217,9 @@ void Loop::run() {
     running_.store(true, std::memory_order_release);
     constexpr int kMaxEvents = 256;
     epoll_event events[kMaxEvents];
+    if (ring_) {
+        ring_->start_on_this_thread();
+    }
     while (ring_ && !stop_.load(std::memory_order_acquire)) {
         run_deferred();
         ring_->wait(next_timeout_ms());  // also submits what the last iteration queued
@@ -244,8 +247,14 @@ void Loop::run() {
     // Work posted before stop() still runs (e.g. coroutine resumptions during shutdown).
     drain_posted();
     run_deferred();
-    if (ring_) {
-        ring_->submit();  // e.g. the cancels of connections closed just now: their sockets go
+    // io_uring: submit what is queued (e.g. the cancels of connections closed just now) and
+    // let the kernel finish them, so their sockets are released now, not when the loop dies.
+    for (int i = 0; ring_ && i < 8; ++i) {
+        ring_->wait(0);
+        if (ring_->dispatch() == 0) {
+            break;
+        }
+        run_deferred();
     }
     stop_.store(false, std::memory_order_release);
     running_.store(false, std::memory_order_release);

@@ -23,14 +23,14 @@ Connection::Connection(Server::Worker& worker, int fd, const net::Address& remot
 
 Connection::~Connection() {
     if (fd_ >= 0) {
-        if (!ring_) {
+        if (!on_ring_) {
             worker_.loop().unwatch(fd_);
         }
         ::close(fd_);
     }
-    if (ring_) {
-        ring_->drop(inbox_);
-        ring_->forget(this);
+    if (on_ring_) {
+        ring()->drop(inbox_);
+        ring()->forget(this);
     }
     close_file();
     if (x_) {
@@ -519,21 +519,21 @@ void Connection::close() {
     if (running_ != Running::nothing) {
         stop_.request_stop();
     }
-    if (ring_) {
+    if (on_ring_) {
         // The kernel holds the socket until these end; the connection waits for them too.
         if (recv_armed_) {
-            ring_->cancel(this, RingOp::recv);
+            ring()->cancel(this, RingOp::recv);
         }
         if (send_in_flight_) {
-            ring_->cancel(this, RingOp::send);
+            ring()->cancel(this, RingOp::send);
         }
         if (poll_out_armed_) {
-            ring_->cancel(this, RingOp::poll);
+            ring()->cancel(this, RingOp::poll);
         }
-        if (ring_->forget(this)) {
+        if (ring()->forget(this)) {
             --ring_ops_;  // it waited for a buffer: there is no recv to cancel
         }
-        ring_->drop(inbox_);
+        ring()->drop(inbox_);
     } else {
         worker_.loop().unwatch(fd_);
     }

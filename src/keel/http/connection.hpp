@@ -138,6 +138,7 @@ private:
     void release_if_idle() noexcept;
     /// Between requests, nothing left to write, and no activity for `grace`.
     bool quiet_for(Duration grace, TimePoint now) const noexcept;
+    IoRing* ring() const noexcept { return worker_.loop().ring(); }
     void wake_drain_waiter();
     void wake_body_waiter();
 
@@ -159,9 +160,9 @@ private:
     bool read_drained_ = false;  // the last recv returned less than asked: wait for an edge
     bool peer_closed_ = false;   // EPOLLRDHUP seen: the client sent FIN, a read will show the EOF
 
-    // io_uring only (ring_ set): received bytes wait in ring buffers (inbox_); the connection
+    // io_uring only (on_ring_ set): received bytes wait in ring buffers (inbox_); the connection
     // outlives the operations it has in flight (ring_ops_).
-    IoRing* ring_ = nullptr;
+    bool on_ring_ = false;
     RingInbox inbox_;
     std::uint8_t ring_ops_ = 0;
     bool recv_armed_ = false;

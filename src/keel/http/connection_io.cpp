@@ -67,7 +67,7 @@ Connection::Fill Connection::fill() {
     // only return EAGAIN (one syscall per request saved). TLS may hold decrypted bytes the
     // socket no longer shows: read until it wants more. On io_uring the next completion is the
     // edge, as long as a recv is armed to bring it.
-    read_drained_ = !tls_ && n < space && (!ring_ || recv_armed_);
+    read_drained_ = !tls_ && n < space && (!on_ring_ || recv_armed_);
     last_activity_ = worker_.loop().now();
     if (was_empty && phase_ == Phase::head) {
         request_start_ = last_activity_;
@@ -91,7 +91,7 @@ Connection::Fill Connection::receive_into_buffer(std::size_t space, std::size_t&
 }
 
 ssize_t Connection::receive_raw(char* dst, std::size_t n) {
-    if (!ring_) {
+    if (!on_ring_) {
         for (;;) {
             ssize_t got = ::recv(fd_, dst, n, 0);
             if (got >= 0 || errno != EINTR) {
@@ -99,7 +99,7 @@ ssize_t Connection::receive_raw(char* dst, std::size_t n) {
             }
         }
     }
-    if (std::size_t got = ring_->take(inbox_, dst, n); got > 0) {
+    if (std::size_t got = ring()->take(inbox_, dst, n); got > 0) {
         return static_cast<ssize_t>(got);
     }
     if (recv_ended_) {
@@ -119,12 +119,12 @@ ssize_t Connection::receive_raw(char* dst, std::size_t n) {
 // ---------------------------------------------------------------------------- io_uring
 
 void Connection::start_ring() {
-    ring_ = worker_.loop().ring();
+    on_ring_ = true;
     arm_recv();
 }
 
 void Connection::arm_recv() {
-    ring_->recv(fd_, this);
+    ring()->recv(fd_, this);
     recv_armed_ = true;
     ++ring_ops_;
 }
@@ -158,13 +158,13 @@ void Connection::on_received(int result, std::uint32_t flags, bool more) {
         recv_armed_ = false;
     }
     if (result > 0) {
-        ring_->hold(inbox_, flags, static_cast<std::size_t>(result));
+        ring()->hold(inbox_, flags, static_cast<std::size_t>(result));
         if (phase_ == Phase::closed) {
-            ring_->drop(inbox_);
+            ring()->drop(inbox_);
             return;
         }
-        if (more && ring_->held(inbox_) >= kMaxHeldBuffers) {
-            ring_->cancel(this, RingOp::recv);  // fill() arms it again once the inbox is read
+        if (more && ring()->held(inbox_) >= kMaxHeldBuffers) {
+            ring()->cancel(this, RingOp::recv);  // fill() arms it again once the inbox is read
         }
         on_io(EPOLLIN);
         return;
@@ -172,7 +172,7 @@ void Connection::on_received(int result, std::uint32_t flags, bool more) {
     if (result == -ENOBUFS) {
         // Every buffer is held by some connection: the bytes wait in the socket until one is
         // given back.
-        ring_->recv_when_buffers_return(fd_, this);
+        ring()->recv_when_buffers_return(fd_, this);
         recv_armed_ = true;
         ++ring_ops_;
         return;
@@ -207,6 +207,14 @@ void Connection::on_sent(int result) {
         wire.clear();
         x_->wire_sent = 0;
     }
+    if (pending_out() == 0 && phase_ == Phase::head && start_ == end_ && inbox_.empty() && !close_after_write_ &&
+        !drain_waiter_) {
+        // The common case: a response went out and nothing waited for it. The request loop is
+        // already waiting for the next bytes; only the write clock and the buffers are left.
+        flush();
+        release_if_idle();
+        return;
+    }
     on_io(EPOLLOUT);  // the rest of the output, the next response, or the lingering close
 }
 
@@ -227,7 +235,7 @@ ssize_t Connection::ring_send() {
         wire.swap(out_);  // out_ keeps the old wire's room for what comes next
         out_sent_ = 0;
     }
-    ring_->send(fd_, wire.data() + x_->wire_sent, wire.size() - x_->wire_sent, this);
+    ring()->send(fd_, wire.data() + x_->wire_sent, wire.size() - x_->wire_sent, this);
     send_in_flight_ = true;
     ++ring_ops_;
     return 0;
@@ -281,7 +289,7 @@ ssize_t Connection::send_some() {
                 return -1;
         }
     }
-    if (ring_) {
+    if (on_ring_) {
         return ring_send();
     }
     for (;;) {
@@ -368,12 +376,12 @@ bool Connection::flush() {
                 write_blocked_since_ = worker_.loop().now();
                 // Ask for EPOLLOUT only now: watching it all the time wakes the loop on every ACK.
                 // (io_uring: the send's completion is the wake-up.)
-                if (!ring_) {
+                if (!on_ring_) {
                     (void)worker_.loop().modify(fd_, EPOLLIN | EPOLLRDHUP | EPOLLOUT, this);
                 }
             }
-            if (ring_ && from_file && !poll_out_armed_) {
-                ring_->poll(fd_, POLLOUT, this);  // sendfile found the socket full
+            if (on_ring_ && from_file && !poll_out_armed_) {
+                ring()->poll(fd_, POLLOUT, this);  // sendfile found the socket full
                 poll_out_armed_ = true;
                 ++ring_ops_;
             }
@@ -385,7 +393,7 @@ bool Connection::flush() {
     }
     if (write_blocked_since_ != TimePoint{}) {
         write_blocked_since_ = {};
-        if (!ring_) {
+        if (!on_ring_) {
             (void)worker_.loop().modify(fd_, EPOLLIN | EPOLLRDHUP, this);
         }
     }
