@@ -602,6 +602,52 @@ TEST_F(ServerTest, LoopsRunOnTheBackEndTheOptionsName) {
     EXPECT_EQ(rings_open() - before, o.io == keel::IoBackend::io_uring ? 2 : 0);
 }
 
+// Clients that pipeline far more than they are answered, many at once: on io_uring each holds
+// at most a few ring buffers (its recv is cancelled, the rest waits in the socket) and those
+// left without one when all are held are re-armed as buffers come back. Every request is
+// answered, in order, on both back-ends.
+TEST_F(ServerTest, ManyClientsPipeliningBehindASlowHandlerAreAllAnswered) {
+    constexpr int kClients = 280;  // x 4 held buffers > the ring's 1,024
+    constexpr int kPipelined = 60;
+    TestServer srv(keel::test::make_test_handler(seen), options());
+    std::string burst = get("/slow?ms=300");
+    std::string pad(400, 'p');
+    for (int i = 0; i < kPipelined; ++i) {
+        burst += get("/hello", "X-Pad: " + pad + "\r\n");  // ~27 KB per client in all
+    }
+    std::vector<std::unique_ptr<RawClient>> clients;
+    for (int i = 0; i < kClients; ++i) {
+        clients.push_back(std::make_unique<RawClient>(srv.port(), 10000ms));
+        ASSERT_TRUE(clients.back()->send(burst));
+    }
+    for (auto& c : clients) {
+        auto slow = c->read_response();
+        ASSERT_TRUE(slow);
+        ASSERT_EQ(slow->status, 200);
+        ASSERT_EQ(slow->body, "slept");
+        for (int i = 0; i < kPipelined; ++i) {
+            auto r = c->read_response();
+            ASSERT_TRUE(r) << "response " << i;
+            ASSERT_EQ(r->status, 200);
+        }
+    }
+    EXPECT_EQ(srv.server().stats().requests, static_cast<std::uint64_t>(kClients) * (kPipelined + 1));
+}
+
+// io_batch_wait lets an io_uring loop sleep a little longer for a fuller batch; a lone request
+// still gets its answer (after at most that wait), and so do many (epoll ignores the option).
+TEST_F(ServerTest, BatchWaitStillAnswersALoneRequestAndMany) {
+    auto o = options();
+    o.io_batch_wait = 5ms;
+    TestServer srv(keel::test::make_test_handler(seen), o);
+    RawClient c(srv.port());
+    for (int i = 0; i < 50; ++i) {
+        auto r = c.exchange(get("/hello"));
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200);
+    }
+}
+
 TEST_F(ServerTest, ManyClientsOnSeveralLoops) {
     auto o = options();
     o.threads = 2;

@@ -3,6 +3,7 @@
 
 #include <liburing.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -39,6 +40,8 @@ namespace {
 
 constexpr unsigned kEntries = 4096;
 constexpr unsigned kCompletionEntries = 16384;
+constexpr unsigned kBatchWait = 64;
+constexpr unsigned kFeatureMinTimeout = 1u << 15;  // IORING_FEAT_MIN_TIMEOUT (6.12), newer than liburing 2.3
 constexpr std::uint16_t kBufferGroup = 0;
 // user_data: a Completion's address with the RingOp in its low 3 bits; a watch (bit 63, the
 // watch's generation, the descriptor); 0 for keel's own cancel/remove requests (ignored).
@@ -78,6 +81,9 @@ struct IoRing::State {
     std::vector<Watch> watches;  // by descriptor
     std::vector<std::pair<int, Completion*>> starved;
     bool disabled = false;  // until the loop's thread enables it
+    bool registered_fd = false;
+    unsigned batch_wait_us = 0;
+    bool min_wait_supported = false;
 
     io_uring_sqe* sqe() {
         io_uring_sqe* s = io_uring_get_sqe(&ring);
@@ -126,6 +132,7 @@ IoRing::IoRing() : s_(std::make_unique<State>()) {
     if (r < 0) {
         fail("setup", -r);
     }
+    s_->min_wait_supported = p.features & kFeatureMinTimeout;
     if (!(p.features & IORING_FEAT_EXT_ARG) || !(p.features & IORING_FEAT_NODROP)) {
         io_uring_queue_exit(&s_->ring);
         fail("this kernel lacks wait timeouts or overflow protection (needs 5.11)", ENOSYS);
@@ -205,7 +212,7 @@ void IoRing::start_on_this_thread() {
         if (::syscall(__NR_io_uring_register, s_->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0) < 0) {
             fail("enable", errno);
         }
-        io_uring_register_ring_fd(&s_->ring);  // io_uring_enter without a descriptor lookup
+        s_->registered_fd = io_uring_register_ring_fd(&s_->ring) == 1;  // enter without a descriptor lookup
     }
 }
 
@@ -307,16 +314,45 @@ void IoRing::unwatch(int fd) noexcept {
     slot.gen = (slot.gen + 1) & 0x7fffffff;
 }
 
+bool IoRing::set_batch_wait(std::chrono::microseconds wait) noexcept {
+    if (!s_->min_wait_supported) {
+        return wait.count() == 0;
+    }
+    s_->batch_wait_us = static_cast<unsigned>(std::clamp<long long>(wait.count(), 0, 1'000'000));
+    return true;
+}
+
 void IoRing::wait(int timeout_ms) {
-    io_uring_cqe* cqe = nullptr;
-    if (timeout_ms < 0) {
-        io_uring_submit_and_wait(&s_->ring, 1);
-    } else {
-        __kernel_timespec ts{};
+    // One io_uring_enter: submit what the iteration queued, run the deferred completion work,
+    // and sleep if nothing completed. (By hand rather than liburing's submit_and_wait_timeout:
+    // liburing 2.3 cannot pass the kernel's min_wait.)
+    io_uring_sq& sq = s_->ring.sq;
+    unsigned tail = sq.sqe_tail;
+    if (sq.sqe_head != tail) {
+        sq.sqe_head = tail;
+        io_uring_smp_store_release(sq.ktail, tail);
+    }
+    unsigned to_submit = tail - io_uring_smp_load_acquire(sq.khead);
+    io_uring_getevents_arg arg{};
+    arg.sigmask_sz = _NSIG / 8;
+    __kernel_timespec ts{};
+    unsigned wait_nr = timeout_ms == 0 ? 0 : 1;
+    if (timeout_ms > 0) {
         ts.tv_sec = timeout_ms / 1000;
         ts.tv_nsec = static_cast<long long>(timeout_ms % 1000) * 1'000'000;
-        io_uring_submit_and_wait_timeout(&s_->ring, &cqe, 1, &ts, nullptr);
+        arg.ts = reinterpret_cast<std::uintptr_t>(&ts);
     }
+    if (wait_nr > 0 && s_->batch_wait_us > 0) {
+        wait_nr = kBatchWait;
+        arg.pad = s_->batch_wait_us;  // min_wait_usec (6.12+): sleep this long for a fuller batch
+    }
+    unsigned flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
+    int fd = s_->ring.ring_fd;
+    if (s_->registered_fd) {
+        flags |= IORING_ENTER_REGISTERED_RING;
+        fd = s_->ring.enter_ring_fd;
+    }
+    ::syscall(__NR_io_uring_enter, fd, to_submit, wait_nr, flags, &arg, sizeof arg);
 }
 
 int IoRing::dispatch() {

@@ -25,6 +25,9 @@ namespace keel::http {
 Server::Worker::Worker(Server& server, unsigned index)
     : server_(server), index_(index), loop_(server.workers_pool_, server.options_.io) {
     update_date();
+    if (loop_.ring() && !loop_.ring()->set_batch_wait(server.options_.io_batch_wait)) {
+        emit(ServerEvent::Level::warn, "io_batch_wait ignored", "the kernel cannot batch waits (needs Linux 6.12)");
+    }
     spare_exchanges_.reserve(kMaxSpare);  // give_back() never allocates
     spare_buffers_.reserve(kMaxSpare);
 }
