@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The TechEmpower app passes bench/techempower/verify on SQLite and on a real PostgreSQL
-(started here in a temp dir, as deploy/local/cluster does), /updates included; and the verifier
-is no rubber stamp: examples/hello, which has no database routes, fails it.
+(started here in a temp dir, as deploy/local/cluster does), /updates included, and so do the
+Go peers (go-chi and fasthttp on pgx v4); the verifier is no rubber stamp: examples/hello,
+which has no database routes, fails it.
 
     techempower_test.py <techempower binary> <hello binary>
 """
@@ -31,8 +32,11 @@ def free_port():
 
 
 def serve(cmd, port):
-    proc = subprocess.Popen(cmd + ["--server.port", str(port), "--server.threads", "2", "--log.level", "warn"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if "-server" in cmd:  # a Go peer
+        args = ["-addr", f"127.0.0.1:{port}"]
+    else:
+        args = ["--server.port", str(port), "--server.threads", "2", "--log.level", "warn"]
+    proc = subprocess.Popen(cmd + args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 60
     while time.time() < deadline:
         if proc.poll() is not None:
@@ -46,13 +50,23 @@ def serve(cmd, port):
     raise SystemExit(f"{cmd[0]} did not listen")
 
 
+def build_go_peers(work):
+    """bench/techempower/peers, built from Debian's Go packages (GOPATH mode, no network)."""
+    out = os.path.join(work, "techempower-go")
+    env = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode",
+               GOCACHE=os.environ.get("GOCACHE", os.path.join(tempfile.gettempdir(), "keel-go-cache")))
+    subprocess.run(["go", "build", "-o", out, "main.go"], cwd=os.path.join(ROOT, "bench", "techempower", "peers"),
+                   env=env, check=True)
+    return out
+
+
 def verified(cmd, *db):
     """Starts cmd on a free port, runs the verifier against it (with the database, if given)."""
     port = free_port()
     proc = serve(cmd, port)
     try:
         r = subprocess.run([sys.executable, VERIFY, f"http://127.0.0.1:{port}", *db], capture_output=True, text=True)
-        print(os.path.basename(cmd[0]), *db, "->", r.returncode, r.stdout.strip(), r.stderr.strip())
+        print(" ".join(os.path.basename(c) for c in cmd[:3]), *db, "->", r.returncode, r.stdout.strip(), r.stderr.strip())
         return r
     finally:
         proc.terminate()
@@ -72,6 +86,11 @@ def main():
         pg.init()
         if verified([app, "--te.database", pg.url, "--te.pool", "8"], "--postgres", pg.url).returncode != 0:
             failed.append("the app on PostgreSQL")
+        # The peers, on the tables the app created.
+        peers = build_go_peers(work)
+        for name in ("chi", "fasthttp"):
+            if verified([peers, "-server", name, "-db", pg.url, "-pool", "8"], "--postgres", pg.url).returncode != 0:
+                failed.append(f"the Go {name} peer")
 
         r = verified([hello])
         if r.returncode == 0 or "FAIL db:" not in r.stdout or "FAIL fortunes:" not in r.stdout:
@@ -82,7 +101,7 @@ def main():
     if failed:
         print("FAILED:", "; ".join(failed))
         return 1
-    print("techempower: the verifier passes the app on SQLite and PostgreSQL and fails hello")
+    print("techempower: the verifier passes the app on SQLite and PostgreSQL and the Go peers, and fails hello")
     return 0
 
 

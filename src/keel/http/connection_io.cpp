@@ -163,11 +163,14 @@ void Connection::on_received(int result, std::uint32_t flags, bool more) {
             ring()->drop(inbox_);
             return;
         }
-        if (more && ring()->held(inbox_) >= kMaxHeldBuffers) {
+        if (more && ring()->held(inbox_) == kMaxHeldBuffers) {
             ring()->cancel(this, RingOp::recv);  // fill() arms it again once the inbox is read
         }
         on_io(EPOLLIN);
         return;
+    }
+    if (phase_ == Phase::closed) {
+        return;  // the end of a recv cancelled by close()
     }
     if (result == -ENOBUFS) {
         // Every buffer is held by some connection: the bytes wait in the socket until one is
