@@ -6,7 +6,7 @@ set -euo pipefail
 bench=$1
 work=$(mktemp -d /tmp/keel-charts-XXXXXX)
 trap 'rm -rf "$work"' EXIT
-for md in RESULTS.md LINKD-RESULTS.md CLUSTER-RESULTS.md IDLE-MEMORY.md; do
+for md in RESULTS.md LINKD-RESULTS.md CLUSTER-RESULTS.md IDLE-MEMORY.md IO-URING-RESULTS.md TECHEMPOWER-RESULTS.md; do
   cp "$bench/$md" "$work/"
   "$bench/charts" "$work/$md" >/dev/null
   png="$work/${md%.md}.png"
@@ -19,4 +19,4 @@ if out=$("$bench/charts" "$work/RESULTS.md" 2>&1) || [ -e "$work/RESULTS.png" ];
   echo "drew a chart from a table without its CPU column: $out"
   exit 1
 fi
-echo "charts: 4 results tables drawn as PNG"
+echo "charts: 6 results tables drawn as PNG"
