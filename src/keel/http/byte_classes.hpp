@@ -1,6 +1,6 @@
 #pragma once
 // Internal to the http module: the byte classes of RFC 9110/9112 (token, request-target,
-// field-value, hex digit) as a table built at compile time, and the small text helpers the
+// field-value, hex digit, host) as a table built at compile time, and the small text helpers the
 // request parser and the chunked decoder share.
 
 #include <array>
@@ -9,7 +9,7 @@
 
 namespace keel::http::detail {
 
-enum : std::uint8_t { kToken = 1, kTarget = 2, kValue = 4, kHex = 8 };
+enum : std::uint8_t { kToken = 1, kTarget = 2, kValue = 4, kHex = 8, kHost = 16 };
 
 constexpr std::array<std::uint8_t, 256> make_classes() {
     std::array<std::uint8_t, 256> t{};
@@ -31,6 +31,10 @@ constexpr std::array<std::uint8_t, 256> make_classes() {
         }
         if (digit || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) {
             t[c] |= kHex;
+        }
+        // A reg-name's bytes besides pct-encoding: unreserved / sub-delims (RFC 3986 §3.2.2).
+        if (alpha || digit || std::string_view("-._~!$&'()*+,;=").find(static_cast<char>(c)) != std::string_view::npos) {
+            t[c] |= kHost;
         }
     }
     return t;

@@ -12,6 +12,7 @@ namespace {
 using detail::iequals;
 using detail::is;
 using detail::kHex;
+using detail::kHost;
 using detail::kTarget;
 using detail::kToken;
 using detail::kValue;
@@ -108,11 +109,6 @@ ParseResult incomplete_or_limit(std::size_t len, const ParserLimits& limits, boo
 
 ParseResult fail(ParseError e) { return {ParseStatus::error, 0, e}; }
 
-bool is_unreserved_or_sub_delim(char c) noexcept {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           std::string_view("-._~!$&'()*+,;=").find(c) != std::string_view::npos;
-}
-
 }  // namespace
 
 bool valid_host(std::string_view h) noexcept {
@@ -138,7 +134,7 @@ bool valid_host(std::string_view h) noexcept {
                     return false;
                 }
                 i += 2;
-            } else if (!is_unreserved_or_sub_delim(h[i])) {
+            } else if (!is(static_cast<unsigned char>(h[i]), kHost)) {
                 return false;
             }
         }

@@ -3,17 +3,14 @@
 
 #include "byte_classes.hpp"
 
-#include <strings.h>
+#include <cstring>
 #include <unistd.h>
 
 namespace keel::http {
 namespace {
 
+using detail::iequals;
 using detail::is_token;
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 
 // Calls fn(name, value, line_begin, line_end) for each serialized header line; stops when fn
 // returns false.
@@ -34,6 +31,13 @@ void for_each_line(std::string_view block, F fn) {
         }
         pos = eol + 2;
     }
+}
+
+// Moves a short string (kept inside itself) into a recycled buffer with room to grow.
+void take_recycled(std::string& s) {
+    std::string roomy = detail::acquire_string();
+    roomy.append(s);
+    s.swap(roomy);
 }
 
 }  // namespace
@@ -129,19 +133,20 @@ Response& Response::header(std::string_view name, std::string_view value) & {
         return *this;
     }
     if (headers_.capacity() <= 15) {
-        headers_ = detail::acquire_string();
+        take_recycled(headers_);
     }
-    headers_.append(name);
-    headers_.append(": ");
-    std::size_t start = headers_.size();
-    headers_.append(value);
-    for (std::size_t i = start; i < headers_.size(); ++i) {
-        char& c = headers_[i];
-        if (c == '\r' || c == '\n' || c == '\0') {
-            c = ' ';
-        }
+    std::size_t at = headers_.size();
+    headers_.resize(at + name.size() + 2 + value.size() + 2);
+    char* p = headers_.data() + at;
+    std::memcpy(p, name.data(), name.size());
+    p += name.size();
+    *p++ = ':';
+    *p++ = ' ';
+    for (char c : value) {
+        *p++ = c == '\r' || c == '\n' || c == '\0' ? ' ' : c;
     }
-    headers_.append("\r\n");
+    *p++ = '\r';
+    *p = '\n';
     return *this;
 }
 
@@ -180,8 +185,11 @@ std::optional<std::string_view> Response::header_value(std::string_view name) co
 }
 
 Response& Response::body(std::string_view bytes) {
-    std::string& b = body_buffer();
-    b.assign(bytes.data(), bytes.size());
+    static_body_.reset();
+    if (bytes.size() > 15 && body_.capacity() <= 15) {
+        body_ = detail::acquire_string();  // a short body stays inside the string itself
+    }
+    body_.assign(bytes.data(), bytes.size());
     return *this;
 }
 
@@ -193,7 +201,7 @@ Response& Response::static_body(std::string_view bytes) noexcept {
 std::string& Response::body_buffer() {
     static_body_.reset();
     if (body_.capacity() <= 15) {
-        body_ = detail::acquire_string();
+        take_recycled(body_);
     }
     return body_;
 }

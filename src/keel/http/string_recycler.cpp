@@ -1,5 +1,6 @@
 #include <keel/http/detail/string_recycler.hpp>
 
+#include <memory>
 #include <vector>
 
 namespace keel::http::detail {
@@ -12,17 +13,37 @@ struct Cache {
     std::vector<std::string> strings;
     Cache() { strings.reserve(kMaxCached); }
 };
-thread_local Cache t_cache;
+
+// The hot path reads a plain pointer: a thread_local with a destructor would be reached through
+// an initialization check on every call. The owner below frees the strings at thread exit.
+thread_local Cache* t_cache = nullptr;
+thread_local bool t_exited = false;
+
+struct Owner {
+    std::unique_ptr<Cache> cache = std::make_unique<Cache>();
+    ~Owner() {
+        t_cache = nullptr;
+        t_exited = true;  // responses destroyed later in this thread's exit are not cached
+    }
+};
+
+Cache* cache() {
+    if (t_cache == nullptr && !t_exited) [[unlikely]] {
+        thread_local Owner owner;
+        t_cache = owner.cache.get();
+    }
+    return t_cache;
+}
 
 }  // namespace
 
 std::string acquire_string() {
-    auto& v = t_cache.strings;
-    if (v.empty()) {
+    Cache* c = cache();
+    if (c == nullptr || c->strings.empty()) {
         return {};
     }
-    std::string s = std::move(v.back());
-    v.pop_back();
+    std::string s = std::move(c->strings.back());
+    c->strings.pop_back();
     return s;
 }
 
@@ -31,10 +52,10 @@ void release_string(std::string&& s) noexcept {
     if (s.capacity() <= 15 || s.capacity() > kMaxCapacity) {
         return;
     }
-    auto& v = t_cache.strings;
-    if (v.size() < kMaxCached) {
+    Cache* c = cache();
+    if (c != nullptr && c->strings.size() < kMaxCached) {
         s.clear();
-        v.push_back(std::move(s));
+        c->strings.push_back(std::move(s));
     }
 }
 
