@@ -157,7 +157,8 @@ public:
 
     keel::Task<keel::Result<void>> update(std::vector<World> rows) override {
         // Sorted by id: concurrent requests touching the same rows lock them in the same order.
-        std::sort(rows.begin(), rows.end(), [](const World& a, const World& b) { return a.id < b.id; });
+        // Stable: an id drawn twice is written in the order answered, so its last value stays.
+        std::stable_sort(rows.begin(), rows.end(), [](const World& a, const World& b) { return a.id < b.id; });
         KEEL_CO_TRY(conn, co_await db_.acquire());
         std::vector<keel::postgres::Query> batch;
         batch.reserve(rows.size());

@@ -83,7 +83,7 @@ func updated(ctx context.Context, n int) ([]World, error) {
 		ws[i].RandomNumber = randomID()
 	}
 	sorted := append([]World(nil), ws...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ID < sorted[j].ID })
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].ID < sorted[j].ID }) // an id drawn twice keeps its last value
 	b := &pgx.Batch{}
 	for _, w := range sorted {
 		b.Queue(updateWorld, w.ID, w.RandomNumber)
