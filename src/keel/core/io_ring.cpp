@@ -85,14 +85,19 @@ struct IoRing::State {
     unsigned batch_wait_us = 0;
     bool min_wait_supported = false;
 
-    io_uring_sqe* sqe() {
+    // A free submission slot, or null when even handing the queue over freed none.
+    io_uring_sqe* try_sqe() noexcept {
         io_uring_sqe* s = io_uring_get_sqe(&ring);
         if (!s) {
             io_uring_submit(&ring);  // the queue is full: hand it over now
             s = io_uring_get_sqe(&ring);
-            if (!s) {
-                fail("submission queue full", EBUSY);
-            }
+        }
+        return s;
+    }
+    io_uring_sqe* sqe() {
+        io_uring_sqe* s = try_sqe();
+        if (!s) {
+            fail("submission queue full", EBUSY);
         }
         return s;
     }
@@ -301,12 +306,7 @@ void IoRing::unwatch(int fd) noexcept {
         return;
     }
     State::Watch& slot = s_->watches[i];
-    io_uring_sqe* s = io_uring_get_sqe(&s_->ring);
-    if (!s) {
-        io_uring_submit(&s_->ring);
-        s = io_uring_get_sqe(&s_->ring);
-    }
-    if (s) {
+    if (io_uring_sqe* s = s_->try_sqe()) {  // noexcept: without a slot the poll stays, its events ignored
         io_uring_prep_poll_remove(s, watch_data(fd, slot.gen));
         io_uring_sqe_set_data64(s, 0);
     }
