@@ -130,6 +130,7 @@ public:
             q.sql = "SELECT id, randomnumber FROM world WHERE id = $1";
             q.params = keel::postgres::Params::of(id);
             q.prepared = true;
+            q.binary_rows = true;  // two integers: no text formatting on the server, no parsing here
             batch.push_back(std::move(q));
         }
         KEEL_CO_TRY(results, co_await conn->pipeline(std::move(batch)));  // one round trip, one query per row

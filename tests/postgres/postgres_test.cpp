@@ -183,6 +183,58 @@ TEST_F(Postgres, PipelinePreparesMarkedStatementsOnceInTheSameRoundTrip) {
     EXPECT_EQ(g_server->psql("t_pipelinepreparesmarkedstatementsonceinthesameroundtrip", "SELECT count(*) FROM p"), "8");
 }
 
+TEST_F(Postgres, BinaryRowsReadLikeTextRows) {
+    auto conn = connect();
+    const std::string sql =
+        "SELECT $1::int2 AS i2, $2::int4 AS i4, $3::int8 AS i8, 4000000000::oid AS o, $4::float4 AS f4, "
+        "$5::float8 AS f8, $6::bool AS yes, false AS no, 'w\u00f6rd'::text AS t, 'v'::varchar AS v, "
+        "NULL::int4 AS nothing, 1.5::numeric AS num, now() AS ts";
+    auto results = lt_.block_on([&]() -> Task<Result<std::vector<pg::Rows>>> {
+        std::vector<pg::Query> batch;
+        for (bool binary : {false, true}) {
+            pg::Params params = pg::Params::of(-12345, -2000000000, -9000000000000000000LL, -1.5, 10000000000.25, true);
+            pg::Query q{sql, std::move(params), true};
+            q.binary_rows = binary;
+            batch.push_back(std::move(q));
+        }
+        co_return co_await conn->pipeline(std::move(batch));
+    });
+    ASSERT_TRUE(results) << results.error().message();
+    ASSERT_EQ(results->size(), 2u);
+    for (const pg::Rows& rows : *results) {  // text, then binary: the same values
+        auto r = rows[0];
+        EXPECT_EQ(r.get<int>("i2"), -12345);
+        EXPECT_EQ(r.get<int>("i4"), -2000000000);
+        EXPECT_EQ(r.get<std::int64_t>("i8"), -9000000000000000000LL);
+        EXPECT_EQ(r.get<std::int64_t>("o"), 4000000000LL);
+        EXPECT_EQ(r.get<float>("f4"), -1.5f);
+        EXPECT_EQ(r.get<double>("f8"), 10000000000.25);
+        EXPECT_EQ(r.get<double>("i4"), -2e9);
+        EXPECT_TRUE(r.get<bool>("yes"));
+        EXPECT_FALSE(r.get<bool>("no"));
+        EXPECT_EQ(r.get<std::string>("t"), "w\xc3\xb6rd");
+        EXPECT_EQ(r.get<std::string>("v"), "v");
+        EXPECT_EQ(r.get<std::optional<int>>("nothing"), std::nullopt);
+    }
+    auto text = (*results)[0][0];
+    auto binary = (*results)[1][0];
+    EXPECT_DOUBLE_EQ(text.get<double>("num"), 1.5);
+    EXPECT_EQ(text.get<std::string>("i4"), "-2000000000");
+    // In binary, numeric and non-text types read as text would be raw bytes: refused, by name.
+    try {
+        (void)binary.get<double>("num");
+        FAIL();
+    } catch (const keel::db::RowError& e) {
+        EXPECT_NE(std::string(e.what()).find("\"num\" is numeric, cannot read it as a number from binary rows"),
+                  std::string::npos)
+            << e.what();
+    }
+    EXPECT_THROW((void)binary.get<std::string>("i4"), keel::db::RowError);
+    EXPECT_THROW((void)binary.get<std::string>("ts"), keel::db::RowError);
+    EXPECT_THROW((void)binary.get<std::int64_t>("t"), keel::db::RowError);
+    EXPECT_EQ(conn->prepared(), 1u);  // one statement, prepared once, read both ways
+}
+
 TEST_F(Postgres, MigrationsApplyOnceAndRefuseANewerDatabase) {
     auto conn = connect();
     const keel::db::Migration m[] = {

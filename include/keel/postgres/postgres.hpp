@@ -16,9 +16,9 @@
 /// - Errors: unique violation → Errc::conflict; other constraint violations →
 ///   Errc::invalid_argument; lost connection, server shutting down → Errc::unavailable and the
 ///   connection reports broken() so the pool closes it; deadline → Errc::timeout (broken too).
-/// - Rows are read in text format; Row::get<T> checks the column's type and throws
-///   db::RowError naming the column on a mismatch (int8 into std::string is fine; text into an
-///   integer is not).
+/// - Rows are read in text format, or binary (Query::binary_rows); Row::get<T> checks the
+///   column's type and throws db::RowError naming the column on a mismatch (int8 into
+///   std::string is fine in text format; text into an integer is not).
 ///
 /// libpq's headers stay out of this file.
 
@@ -170,6 +170,10 @@ struct Query {
     Params params = {};
     /// Prepare once per connection and reuse (for statements a service sends again and again).
     bool prepared = false;
+    /// Rows in PostgreSQL's binary format: the server skips formatting numbers as text and
+    /// Row::get skips parsing them. Integers, floats, booleans and the text types read as usual;
+    /// numeric, dates and other types must be read in text format (Row::get throws).
+    bool binary_rows = false;
 };
 
 class Conn final : public IoWatcher {

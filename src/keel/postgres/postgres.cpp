@@ -3,6 +3,8 @@
 #include <libpq-fe.h>
 #include <sys/epoll.h>
 
+#include <bit>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -11,8 +13,26 @@ namespace keel::postgres {
 namespace {
 
 // Type OIDs from pg_type.h (stable across PostgreSQL versions).
-constexpr Oid kBool = 16, kInt8 = 20, kInt2 = 21, kInt4 = 23, kOid = 26, kFloat4 = 700, kFloat8 = 701,
-              kNumeric = 1700;
+constexpr Oid kBool = 16, kName = 19, kInt8 = 20, kInt2 = 21, kInt4 = 23, kText = 25, kOid = 26, kJson = 114,
+              kFloat4 = 700, kFloat8 = 701, kBpchar = 1042, kVarchar = 1043, kNumeric = 1700;
+
+// A value in binary format (Query::binary_rows) is big-endian.
+std::uint64_t big_endian(const char* p, int n) noexcept {
+    std::uint64_t v = 0;
+    for (int i = 0; i < n; ++i) {
+        v = v << 8 | static_cast<unsigned char>(p[i]);
+    }
+    return v;
+}
+
+// Binary integers: int2, int4, int8 signed, oid unsigned.
+std::int64_t binary_int(Oid t, const char* p, int n) noexcept {
+    switch (n) {
+    case 2: return static_cast<std::int16_t>(big_endian(p, 2));
+    case 4: return t == kOid ? static_cast<std::int64_t>(big_endian(p, 4)) : static_cast<std::int32_t>(big_endian(p, 4));
+    default: return static_cast<std::int64_t>(big_endian(p, 8));
+    }
+}
 
 std::string trimmed(const char* msg) {
     std::string s = msg ? msg : "";
@@ -31,8 +51,8 @@ std::string type_name(Oid t) {
     case kFloat4: return "real";
     case kFloat8: return "double precision";
     case kNumeric: return "numeric";
-    case 25: return "text";
-    case 1043: return "varchar";
+    case kText: return "text";
+    case kVarchar: return "varchar";
     case 1184: return "timestamptz";
     case 1114: return "timestamp";
     case 1082: return "date";
@@ -95,22 +115,42 @@ void Row::check(int col, bool ok, std::string_view wanted) const {
 std::int64_t Row::get_int(int col) const {
     Oid t = col >= 0 && col < PQnfields(res_) ? PQftype(res_, col) : 0;
     check(col, t == kInt8 || t == kInt4 || t == kInt2 || t == kOid, "an integer");
+    if (PQfformat(res_, col) == 1) {
+        return binary_int(t, PQgetvalue(res_, row_, col), PQgetlength(res_, row_, col));
+    }
     return std::strtoll(PQgetvalue(res_, row_, col), nullptr, 10);
 }
 
 double Row::get_double(int col) const {
     Oid t = col >= 0 && col < PQnfields(res_) ? PQftype(res_, col) : 0;
     check(col, t == kFloat8 || t == kFloat4 || t == kNumeric || t == kInt8 || t == kInt4 || t == kInt2, "a number");
-    return std::strtod(PQgetvalue(res_, row_, col), nullptr);
+    const char* v = PQgetvalue(res_, row_, col);
+    if (PQfformat(res_, col) == 1) {
+        if (t == kFloat8) {
+            return std::bit_cast<double>(big_endian(v, 8));
+        }
+        if (t == kFloat4) {
+            return std::bit_cast<float>(static_cast<std::uint32_t>(big_endian(v, 4)));
+        }
+        check(col, t != kNumeric, "a number from binary rows (read numeric in text format)");
+        return static_cast<double>(binary_int(t, v, PQgetlength(res_, row_, col)));
+    }
+    return std::strtod(v, nullptr);
 }
 
 bool Row::get_bool(int col) const {
     Oid t = col >= 0 && col < PQnfields(res_) ? PQftype(res_, col) : 0;
     check(col, t == kBool, "a boolean");
-    return PQgetvalue(res_, row_, col)[0] == 't';
+    return PQgetvalue(res_, row_, col)[0] == (PQfformat(res_, col) == 1 ? 1 : 't');
 }
 
 std::string Row::get_text(int col) const {
+    if (col >= 0 && col < PQnfields(res_) && PQfformat(res_, col) == 1) {
+        // Binary bytes are text only for the text types; the others need text format.
+        Oid t = PQftype(res_, col);
+        check(col, t == kText || t == kVarchar || t == kBpchar || t == kName || t == kJson,
+              "text from binary rows (read it in text format)");
+    }
     check(col, true, "text");
     return std::string(PQgetvalue(res_, row_, col), static_cast<std::size_t>(PQgetlength(res_, row_, col)));
 }
@@ -327,9 +367,11 @@ Task<Result<std::vector<Rows>>> Conn::pipeline(std::vector<Query> batch) {
                 new_names.push_back(q.sql);
                 it = prepared_.emplace(q.sql, std::move(name)).first;
             }
-            sent = PQsendQueryPrepared(conn_, it->second.c_str(), args.count(), args.data(), nullptr, nullptr, 0);
+            sent = PQsendQueryPrepared(conn_, it->second.c_str(), args.count(), args.data(), nullptr, nullptr,
+                                       q.binary_rows ? 1 : 0);
         } else {
-            sent = PQsendQueryParams(conn_, q.sql.c_str(), args.count(), nullptr, args.data(), nullptr, nullptr, 0);
+            sent = PQsendQueryParams(conn_, q.sql.c_str(), args.count(), nullptr, args.data(), nullptr, nullptr,
+                                     q.binary_rows ? 1 : 0);
         }
         if (!sent) {
             broken_ = true;  // half a pipeline is on the wire
