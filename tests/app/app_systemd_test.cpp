@@ -264,9 +264,19 @@ struct PidLoad {
                         }
                         c = kept.get();
                     }
+                    auto started = std::chrono::steady_clock::now();
                     auto r = c->exchange(get("/pid"));
                     if (!r || r->status != 200) {
                         failed++;
+                        std::lock_guard lock(mu);
+                        if (first_failure.empty()) {  // what failed, for the assertion's message
+                            auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::steady_clock::now() - started);
+                            first_failure = std::string(t == 0 ? "a new connection" : "a kept connection") +
+                                            (r ? " got status " + std::to_string(r->status) : " got no answer") +
+                                            " after " + std::to_string(ms.count()) + " ms, " +
+                                            std::to_string(answered.load()) + " answered before";
+                        }
                         kept.reset();
                         continue;
                     }
@@ -297,6 +307,7 @@ struct PidLoad {
     std::atomic<int> answered{0}, failed{0};
     std::mutex mu;
     std::map<pid_t, int> answered_by;
+    std::string first_failure;
     std::vector<std::thread> threads;
 };
 
@@ -337,7 +348,7 @@ TEST(AppHandover, Sigusr2UpgradesInPlaceWithoutFailingARequest) {
     EXPECT_EQ(old.wait(20s), 0) << old.stderr_text();
     ASSERT_TRUE(keel::test::eventually([&] { return load.by(next) >= 50; }, 10s)) << old.stderr_text();
     load.finish();
-    EXPECT_EQ(load.failed.load(), 0) << load.answered.load() << " answered";
+    EXPECT_EQ(load.failed.load(), 0) << load.answered.load() << " answered; first failure: " << load.first_failure;
     EXPECT_NE(old.stderr_text().find("\"inherited_sockets\":2"), std::string::npos)  // both loops' sockets
         << old.stderr_text();
     RawClient a(static_cast<std::uint16_t>(admin));

@@ -223,7 +223,7 @@ void Server::Worker::RingListener::on_complete(RingOp, int result, std::uint32_t
         armed = false;
         // Draining: connections the kernel accepted before the cancel came first and are
         // answered (with Connection: close); only after this last completion is the loop done.
-        w.loop_.defer([&w] { w.check_drained(); });
+        w.loop_.defer([&w, listener = fd] { w.finish_accepting(listener); });
     }
     if (result >= 0) {
         sockaddr_storage ss;
@@ -334,9 +334,10 @@ void Server::Worker::begin_shutdown() {
         for (auto& l : ring_listeners_) {
             loop_.ring()->cancel(l.get(), RingOp::accept);
         }
-        loop_.ring()->submit();  // before the listeners close: the kernel holds them until then
+        loop_.ring()->submit();
+    } else {
+        listeners_.clear();  // an inherited socket stays open in its other holders, its queue intact
     }
-    listeners_.clear();  // an inherited socket stays open in its other holders, its queue intact
     for (Connection* c = head_; c;) {
         Connection* next = c->next;
         c->begin_shutdown();
@@ -351,6 +352,19 @@ void Server::Worker::force_close() {
         c->force_close();
         c = next;
     }
+}
+
+void Server::Worker::finish_accepting(int listener) {
+    if (draining_) {
+        // The kernel wakes one waiter per new connection. One that woke this ring just before
+        // the cancel is still queued, and nothing wakes the successor for it: take it here
+        // (answered with Connection: close) before the listener closes.
+        accept_from(listener);
+        if (std::none_of(ring_listeners_.begin(), ring_listeners_.end(), [](const auto& l) { return l->armed; })) {
+            listeners_.clear();  // an inherited socket stays open in its other holders, its queue intact
+        }
+    }
+    check_drained();
 }
 
 void Server::Worker::check_drained() {

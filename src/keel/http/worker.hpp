@@ -106,6 +106,8 @@ private:
 
     void accept_all();
     void accept_from(int listener);
+    /// io_uring: a listener's accept has ended (its last completion came).
+    void finish_accepting(int listener);
     void pause_accepting(int err);
     void resume_accepting_soon();
     void tick();
