@@ -72,6 +72,30 @@ TEST(Urlencoded, DecodesNamesValuesPlusAndEmptyPairs) {
     EXPECT_EQ(bad.error().reason, "has a malformed percent-escape");
 }
 
+TEST(Urlencoded, StopsOneFieldPastItsLimit) {
+    // A 1 MiB body of "a&a&..." is 524,288 fields: a caller with a limit of 1000 must not pay for
+    // decoding them all before it can say 413 (issue 25 #4).
+    std::string bomb;
+    for (int i = 0; i < 512 * 1024; ++i) {
+        bomb += "a&";
+    }
+    auto fields = keel::http::parse_urlencoded(bomb, 1000);
+    ASSERT_TRUE(fields);
+    EXPECT_EQ(fields->size(), 1001u);
+    EXPECT_EQ(keel::http::parse_urlencoded("a=1&b=2", 2)->size(), 2u);
+    EXPECT_EQ(keel::http::parse_urlencoded("a=1&&b=2&c", 1)->size(), 2u);  // empty pairs are not fields
+
+    keel::http::Handler form = [](keel::http::Request& req) -> keel::http::ProblemOr {
+        KEEL_TRY(f, keel::http::parse_form(req, {.max_fields = 1000}));
+        return keel::http::Response::text(std::to_string(f.fields.size()));
+    };
+    auto r = keel::testing::call(form, TestRequest{"POST", "/form"}
+                                            .with_header("Content-Type", "application/x-www-form-urlencoded")
+                                            .with_body(bomb));
+    EXPECT_EQ(r.status, 413);
+    EXPECT_NE(r.body.find("the form has more than 1000 fields"), std::string::npos) << r.body;
+}
+
 TEST(BindQuery, TypedMembersFromTheQueryString) {
     auto r = keel::testing::call(query_handler(),
                                  TestRequest{"GET", "/s?limit=20&q=caf%C3%A9+au+lait&tag=a&tag=b&order=oldest&archived=on&utm_source=x"});
@@ -126,6 +150,13 @@ TEST(BindForm, UrlencodedBodyWithRequiredFieldsAndUnknownOnesRejected) {
               R"({"pointer":"/email","reason":"must be an email address"}]})");
     r = keel::testing::call(h, TestRequest{"POST", "/signup"}.with_header("Content-Type", "application/json").with_body("{}"));
     EXPECT_EQ(r.status, 415);
+    std::string many = "email=a%40b.c&handle=abc&age=20";
+    for (int i = 0; i < 1000; ++i) {
+        many += "&x";
+    }
+    r = keel::testing::call(h, form(many));
+    EXPECT_EQ(r.status, 413);
+    EXPECT_NE(r.body.find("the form has more than 1000 fields"), std::string::npos) << r.body;
 }
 
 namespace {
@@ -211,6 +242,9 @@ TEST(MultipartParser, MalformedBodiesAre400s) {
     fails(b + "\r\nContent-Disposition: attachment; name=\"a\"\r\n\r\nx\r\n" + b + "--", "Content-Disposition");
     fails(b + "\r\nno colon here\r\n\r\nx\r\n" + b + "--", "header line without a name");
     fails(b + "XX\r\n", "followed by something other than CRLF");
+    // The close delimiter is the boundary and "--" with nothing between (RFC 2046 §5.1.1).
+    fails(b + "\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n" + b + "  --",
+          "followed by something other than CRLF");
     fails(b + "\r\nContent-Disposition: form-data; name=\"a\"; x=\"" + std::string(9000, 'a') + "\"\r\n\r\n",
           "headers are longer than 8192 bytes");
     fails(b + "\r\nContent-Disposition: form-data; name=\"a\"; x=\"" + std::string(9000, 'a'), "headers are longer");

@@ -41,14 +41,20 @@ struct FormField {
 using FormFields = std::vector<FormField>;
 
 /// Decodes "a=1&b=x+y&flag" (query strings and urlencoded forms: %XX and '+' as space; a name
-/// without '=' has the value ""). A malformed escape is an error pointing at the field.
-Result<FormFields, json::FieldError> parse_urlencoded(std::string_view text);
+/// without '=' has the value ""). A malformed escape is an error pointing at the field. Stops
+/// after max_fields + 1 fields, so that a caller enforcing max_fields sees there were more
+/// without the cost of decoding (and allocating) all of them.
+Result<FormFields, json::FieldError> parse_urlencoded(std::string_view text,
+                                                      std::size_t max_fields = std::numeric_limits<std::size_t>::max() - 1);
 
 /// True for application/x-www-form-urlencoded (parameters ignored).
 bool is_urlencoded_content_type(std::string_view content_type) noexcept;
 
 struct FieldBindOptions {
     bool reject_unknown_fields = true;
+    /// bind_form: more fields than this is a 413, found before the rest is decoded. (A query
+    /// string is bounded by server.max_uri_bytes instead.)
+    std::size_t max_fields = 1000;
 };
 
 namespace detail {
@@ -195,7 +201,7 @@ Result<T, Problem> bind_fields(const FormFields& fields, std::string_view detail
 /// The request's query string as a T (unknown parameters ignored by default).
 template <class T>
 Result<T, Problem> bind_query(const Request& req, const FieldBindOptions& options = {.reject_unknown_fields = false}) {
-    auto fields = parse_urlencoded(req.query());
+    auto fields = parse_urlencoded(req.query());  // bounded by server.max_uri_bytes
     if (!fields) {
         return Problem{.status = 400, .detail = "the query string is malformed", .instance = std::string(req.path()),
                        .errors = {fields.error()}};
@@ -214,10 +220,15 @@ Result<T, Problem> bind_form(const Request& req, const FieldBindOptions& options
                        .instance = std::string(req.path()),
                        .errors = {{"", "Content-Type must be application/x-www-form-urlencoded"}}};
     }
-    auto fields = parse_urlencoded(req.body());
+    auto fields = parse_urlencoded(req.body(), options.max_fields);
     if (!fields) {
         return Problem{.status = 400, .detail = "the form is malformed", .instance = std::string(req.path()),
                        .errors = {fields.error()}};
+    }
+    if (fields->size() > options.max_fields) {
+        return Problem{.status = 413,
+                       .detail = "the form has more than " + std::to_string(options.max_fields) + " fields",
+                       .instance = std::string(req.path())};
     }
     return bind_fields<T>(*fields, "the form failed validation", options);
 }

@@ -8,7 +8,8 @@
 ///   with sendfile(2) (read in pieces over TLS and HTTP/2).
 /// - Validators: a strong ETag (mtime and size) and Last-Modified; If-None-Match and
 ///   If-Modified-Since answer 304.
-/// - Ranges: one range is a 206 with Content-Range, several a multipart/byteranges 206,
+/// - Ranges: one range is a 206 with Content-Range, several a multipart/byteranges 206 (up to
+///   memory_body_bytes built in memory, larger ones streamed from the file as the client reads),
 ///   If-Range honoured; unsatisfiable ranges a 416; ranges that overlap past the file's size,
 ///   or more than max_ranges of them, are ignored (a 200), so a range request cannot make the
 ///   server send more than the file.
@@ -39,7 +40,6 @@ struct StaticOptions {
     std::string cache_control = {};          ///< e.g. "public, max-age=3600"; "" = none
     std::size_t memory_body_bytes = 64 * 1024;  ///< files up to this are read into the response
     std::size_t max_ranges = 16;
-    std::size_t max_multirange_bytes = 8 * 1024 * 1024;  ///< larger multi-range answers become 200s
 };
 
 /// The handler (throws std::system_error when `root` is not a directory it can open).

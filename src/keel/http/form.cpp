@@ -6,9 +6,9 @@
 
 namespace keel::http {
 
-Result<FormFields, json::FieldError> parse_urlencoded(std::string_view text) {
+Result<FormFields, json::FieldError> parse_urlencoded(std::string_view text, std::size_t max_fields) {
     FormFields fields;
-    while (!text.empty()) {
+    while (!text.empty() && fields.size() <= max_fields) {
         std::size_t amp = text.find('&');
         std::string_view pair = text.substr(0, amp);
         text = amp == std::string_view::npos ? std::string_view{} : text.substr(amp + 1);

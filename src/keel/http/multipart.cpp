@@ -217,7 +217,7 @@ Problem unsupported(const Request& req) {
 }
 
 Result<Form, Problem> urlencoded_form(std::string_view body, const FormLimits& limits, const Request& req) {
-    auto fields = parse_urlencoded(body);
+    auto fields = parse_urlencoded(body, limits.max_fields);
     if (!fields) {
         return with_instance(Problem{.status = 400, .detail = "the form is malformed", .errors = {fields.error()}}, req);
     }

@@ -128,7 +128,18 @@ Result<void, Problem> MultipartParser::feed(std::string_view bytes, Sink& sink) 
             break;
         }
         case State::after_delimiter: {
-            std::size_t pad = 0;  // transport padding after a boundary
+            // "--" closes the body right after the boundary (RFC 2046 §5.1.1: close-delimiter :=
+            // delimiter "--"); transport padding (spaces, tabs) may only come before a CRLF.
+            if (rest.size() < 2) {
+                pending_.erase(0, start);
+                return {};
+            }
+            if (rest.substr(0, 2) == "--") {
+                state_ = State::done;
+                start += 2;
+                break;
+            }
+            std::size_t pad = 0;
             while (pad < rest.size() && (rest[pad] == ' ' || rest[pad] == '\t')) {
                 ++pad;
             }
@@ -136,9 +147,7 @@ Result<void, Problem> MultipartParser::feed(std::string_view bytes, Sink& sink) 
                 pending_.erase(0, start);
                 return {};
             }
-            if (rest.substr(pad, 2) == "--") {
-                state_ = State::done;
-            } else if (rest.substr(pad, 2) == "\r\n") {
+            if (rest.substr(pad, 2) == "\r\n") {
                 state_ = State::headers;
             } else {
                 return malformed("a boundary line is followed by something other than CRLF or \"--\"");

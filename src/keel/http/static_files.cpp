@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -302,6 +303,47 @@ Response StaticFiles::serve(Request& req) const {
     return respond(req, std::move(served), relative);
 }
 
+constexpr std::string_view kBoundary = "keel-byteranges-7d3c9a";
+constexpr std::string_view kClosingDelimiter = "\r\n--keel-byteranges-7d3c9a--\r\n";
+
+std::string part_head(std::string_view type, const ByteRange& b, std::uint64_t size) {
+    std::string head = "\r\n--";
+    head += kBoundary;
+    head += "\r\nContent-Type: ";
+    head += type;
+    head += "\r\nContent-Range: bytes " + std::to_string(b.first) + "-" + std::to_string(b.first + b.length - 1) + "/" +
+            std::to_string(size) + "\r\n\r\n";
+    return head;
+}
+
+// A multipart/byteranges body read from the file in pieces; each write waits for the client.
+Task<void> stream_byteranges(BodyWriter& out, std::shared_ptr<OpenFile> file, std::vector<ByteRange> ranges,
+                             std::vector<std::string> heads) {
+    constexpr std::size_t kPiece = 64 * 1024;
+    std::string piece;
+    for (std::size_t i = 0; i < ranges.size(); ++i) {
+        if (!co_await out.write(heads[i])) {
+            co_return;
+        }
+        std::uint64_t at = ranges[i].first;
+        std::uint64_t left = ranges[i].length;
+        while (left > 0) {
+            piece.resize(static_cast<std::size_t>(std::min<std::uint64_t>(left, kPiece)));
+            ssize_t n = ::pread(file->get(), piece.data(), piece.size(), static_cast<off_t>(at));
+            if (n <= 0) {
+                // The file shrank or failed mid-answer: a normal end would claim a whole body.
+                throw std::system_error(n < 0 ? errno : EIO, std::generic_category(), "reading a byte range");
+            }
+            at += static_cast<std::uint64_t>(n);
+            left -= static_cast<std::uint64_t>(n);
+            if (!co_await out.write(std::string_view(piece.data(), static_cast<std::size_t>(n)))) {
+                co_return;
+            }
+        }
+    }
+    co_await out.write(kClosingDelimiter);
+}
+
 Response StaticFiles::respond(Request& req, Served served, std::string_view name) const {
     const std::uint64_t size = static_cast<std::uint64_t>(served.st.st_size);
     const std::int64_t mtime = served.st.st_mtim.tv_sec;
@@ -368,36 +410,36 @@ Response StaticFiles::respond(Request& req, Served served, std::string_view name
     auto read_error = [&] { return problem(500, "the file could not be read", req.path()); };
 
     if (verdict == RangeVerdict::ranges && ranges.size() > 1) {
-        std::uint64_t total = 0;
-        for (const ByteRange& b : ranges) {
-            total += b.length;
-        }
-        if (total <= options_.max_multirange_bytes) {
-            // multipart/byteranges (RFC 9110 §14.6): each part with its own Content-Range.
-            static constexpr std::string_view kBoundary = "keel-byteranges-7d3c9a";
-            r.set_status(206);
-            r.set_header("Content-Type", "multipart/byteranges; boundary=" + std::string(kBoundary));
-            if (req.method() == Method::head) {
-                return r;
-            }
-            std::string& body = r.body_buffer();
-            for (const ByteRange& b : ranges) {
-                body += "\r\n--";
-                body += kBoundary;
-                body += "\r\nContent-Type: ";
-                body += type;
-                body += "\r\nContent-Range: bytes " + std::to_string(b.first) + "-" +
-                        std::to_string(b.first + b.length - 1) + "/" + std::to_string(size) + "\r\n\r\n";
-                if (!read_into(body, b)) {
-                    return read_error();
-                }
-            }
-            body += "\r\n--";
-            body += kBoundary;
-            body += "--\r\n";
+        // multipart/byteranges (RFC 9110 §14.6): each part with its own Content-Range.
+        r.set_status(206);
+        r.set_header("Content-Type", "multipart/byteranges; boundary=" + std::string(kBoundary));
+        if (req.method() == Method::head) {
             return r;
         }
-        verdict = RangeVerdict::none;
+        std::vector<std::string> heads;
+        std::uint64_t total = 0;
+        for (const ByteRange& b : ranges) {
+            heads.push_back(part_head(type, b, size));
+            total += b.length;
+        }
+        if (total > options_.memory_body_bytes) {
+            // Streamed from the file a piece at a time, as the client reads (never the whole
+            // answer in memory): a tiny request cannot make the server hold megabytes.
+            auto file = std::make_shared<OpenFile>(std::move(served.file));
+            r.stream_body() = [file, ranges = std::move(ranges), heads = std::move(heads)](BodyWriter& out) {
+                return stream_byteranges(out, file, ranges, heads);
+            };
+            return r;
+        }
+        std::string& body = r.body_buffer();
+        for (std::size_t i = 0; i < ranges.size(); ++i) {
+            body += heads[i];
+            if (!read_into(body, ranges[i])) {
+                return read_error();
+            }
+        }
+        body += kClosingDelimiter;
+        return r;
     }
     ByteRange whole{0, size};
     if (verdict == RangeVerdict::ranges) {
