@@ -192,14 +192,19 @@ int main(int argc, char** argv) {
            .responses = {{101, {.description = "switched to WebSocket"}},
                          {426, keel::router::problem("not a WebSocket handshake")}}});
     auto room = std::make_shared<keel::web::Hub>();
-    r.get("/ws/chat", [room](keel::Request& req) {
+    // The room's WebSockets that the server had to end (a member too slow to read, messages
+    // inflating too fast, ...), counted in keel_websocket_server_closes_total.
+    auto ws_stats = std::make_shared<keel::web::WebSocketStats>();
+    app.metrics().add_collector(keel::web::WebSocketStats::collector(ws_stats));
+    const keel::web::WebSocketOptions ws_options{.stats = ws_stats};
+    r.get("/ws/chat", [room, ws_options](keel::Request& req) {
         return keel::web::accept_websocket(req, [room](keel::web::WebSocket& ws) -> keel::Task<void> {
             room->join(ws.share());
             while (auto message = co_await ws.receive()) {
                 room->broadcast(message->data);
             }
             room->leave(ws);
-        });
+        }, ws_options);
     });
     r.doc({.summary = "WebSocket: every message goes to everyone connected",
            .tags = {"web"},

@@ -22,11 +22,19 @@ protected:
     void SetUp() override {
         std::signal(SIGPIPE, SIG_IGN);
         hello_ = std::make_unique<Process>(std::vector<std::string>{KEEL_HELLO_BINARY, "--server.port", "0", "--server.threads",
-                                                                    "2", "--server.shutdown_timeout", "10s"});
+                                                                    "2", "--server.shutdown_timeout", "10s",
+                                                                    "--admin.on_main", "true"});
         port_ = hello_->wait_port();
         ASSERT_GT(port_, 0) << hello_->stderr_text();
     }
     std::string url(const std::string& path) const { return "ws://127.0.0.1:" + std::to_string(port_) + path; }
+    /// keel_websocket_server_closes_total{reason="..."} as /metrics shows it now.
+    std::string closes(const std::string& reason) const {
+        std::string metrics = run("curl -s http://127.0.0.1:" + std::to_string(port_) + "/metrics");
+        std::string key = "keel_websocket_server_closes_total{reason=\"" + reason + "\"} ";
+        std::size_t at = metrics.find(key);
+        return at == std::string::npos ? "absent" : metrics.substr(at + key.size(), metrics.find('\n', at) - at - key.size());
+    }
 
     std::unique_ptr<Process> hello_;
     int port_ = 0;
@@ -88,13 +96,33 @@ TEST_F(AppWebSocket, ASlowReaderSlowsTheSenderInsteadOfGrowingItsMemory) {
     EXPECT_EQ(run(kProbe + " backpressure " + url("/ws/echo") + " 4000 10000"), "stalled True\nechoed 4000\n");
 }
 
+TEST_F(AppWebSocket, RoomMembersThatDoNotReadAreDroppedInsteadOfHoldingTheRoomsMessages) {
+    // 8 members with a 4 KiB receive window never read while one speaks 200 messages of 64 KiB:
+    // each silent member's queue passes max_queued_bytes (1 MiB) and it is dropped; the speaker
+    // still hears all of its own messages at once (issue 25 #1).
+    EXPECT_EQ(closes("too_slow"), "0");
+    EXPECT_EQ(run(kProbe + " slow-members " + url("/ws/chat") + " 8 200 65536"), "heard 200\ndropped 8\n");
+    EXPECT_TRUE(eventually([&] { return closes("too_slow") == "8"; })) << closes("too_slow");
+    EXPECT_NE(hello_->stderr_text().find("the client reads too slowly"), std::string::npos);
+    // The room goes on for those who read.
+    EXPECT_EQ(run(kProbe + " chat " + url("/ws/chat") + " 3"), "heard 3\n");
+}
+
+TEST_F(AppWebSocket, CompressedMessagesMayNotInflateFasterThanTheConnectionsBudget) {
+    // 200 messages of 10^6 zeros, ~1 KB each compressed: the first fits the burst, the next is
+    // past max_inflate_bytes_per_second and closes the WebSocket with 1008 (issue 25 #6).
+    EXPECT_EQ(run(kProbe + " inflate-bomb " + url("/ws/chat") + " 200"), "1008\n");
+    EXPECT_TRUE(eventually([&] { return closes("inflate_rate") == "1"; })) << closes("inflate_rate");
+}
+
 TEST_F(AppWebSocket, TheHandshakeIsCheckedOriginsIncluded) {
+    EXPECT_EQ(run(kProbe + " dup-key " + url("/ws/echo")), "400\n");  // RFC 6455 §11.3.1: once
     EXPECT_EQ(run(kProbe + " origin " + url("/ws/echo") + " https://evil.example"), "403\n");
     EXPECT_EQ(run(kProbe + " origin " + url("/ws/echo") + " http://127.0.0.1:" + std::to_string(port_)), "101\n");
     std::string http = "http://127.0.0.1:" + std::to_string(port_) + "/ws/echo";
     // A plain GET: 426 with the Upgrade it needs.
     std::string plain = run("curl -s -D - " + http);
-    EXPECT_NE(plain.find("HTTP/1.1 426"), std::string::npos) << plain;
+    EXPECT_NE(plain.find("HTTP/1.1 426 Upgrade Required\r\n"), std::string::npos) << plain;
     EXPECT_NE(plain.find("Upgrade: websocket\r\n"), std::string::npos) << plain;
     EXPECT_EQ(run("curl -s -o /dev/null -w '%{http_code}' -H 'Upgrade: websocket' -H 'Connection: Upgrade' "
                   "-H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: short' " + http),

@@ -8,6 +8,9 @@ library speaks it, a raw socket for the frames no library would send.
     ws_probe.py origin URL ORIGIN   # the handshake's HTTP status for that Origin
     ws_probe.py wait-close URL      # connects, prints "open", then the close code it gets
     ws_probe.py backpressure URL N SIZE  # sends N binary messages without reading the echoes
+    ws_probe.py slow-members URL N COUNT SIZE  # N room members never read while one speaks
+    ws_probe.py inflate-bomb URL COUNT   # COUNT compressed messages of 10^6 zeros each
+    ws_probe.py dup-key URL              # a handshake with two Sec-WebSocket-Key fields
 """
 import asyncio
 import base64
@@ -17,6 +20,7 @@ import time
 import socket
 import struct
 import sys
+import zlib
 from urllib.parse import urlparse
 
 import websockets
@@ -62,14 +66,19 @@ async def chat(url, n):
         await c.close()
 
 
-def raw_connect(url, origin=None):
+def raw_connect(url, origin=None, extra="", rcvbuf=None):
     u = urlparse(url)
-    s = socket.create_connection((u.hostname, u.port), timeout=10)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)  # before connect: the window
+    s.settimeout(10)
+    s.connect((u.hostname, u.port))
     key = base64.b64encode(os.urandom(16)).decode()
     req = (f"GET {u.path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\nUpgrade: websocket\r\n"
            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n")
     if origin:
         req += f"Origin: {origin}\r\n"
+    req += extra
     s.sendall((req + "\r\n").encode())
     head = b""
     while b"\r\n\r\n" not in head:
@@ -220,6 +229,104 @@ def backpressure(url, count, size):
     print("echoed", echoed)
 
 
+def read_frames(buf):
+    """Splits whole server frames (unmasked) off buf: ([(opcode, payload)], rest)."""
+    out = []
+    while len(buf) >= 2:
+        n, at = buf[1] & 0x7F, 2
+        if n == 126:
+            if len(buf) < 4:
+                break
+            n, at = struct.unpack("!H", buf[2:4])[0], 4
+        elif n == 127:
+            if len(buf) < 10:
+                break
+            n, at = struct.unpack("!Q", buf[2:10])[0], 10
+        if len(buf) < at + n:
+            break
+        out.append((buf[0] & 0x0F, buf[at:at + n]))
+        buf = buf[at + n:]
+    return out, buf
+
+
+def slow_members(url, n, count, size):
+    """n members join the room with a tiny receive window and never read; one member sends
+    `count` messages of `size` bytes, each once it heard the last. The speaker must hear all
+    of its messages (a slow member must not slow it), and each slow member must be dropped by
+    the server (its connection ends) rather than have the room's messages pile up for it."""
+    slow = []
+    for _ in range(n):
+        s, status, _ = raw_connect(url, rcvbuf=4096)
+        assert status == 101, status
+        slow.append(s)
+    speaker, status, rest = raw_connect(url)
+    assert status == 101, status
+    speaker.setblocking(False)
+    message = frame(2, b"m" * size)
+    buf, heard, sent = rest, 0, 0
+    deadline = time.monotonic() + 120
+    sel = selectors.DefaultSelector()
+    sel.register(speaker, selectors.EVENT_READ)
+    out = b""
+    while heard < count and time.monotonic() < deadline:
+        if not out and sent < count and heard == sent:  # a chat client: one message at a time
+            out, sent = message, sent + 1
+        sel.modify(speaker, selectors.EVENT_READ | (selectors.EVENT_WRITE if out else 0))
+        for _, events in sel.select(1):
+            if events & selectors.EVENT_WRITE:
+                try:
+                    out = out[speaker.send(out):]
+                except BlockingIOError:
+                    pass
+            if events & selectors.EVENT_READ:
+                chunk = speaker.recv(1 << 20)
+                if not chunk:
+                    deadline = 0
+                    break
+                frames, buf = read_frames(buf + chunk)
+                heard += sum(1 for op, _ in frames if op in (1, 2))
+    print("heard", heard, flush=True)
+    dropped = 0
+    for s in slow:
+        s.settimeout(30)
+        try:
+            while s.recv(1 << 20):
+                pass
+            dropped += 1  # the server ended it (after what the kernel had already taken)
+        except ConnectionResetError:
+            dropped += 1
+        except socket.timeout:
+            pass
+    print("dropped", dropped)
+
+
+def inflate_bomb(url, count):
+    """Compressed messages of 10^6 zero bytes (about 1 KB each on the wire): the server must
+    stop inflating them long before `count`, closing with its code."""
+    s, status, rest = raw_connect(url, extra="Sec-WebSocket-Extensions: permessage-deflate\r\n")
+    assert status == 101, status
+    z = zlib.compressobj(9, zlib.DEFLATED, -15)
+    payload = z.compress(b"\0" * 1_000_000) + z.flush(zlib.Z_SYNC_FLUSH)
+    assert payload.endswith(b"\x00\x00\xff\xff")
+    one = frame(2, payload[:-4], rsv=0x40)
+    s.settimeout(30)
+    try:
+        for _ in range(count):
+            s.sendall(one)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # closed before all were sent
+    try:
+        print(read_close_code(s, rest))
+    except ConnectionResetError:
+        print("reset")
+
+
+def dup_key(url):
+    s, status, _ = raw_connect(url, extra="Sec-WebSocket-Key: " + base64.b64encode(os.urandom(16)).decode() + "\r\n")
+    print(status)
+    s.close()
+
+
 async def wait_close(url):
     async with websockets.connect(url) as ws:
         print("open", flush=True)
@@ -244,3 +351,9 @@ if __name__ == "__main__":
         asyncio.run(wait_close(url))
     elif mode == "backpressure":
         backpressure(url, int(sys.argv[3]), int(sys.argv[4]))
+    elif mode == "slow-members":
+        slow_members(url, int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+    elif mode == "inflate-bomb":
+        inflate_bomb(url, int(sys.argv[3]))
+    elif mode == "dup-key":
+        dup_key(url)

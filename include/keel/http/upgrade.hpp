@@ -31,6 +31,13 @@ public:
     virtual StopToken stop_token() const noexcept = 0;
     /// True once the server is shutting down gracefully.
     virtual bool shutting_down() const noexcept = 0;
+    /// Closes the connection now, with nothing more sent (for a peer that does not read, so a
+    /// goodbye could not reach it anyway): reads end with Errc::closed, writes return false and
+    /// stop_token() fires.
+    virtual void abort() noexcept = 0;
+    /// Logs `event` (with `detail` and the client's address) through the server's event sink, as
+    /// a warning: what the protocol did to a misbehaving peer.
+    virtual void report(std::string_view event, std::string_view detail) const = 0;
 };
 
 /// Runs the protocol after the 101; when it returns, the connection is closed.

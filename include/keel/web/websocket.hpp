@@ -23,11 +23,20 @@
 /// - the close handshake with codes and reasons both ways; when the handler returns, the socket
 ///   is closed with 1000 if it was not already; a graceful shutdown closes it with 1001;
 /// - send() waits while the client reads slowly (the connection's output high-water mark), so a
-///   slow client slows its sender instead of growing memory.
+///   slow client slows its sender instead of growing memory. Sends from many coroutines at once
+///   (web::Hub's broadcasts) queue instead; once the messages queued for one WebSocket pass
+///   max_queued_bytes it is dropped: the connection is closed at once (a peer that does not read
+///   would not get a close frame either), the server side reports 1008 "the client reads too
+///   slowly", and the drop is logged and counted. Memory per member stays bounded whatever the
+///   members do, and no sender is slowed by the slowest reader.
+/// - compressed messages may inflate by at most max_inflate_bytes_per_second on average per
+///   connection (bursts up to max_message_bytes): past it the WebSocket closes with 1008, so a
+///   small upload of highly compressible data cannot buy unbounded inflate work.
 /// A WebSocket lives on its connection's loop; another coroutine on that loop may send() too
 /// (sends are queued in order), holding the shared_ptr from share(). web::Hub broadcasts across
 /// loops.
 
+#include <keel/core/collector.hpp>
 #include <keel/core/loop.hpp>
 #include <keel/core/result.hpp>
 #include <keel/core/stop_token.hpp>
@@ -36,6 +45,8 @@
 #include <keel/http/upgrade.hpp>
 #include <keel/web/websocket_frame.hpp>
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <coroutine>
 #include <cstdint>
@@ -51,6 +62,22 @@ namespace keel::web {
 namespace detail {
 class MessageDeflate;
 }
+
+/// Why the server ended WebSockets, counted (share one between endpoints or give each its own);
+/// collector() exports it as keel_websocket_server_closes_total{reason}.
+class WebSocketStats {
+public:
+    enum class Reason : std::uint8_t { too_slow, inflate_rate, too_big, protocol, count };
+    void count(Reason r) noexcept { counts_[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed); }
+    std::uint64_t closes(Reason r) const noexcept {
+        return counts_[static_cast<std::size_t>(r)].load(std::memory_order_relaxed);
+    }
+    /// For a metrics registry; holds only a weak reference to the stats.
+    static metrics::Collector collector(const std::shared_ptr<WebSocketStats>& stats);
+
+private:
+    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(Reason::count)> counts_{};
+};
 
 enum class MessageType { text, binary };
 
@@ -77,6 +104,12 @@ struct WebSocketOptions {
     std::size_t compress_min_bytes = 128;  ///< smaller messages are sent as they are
     Duration ping_interval = std::chrono::seconds(30);
     Duration close_timeout = std::chrono::seconds(5);  ///< waiting for the peer's close reply
+    /// Bytes of messages waiting to be written to one WebSocket (beyond the connection's output
+    /// buffer) before it is dropped as too slow; a single send is always taken whole.
+    std::size_t max_queued_bytes = 1024 * 1024;
+    /// Average rate of inflated bytes per connection (permessage-deflate); 0 = unbounded.
+    std::size_t max_inflate_bytes_per_second = 16 * 1024 * 1024;
+    std::shared_ptr<WebSocketStats> stats = {};  ///< counts the closes above (optional)
 };
 
 class WebSocket : public std::enable_shared_from_this<WebSocket> {
@@ -110,11 +143,20 @@ public:
     /// sends finish (failing) before the connection goes.
     Task<void> finish(bool handler_failed);
 
+    /// Bytes of messages queued by send() and not yet handed to the connection.
+    std::size_t queued_bytes() const noexcept { return queued_bytes_; }
+
 private:
     struct SendTurn;
     Task<bool> send_frame(Opcode opcode, std::string_view payload, bool compress);
     Task<void> send_close(std::uint16_t code, std::string_view reason);
-    Task<Result<Message, CloseStatus>> fail(std::uint16_t code, std::string reason);
+    Task<Result<Message, CloseStatus>> fail(std::uint16_t code, std::string reason,
+                                            WebSocketStats::Reason counted = WebSocketStats::Reason::protocol);
+    // The peer cannot be told (it does not read): close the connection, remember why.
+    void drop(std::uint16_t code, std::string reason, WebSocketStats::Reason counted);
+    void count(WebSocketStats::Reason r) const noexcept;
+    // Bytes the inflate bucket (max_inflate_bytes_per_second) holds now.
+    double inflate_allowance() noexcept;
     void release_turn() noexcept;
 
     http::UpgradedStream* io_;
@@ -123,7 +165,10 @@ private:
     std::string subprotocol_;
     std::unique_ptr<detail::MessageDeflate> deflate_;
 
-    std::string in_;  // received bytes not yet consumed (whole frames are parsed from it)
+    // Received bytes: [in_pos_, size) not yet consumed. Whole frames are parsed from it; the
+    // consumed front is cut once per read, not once per frame.
+    std::string in_;
+    std::size_t in_pos_ = 0;
     std::string message_;
     MessageType message_type_ = MessageType::text;
     bool in_message_ = false;
@@ -138,6 +183,10 @@ private:
     bool sending_ = false;
     bool detached_ = false;
     std::deque<std::coroutine_handle<>> send_queue_;
+    std::size_t queued_bytes_ = 0;
+
+    double inflate_credit_ = -1;  // bytes; < 0: not started (starts full)
+    TimePoint inflate_refilled_{};
 };
 
 using WebSocketHandler = std::function<Task<void>(WebSocket&)>;

@@ -240,6 +240,8 @@ public:
     Task<bool> write(std::string_view bytes) override { return c_.write(bytes); }
     StopToken stop_token() const noexcept override { return c_.stop_token(); }
     bool shutting_down() const noexcept override { return c_.worker_.shutting_down(); }
+    void abort() noexcept override { c_.force_close(); }
+    void report(std::string_view event, std::string_view detail) const override;
     void set_read_deadline(TimePoint when) noexcept override {
         c_.upgrade_read_deadline_ = when;
         c_.upgrade_read_timed_out_ = false;

@@ -43,6 +43,10 @@ void Connection::on_upgrade_done(std::exception_ptr e) {
     flush();  // lingers once everything is out (now, or on EPOLLOUT)
 }
 
+void Connection::Upgraded::report(std::string_view event, std::string_view detail) const {
+    c_.worker_.emit(ServerEvent::Level::warn, event, std::string(detail) + " (client " + c_.remote_.to_string() + ")");
+}
+
 Task<Result<std::string_view>> Connection::upgraded_read() {
     if (++reads_in_a_row_ >= kAwaitsBeforeReschedule) {
         reads_in_a_row_ = 0;

@@ -165,6 +165,10 @@ http::ProblemOr accept_websocket(http::Request& req, WebSocketHandler handler, c
     if (!valid_key(key)) {
         return handshake_problem(400, "Sec-WebSocket-Key must be 16 bytes in base64");
     }
+    if (std::count_if(req.headers().begin(), req.headers().end(),
+                      [](const http::Header& h) { return iequals(h.name, "Sec-WebSocket-Key"); }) > 1) {
+        return handshake_problem(400, "Sec-WebSocket-Key must be sent once");  // RFC 6455 §11.3.1
+    }
     if (auto origin = req.header("Origin"); origin && !origin_allowed(*origin, req.host(), options.allowed_origins)) {
         return handshake_problem(403, "this origin may not open a WebSocket here");
     }
@@ -247,10 +251,38 @@ void WebSocket::release_turn() noexcept {
     loop_.defer([next] { next.resume(); });
 }
 
+void WebSocket::count(WebSocketStats::Reason r) const noexcept {
+    if (options_.stats) {
+        options_.stats->count(r);
+    }
+}
+
+void WebSocket::drop(std::uint16_t code, std::string reason, WebSocketStats::Reason counted) {
+    if (closed_ || detached_) {
+        return;
+    }
+    closed_ = close_sent_ = true;
+    count(counted);
+    io_->report("websocket dropped", reason);
+    status_ = CloseStatus{code, std::move(reason)};
+    io_->abort();  // the queued sends fail in turn, releasing what they hold
+}
+
 Task<bool> WebSocket::send_frame(Opcode opcode, std::string_view payload, bool compress) {
     if (detached_) {
         co_return false;
     }
+    bool data = opcode == Opcode::text || opcode == Opcode::binary;
+    if (data && queued_bytes_ > 0 && queued_bytes_ + payload.size() > options_.max_queued_bytes) {
+        drop(1008, "the client reads too slowly", WebSocketStats::Reason::too_slow);
+        co_return false;
+    }
+    struct Queued {
+        std::size_t& total;
+        std::size_t n;
+        ~Queued() { total -= n; }
+    } queued{queued_bytes_, payload.size()};
+    queued_bytes_ += payload.size();
     co_await SendTurn{*this};
     if (detached_ || (close_sent_ && opcode != Opcode::close) || io_->stop_token().stop_requested()) {
         release_turn();
@@ -299,7 +331,9 @@ Task<void> WebSocket::send_close(std::uint16_t code, std::string_view reason) {
     co_await send_frame(Opcode::close, payload, false);
 }
 
-Task<Result<Message, CloseStatus>> WebSocket::fail(std::uint16_t code, std::string reason) {
+Task<Result<Message, CloseStatus>> WebSocket::fail(std::uint16_t code, std::string reason,
+                                                   WebSocketStats::Reason counted) {
+    count(counted);
     co_await send_close(code, reason);
     closed_ = true;
     status_ = CloseStatus{code, std::move(reason)};
@@ -312,7 +346,8 @@ Task<Result<Message, CloseStatus>> WebSocket::receive() {
             co_return status_;
         }
         FrameHeader h;
-        FrameParse parsed = parse_frame_header(in_, h);
+        std::string_view unread = std::string_view(in_).substr(in_pos_);
+        FrameParse parsed = parse_frame_header(unread, h);
         if (parsed == FrameParse::invalid) {
             co_return co_await fail(1002, "a frame's length has its top bit set");
         }
@@ -335,11 +370,11 @@ Task<Result<Message, CloseStatus>> WebSocket::receive() {
             }
             if (!control && message_.size() + h.length > options_.max_message_bytes) {
                 co_return co_await fail(1009, "a message is larger than " + std::to_string(options_.max_message_bytes) +
-                                                  " bytes");
+                                                  " bytes", WebSocketStats::Reason::too_big);
             }
-            if (in_.size() - h.header_bytes >= h.length) {
-                std::string payload = in_.substr(h.header_bytes, static_cast<std::size_t>(h.length));
-                in_.erase(0, h.header_bytes + static_cast<std::size_t>(h.length));
+            if (unread.size() - h.header_bytes >= h.length) {
+                std::string payload(unread.substr(h.header_bytes, static_cast<std::size_t>(h.length)));
+                in_pos_ += h.header_bytes + static_cast<std::size_t>(h.length);
                 unmask(payload.data(), payload.size(), h.mask);
                 auto opcode = static_cast<Opcode>(h.opcode);
                 if (opcode == Opcode::ping) {
@@ -391,14 +426,31 @@ Task<Result<Message, CloseStatus>> WebSocket::receive() {
                 Message m{message_type_, std::move(message_)};
                 message_.clear();
                 if (message_compressed_) {
+                    // At most the bucket's allowance is inflated: the work a small upload can buy.
+                    std::size_t limit = options_.max_message_bytes;
+                    bool rate_bound = false;
+                    if (options_.max_inflate_bytes_per_second > 0) {
+                        double allowance = inflate_allowance();
+                        if (allowance < static_cast<double>(limit)) {
+                            limit = static_cast<std::size_t>(allowance);
+                            rate_bound = true;
+                        }
+                    }
                     std::string inflated;
-                    switch (deflate_->decompress(m.data, options_.max_message_bytes, inflated)) {
+                    switch (deflate_->decompress(m.data, limit, inflated)) {
                         case detail::MessageDeflate::Inflated::ok:
+                            inflate_credit_ -= static_cast<double>(inflated.size());
                             m.data = std::move(inflated);
                             break;
                         case detail::MessageDeflate::Inflated::too_large:
+                            if (rate_bound) {
+                                co_return co_await fail(1008, "compressed messages inflate to more than " +
+                                                                  std::to_string(options_.max_inflate_bytes_per_second) +
+                                                                  " bytes a second", WebSocketStats::Reason::inflate_rate);
+                            }
                             co_return co_await fail(1009, "a message is larger than " +
-                                                              std::to_string(options_.max_message_bytes) + " bytes");
+                                                              std::to_string(options_.max_message_bytes) + " bytes",
+                                                    WebSocketStats::Reason::too_big);
                         case detail::MessageDeflate::Inflated::corrupt:
                             co_return co_await fail(1007, "a compressed message does not inflate");
                     }
@@ -412,6 +464,9 @@ Task<Result<Message, CloseStatus>> WebSocket::receive() {
         // More bytes are needed. The deadline: the peer's close reply, or the keep-alive ping.
         io_->set_read_deadline(close_sent_ ? close_deadline_ : loop_.now() + options_.ping_interval);
         auto got = co_await io_->read();
+        if (closed_) {
+            co_return status_;  // dropped while waiting
+        }
         if (!got) {
             if (got.error().code() == Errc::cancelled) {
                 co_await send_close(1001, "the server is shutting down");
@@ -434,8 +489,24 @@ Task<Result<Message, CloseStatus>> WebSocket::receive() {
             co_return status_;
         }
         ping_outstanding_ = false;  // anything at all shows the peer is alive
+        in_.erase(0, in_pos_);
+        in_pos_ = 0;
         in_.append(*got);
     }
+}
+
+double WebSocket::inflate_allowance() noexcept {
+    // A token bucket of bytes: full at max_message_bytes, refilled at the configured rate.
+    auto burst = static_cast<double>(options_.max_message_bytes);
+    TimePoint now = loop_.now();
+    if (inflate_credit_ < 0) {
+        inflate_credit_ = burst;
+    } else {
+        double seconds = std::chrono::duration<double>(now - inflate_refilled_).count();
+        inflate_credit_ = std::min(burst, inflate_credit_ + seconds * static_cast<double>(options_.max_inflate_bytes_per_second));
+    }
+    inflate_refilled_ = now;
+    return std::max(0.0, inflate_credit_);
 }
 
 Task<void> WebSocket::close(std::uint16_t code, std::string_view reason) {
@@ -459,6 +530,25 @@ Task<void> WebSocket::finish(bool handler_failed) {
     co_await SendTurn{*this};
     release_turn();
     io_ = nullptr;
+}
+
+metrics::Collector WebSocketStats::collector(const std::shared_ptr<WebSocketStats>& stats) {
+    return [weak = std::weak_ptr<WebSocketStats>(stats)](std::vector<metrics::SampledFamily>& out) {
+        auto self = weak.lock();
+        if (!self) {
+            return;
+        }
+        metrics::SampledFamily f{.name = "keel_websocket_server_closes_total",
+                                 .help = "WebSockets the server ended because of the peer, by reason",
+                                 .type = "counter"};
+        static constexpr std::array<const char*, static_cast<std::size_t>(Reason::count)> kNames{
+            "too_slow", "inflate_rate", "too_big", "protocol"};
+        for (std::size_t i = 0; i < kNames.size(); ++i) {
+            f.samples.push_back({.labels = {{"reason", kNames[i]}},
+                                 .value = static_cast<double>(self->closes(static_cast<Reason>(i)))});
+        }
+        out.push_back(std::move(f));
+    };
 }
 
 }  // namespace keel::web
