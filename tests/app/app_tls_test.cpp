@@ -23,7 +23,73 @@ std::string curl(const TestPki& pki, int port, const std::string& path, const st
                            ":127.0.0.1 https://a.test:" + std::to_string(port) + path);
 }
 
+// A sample's value in /metrics text ("" when absent).
+std::string sample(const std::string& metrics, const std::string& key) {
+    std::size_t at = metrics.find(key + " ");
+    if (at == std::string::npos) {
+        return "";
+    }
+    at += key.size() + 1;
+    return metrics.substr(at, metrics.find('\n', at) - at);
+}
+
 }  // namespace
+
+TEST(AppTls, AHandshakeThatCompletesIsCountedOkEvenWhenTheClientLeavesAtOnce) {
+    // TLS 1.3 clients that finish the handshake and close at once (before the server's session
+    // tickets are written) completed it: ok, not failed (issue 25 #8; before: ok=157 failed=2,773
+    // for 2,797 such clients).
+    std::signal(SIGPIPE, SIG_IGN);
+    TestPki pki;
+    pki.issue("a", "a.test");
+    Process p({KEEL_HELLO_BINARY, "--server.port", "0", "--server.threads", "1", "--admin.on_main", "true",
+               "--server.tls_cert", pki.path("a.pem"), "--server.tls_key", pki.path("a.key")});
+    int port = p.wait_port();
+    ASSERT_GT(port, 0) << p.stderr_text();
+    std::string out = keel::test::run(
+        "/usr/bin/python3 -c 'import socket, ssl, sys\n"
+        "c = ssl.create_default_context(cafile=sys.argv[1])\n"
+        "c.minimum_version = ssl.TLSVersion.TLSv1_3\n"
+        "for _ in range(50):\n"
+        "    t = c.wrap_socket(socket.create_connection((\"127.0.0.1\", int(sys.argv[2]))), server_hostname=\"a.test\")\n"
+        "    t.close()\n"
+        "print(\"done\")' " + pki.ca() + " " + std::to_string(port));
+    ASSERT_EQ(out, "done\n");
+    auto metrics = [&] { return keel::test::run("curl -s -k https://127.0.0.1:" + std::to_string(port) + "/metrics"); };
+    // Each scrape is a handshake of its own: 50 clients, then 1, 2, ... scrapes.
+    std::string last;
+    ASSERT_TRUE(eventually([&] {
+        last = metrics();
+        return std::atoi(sample(last, "keel_tls_handshakes_total{result=\"ok\"}").c_str()) >= 51;
+    })) << last;
+    EXPECT_EQ(sample(last, "keel_tls_handshakes_total{result=\"failed\"}"), "0") << last;
+    p.signal(SIGTERM);
+    EXPECT_EQ(p.wait(std::chrono::seconds(10)), 0);
+}
+
+TEST(AppTls, AReloadNeverBlocksOnAFifoAtTheCertificatesPath) {
+    // A FIFO where the key was: the reload refuses it (not a regular file) instead of blocking
+    // the signal thread in open(2), and SIGTERM is still handled (issue 25 #7).
+    std::signal(SIGPIPE, SIG_IGN);
+    TestPki pki;
+    pki.issue("a", "a.test");
+    std::string cert = pki.path("live.pem"), key = pki.path("live.key");
+    keel::test::run("cp " + pki.path("a.pem") + " " + cert + " && cp " + pki.path("a.key") + " " + key);
+    Process p({KEEL_HELLO_BINARY, "--server.port", "0", "--server.threads", "1", "--server.tls_cert", cert,
+               "--server.tls_key", key});
+    int port = p.wait_port();
+    ASSERT_GT(port, 0) << p.stderr_text();
+    keel::test::run("rm -f " + key + " && mkfifo " + key);
+    p.signal(SIGHUP);
+    ASSERT_TRUE(eventually([&] { return p.stderr_text().find("TLS reload failed") != std::string::npos; }))
+        << p.stderr_text();
+    EXPECT_NE(p.stderr_text().find("not a regular file"), std::string::npos) << p.stderr_text();
+    TlsClient still(static_cast<std::uint16_t>(port), {.ca_file = pki.ca()});
+    ASSERT_TRUE(still.connected()) << still.error();
+    EXPECT_EQ(still.peer_common_name(), "a.test");
+    p.signal(SIGTERM);
+    EXPECT_EQ(p.wait(std::chrono::seconds(10)), 0) << p.stderr_text();
+}
 
 TEST(AppTls, HelloServesHttpsReloadsOnSighupAndCountsHandshakes) {
     std::signal(SIGPIPE, SIG_IGN);

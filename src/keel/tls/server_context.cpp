@@ -3,9 +3,14 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -37,6 +42,121 @@ std::string openssl_reason() {
 
 Error fail(std::string what) {
     return Error::with_detail(Errc::invalid_argument, "tls: " + std::move(what) + ": " + openssl_reason());
+}
+
+// PEM files are read here, not by OpenSSL's file functions: a reload runs on the signal thread,
+// and an open(2) or read(2) that blocks (a FIFO at the path, a device) would stop it from ever
+// handling SIGTERM. Only a regular file of at most 1 MiB is read, opened O_NONBLOCK.
+constexpr std::size_t kMaxPemBytes = 1024 * 1024;
+
+Result<std::string> read_pem_file(const std::string& path, std::string_view what) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        return Error::with_detail(Errc::invalid_argument, "tls: " + std::string(what) + " " + path + ": " + std::strerror(errno));
+    }
+    struct FdCloser {
+        int fd;
+        ~FdCloser() { ::close(fd); }
+    } closer{fd};
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        return Error::with_detail(Errc::invalid_argument, "tls: " + std::string(what) + " " + path + ": not a regular file");
+    }
+    if (static_cast<std::uint64_t>(st.st_size) > kMaxPemBytes) {
+        return Error::with_detail(Errc::invalid_argument, "tls: " + std::string(what) + " " + path + ": larger than 1 MiB");
+    }
+    std::string pem(static_cast<std::size_t>(st.st_size), '\0');
+    std::size_t got = 0;
+    while (got < pem.size()) {
+        ssize_t n = ::read(fd, pem.data() + got, pem.size() - got);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return Error::with_detail(Errc::invalid_argument, "tls: " + std::string(what) + " " + path + ": read failed");
+        }
+        got += static_cast<std::size_t>(n);
+    }
+    return pem;
+}
+
+struct BioDeleter {
+    void operator()(BIO* b) const noexcept { BIO_free(b); }
+};
+using BioPtr = std::unique_ptr<BIO, BioDeleter>;
+
+BioPtr memory_bio(const std::string& bytes) {
+    return BioPtr(BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())));
+}
+
+// The leaf certificate and the chain after it, like SSL_CTX_use_certificate_chain_file.
+bool use_certificate_chain(SSL_CTX* ctx, const std::string& pem) {
+    BioPtr bio = memory_bio(pem);
+    X509* leaf = bio ? PEM_read_bio_X509_AUX(bio.get(), nullptr, nullptr, nullptr) : nullptr;
+    if (!leaf) {
+        return false;
+    }
+    bool ok = SSL_CTX_use_certificate(ctx, leaf) == 1 && SSL_CTX_clear_chain_certs(ctx) == 1;
+    X509_free(leaf);
+    while (ok) {
+        X509* ca = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
+        if (!ca) {
+            // The end of the file is the expected way out; anything else is a bad chain.
+            unsigned long e = ERR_peek_last_error();
+            if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
+                ERR_clear_error();
+            } else {
+                ok = false;
+            }
+            break;
+        }
+        ok = SSL_CTX_add0_chain_cert(ctx, ca) == 1;  // takes ownership on success
+        if (!ok) {
+            X509_free(ca);
+        }
+    }
+    return ok;
+}
+
+bool use_private_key(SSL_CTX* ctx, const std::string& pem) {
+    BioPtr bio = memory_bio(pem);
+    EVP_PKEY* key = bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr;
+    if (!key) {
+        return false;
+    }
+    bool ok = SSL_CTX_use_PrivateKey(ctx, key) == 1;
+    EVP_PKEY_free(key);
+    return ok;
+}
+
+// Trusts every certificate of `pem` for client certificates and offers their names.
+bool use_client_ca(SSL_CTX* ctx, const std::string& pem) {
+    BioPtr bio = memory_bio(pem);
+    STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
+    if (!bio || !names) {
+        sk_X509_NAME_free(names);
+        return false;
+    }
+    X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+    int count = 0;
+    while (X509* ca = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+        bool ok = X509_STORE_add_cert(store, ca) == 1;
+        X509_NAME* name = ok ? X509_NAME_dup(X509_get_subject_name(ca)) : nullptr;
+        X509_free(ca);
+        if (!name || sk_X509_NAME_push(names, name) <= 0) {
+            X509_NAME_free(name);
+            sk_X509_NAME_pop_free(names, X509_NAME_free);
+            return false;
+        }
+        ++count;
+    }
+    ERR_clear_error();  // the end of the file
+    if (count == 0) {
+        sk_X509_NAME_free(names);
+        return false;
+    }
+    SSL_CTX_set_client_CA_list(ctx, names);  // takes ownership
+    return true;
 }
 
 struct CtxDeleter {
@@ -194,7 +314,14 @@ int select_certificate(SSL* ssl, int*, void*) {
 
 Result<std::shared_ptr<ServerContext::Contexts>> load(const Options& o, ServerContext* owner) {
     auto out = std::make_shared<ServerContext::Contexts>();
+    std::string client_ca;
+    if (!o.client_ca.empty()) {
+        KEEL_TRY(pem, read_pem_file(o.client_ca, "client CA"));
+        client_ca = std::move(pem);
+    }
     for (const Certificate& c : o.certificates) {
+        KEEL_TRY(cert_pem, read_pem_file(c.cert_file, "certificate"));
+        KEEL_TRY(key_pem, read_pem_file(c.key_file, "private key"));
         CtxPtr ctx(SSL_CTX_new(TLS_server_method()));
         if (!ctx) {
             return fail("SSL_CTX_new");
@@ -207,24 +334,19 @@ Result<std::shared_ptr<ServerContext::Contexts>> load(const Options& o, ServerCo
         if (SSL_CTX_set_cipher_list(x, kTls12Ciphers) != 1 || SSL_CTX_set1_groups_list(x, kGroups) != 1) {
             return fail("cipher configuration");
         }
-        if (SSL_CTX_use_certificate_chain_file(x, c.cert_file.c_str()) != 1) {
+        if (!use_certificate_chain(x, cert_pem)) {
             return fail("certificate " + c.cert_file);
         }
-        if (SSL_CTX_use_PrivateKey_file(x, c.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+        if (!use_private_key(x, key_pem)) {
             return fail("private key " + c.key_file);
         }
         if (SSL_CTX_check_private_key(x) != 1) {
             return fail("private key " + c.key_file + " does not match certificate " + c.cert_file);
         }
         if (!o.client_ca.empty()) {
-            if (SSL_CTX_load_verify_locations(x, o.client_ca.c_str(), nullptr) != 1) {
+            if (!use_client_ca(x, client_ca)) {
                 return fail("client CA " + o.client_ca);
             }
-            STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(o.client_ca.c_str());
-            if (!names) {
-                return fail("client CA names " + o.client_ca);
-            }
-            SSL_CTX_set_client_CA_list(x, names);
             SSL_CTX_set_verify(x, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
         }
         SSL_CTX_set_app_data(x, owner);
@@ -286,7 +408,7 @@ public:
 
 private:
     void note_handshake() {
-        if (done_ || !SSL_is_init_finished(ssl_)) {
+        if (done_ || (!SSL_is_init_finished(ssl_) && !client_finished())) {
             return;
         }
         done_ = true;
@@ -305,7 +427,17 @@ private:
         }
     }
 
+    // TLS 1.3: the client's Finished is the handshake's last message; once it is verified the
+    // server writes its session tickets and its state machine reaches TLS_ST_OK, while
+    // SSL_is_init_finished() stays false until a later SSL_read — which fails if the client
+    // has already gone. The handshake completed all the same: not a failure.
+    bool client_finished() const noexcept {
+        OSSL_HANDSHAKE_STATE st = SSL_get_state(ssl_);
+        return st == TLS_ST_OK || (SSL_version(ssl_) == TLS1_3_VERSION && st == TLS_ST_SW_SESSION_TICKET);
+    }
+
     Io failure(int r) {
+        note_handshake();
         switch (SSL_get_error(ssl_, r)) {
             case SSL_ERROR_WANT_READ:
                 return {Status::want_read};
