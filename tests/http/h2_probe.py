@@ -15,7 +15,7 @@ import h2.events
 import h2.settings
 import hpack
 from hyperframe.frame import (ContinuationFrame, DataFrame, Frame, HeadersFrame, PingFrame, RstStreamFrame,
-                              SettingsFrame)
+                              SettingsFrame, WindowUpdateFrame)
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 REQUEST = [(":method", "GET"), (":scheme", "http"), (":authority", "127.0.0.1"), (":path", "/")]
@@ -180,9 +180,10 @@ def big_body(port, size):
             status = "EOF"
             break
         for ev in conn.receive_data(data):
-            if isinstance(ev, h2.events.ResponseReceived):
+            # The first outcome counts: an early answer is followed by RST_STREAM(NO_ERROR).
+            if isinstance(ev, h2.events.ResponseReceived) and status is None:
                 status = "STATUS " + dict(ev.headers)[b":status"].decode()
-            elif isinstance(ev, h2.events.StreamReset):
+            elif isinstance(ev, h2.events.StreamReset) and status is None:
                 status = "RST %d" % ev.error_code
         sock.sendall(conn.data_to_send())
     print(status)
@@ -235,6 +236,95 @@ def zero_window(port):
     print("%s after %.1f s" % (got or "TIMEOUT", time.monotonic() - start))
 
 
+def early_answer(port, kind):
+    """A request that never ends (kind "body": HEADERS of a POST without END_STREAM; kind
+    "headers": a header block without END_HEADERS), then silence: what the server sends, in
+    order, and that it closes the connection once it idled out."""
+    sock = raw_start(port)
+    enc = hpack.Encoder()
+    req = [(":method", "POST"), (":scheme", "http"), (":authority", "127.0.0.1"), (":path", "/echo")]
+    flags = ["END_HEADERS"] if kind == "body" else []
+    sock.sendall(HeadersFrame(1, headers_block(enc, req), flags=flags).serialize())
+    dec = hpack.Decoder()
+    events = []
+    start = time.monotonic()
+    for f in read_frames(sock, deadline=30):
+        if f in ("EOF", "RESET"):
+            events.append(f)
+            break
+        if f.type == 0x01 and f.stream_id == 1:
+            events.append("STATUS " + dict(dec.decode(f.data))[":status"])
+        elif f.type == 0x03:
+            events.append("RST %d" % f.error_code)
+        elif f.type == 0x07:
+            events.append("GOAWAY %d" % f.error_code)
+    print(" | ".join(events), "after %d s" % int(time.monotonic() - start))
+
+
+def buffered_budget(port, count):
+    """A client with a zero window asks for `count` 64 KiB answers at once: how many the server
+    answered (HEADERS) while nothing could be sent, then — once the window opens — how many
+    arrive whole."""
+    sock = raw_start(port, settings={SettingsFrame.INITIAL_WINDOW_SIZE: 0})
+    enc = hpack.Encoder()
+    req = [(":method", "GET"), (":scheme", "http"), (":authority", "127.0.0.1"), (":path", "/k64")]
+    out = b""
+    for i in range(count):
+        out += HeadersFrame(1 + 2 * i, headers_block(enc, req), flags=["END_HEADERS", "END_STREAM"]).serialize()
+    dec = hpack.Decoder()
+    headers, data, ended = 0, {}, 0
+
+    def note(f):
+        nonlocal headers, ended
+        if f.type == 0x01:
+            dec.decode(f.data)
+            headers += 1
+        elif f.type == 0x00:
+            data[f.stream_id] = data.get(f.stream_id, 0) + len(f.data)
+            if "END_STREAM" in f.flags and data[f.stream_id] == 65536:
+                ended += 1
+
+    frames = read_frames(sock, deadline=30)
+    # Two PING round trips: everything the server answered to the requests is in before the second ACK.
+    for ping in (b"ping-one", b"ping-two"):
+        sock.sendall(out + PingFrame(0, opaque_data=ping).serialize())
+        out = b""
+        for f in frames:
+            if f in ("EOF", "RESET"):
+                print(f)
+                return
+            if f.type == 0x06 and "ACK" in f.flags and f.opaque_data == ping:
+                break
+            note(f)
+    waiting_headers = headers
+    sock.sendall(SettingsFrame(0, settings={SettingsFrame.INITIAL_WINDOW_SIZE: 2**31 - 1}).serialize() +
+                 WindowUpdateFrame(0, window_increment=2**30).serialize())
+    for f in frames:
+        if f in ("EOF", "RESET"):
+            break
+        note(f)
+        if ended == count:
+            break
+    print("HEADERS %d COMPLETE %d" % (waiting_headers, ended))
+
+
+ODD_REQUESTS = {
+    "fragment": [(":path", "/echo#frag")],
+    "non_ascii": [(":path", "/\u00e9cho")],
+    "host_differs": [(":path", "/echo"), ("host", "evil.example")],
+    "host_same": [(":path", "/echo"), ("host", "127.0.0.1")],
+}
+
+
+def odd_request(port, which):
+    """A GET with an unusual :path or Host; prints the :status it got."""
+    sock = raw_start(port)
+    enc = hpack.Encoder()
+    req = [(":method", "GET"), (":scheme", "http"), (":authority", "127.0.0.1")] + ODD_REQUESTS[which]
+    sock.sendall(HeadersFrame(1, headers_block(enc, req), flags=["END_HEADERS", "END_STREAM"]).serialize())
+    print(response_of(sock))
+
+
 def slow_then_goaway(port):
     """Starts a slow request, says so, then reports the GOAWAY and the response that follow
     (the test shuts the server down in between)."""
@@ -278,6 +368,12 @@ def main():
         many_streams(port, int(arg))
     elif scenario == "zero_window":
         zero_window(port)
+    elif scenario == "odd_request":
+        odd_request(port, arg)
+    elif scenario == "early_answer":
+        early_answer(port, arg)
+    elif scenario == "buffered_budget":
+        buffered_budget(port, int(arg))
     elif scenario == "slow_then_goaway":
         slow_then_goaway(port)
     else:

@@ -63,6 +63,9 @@ keel::http::Outcome routes(Request& req) {
             co_return Response::text("slow");
         }(d, req.stop_token());
     }
+    if (p == "/k64") {
+        return Response::text(std::string(64 * 1024, 'k'));
+    }
     if (p == "/big") {
         return Response::text(std::string(1 << 20, 'z'));
     }
@@ -197,6 +200,43 @@ TEST(H2, AZeroWindowClientIsDroppedAfterTheWriteTimeout) {
     TestServer srv(routes, o);
     std::string out = probe(srv.port(), "zero_window");
     EXPECT_EQ(out.rfind("EOF after", 0), 0u) << out;
+}
+
+TEST(H2, AStalledClientCannotMakeAConnectionHoldMoreThanItsBudget) {
+    // 100 streams of 64 KiB with a zero window: before, all 100 answers (6.4 MB) were held for
+    // the write timeout; now the connection holds h2_max_buffered_bytes (1 MiB = 16 answers) and
+    // the other requests wait without running. Once the window opens, all complete (issue 25 #3).
+    ServerOptions o = h2c_options();
+    TestServer srv(routes, o);
+    EXPECT_EQ(probe(srv.port(), "buffered_budget", "100"), "HEADERS 16 COMPLETE 100");
+    o.h2_max_buffered_bytes = 256 * 1024;
+    TestServer small(routes, o);
+    EXPECT_EQ(probe(small.port(), "buffered_budget", "40"), "HEADERS 4 COMPLETE 40");
+}
+
+TEST(H2, AStreamAnsweredEarlyIsResetAndTheConnectionStillIdlesOut) {
+    // The client never finishes its request: 408 at the read timeout, then RST_STREAM(NO_ERROR)
+    // (RFC 9113 §8.1) so no stream stays open, then GOAWAY at the idle timeout (issue 25 #5:
+    // before, such a connection stayed open for good).
+    ServerOptions o = h2c_options();
+    o.read_timeout = 300ms;
+    o.idle_timeout = 700ms;
+    TestServer srv(routes, o);
+    std::string body = probe(srv.port(), "early_answer", "body");
+    EXPECT_EQ(body.rfind("STATUS 408 | RST 0 | GOAWAY 0 | EOF after ", 0), 0u) << body;
+    std::string headers = probe(srv.port(), "early_answer", "headers");
+    EXPECT_NE(headers.find("EOF after "), std::string::npos) << headers;
+    EXPECT_EQ(headers.find("TIMEOUT"), std::string::npos) << headers;
+}
+
+TEST(H2, PathAndHostFollowTheHttp1Rules) {
+    // Parity with HTTP/1.1 (issue 25 #9): no fragment or non-ASCII byte in :path; a Host naming
+    // another authority than :authority is malformed (RFC 9113 §8.3.1).
+    TestServer srv(routes, h2c_options());
+    EXPECT_EQ(probe(srv.port(), "odd_request", "fragment"), "STATUS 400");
+    EXPECT_EQ(probe(srv.port(), "odd_request", "non_ascii"), "STATUS 400");
+    EXPECT_EQ(probe(srv.port(), "odd_request", "host_differs"), "STATUS 400");
+    EXPECT_EQ(probe(srv.port(), "odd_request", "host_same"), "STATUS 200");
 }
 
 TEST(H2, HandlerDeadlinePerStream) {

@@ -88,6 +88,11 @@ struct ServerOptions {
     bool http1 = true;
     /// HTTP/2: streams one client may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
     std::uint32_t h2_max_concurrent_streams = 100;
+    /// HTTP/2: response bytes one connection may hold in memory unsent (bodies and stream
+    /// buffers waiting for the client's flow-control window or socket). Past it, new requests on
+    /// that connection wait to run until the client takes what it was sent; a file body holds
+    /// none. A connection holds at most this plus one response.
+    std::size_t h2_max_buffered_bytes = 1024 * 1024;
 
     /// Which requests get their body streamed (req.body_stream()) instead of read whole before
     /// the handler runs: asked with each head that announces a body. Unset: none.

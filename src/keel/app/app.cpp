@@ -58,6 +58,8 @@ void define_standard_keys(config::Config& c) {
     c.define_bool("server.h2c", false, "accept HTTP/2 without TLS from clients that open with its preface");
     c.define_bool("server.http1", true, "serve HTTP/1.x (false: the port speaks HTTP/2 only)");
     c.define_int("server.h2_max_concurrent_streams", 100, 1, 10000, "HTTP/2 streams one client may have open at once");
+    c.define_int("server.h2_max_buffered_bytes", 1 << 20, 16 * 1024, 1LL << 32,
+                 "HTTP/2 response bytes one connection may hold unsent before its new requests wait");
     c.define_string("log.level", "info", "minimum log level", {"trace", "debug", "info", "warn", "error", "off"});
     c.define_string("log.output", "stderr", "stderr, stdout or a file path");
     c.define_int("workers.threads", 4, 1, 1024, "worker pool threads for blocking work (keel::offload)");
@@ -243,6 +245,7 @@ http::ServerOptions App::server_options() const {
     o.http1 = config_.get_bool("server.http1");
     o.stream_body = stream_body_;
     o.h2_max_concurrent_streams = config_.get_int<std::uint32_t>("server.h2_max_concurrent_streams");
+    o.h2_max_buffered_bytes = config_.get_int<std::size_t>("server.h2_max_buffered_bytes");
     if (config_.get_string("server.tls_cert").empty() != config_.get_string("server.tls_key").empty()) {
         throw config::ConfigError("keel: config: server.tls_cert and server.tls_key: give both (HTTPS) or neither");
     }

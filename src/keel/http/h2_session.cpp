@@ -1,5 +1,6 @@
 #include "h2_session.hpp"
 
+#include "byte_classes.hpp"
 #include "connection.hpp"
 #include "drain_awaiter.hpp"
 
@@ -135,6 +136,16 @@ int on_data_chunk(nghttp2_session*, std::uint8_t, std::int32_t stream_id, const 
     return 0;
 }
 
+int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+    // Our response is complete while the client's request is not (an early 413, 408, 431, or a
+    // handler that answered before reading the whole body): on_tick resets the stream soon.
+    if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) && nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id) == 0) {
+        self(user_data).answered_early(frame->hd.stream_id);
+    }
+    return 0;
+}
+
 int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t error_code, void* user_data) {
     self(user_data).stream_closed(stream_id, error_code);
     return 0;
@@ -160,6 +171,7 @@ ssize_t read_body(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t
     std::size_t n = std::min(length, body.size() - s.body_sent);
     std::memcpy(buf, body.data() + s.body_sent, n);
     s.body_sent += n;
+    s.session.unbuffer(s, n);
     if (s.body_sent == body.size()) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;
     }
@@ -175,6 +187,7 @@ ssize_t read_stream(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size
     }
     std::memcpy(buf, s.pending.data(), n);
     s.pending.erase(0, n);
+    s.session.unbuffer(s, n);
     if (s.pending.empty() && s.stream_finished) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;
     }
@@ -213,6 +226,7 @@ Task<bool> H2Stream::write(std::string_view data) {
     }
     if (!data.empty()) {
         pending.append(data);
+        session.buffer(*this, data.size());
         nghttp2_session_resume_data(session.raw(), id);
         session.send();
     }
@@ -245,6 +259,7 @@ bool H2Session::start() {
     nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, on_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, on_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_stream_close);
+    nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, on_frame_send);
     // Our reset accounting (reset_allowed) decides; nghttp2's own limiter stays as a backstop.
     nghttp2_option_set_stream_reset_rate_limit(option, 10000, 1000);
     // We reopen windows ourselves (H2Stream::consumed): a streamed body's bytes only once its
@@ -355,6 +370,10 @@ void H2Session::send() {
                 conn_.out_.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
             }
         }
+        if (!waiting_.empty() && buffered_ < options().h2_max_buffered_bytes) {
+            run_waiting();
+            send_again_ = true;  // what they answered goes out in this call
+        }
         if (conn_.pending_out() > 0) {
             conn_.flush();
             if (dead()) {
@@ -427,12 +446,37 @@ void H2Session::dispatch(H2Stream& s, bool streamed) {
         answer_problem(s, 501, "CONNECT is not supported");
         return;
     }
+    // The same target rules as HTTP/1.1: visible ASCII, no fragment, origin-form (or "*").
+    if (s.path.size() > options().limits.max_uri_bytes) {
+        answer_problem(s, 414, "the request target is longer than the server accepts");
+        return;
+    }
+    bool target_ok = s.path[0] == '/' || (s.path == "*" && s.method == "OPTIONS");
+    for (unsigned char c : s.path) {
+        target_ok = target_ok && detail::is(c, detail::kTarget);
+    }
+    if (!target_ok) {
+        answer_problem(s, 400, "invalid :path");
+        return;
+    }
     std::string_view host = s.authority;
+    std::optional<std::string_view> host_header = find_header(s.headers, "host");
     if (host.empty()) {
-        host = find_header(s.headers, "host").value_or(std::string_view{});
+        host = host_header.value_or(std::string_view{});
+    } else if (host_header && !detail::iequals(*host_header, host)) {
+        // RFC 9113 §8.3.1: a Host naming another entity than :authority is malformed.
+        answer_problem(s, 400, "Host differs from :authority");
+        return;
     }
     if (!valid_host(host)) {
         answer_problem(s, 400, "invalid :authority (or Host)");
+        return;
+    }
+    if (buffered_ >= options().h2_max_buffered_bytes) {
+        // Responses this connection's client has not taken yet fill the budget (a closed window,
+        // or a socket it does not read): this request waits, holding nothing but itself.
+        s.state = H2Stream::State::waiting;
+        waiting_.push_back(s.id);
         return;
     }
     RequestHead head;
@@ -522,7 +566,7 @@ void H2Session::on_data(std::int32_t id, const char* data, std::size_t len) {
         return;
     }
     s->consumed(len);  // whole bodies are bounded by the limit: the window reopens at once
-    if (s->state != H2Stream::State::receiving) {
+    if (s->state != H2Stream::State::receiving && s->state != H2Stream::State::waiting) {
         return;  // answered early (413, 408): the rest is discarded
     }
     if (s->body.size() + len > limit) {
@@ -669,6 +713,9 @@ void H2Session::submit(H2Stream& s) {
     provider.source.ptr = &s;
     provider.read_callback = stream ? read_stream : read_body;
     bool has_body = body_allowed && !s.head_only && (stream || r.body_size() > 0);
+    if (has_body && !stream && !r.has_file_body()) {
+        buffer(s, r.body_view().size());
+    }
     nghttp2_submit_response(session_, s.id, nva.data(), nva.size(), has_body ? &provider : nullptr);
     if (stream && has_body) {
         start_stream(s);
@@ -723,7 +770,46 @@ void H2Session::stream_closed(std::int32_t id, std::uint32_t error_code) {
     release(*s);
 }
 
-void H2Session::release(H2Stream& s) { streams_.erase(s.id); }
+void H2Session::answered_early(std::int32_t id) {
+    if (H2Stream* s = find(id)) {
+        s->answered_early_at = conn_.worker_.loop().now();
+    }
+}
+
+void H2Session::release(H2Stream& s) {
+    unbuffer(s, s.buffered);
+    streams_.erase(s.id);
+}
+
+void H2Session::buffer(H2Stream& s, std::size_t n) noexcept {
+    s.buffered += n;
+    buffered_ += n;
+}
+
+void H2Session::unbuffer(H2Stream& s, std::size_t n) noexcept {
+    n = std::min(n, s.buffered);
+    s.buffered -= n;
+    buffered_ -= n;
+}
+
+void H2Session::run_waiting() {
+    if (running_waiting_) {
+        return;
+    }
+    running_waiting_ = true;
+    while (!waiting_.empty() && buffered_ < options().h2_max_buffered_bytes && !dead()) {
+        H2Stream* s = find(waiting_.front());
+        waiting_.pop_front();
+        if (!s || s->closed || s->state != H2Stream::State::waiting) {
+            continue;  // reset by the client, or timed out, while it waited
+        }
+        s->state = H2Stream::State::receiving;
+        // A body still arriving goes to a streaming handler if the route wants one; a complete
+        // request runs now.
+        dispatch(*s, nghttp2_session_get_stream_remote_close(session_, s->id) == 0);
+    }
+    running_waiting_ = false;
+}
 
 bool H2Session::control_frame_allowed() {
     return control_.take(conn_.worker_.loop().now(), kControlBurst, kControlPerSecond);
@@ -752,11 +838,24 @@ void H2Session::on_tick(TimePoint now) {
         if (s.closed) {
             continue;
         }
+        if (s.answered_early_at != TimePoint{} && now - s.answered_early_at > kEarlyAnswerGrace) {
+            // RFC 9113 §8.1: RST_STREAM(NO_ERROR) asks the client to stop sending a request we
+            // answered, and ends the stream, so the connection can go idle (and time out)
+            // instead of keeping a half-closed stream for good. Not at once: a client that is
+            // still uploading (curl 7.88) drops the response if the reset comes with it.
+            s.answered_early_at = {};
+            if (nghttp2_session_get_stream_remote_close(session_, s.id) == 0) {
+                nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, NGHTTP2_NO_ERROR);
+            }
+            continue;
+        }
         if (s.streaming_body && !s.body_complete && !s.body_timed_out && now - s.started > o.read_timeout) {
             s.body_timed_out = true;  // read() answers 408
             wake_body_waiter(s);
         }
-        if (s.state == H2Stream::State::receiving && now - s.started > o.read_timeout) {
+        bool incomplete = s.state == H2Stream::State::receiving ||
+                          (s.state == H2Stream::State::waiting && nghttp2_session_get_stream_remote_close(session_, s.id) == 0);
+        if (incomplete && now - s.started > o.read_timeout) {
             answer_problem(s, 408, "the request was not received in time");
         } else if (s.state == H2Stream::State::handler && o.handler_timeout > Duration::zero() &&
                    now - s.handler_start > o.handler_timeout) {

@@ -12,6 +12,7 @@
 
 #include <coroutine>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -63,7 +64,9 @@ public:
     Request req;
     StopSource stop;
 
-    enum class State : std::uint8_t { receiving, handler, answered_handler, responding, streaming };
+    // waiting: the request is in, but the connection's buffered responses are over
+    // ServerOptions::h2_max_buffered_bytes: the handler runs once they drain.
+    enum class State : std::uint8_t { receiving, waiting, handler, answered_handler, responding, streaming };
     State state = State::receiving;
     bool running = false;  // a handler or stream coroutine holds this stream
     bool closed = false;   // nghttp2 is done with the stream (ended, reset, or the session died)
@@ -76,6 +79,8 @@ public:
     // streamed response
     StreamBody stream_fn;
     std::string pending;  // written by the stream, not yet taken by nghttp2
+    std::size_t buffered = 0;  // this stream's part of the session's buffered_ (unsent body bytes in memory)
+    TimePoint answered_early_at{};  // our response ended before the client's request did
     bool stream_finished = false;
     std::coroutine_handle<> drain_waiter;
 };
@@ -128,6 +133,11 @@ public:
     void terminate(std::uint32_t error_code);
     /// Moves nghttp2's frames to the connection's output and sends them.
     void send();
+    /// Response bytes held in memory for `s` grew (+) or were sent or dropped (-).
+    void buffer(H2Stream& s, std::size_t n) noexcept;
+    /// Our END_STREAM went out on a stream the client has not ended: it is reset after a grace.
+    void answered_early(std::int32_t id);
+    void unbuffer(H2Stream& s, std::size_t n) noexcept;
     bool dead() const noexcept;
     const ServerOptions& options() const noexcept;
     nghttp2_session* raw() noexcept { return session_; }
@@ -139,6 +149,8 @@ private:
     static constexpr std::size_t kHighWater = 256 * 1024;
     // A streamed body holds at most this much before its writer waits for the client.
     static constexpr std::size_t kStreamBuffer = 64 * 1024;
+    // How long a client may go on sending a request we already answered before RST_STREAM.
+    static constexpr Duration kEarlyAnswerGrace = std::chrono::milliseconds(500);
 
     void receive();
     void submit(H2Stream& s);
@@ -151,6 +163,8 @@ private:
     void release(H2Stream& s);
     void wake_drain_waiters();
     void close_if_finished();
+    // Dispatches the streams that wait for the buffered bytes to drain, in arrival order.
+    void run_waiting();
 
     Connection& conn_;
     nghttp2_session* session_ = nullptr;
@@ -163,6 +177,11 @@ private:
     bool shutting_down_ = false;
     bool closing_ = false;    // a GOAWAY was queued or the client is done: close once it is out
     bool peer_gone_ = false;  // the socket failed: nothing more can be sent
+    // Unsent response bytes held in memory by all streams (bodies and stream buffers; a file body
+    // holds only its descriptor), and the streams waiting for it to drop below the budget.
+    std::size_t buffered_ = 0;
+    std::deque<std::int32_t> waiting_;
+    bool running_waiting_ = false;
     TokenBucket control_;
     TokenBucket resets_;
     TimePoint window_stalled_since_{};
