@@ -34,7 +34,7 @@ tr '\n' ' ' <"$file" | sed 's/ \\ / /g' | grep -oE 'RUN [^A-Z]*apt-get install[^
   [[ $run == *"rm -rf /var/lib/apt/lists"* ]] || fail "apt lists left in the layer"
 done
 # The image builds against the same libraries as the project (scripts/bootstrap's list).
-libs=$(sed -n '/^  # libraries/,/^  # the servers/p' "$src/scripts/bootstrap" | grep -v '#' | tr ' ' '\n' | grep -- '-dev$' | sort -u)
+libs=$(sed -n '/^libraries=(/,/^)/p' "$src/scripts/bootstrap" | grep -v '#' | tr ' ' '\n' | grep -- '-dev$' | sort -u)
 for lib in $libs; do
   grep -q -- "$lib" "$file" || fail "the build stage lacks $lib (scripts/bootstrap has it)"
 done
