@@ -27,6 +27,8 @@ public:
     keel::StopToken stop_token() const noexcept override { return {}; }
     bool shutting_down() const noexcept override { return false; }
     void set_read_deadline(keel::TimePoint) noexcept override {}
+    void abort() noexcept override { input_ = {}; }
+    void report(std::string_view, std::string_view) const override {}
 
     std::string written;
 
