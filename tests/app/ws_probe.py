@@ -173,6 +173,26 @@ def origin(url, value):
     s.close()
 
 
+def read_frames(buf):
+    """Splits whole server frames (unmasked) off buf: ([(opcode, payload)], rest)."""
+    out = []
+    while len(buf) >= 2:
+        n, at = buf[1] & 0x7F, 2
+        if n == 126:
+            if len(buf) < 4:
+                break
+            n, at = struct.unpack("!H", buf[2:4])[0], 4
+        elif n == 127:
+            if len(buf) < 10:
+                break
+            n, at = struct.unpack("!Q", buf[2:10])[0], 10
+        if len(buf) < at + n:
+            break
+        out.append((buf[0] & 0x0F, buf[at:at + n]))
+        buf = buf[at + n:]
+    return out, buf
+
+
 def backpressure(url, count, size):
     """Sends `count` echo messages of `size` bytes without reading the replies: a server with
     back-pressure stops reading once its output to us is full, so our sending stalls before the
@@ -212,41 +232,9 @@ def backpressure(url, count, size):
                 if not chunk:
                     deadline = 0
                     break
-                buf += chunk
-                while len(buf) >= 4:  # server frames: unmasked, 126 form for these sizes
-                    n = buf[1] & 0x7F
-                    at = 2
-                    if n == 126:
-                        n, at = struct.unpack("!H", buf[2:4])[0], 4
-                    elif n == 127:
-                        if len(buf) < 10:
-                            break
-                        n, at = struct.unpack("!Q", buf[2:10])[0], 10
-                    if len(buf) < at + n:
-                        break
-                    buf = buf[at + n:]
-                    echoed += 1
+                frames, buf = read_frames(buf + chunk)
+                echoed += len(frames)
     print("echoed", echoed)
-
-
-def read_frames(buf):
-    """Splits whole server frames (unmasked) off buf: ([(opcode, payload)], rest)."""
-    out = []
-    while len(buf) >= 2:
-        n, at = buf[1] & 0x7F, 2
-        if n == 126:
-            if len(buf) < 4:
-                break
-            n, at = struct.unpack("!H", buf[2:4])[0], 4
-        elif n == 127:
-            if len(buf) < 10:
-                break
-            n, at = struct.unpack("!Q", buf[2:10])[0], 10
-        if len(buf) < at + n:
-            break
-        out.append((buf[0] & 0x0F, buf[at:at + n]))
-        buf = buf[at + n:]
-    return out, buf
 
 
 def slow_members(url, n, count, size):
