@@ -204,11 +204,11 @@ TEST(H2, AZeroWindowClientIsDroppedAfterTheWriteTimeout) {
 
 TEST(H2, AStalledClientCannotMakeAConnectionHoldMoreThanItsBudget) {
     // 100 streams of 64 KiB with a zero window: before, all 100 answers (6.4 MB) were held for
-    // the write timeout; now the connection holds h2_max_buffered_bytes (1 MiB = 16 answers) and
+    // the write timeout; now the connection holds h2_max_buffered_bytes (512 KiB = 8 answers) and
     // the other requests wait without running. Once the window opens, all complete (issue 25 #3).
     ServerOptions o = h2c_options();
     TestServer srv(routes, o);
-    EXPECT_EQ(probe(srv.port(), "buffered_budget", "100"), "HEADERS 16 COMPLETE 100");
+    EXPECT_EQ(probe(srv.port(), "buffered_budget", "100"), "HEADERS 8 COMPLETE 100");
     o.h2_max_buffered_bytes = 256 * 1024;
     TestServer small(routes, o);
     EXPECT_EQ(probe(small.port(), "buffered_budget", "40"), "HEADERS 4 COMPLETE 40");

@@ -92,7 +92,7 @@ struct ServerOptions {
     /// buffers waiting for the client's flow-control window or socket). Past it, new requests on
     /// that connection wait to run until the client takes what it was sent; a file body holds
     /// none. A connection holds at most this plus one response.
-    std::size_t h2_max_buffered_bytes = 1024 * 1024;
+    std::size_t h2_max_buffered_bytes = 512 * 1024;
 
     /// Which requests get their body streamed (req.body_stream()) instead of read whole before
     /// the handler runs: asked with each head that announces a body. Unset: none.

@@ -58,7 +58,7 @@ void define_standard_keys(config::Config& c) {
     c.define_bool("server.h2c", false, "accept HTTP/2 without TLS from clients that open with its preface");
     c.define_bool("server.http1", true, "serve HTTP/1.x (false: the port speaks HTTP/2 only)");
     c.define_int("server.h2_max_concurrent_streams", 100, 1, 10000, "HTTP/2 streams one client may have open at once");
-    c.define_int("server.h2_max_buffered_bytes", 1 << 20, 16 * 1024, 1LL << 32,
+    c.define_int("server.h2_max_buffered_bytes", 512 * 1024, 16 * 1024, 1LL << 32,
                  "HTTP/2 response bytes one connection may hold unsent before its new requests wait");
     c.define_string("log.level", "info", "minimum log level", {"trace", "debug", "info", "warn", "error", "off"});
     c.define_string("log.output", "stderr", "stderr, stdout or a file path");
