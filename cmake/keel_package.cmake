@@ -1,7 +1,7 @@
 # What `cmake --install` puts under the prefix, and the files other projects find keel by:
 #   include/keel/...                      the public headers
 #   lib/libkeel_<module>.a (or .so)       one library per module
-#   lib/cmake/keel/keelConfig.cmake       find_package(keel 0.2 CONFIG REQUIRED COMPONENTS http router json)
+#   lib/cmake/keel/keelConfig.cmake       find_package(keel 0.3 CONFIG REQUIRED COMPONENTS server router json)
 #   lib/cmake/keel/keel-<module>-targets.cmake, keelConfigVersion.cmake, KeelMigrations.cmake
 #   lib/pkgconfig/keel-<module>.pc, keel.pc
 # Also writes keel_modules.cmake into the build tree: the module graph for tests/layering.

@@ -22,7 +22,7 @@
 #include <keel/core/worker_pool.hpp>
 #include <keel/db/migrate.hpp>
 #include <keel/db/scan.hpp>
-#include <keel/http/html.hpp>
+#include <keel/web/html.hpp>
 #include <keel/http/json.hpp>
 #include <keel/http/query.hpp>
 #include <keel/json/describe.hpp>
@@ -234,7 +234,7 @@ keel::Response fortunes_page(std::vector<Fortune> rows) {
         html += "<tr><td>";
         html += std::to_string(f.id);
         html += "</td><td>";
-        keel::http::append_html_escaped(html, f.message);
+        keel::web::append_html_escaped(html, f.message);
         html += "</td></tr>";
     }
     html += "</table></body></html>";

@@ -8,7 +8,7 @@
 //   the routes' doc()) and GET /docs (a page to read it)
 // --hello.metrics / --hello.access_log switch on the request metrics and the JSON access log,
 // so that bench/run can measure what they cost.
-#include <keel/http/api_docs.hpp>
+#include <keel/web/api_docs.hpp>
 #include <keel/keel.hpp>
 #include <keel/openapi/openapi.hpp>
 
@@ -96,8 +96,8 @@ int main(int argc, char** argv) {
                           {415, keel::router::problem("the body is not JSON")}}});
     // Server-Sent Events: one numbered event a second, resuming after Last-Event-ID.
     r.get("/events", [](keel::Request& req) {
-        std::int64_t next = keel::http::last_event_id_number(req).value_or(0) + 1;
-        return keel::http::sse([next](keel::http::SseWriter& out) mutable -> keel::Task<void> {
+        std::int64_t next = keel::web::last_event_id_number(req).value_or(0) + 1;
+        return keel::web::sse([next](keel::web::SseWriter& out) mutable -> keel::Task<void> {
             for (;; ++next) {
                 std::string id = std::to_string(next);
                 if (!co_await out.send({.id = id, .data = "tick " + id})) co_return;  // client gone
@@ -130,16 +130,16 @@ int main(int argc, char** argv) {
     // A form, urlencoded or multipart (files over 256 KiB go to a temporary file as they arrive),
     // answered as JSON: its fields, and each file's sanitized name, type and size.
     r.post("/form", [](keel::Request& req) -> keel::Task<keel::ProblemOr> {
-        KEEL_CO_TRY(form, co_await keel::http::read_form(req));
+        KEEL_CO_TRY(form, co_await keel::web::read_form(req));
         keel::Response res(200);
         res.content_type("application/json");
         keel::json::Writer w(res.body_buffer());
         w.begin_object().key("fields").begin_object();
-        for (const keel::http::FormField& f : form.fields) {
+        for (const keel::web::FormField& f : form.fields) {
             w.key(f.name).value(f.value);
         }
         w.end_object().key("files").begin_array();
-        for (const keel::http::FormFile& f : form.files) {
+        for (const keel::web::FormFile& f : form.files) {
             w.begin_object().key("field").value(f.field).key("filename").value(f.filename);
             w.key("content_type").value(f.content_type).key("size").value(f.size).key("on_disk").value(!f.in_memory());
             w.end_object();
@@ -165,13 +165,13 @@ int main(int argc, char** argv) {
     }
     r.get("/visits", [signer = keel::web::CookieSigner({key})](keel::Request& req) {
         std::int64_t visits = 1;
-        if (auto previous = signer.verify("visits", keel::http::cookie(req, "visits"))) {
+        if (auto previous = signer.verify("visits", keel::web::cookie(req, "visits"))) {
             visits += std::strtoll(previous->c_str(), nullptr, 10);
         }
         keel::Response res(200);
         res.content_type("application/json");
         keel::json::Writer(res.body_buffer()).begin_object().key("visits").value(visits).end_object();
-        keel::http::set_cookie(res, {.name = "visits", .value = signer.sign("visits", std::to_string(visits)),
+        keel::web::set_cookie(res, {.name = "visits", .value = signer.sign("visits", std::to_string(visits)),
                                      .max_age = std::chrono::days(365)});
         return res;
     }).doc({.summary = "Counts your visits in a signed cookie",
@@ -211,7 +211,7 @@ int main(int argc, char** argv) {
            .responses = {{101, {.description = "switched to WebSocket"}},
                          {426, keel::router::problem("not a WebSocket handshake")}}});
 
-    r.get("/static/{path...}", keel::http::static_files(app.config().get_string("hello.static_dir"),
+    r.get("/static/{path...}", keel::web::static_files(app.config().get_string("hello.static_dir"),
                                                         {.strip_prefix = "/static", .cache_control = "public, max-age=300"}));
     r.doc({.summary = "The files under hello.static_dir",
            .tags = {"web"},
@@ -226,10 +226,10 @@ int main(int argc, char** argv) {
     keel::openapi::serve(r, {.title = "hello", .version = "1.0.0",
                              .description = "keel's example service: what bench/run measures, and one of each web-toolkit piece."});
     std::string docs_assets = app.config().get_string("hello.docs_assets_dir");
-    if (keel::http::api_docs_assets_present(docs_assets)) {
-        keel::http::ApiDocsOptions docs{.assets_dir = docs_assets, .title = "hello API"};
-        r.get("/docs", keel::http::api_docs_page(docs));
-        r.get("/docs/{file...}", keel::http::api_docs_assets(docs));
+    if (keel::web::api_docs_assets_present(docs_assets)) {
+        keel::web::ApiDocsOptions docs{.assets_dir = docs_assets, .title = "hello API"};
+        r.get("/docs", keel::web::api_docs_page(docs));
+        r.get("/docs/{file...}", keel::web::api_docs_assets(docs));
     }
 
     app.handle(r.handler());

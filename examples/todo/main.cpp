@@ -5,7 +5,7 @@
 #include "todo.hpp"
 
 #include <keel/app/app.hpp>
-#include <keel/http/api_docs.hpp>
+#include <keel/web/api_docs.hpp>
 #include <keel/middleware/cors.hpp>
 #include <keel/middleware/request_id.hpp>
 #include <keel/openapi/openapi.hpp>
@@ -37,9 +37,9 @@ int main(int argc, char** argv) {
     // from npm's swagger-ui-dist, when --todo.docs_assets_dir points at them).
     keel::openapi::serve(r, {.title = "todo", .version = "1.0.0"});
     if (std::string assets = app.config().get_string("todo.docs_assets_dir"); !assets.empty()) {
-        keel::http::ApiDocsOptions docs{.assets_dir = assets, .title = "todo API"};
-        r.get("/docs", keel::http::api_docs_page(docs));
-        r.get("/docs/{file...}", keel::http::api_docs_assets(docs));
+        keel::web::ApiDocsOptions docs{.assets_dir = assets, .title = "todo API"};
+        r.get("/docs", keel::web::api_docs_page(docs));
+        r.get("/docs/{file...}", keel::web::api_docs_assets(docs));
     }
     app.handle(r.handler());
     app.on_shutdown([&db] { db.close(); });

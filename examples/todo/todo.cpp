@@ -1,6 +1,6 @@
 #include "todo.hpp"
 
-#include <keel/http/form.hpp>
+#include <keel/web/form.hpp>
 #include <keel/http/json.hpp>
 
 #include <charconv>
@@ -88,7 +88,7 @@ Task<ProblemOr> create(keel::sqlite::Database& db, Request& req) {
 }
 
 Task<ProblemOr> list(keel::sqlite::Database& db, Request& req) {
-    KEEL_CO_TRY(query, keel::http::bind_query<TodoQuery>(req));  // every bad parameter in one 400
+    KEEL_CO_TRY(query, keel::web::bind_query<TodoQuery>(req));  // every bad parameter in one 400
     int limit = query.limit.value_or(20);
     std::optional<bool> done = query.done;
     keel::Result<std::vector<Todo>> rows = std::vector<Todo>{};

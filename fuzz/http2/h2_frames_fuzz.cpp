@@ -5,7 +5,7 @@
 // h2c, small limits) over a fresh connection; the client half-closes and reads until the
 // server closes. ASan/UBSan watch the server thread; the server must also still answer an
 // ordinary HTTP/2 request afterwards, or the input broke it.
-#include <keel/http/sse.hpp>
+#include <keel/web/sse.hpp>
 #include <keel/testing/test_server.hpp>
 
 #include <chrono>
@@ -23,7 +23,7 @@ namespace {
 
 http::Outcome handle(http::Request& req) {
     if (req.path() == "/stream") {
-        return http::sse([](http::SseWriter& out) -> Task<void> {
+        return web::sse([](web::SseWriter& out) -> Task<void> {
             for (int i = 0; i < 3; ++i) {
                 if (!co_await out.send({.data = "x"})) {
                     break;
@@ -49,7 +49,7 @@ http::Outcome handle(http::Request& req) {
 
 testing::TestServer& server() {
     static std::unique_ptr<testing::TestServer> srv = [] {
-        http::ServerOptions o = testing::TestServer::default_options();
+        server::ServerOptions o = testing::TestServer::default_options();
         o.h2c = true;
         o.h2_max_concurrent_streams = 8;
         o.limits.max_header_bytes = 2048;
@@ -142,7 +142,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     c.shutdown_write();
     std::string reply = c.read_until_close();
     if (reply.find(kAnswered) == std::string::npos) {
-        http::ServerStats st = srv.server().stats();
+        server::ServerStats st = srv.server().stats();
         std::fprintf(stderr,
                      "sanity request not answered (%llu connections open, %llu accepted), %zu bytes back; "
                      "connect %s (%s) after %lld ms\n  tcp at most 512 inputs before: %s\n  tcp now: %s\n",

@@ -3,8 +3,8 @@
 // in pieces split anywhere, never read past its input, and hold back no more than a delimiter;
 // parse_urlencoded and sanitize_filename must keep their promises on any bytes.
 //   input: [split byte][body...]; the boundary is fixed ("fz").
-#include <keel/http/form.hpp>
-#include <keel/http/multipart_parser.hpp>
+#include <keel/web/form.hpp>
+#include <keel/web/multipart_parser.hpp>
 
 #include <cstdint>
 #include <cstdlib>
@@ -13,10 +13,10 @@
 
 namespace {
 
-struct Log final : keel::http::MultipartParser::Sink {
+struct Log final : keel::web::MultipartParser::Sink {
     std::string events;
     std::size_t data_bytes = 0;
-    keel::Result<void, keel::http::Problem> begin(const keel::http::MultipartParser::PartHead& h) override {
+    keel::Result<void, keel::http::Problem> begin(const keel::web::MultipartParser::PartHead& h) override {
         events += "[" + h.name + "|" + h.filename.value_or("-") + "|" + h.content_type + "]";
         return {};
     }
@@ -32,7 +32,7 @@ struct Log final : keel::http::MultipartParser::Sink {
 };
 
 std::string parse(std::string_view body, std::size_t piece) {
-    keel::http::MultipartParser parser("fz", 256);
+    keel::web::MultipartParser parser("fz", 256);
     Log log;
     for (std::size_t at = 0; at < body.size(); at += piece) {
         auto r = parser.feed(body.substr(at, piece), log);
@@ -60,15 +60,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::abort();
     }
 
-    auto fields = keel::http::parse_urlencoded(body);
+    auto fields = keel::web::parse_urlencoded(body);
     if (fields) {
-        for (const keel::http::FormField& f : *fields) {
+        for (const keel::web::FormField& f : *fields) {
             if (f.name.size() > body.size() || f.value.size() > body.size()) {
                 std::abort();
             }
         }
     }
-    std::string name = keel::http::sanitize_filename(body);
+    std::string name = keel::web::sanitize_filename(body);
     if (name.size() > 255 || name.find_first_of("/\\") != std::string::npos || name == "..") {
         std::abort();
     }

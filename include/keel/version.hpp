@@ -1,9 +1,9 @@
 #pragma once
 /// keel's version. The build reads it from this file (CMakeLists.txt), so the package's
-/// version (find_package(keel 0.2), keel.pc) and the code's agree.
+/// version (find_package(keel 0.3), keel.pc) and the code's agree.
 
 #define KEEL_VERSION_MAJOR 0
-#define KEEL_VERSION_MINOR 2
+#define KEEL_VERSION_MINOR 3
 #define KEEL_VERSION_PATCH 0
 
 /// 10000 * major + 100 * minor + patch, for #if comparisons (KEEL_VERSION >= 200).
@@ -14,7 +14,7 @@
 
 namespace keel {
 
-/// "0.2.0"
+/// "0.3.0"
 inline constexpr const char* kVersion = KEEL_VERSION_DETAIL_STR(KEEL_VERSION_MAJOR) "." KEEL_VERSION_DETAIL_STR(
     KEEL_VERSION_MINOR) "." KEEL_VERSION_DETAIL_STR(KEEL_VERSION_PATCH);
 

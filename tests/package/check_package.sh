@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The installed package, as another project sees it (issue 10). Installs keel from a build tree
 # into a temporary prefix, then builds tests/package/consumer outside keel's tree twice — with
-# CMake's find_package(keel 0.2 CONFIG REQUIRED COMPONENTS http router json) and with
+# CMake's find_package(keel 0.3 CONFIG REQUIRED COMPONENTS server router json) and with
 # pkg-config — runs each, asks it over HTTP with curl, and checks with readelf that a program
 # made of router + json + the server needs none of libpq, libsqlite3, libcurl, libhiredis,
 # libprofiler, libbrotli*, libtcmalloc, libssl, libcrypto (TLS is the tls module's). Then builds examples/todo the same way and runs its tests.
@@ -30,7 +30,7 @@ cmake --build "$work/cmake-build" >"$work/cmake-build.log" 2>&1 || { cat "$work/
 
 # 2. pkg-config.
 pc_dir=$(dirname "$(ls "$work"/prefix/lib*/pkgconfig/keel-http.pc)")
-flags=$(PKG_CONFIG_PATH="$pc_dir" pkg-config --cflags --libs keel-router keel-http keel-json) || fail "pkg-config cannot resolve keel-router keel-http keel-json"
+flags=$(PKG_CONFIG_PATH="$pc_dir" pkg-config --cflags --libs keel-router keel-server keel-json) || fail "pkg-config cannot resolve keel-router keel-server keel-json"
 # shellcheck disable=SC2086
 g++ -std=c++20 -o "$work/pc-consumer" "$src/tests/package/consumer/main.cpp" $flags || fail "pkg-config consumer does not build"
 
@@ -54,7 +54,7 @@ check_binary() {
   [ -n "$port" ] || fail "$what did not print its port"
   local body status
   body=$(curl -s -H 'Content-Type: application/json' -d '{"a":2,"b":3}' "http://127.0.0.1:$port/sum")
-  [ "$body" = '{"total":5,"keel":"0.2.0"}' ] || fail "$what answered: $body"
+  [ "$body" = '{"total":5,"keel":"0.3.0"}' ] || fail "$what answered: $body"
   status=$(curl -s -o "$work/problem" -w '%{http_code}' -H 'Content-Type: application/json' -d '{"a":"x"}' "http://127.0.0.1:$port/sum")
   [ "$status" = 400 ] || fail "$what answered a bad body with $status"
   grep -q '"pointer":"/a"' "$work/problem" || fail "$what's 400 does not name /a: $(cat "$work/problem")"

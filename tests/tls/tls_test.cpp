@@ -24,7 +24,7 @@ namespace {
 // Answers with what the handler sees of the TLS connection.
 keel::http::Handler describe_tls() {
     return [](keel::http::Request& req) {
-        const keel::http::SecureChannel* t = req.tls();
+        const keel::http::TlsInfo* t = req.tls();
         if (!t) {
             return keel::http::Response::text("plain");
         }
@@ -39,7 +39,7 @@ struct TlsServer {
     std::shared_ptr<keel::tls::ServerContext> tls;
     std::unique_ptr<TestServer> server;
 
-    explicit TlsServer(keel::tls::Options o, keel::http::ServerOptions so = TestServer::default_options()) {
+    explicit TlsServer(keel::tls::Options o, keel::server::ServerOptions so = TestServer::default_options()) {
         auto t = keel::tls::ServerContext::create(std::move(o));
         if (!t) {
             throw std::runtime_error(std::string(t.error().message()));

@@ -1,6 +1,6 @@
 // Cookies: parsing Cookie headers, building Set-Cookie (and refusing what browsers would
 // misread), signed cookies that cannot be forged, swapped between names or outlive a key.
-#include <keel/http/cookie.hpp>
+#include <keel/web/cookie.hpp>
 #include <keel/web/signed_cookie.hpp>
 #include <keel/testing/recorder.hpp>
 
@@ -9,11 +9,11 @@
 #include <stdexcept>
 
 using keel::web::CookieSigner;
-using keel::http::SameSite;
-using keel::http::SetCookie;
+using keel::web::SameSite;
+using keel::web::SetCookie;
 
 TEST(Cookie, ParsesPairsAndSkipsMalformedOnes) {
-    auto cookies = keel::http::parse_cookies(R"(a=1; b="two";  c = 3 ;noequals; =x; d=; e=x=y)");
+    auto cookies = keel::web::parse_cookies(R"(a=1; b="two";  c = 3 ;noequals; =x; d=; e=x=y)");
     ASSERT_EQ(cookies.size(), 5u);
     EXPECT_EQ(cookies[0].name, "a");
     EXPECT_EQ(cookies[0].value, "1");
@@ -23,13 +23,13 @@ TEST(Cookie, ParsesPairsAndSkipsMalformedOnes) {
     EXPECT_EQ(cookies[3].name, "d");
     EXPECT_EQ(cookies[3].value, "");
     EXPECT_EQ(cookies[4].value, "x=y");  // only the first '=' splits
-    EXPECT_TRUE(keel::http::parse_cookies("").empty());
+    EXPECT_TRUE(keel::web::parse_cookies("").empty());
 }
 
 TEST(Cookie, ARequestsCookieIsFoundInAnyCookieHeader) {
     keel::http::Handler h = [](keel::http::Request& req) {
-        return keel::http::Response::text(std::string(keel::http::cookie(req, "theme").value_or("none")) + "/" +
-                                    std::string(keel::http::cookie(req, "lang").value_or("none")));
+        return keel::http::Response::text(std::string(keel::web::cookie(req, "theme").value_or("none")) + "/" +
+                                    std::string(keel::web::cookie(req, "lang").value_or("none")));
     };
     auto r = keel::testing::call(h, keel::testing::TestRequest{"GET", "/"}
                                         .with_header("Cookie", "sid=1; theme=dark")
@@ -39,8 +39,8 @@ TEST(Cookie, ARequestsCookieIsFoundInAnyCookieHeader) {
 }
 
 TEST(Cookie, SetCookieWritesSafeDefaultsAndEveryAttribute) {
-    EXPECT_EQ(keel::http::format_set_cookie({.name = "theme", .value = "dark"}), "theme=dark; Path=/; HttpOnly; SameSite=Lax");
-    EXPECT_EQ(keel::http::format_set_cookie({.name = "sid",
+    EXPECT_EQ(keel::web::format_set_cookie({.name = "theme", .value = "dark"}), "theme=dark; Path=/; HttpOnly; SameSite=Lax");
+    EXPECT_EQ(keel::web::format_set_cookie({.name = "sid",
                                              .value = "abc",
                                              .path = "/app",
                                              .domain = "example.com",
@@ -50,17 +50,17 @@ TEST(Cookie, SetCookieWritesSafeDefaultsAndEveryAttribute) {
                                              .same_site = SameSite::none,
                                              .partitioned = true}),
               "sid=abc; Path=/app; Domain=example.com; Max-Age=3600; Secure; HttpOnly; SameSite=None; Partitioned");
-    EXPECT_EQ(keel::http::format_set_cookie(
+    EXPECT_EQ(keel::web::format_set_cookie(
                   {.name = "x", .value = "1", .path = "", .http_only = false, .same_site = SameSite::unset}),
               "x=1");
     keel::http::Response res;
-    keel::http::clear_cookie(res, "sid");
+    keel::web::clear_cookie(res, "sid");
     EXPECT_EQ(res.header_value("Set-Cookie"), "sid=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax");
 }
 
 TEST(Cookie, SetCookieRefusesWhatABrowserWouldMisread) {
     auto rejects = [](SetCookie c) {
-        EXPECT_THROW(keel::http::format_set_cookie(c), std::invalid_argument) << c.name << "=" << c.value;
+        EXPECT_THROW(keel::web::format_set_cookie(c), std::invalid_argument) << c.name << "=" << c.value;
     };
     rejects({.name = "", .value = "x"});
     rejects({.name = "a b", .value = "x"});
@@ -75,7 +75,7 @@ TEST(Cookie, SetCookieRefusesWhatABrowserWouldMisread) {
     rejects({.name = "a", .value = "1", .same_site = SameSite::none});  // SameSite=None needs Secure
     rejects({.name = "a", .value = "1", .secure = false, .partitioned = true});
     try {
-        keel::http::format_set_cookie({.name = "a", .value = "x y"});
+        keel::web::format_set_cookie({.name = "a", .value = "x y"});
     } catch (const std::invalid_argument& e) {
         EXPECT_STREQ(e.what(), "Set-Cookie: cookie \"a\" has a byte RFC 6265 forbids in a value (0x20)");
     }
@@ -86,7 +86,7 @@ TEST(SignedCookie, RoundTripsAnyBytes) {
     for (std::string value : {std::string(), std::string("42"), std::string("user:7;admin=false, \"x\""),
                               std::string("\0\xff\n", 3), std::string(1000, 'z')}) {
         std::string cookie = signer.sign("session", value);
-        EXPECT_NO_THROW(keel::http::format_set_cookie({.name = "session", .value = cookie})) << cookie;
+        EXPECT_NO_THROW(keel::web::format_set_cookie({.name = "session", .value = cookie})) << cookie;
         EXPECT_EQ(signer.verify("session", cookie), value);
     }
 }

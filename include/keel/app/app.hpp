@@ -27,7 +27,7 @@
 #include <keel/core/loop_thread.hpp>
 #include <keel/core/worker_pool.hpp>
 #include <keel/http/middleware.hpp>
-#include <keel/http/server.hpp>
+#include <keel/server/server.hpp>
 #include <keel/observe/debug.hpp>
 #include <keel/observe/health.hpp>
 #include <keel/observe/log.hpp>
@@ -134,7 +134,7 @@ public:
     std::uint16_t port() const noexcept { return port_.load(std::memory_order_acquire); }
 
     /// The server options built from the configuration.
-    http::ServerOptions server_options() const;
+    server::ServerOptions server_options() const;
 
 private:
     // The constructor's steps, in order.
@@ -150,11 +150,11 @@ private:
     void take_inherited_sockets();
     /// SIGUSR2: starts the executable anew on this process's listening sockets; true once the
     /// new process serves (this one then drains and exits), false when it could not start.
-    bool hand_over(const http::Server& server, const http::Server* admin);
-    void graceful_shutdown(http::Server& server, http::Server* admin, bool handed_over);
+    bool hand_over(const server::Server& server, const server::Server* admin);
+    void graceful_shutdown(server::Server& server, server::Server* admin, bool handed_over);
     /// Pings systemd's watchdog when one is armed and every loop is ticking.
-    void feed_watchdog(const http::Server& server);
-    std::function<void(const http::ServerAnswer&)> server_answer_sink();
+    void feed_watchdog(const server::Server& server);
+    std::function<void(const server::ServerAnswer&)> server_answer_sink();
 
     AppOptions options_;
     config::Config config_;
@@ -172,7 +172,7 @@ private:
     metrics::Registry metrics_;
     observe::Health health_;
     observe::Vars vars_;
-    std::atomic<const http::Server*> server_{nullptr};
+    std::atomic<const server::Server*> server_{nullptr};
     std::shared_ptr<tls::ServerContext> tls_;
     TimePoint started_ = Clock::now();
     // Listening sockets handed over by systemd ($LISTEN_FDS): the main port's, the admin one's.

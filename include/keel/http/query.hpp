@@ -1,7 +1,7 @@
 #pragma once
 /// Reading a request's query string ("limit=20&q=caf%C3%A9+au+lait"). Values are
 /// percent-decoded, '+' read as a space as HTML forms encode it. Names match exactly (after
-/// decoding). For a struct of typed parameters, see bind_query in keel/http/form.hpp.
+/// decoding). For a struct of typed parameters, see bind_query in keel/web/form.hpp.
 ///
 ///     auto limit = keel::http::query_scalar(req.query(), "limit");   // Result<optional<string>>
 ///     if (!limit) return keel::http::problem(400, limit.error().message());   // repeated or bad %XX

@@ -19,7 +19,7 @@
 
 namespace keel::http {
 
-class SecureChannel;  // keel/http/secure_channel.hpp
+class TlsInfo;        // keel/http/tls_info.hpp
 class BodyStream;     // keel/http/body_stream.hpp
 
 /// A path parameter captured by the router (`{slug}` → name "slug").
@@ -100,7 +100,7 @@ public:
     const net::Address& remote_address() const noexcept { return remote_; }
     /// The TLS channel the request came on (version, ALPN, SNI, client certificate subject);
     /// null on plain TCP.
-    const SecureChannel* tls() const noexcept { return tls_; }
+    const TlsInfo* tls() const noexcept { return tls_; }
     /// When the first byte of this request arrived (loop clock).
     TimePoint received_at() const noexcept { return received_at_; }
     /// True when the connection may carry another request after this one.
@@ -112,7 +112,7 @@ public:
     void set_body(std::string_view body) noexcept { body_ = body; }
     void set_body_stream(BodyStream* stream) noexcept { body_stream_ = stream; }
     void set_remote(const net::Address& a) noexcept { remote_ = a; }
-    void set_tls(const SecureChannel* tls) noexcept { tls_ = tls; }
+    void set_tls(const TlsInfo* tls) noexcept { tls_ = tls; }
     void set_stop_source(StopSource* s) noexcept {
         stop_source_ = s;
         stop_token_ = s ? s->token() : StopToken{};
@@ -147,7 +147,7 @@ private:
     StopToken stop_token_;
     StopSource* stop_source_ = nullptr;
     net::Address remote_;
-    const SecureChannel* tls_ = nullptr;
+    const TlsInfo* tls_ = nullptr;
     TimePoint received_at_{};
     bool keep_alive_ = true;
 };

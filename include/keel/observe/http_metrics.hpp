@@ -13,7 +13,7 @@
 /// Bad requests answered by the server before any handler ran are counted too, by
 /// count_server_answers().
 
-#include <keel/http/server_options.hpp>
+#include <keel/server/server_options.hpp>
 #include <keel/observe/metrics.hpp>
 #include <keel/http/middleware.hpp>
 
@@ -21,10 +21,10 @@ namespace keel::observe {
 
 http::Middleware http_metrics(metrics::Registry& registry);
 
-/// Counts the answers the server gives itself (http::ServerAnswer: 400, 408, 413, 414, 431,
+/// Counts the answers the server gives itself (server::ServerAnswer: 400, 408, 413, 414, 431,
 /// 503 past the handler deadline, ...) in keel_http_requests_total with route "" and method ""
 /// when the request line was not read. Set it as ServerOptions::on_answer (keel::App does
 /// when http_metrics() is used).
-std::function<void(const http::ServerAnswer&)> count_server_answers(metrics::Registry& registry);
+std::function<void(const server::ServerAnswer&)> count_server_answers(metrics::Registry& registry);
 
 }  // namespace keel::observe

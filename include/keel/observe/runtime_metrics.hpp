@@ -12,7 +12,7 @@
 /// (Connection pools push their own: keel/db/pool_metrics.hpp.)
 
 #include <keel/core/worker_pool.hpp>
-#include <keel/http/server.hpp>
+#include <keel/server/server.hpp>
 #include <keel/observe/metrics.hpp>
 
 #include <functional>
@@ -22,7 +22,7 @@ namespace keel::observe {
 
 void add_process_metrics(metrics::Registry& registry);
 /// `server` is read at scrape time; return nullptr while there is none (before start).
-void add_server_metrics(metrics::Registry& registry, std::function<const http::Server*()> server);
+void add_server_metrics(metrics::Registry& registry, std::function<const server::Server*()> server);
 void add_worker_pool_metrics(metrics::Registry& registry, const WorkerPool& pool);
 
 }  // namespace keel::observe

@@ -43,7 +43,7 @@ struct Operation {
     std::vector<std::string> tags = {};
     std::string operation_id = {};
     SchemaFn request = {};     ///< an application/json body
-    QueryFn query = {};        ///< the parameters of a query bound with http::bind_query<T>
+    QueryFn query = {};        ///< the parameters of a query bound with web::bind_query<T>
     std::map<int, ResponseDoc> responses = {};
     std::vector<std::string> security = {};  ///< names of the document's security schemes
 };
@@ -70,7 +70,7 @@ inline ResponseDoc problem(std::string description) {
     return ResponseDoc{.description = std::move(description), .content_type = "application/problem+json"};
 }
 
-/// The query parameters of T's members (what http::bind_query<T> reads).
+/// The query parameters of T's members (what web::bind_query<T> reads).
 template <class T>
 QueryFn query() {
     return [](json::SchemaSet& s) {

@@ -5,7 +5,7 @@
 ///     keel::testing::TestServer srv(handler);
 ///     auto res = keel::testing::RawClient(srv.port()).exchange("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
 
-#include <keel/http/server.hpp>
+#include <keel/server/server.hpp>
 
 #include <chrono>
 #include <memory>
@@ -18,19 +18,19 @@ namespace keel::testing {
 class TestServer {
 public:
     /// Starts at once (1 loop thread, port 0 unless options say otherwise). Throws on failure.
-    explicit TestServer(http::Handler handler, http::ServerOptions options = default_options(),
+    explicit TestServer(http::Handler handler, server::ServerOptions options = default_options(),
                         WorkerPool* workers = nullptr);
     ~TestServer();
 
-    static http::ServerOptions default_options();
+    static server::ServerOptions default_options();
 
     std::uint16_t port() const noexcept { return server_->port(); }
     /// "http://127.0.0.1:<port><path>"
     std::string url(std::string_view path = "/") const;
-    http::Server& server() noexcept { return *server_; }
+    server::Server& server() noexcept { return *server_; }
 
 private:
-    std::unique_ptr<http::Server> server_;
+    std::unique_ptr<server::Server> server_;
 };
 
 /// One parsed HTTP/1.1 response read off a socket.

@@ -4,7 +4,7 @@
 ///
 ///     auto tls = keel::tls::ServerContext::create({.certificates = {{"cert.pem", "key.pem"}}});
 ///     if (!tls) return fail(tls.error().message());   // the file and OpenSSL's reason
-///     keel::http::ServerOptions options;
+///     keel::server::ServerOptions options;
 ///     options.tls = *tls;
 ///
 /// What it negotiates: TLS 1.2 and 1.3 only; for 1.2 only ECDHE with AES-GCM or ChaCha20-Poly1305
@@ -23,7 +23,7 @@
 #include <keel/core/collector.hpp>
 #include <keel/core/loop.hpp>
 #include <keel/core/result.hpp>
-#include <keel/http/secure_channel.hpp>
+#include <keel/server/secure_channel.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -54,7 +54,7 @@ struct Stats {
     std::uint64_t reloads = 0;
 };
 
-class ServerContext final : public http::SecureChannelFactory, public std::enable_shared_from_this<ServerContext> {
+class ServerContext final : public server::SecureChannelFactory, public std::enable_shared_from_this<ServerContext> {
 public:
     /// Loads every certificate and key (and the client CA); fails with the file and the reason.
     static Result<std::shared_ptr<ServerContext>> create(Options options);
@@ -63,7 +63,7 @@ public:
     /// Loads the same files again (any thread). On failure the current certificates stay.
     Result<void> reload();
 
-    std::unique_ptr<http::SecureChannel> accept(int fd) override;
+    std::unique_ptr<server::SecureChannel> accept(int fd) override;
     void handshake_failed(bool timed_out) noexcept override;
 
     Stats stats() const noexcept;

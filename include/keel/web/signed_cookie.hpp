@@ -5,8 +5,8 @@
 /// MAC covers the cookie's name too, so a value signed for "session" is refused as "role".
 ///
 ///     keel::web::CookieSigner signer({config.cookie_key});          // ≥ 32 bytes
-///     keel::http::set_cookie(res, {.name = "session", .value = signer.sign("session", user_id)});
-///     std::optional<std::string> user = signer.verify("session", keel::http::cookie(req, "session"));
+///     keel::web::set_cookie(res, {.name = "session", .value = signer.sign("session", user_id)});
+///     std::optional<std::string> user = signer.verify("session", keel::web::cookie(req, "session"));
 ///
 /// Several keys rotate: the first signs, every one verifies. Signing is not encryption: put
 /// nothing secret in the value. Expiry is the cookie's Max-Age (or a timestamp in the value).

@@ -2,7 +2,7 @@
 
 #include "handler/dto.hpp"
 
-#include <keel/http/api_docs.hpp>
+#include <keel/web/api_docs.hpp>
 #include <keel/http/date.hpp>
 #include <keel/http/json.hpp>
 #include <keel/http/problem.hpp>
@@ -327,10 +327,10 @@ void add_routes(keel::router::Router& r, const RoutesConfig& config) {
             .operation_id = "openapi",
             .responses = {{200, {.description = "OpenAPI 3.1",
                                  .schema = [](keel::json::SchemaSet&) { return std::string(R"({"type":"object"})"); }}}}});
-    if (keel::http::api_docs_assets_present(cfg->docs_assets_dir)) {
-        keel::http::ApiDocsOptions docs{.assets_dir = cfg->docs_assets_dir, .title = "linkd API"};
-        r.get("/docs", keel::http::api_docs_page(docs));
-        r.get("/docs/{file...}", keel::http::api_docs_assets(docs));
+    if (keel::web::api_docs_assets_present(cfg->docs_assets_dir)) {
+        keel::web::ApiDocsOptions docs{.assets_dir = cfg->docs_assets_dir, .title = "linkd API"};
+        r.get("/docs", keel::web::api_docs_page(docs));
+        r.get("/docs/{file...}", keel::web::api_docs_assets(docs));
     } else if (!cfg->docs_assets_dir.empty() && cfg->logger) {
         cfg->logger->warn("no /docs page: Swagger UI's files are missing (run scripts/bootstrap)",
                           {{"docs.assets_dir", cfg->docs_assets_dir}});

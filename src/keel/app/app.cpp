@@ -190,8 +190,8 @@ void App::register_vars() {
     });
     vars_.add("loops", [this](json::Writer& w) {
         w.begin_array();
-        if (const http::Server* s = server_.load(std::memory_order_acquire)) {
-            for (const http::LoopStats& l : s->loop_stats()) {
+        if (const server::Server* s = server_.load(std::memory_order_acquire)) {
+            for (const server::LoopStats& l : s->loop_stats()) {
                 w.begin_object()
                     .key("index").value(static_cast<std::int64_t>(l.index))
                     .key("connections_open").value(l.connections_open)
@@ -222,8 +222,8 @@ App::~App() {
     }
 }
 
-http::ServerOptions App::server_options() const {
-    http::ServerOptions o;
+server::ServerOptions App::server_options() const {
+    server::ServerOptions o;
     o.host = config_.get_string("server.host");
     o.port = config_.get_int<std::uint16_t>("server.port");
     o.threads = config_.get_int<unsigned>("server.threads");
@@ -304,8 +304,8 @@ http::Middleware App::http_metrics() {
     return observe::http_metrics(metrics_);
 }
 
-std::function<void(const http::ServerAnswer&)> App::server_answer_sink() {
-    std::function<void(const http::ServerAnswer&)> count;
+std::function<void(const server::ServerAnswer&)> App::server_answer_sink() {
+    std::function<void(const server::ServerAnswer&)> count;
     if (count_server_answers_) {
         count = observe::count_server_answers(metrics_);
     }
@@ -315,7 +315,7 @@ std::function<void(const http::ServerAnswer&)> App::server_answer_sink() {
     }
     // The same line as access_log() writes, with route "" and the reason: a request that never
     // reached a handler (malformed, too large, too slow) is as visible as one that did.
-    return [count = std::move(count), logger](const http::ServerAnswer& a) {
+    return [count = std::move(count), logger](const server::ServerAnswer& a) {
         if (count) {
             count(a);
         }
@@ -412,7 +412,7 @@ void App::reload_tls() {
 }
 
 int App::run() {
-    http::ServerOptions so = server_options();
+    server::ServerOptions so = server_options();
     so.listen_fds = inherited_main_;  // socket activation: server.host/port are the socket unit's
     if (auto t = make_tls(); !t) {
         logger_->error("cannot start server", {{"error", t.error().message()}});
@@ -424,17 +424,17 @@ int App::run() {
         metrics_.add_collector(tls_->collector());
     }
     log::Logger* logger = logger_.get();
-    so.on_event = [logger](const http::ServerEvent& e) {
-        auto level = e.level == http::ServerEvent::Level::error  ? log::Level::error
-                     : e.level == http::ServerEvent::Level::warn ? log::Level::warn
-                     : e.level == http::ServerEvent::Level::info ? log::Level::info
+    so.on_event = [logger](const server::ServerEvent& e) {
+        auto level = e.level == server::ServerEvent::Level::error  ? log::Level::error
+                     : e.level == server::ServerEvent::Level::warn ? log::Level::warn
+                     : e.level == server::ServerEvent::Level::info ? log::Level::info
                                                                  : log::Level::debug;
         logger->log(level, e.message, {{"detail", e.detail}});
     };
     so.on_answer = server_answer_sink();
     // The admin endpoints: on their own listener, or in front of the main handler.
     http::Handler main_handler = handler_;
-    std::unique_ptr<http::Server> admin;
+    std::unique_ptr<server::Server> admin;
     const std::string admin_listen = config_.get_string("admin.listen");
     if (config_.get_bool("admin.on_main")) {
         router::Router ar;
@@ -447,7 +447,7 @@ int App::run() {
     } else if (!admin_listen.empty() || !inherited_admin_.empty()) {
         router::Router ar;
         add_admin_routes(ar);
-        http::ServerOptions ao = so;
+        server::ServerOptions ao = so;
         ao.tls = nullptr;  // the admin listener is for operators on a private address: plain HTTP
         ao.listen_fds = inherited_admin_;
         if (inherited_admin_.empty()) {
@@ -455,7 +455,7 @@ int App::run() {
         }
         ao.threads = 1;
         ao.handler_timeout = config_.get_duration("admin.max_profile") + std::chrono::seconds(10);
-        admin = std::make_unique<http::Server>(ao, ar.handler(), workers_.get());
+        admin = std::make_unique<server::Server>(ao, ar.handler(), workers_.get());
         if (auto r = admin->start(); !r) {
             logger_->error("cannot start the admin listener", {{"error", r.error().message()}});
             logger_->flush();
@@ -465,7 +465,7 @@ int App::run() {
         logger_->info("admin listening", {{"addr", ao.listen_fds.empty() ? ao.host + ":" + std::to_string(admin->port())
                                                                          : "inherited socket"}});
     }
-    http::Server server(so, main_handler, workers_.get());
+    server::Server server(so, main_handler, workers_.get());
     if (auto r = server.start(); !r) {
         logger_->error("cannot start server", {{"error", r.error().message()}});
         logger_->flush();
@@ -519,7 +519,7 @@ int App::run() {
     return 0;
 }
 
-bool App::hand_over(const http::Server& server, const http::Server* admin) {
+bool App::hand_over(const server::Server& server, const server::Server* admin) {
     std::vector<detail::PassedSocket> sockets;
     for (int fd : inherited_main_.empty() ? server.listener_fds() : inherited_main_) {
         sockets.push_back({fd, "http"});
@@ -540,7 +540,7 @@ bool App::hand_over(const http::Server& server, const http::Server* admin) {
     return true;
 }
 
-void App::feed_watchdog(const http::Server& server) {
+void App::feed_watchdog(const server::Server& server) {
     static const Duration interval = detail::systemd_watchdog_interval();
     TimePoint now = Clock::now();
     if (interval == Duration::zero() || now < next_watchdog_ping_) {
@@ -558,7 +558,7 @@ void App::feed_watchdog(const http::Server& server) {
     }
 }
 
-void App::graceful_shutdown(http::Server& server, http::Server* admin, bool handed_over) {
+void App::graceful_shutdown(server::Server& server, server::Server* admin, bool handed_over) {
     ready_.store(false, std::memory_order_release);
     detail::systemd_notify("STOPPING=1\nSTATUS=shutting down");
     sigset_t set;

@@ -1,6 +1,6 @@
 #include <keel/http/chunked.hpp>
 
-#include "byte_classes.hpp"
+#include <keel/http/detail/byte_classes.hpp>
 
 #include <cstring>
 

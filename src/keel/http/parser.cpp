@@ -1,7 +1,7 @@
 #include <keel/http/parser.hpp>
 
-#include "byte_classes.hpp"
-#include "keel/core/simd_scan.hpp"
+#include <keel/http/detail/byte_classes.hpp>
+#include <keel/core/detail/simd_scan.hpp>
 
 #include <array>
 #include <cstring>

@@ -1,7 +1,7 @@
 #include <keel/http/detail/string_recycler.hpp>
 #include <keel/http/response.hpp>
 
-#include "byte_classes.hpp"
+#include <keel/http/detail/byte_classes.hpp>
 
 #include <cstring>
 #include <unistd.h>

@@ -1,6 +1,6 @@
 #include <keel/json/writer.hpp>
 
-#include "keel/core/simd_scan.hpp"
+#include <keel/core/detail/simd_scan.hpp>
 
 #include <array>
 #include <charconv>

@@ -113,10 +113,10 @@ http::Middleware http_metrics(metrics::Registry& registry) {
     };
 }
 
-std::function<void(const http::ServerAnswer&)> count_server_answers(metrics::Registry& registry) {
+std::function<void(const server::ServerAnswer&)> count_server_answers(metrics::Registry& registry) {
     metrics::Family<metrics::Counter>* requests = &requests_family(registry);
     // Error answers only: the series lookup (under the family's lock) is not on a hot path.
-    return [requests](const http::ServerAnswer& a) {
+    return [requests](const server::ServerAnswer& a) {
         std::string_view method = a.method;
         if (!method.empty() && http::method_from_string(method) == http::Method::other) {
             method = "OTHER";

@@ -78,9 +78,9 @@ void add_process_metrics(metrics::Registry& registry) {
     });
 }
 
-void add_server_metrics(metrics::Registry& registry, std::function<const http::Server*()> server) {
+void add_server_metrics(metrics::Registry& registry, std::function<const server::Server*()> server) {
     registry.add_collector([server = std::move(server)](std::vector<SampledFamily>& out) {
-        const http::Server* s = server();
+        const server::Server* s = server();
         if (s == nullptr) {
             return;
         }
@@ -94,7 +94,7 @@ void add_server_metrics(metrics::Registry& registry, std::function<const http::S
         SampledFamily exhausted{"keel_accept_fd_exhausted_total",
                                 "Times accepting paused because the process had no file descriptor left, by loop.",
                                 "counter", {}};
-        for (const http::LoopStats& l : s->loop_stats()) {
+        for (const server::LoopStats& l : s->loop_stats()) {
             std::vector<std::pair<std::string, std::string>> labels{{"loop", std::to_string(l.index)}};
             open.samples.push_back({labels, static_cast<double>(l.connections_open)});
             accepted.samples.push_back({labels, static_cast<double>(l.connections_accepted)});

@@ -14,16 +14,16 @@
 
 namespace keel::testing {
 
-http::ServerOptions TestServer::default_options() {
-    http::ServerOptions o;
+server::ServerOptions TestServer::default_options() {
+    server::ServerOptions o;
     o.host = "127.0.0.1";
     o.port = 0;
     o.threads = 1;
     return o;
 }
 
-TestServer::TestServer(http::Handler handler, http::ServerOptions options, WorkerPool* workers)
-    : server_(std::make_unique<http::Server>(std::move(options), std::move(handler), workers)) {
+TestServer::TestServer(http::Handler handler, server::ServerOptions options, WorkerPool* workers)
+    : server_(std::make_unique<server::Server>(std::move(options), std::move(handler), workers)) {
     if (auto r = server_->start(); !r) {
         throw std::runtime_error("keel::testing: cannot start server: " + std::string(r.error().message()));
     }

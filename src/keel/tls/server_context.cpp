@@ -362,7 +362,7 @@ Result<std::shared_ptr<ServerContext::Contexts>> load(const Options& o, ServerCo
 }
 
 // One TLS connection, on its loop thread.
-class Channel final : public http::SecureChannel {
+class Channel final : public server::SecureChannel {
 public:
     Channel(SSL* ssl, std::shared_ptr<const ServerContext::Contexts> keep, ServerContext::Counters& counters)
         : ssl_(ssl), keep_(std::move(keep)), counters_(counters) {}
@@ -501,7 +501,7 @@ Result<void> ServerContext::reload() {
     return {};
 }
 
-std::unique_ptr<http::SecureChannel> ServerContext::accept(int fd) {
+std::unique_ptr<server::SecureChannel> ServerContext::accept(int fd) {
     std::shared_ptr<const Contexts> contexts;
     {
         std::lock_guard lock(mu_);

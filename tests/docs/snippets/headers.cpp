@@ -456,7 +456,7 @@ int fail(std::string_view) { return 1; }
 int f() {
     auto tls = keel::tls::ServerContext::create({.certificates = {{"cert.pem", "key.pem"}}});
     if (!tls) return fail(tls.error().message());   // the file and OpenSSL's reason
-    keel::http::ServerOptions options;
+    keel::server::ServerOptions options;
     options.tls = *tls;
     return 0;
 }

@@ -1,6 +1,6 @@
 // The web toolkit's documented code (keel/http/{cookie,signed_cookie,form,multipart,
 // static_files}.hpp and docs/web.md), each in a context that compiles. Nothing here runs.
-#include <keel/http/api_docs.hpp>
+#include <keel/web/api_docs.hpp>
 #include <keel/json/schema.hpp>
 #include <keel/keel.hpp>
 #include <keel/openapi/openapi.hpp>
@@ -17,9 +17,9 @@ struct Config {
 };
 
 keel::Response cookies(keel::Request& req) {
-    auto theme = keel::http::cookie(req, "theme");                  // optional<string_view>
+    auto theme = keel::web::cookie(req, "theme");                  // optional<string_view>
     auto res = keel::Response::text("ok");
-    keel::http::set_cookie(res, {.name = "theme", .value = "dark", .max_age = std::chrono::days(30)});
+    keel::web::set_cookie(res, {.name = "theme", .value = "dark", .max_age = std::chrono::days(30)});
     (void)theme;
     return res;
 }
@@ -27,8 +27,8 @@ keel::Response cookies(keel::Request& req) {
 keel::Response signed_cookies(keel::Request& req, const Config& config, const std::string& user_id) {
     keel::Response res(200);
     keel::web::CookieSigner signer({config.cookie_key});          // ≥ 32 bytes
-    keel::http::set_cookie(res, {.name = "session", .value = signer.sign("session", user_id)});
-    std::optional<std::string> user = signer.verify("session", keel::http::cookie(req, "session"));
+    keel::web::set_cookie(res, {.name = "session", .value = signer.sign("session", user_id)});
+    std::optional<std::string> user = signer.verify("session", keel::web::cookie(req, "session"));
     (void)user;
     return res;
 }
@@ -37,7 +37,7 @@ struct ListQuery { std::optional<int> limit; std::optional<std::string> cursor; 
 KEEL_JSON(ListQuery, limit, cursor, tag)
 
 keel::ProblemOr list(keel::Request& req) {
-    KEEL_TRY(q, keel::http::bind_query<ListQuery>(req));   // ?limit=20&tag=a&tag=b
+    KEEL_TRY(q, keel::web::bind_query<ListQuery>(req));   // ?limit=20&tag=a&tag=b
     return keel::Response::text(std::to_string(q.limit.value_or(20)));
 }
 
@@ -47,17 +47,17 @@ struct UploadMeta {
 KEEL_JSON(UploadMeta, album)
 
 keel::Task<keel::ProblemOr> upload(keel::Request& req) {
-    KEEL_CO_TRY(form, co_await keel::http::read_form(req));
-    KEEL_CO_TRY(meta, keel::http::bind_fields<UploadMeta>(form.fields));   // typed text fields
+    KEEL_CO_TRY(form, co_await keel::web::read_form(req));
+    KEEL_CO_TRY(meta, keel::web::bind_fields<UploadMeta>(form.fields));   // typed text fields
     std::uint64_t bytes = 0;
-    for (const keel::http::FormFile& f : form.files) {
+    for (const keel::web::FormFile& f : form.files) {
         bytes += f.size;  // f.filename is for display only; the bytes are f.data() or f.path()
     }
     co_return keel::Response::text(meta.album + ": " + std::to_string(bytes) + " bytes");
 }
 
 void static_routes(keel::Router& router) {
-    router.get("/static/{path...}", keel::http::static_files("/srv/www", {.strip_prefix = "/static"}));
+    router.get("/static/{path...}", keel::web::static_files("/srv/www", {.strip_prefix = "/static"}));
 }
 
 struct EchoRequest {
@@ -86,9 +86,9 @@ std::string schemas_of_signup() {
 }
 
 void docs_routes(keel::Router& r, const std::string& swagger_ui_dist) {
-    keel::http::ApiDocsOptions docs{.assets_dir = swagger_ui_dist, .spec_url = "/openapi.json"};
-    r.get("/docs", keel::http::api_docs_page(docs));
-    r.get("/docs/{file...}", keel::http::api_docs_assets(docs));
+    keel::web::ApiDocsOptions docs{.assets_dir = swagger_ui_dist, .spec_url = "/openapi.json"};
+    r.get("/docs", keel::web::api_docs_page(docs));
+    r.get("/docs/{file...}", keel::web::api_docs_assets(docs));
 }
 
 }  // namespace docs_web

@@ -2,7 +2,7 @@
 // HTTP server only (no App, so no logger, profiler or database libraries). Prints its port,
 // serves until SIGTERM.
 #include <keel/http/json.hpp>
-#include <keel/http/server.hpp>
+#include <keel/server/server.hpp>
 #include <keel/router/router.hpp>
 #include <keel/version.hpp>
 
@@ -33,10 +33,10 @@ int main() {
         KEEL_TRY(in, keel::http::bind<Sum>(req));
         return keel::http::json_response(Total{in.a + in.b, keel::kVersion});
     });
-    keel::http::ServerOptions options;
+    keel::server::ServerOptions options;
     options.port = 0;
     options.threads = 1;
-    keel::http::Server server(options, r.handler());
+    keel::server::Server server(options, r.handler());
     if (auto started = server.start(); !started) {
         std::fprintf(stderr, "cannot start: %s\n", std::string(started.error().message()).c_str());
         return 1;
