@@ -1,14 +1,47 @@
-# keel_module(NAME [SOURCES file...] [USES module...] [PUBLIC_LINK target...] [PRIVATE_LINK target...]
-#             [PC_REQUIRES pc-module...] [PC_LIBS flag...])
+# keel_module(NAME [SOURCES file...] [USES module...] [DEPENDS package...] [PUBLIC_DEPENDS package...]
+#             [FUZZ_SOURCES file...])
 #
 # One library per module: keel_<NAME>, aliased keel::<NAME>, installed and exported as
 # keel::<NAME>. USES lists the keel modules whose headers it may include: the one place the
 # module graph is written down. They are linked PUBLIC, recorded for the layering test
-# (tests/layering) and for the package files (keelConfig.cmake, keel-<NAME>.pc). A module
-# without SOURCES is header-only (an INTERFACE library). PC_* describe the external
-# dependencies for pkg-config users (the CMake package finds them again itself).
+# (tests/layering) and for the package files (keelConfig.cmake, keel-<NAME>.pc). DEPENDS and
+# PUBLIC_DEPENDS name external packages of cmake/keel_dependencies.cmake (linked PRIVATE or
+# PUBLIC); they are found here, when the module is built, and recorded so that the installed
+# package finds the same ones for the modules a consumer asks for. A module without SOURCES is
+# header-only (an INTERFACE library). FUZZ_SOURCES: the parsing code libFuzzer instruments in
+# the fuzz build (KEEL_FUZZ); not files that spawn coroutines (clang 14 under UBSan cannot
+# instrument them: "Cannot represent a difference across sections").
+#
+# KEEL_MODULES (a cache list, empty for all) builds only the modules it names: a module left
+# out is not defined and its packages are not looked for; naming one without a module it USES
+# is an error.
 function(keel_module name)
-  cmake_parse_arguments(M "" "" "SOURCES;USES;PUBLIC_LINK;PRIVATE_LINK;PC_REQUIRES;PC_LIBS" ${ARGN})
+  cmake_parse_arguments(M "" "" "SOURCES;USES;DEPENDS;PUBLIC_DEPENDS;FUZZ_SOURCES" ${ARGN})
+  if(KEEL_MODULES AND NOT name IN_LIST KEEL_MODULES)
+    return()
+  endif()
+  foreach(dep IN LISTS M_USES)
+    if(NOT TARGET keel_${dep})
+      message(FATAL_ERROR "keel: module '${name}' uses '${dep}', which KEEL_MODULES (${KEEL_MODULES}) leaves out")
+    endif()
+  endforeach()
+  set(private_targets "")
+  set(public_targets "")
+  set(pc_requires "")
+  set(pc_libs "")
+  foreach(kind IN ITEMS DEPENDS PUBLIC_DEPENDS)
+    foreach(pkg IN LISTS M_${kind})
+      keel_find_dependency(${pkg} REQUIRED)
+      if(kind STREQUAL "DEPENDS")
+        list(APPEND private_targets ${KEEL_DEPENDENCY_${pkg}_TARGETS})
+      else()
+        list(APPEND public_targets ${KEEL_DEPENDENCY_${pkg}_TARGETS})
+      endif()
+      list(APPEND pc_requires ${KEEL_DEPENDENCY_${pkg}_PC})
+      list(APPEND pc_libs ${KEEL_DEPENDENCY_${pkg}_PC_LIBS})
+    endforeach()
+  endforeach()
+
   set(target keel_${name})
   if(M_SOURCES)
     add_library(${target} ${M_SOURCES})
@@ -31,17 +64,23 @@ function(keel_module name)
   foreach(dep IN LISTS M_USES)
     target_link_libraries(${target} ${scope} keel_${dep})
   endforeach()
-  target_link_libraries(${target} ${scope} ${M_PUBLIC_LINK})
-  if(M_PRIVATE_LINK)
-    target_link_libraries(${target} PRIVATE ${M_PRIVATE_LINK})
+  target_link_libraries(${target} ${scope} ${public_targets})
+  if(private_targets)
+    target_link_libraries(${target} PRIVATE ${private_targets})
   endif()
   target_compile_features(${target} ${scope} cxx_std_20)
 
   set_property(GLOBAL APPEND PROPERTY KEEL_MODULES ${name})
   set_property(GLOBAL PROPERTY KEEL_USES_${name} "${M_USES}")
   set_property(GLOBAL PROPERTY KEEL_HAS_SOURCES_${name} "${M_SOURCES}")
-  set_property(GLOBAL PROPERTY KEEL_PC_REQUIRES_${name} "${M_PC_REQUIRES}")
-  set_property(GLOBAL PROPERTY KEEL_PC_LIBS_${name} "${M_PC_LIBS}")
+  set_property(GLOBAL PROPERTY KEEL_DEPENDS_${name} ${M_DEPENDS} ${M_PUBLIC_DEPENDS})
+  set_property(GLOBAL PROPERTY KEEL_PC_REQUIRES_${name} "${pc_requires}")
+  set_property(GLOBAL PROPERTY KEEL_PC_LIBS_${name} "${pc_libs}")
+  if(KEEL_FUZZ AND M_FUZZ_SOURCES)
+    # libFuzzer's coverage counters in the parsing code, so the fuzzers are guided by its
+    # branches and not only by their harness's.
+    set_source_files_properties(${M_FUZZ_SOURCES} PROPERTIES COMPILE_OPTIONS -fsanitize=fuzzer-no-link)
+  endif()
 
   install(TARGETS ${target} EXPORT keel-${name}-targets
           ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -4,7 +4,10 @@
 # CMake's find_package(keel 0.3 CONFIG REQUIRED COMPONENTS server router json) and with
 # pkg-config — runs each, asks it over HTTP with curl, and checks with readelf that a program
 # made of router + json + the server needs none of libpq, libsqlite3, libcurl, libhiredis,
-# libprofiler, libbrotli*, libtcmalloc, libssl, libcrypto (TLS is the tls module's). Then builds examples/todo the same way and runs its tests.
+# libprofiler, libbrotli*, libtcmalloc, libssl, libcrypto (TLS is the tls module's); that a program
+# of http + json alone links no nghttp2; that each component builds alone (find_package with
+# only it, every header, its whole library). Then builds examples/todo the same way and runs
+# its tests.
 #   check_package.sh <keel build dir> <keel source dir>
 set -euo pipefail
 build=$(cd "$1" && pwd)
@@ -67,7 +70,32 @@ check_binary() {
 check_binary "$work/cmake-build/consumer" "CMake consumer"
 check_binary "$work/pc-consumer" "pkg-config consumer"
 
-# 3. examples/todo, unchanged, as a project of its own: App, SQLite with embedded migrations
+# 3. The message model alone (http + json, pkg-config): no server, so no nghttp2.
+flags=$(PKG_CONFIG_PATH="$pc_dir" pkg-config --cflags --libs keel-http keel-json) || fail "pkg-config cannot resolve keel-http keel-json"
+# shellcheck disable=SC2086
+g++ -std=c++20 -o "$work/message" "$src/tests/package/message/main.cpp" $flags || fail "the http + json program does not build"
+[ "$("$work/message")" = "/sum 5" ] || fail "the http + json program answered: $("$work/message")"
+if readelf -d "$work/message" | grep NEEDED | grep -E "libnghttp2|libssl|libcrypto|libz\.|libpq|libcurl"; then
+  fail "the http + json program links a library of a module it does not use"
+fi
+echo "package: http + json alone: built, ran, links only: $(readelf -d "$work/message" | sed -n -E 's/.*NEEDED.*\[(.*)\]/\1/p' | tr '\n' ' ')"
+
+# 4. Every component alone: find_package(keel COMPONENTS <it>), all its headers compiled, its
+#    whole library linked (so the packages that component finds resolve every symbol in it).
+modules=$(sed -n 's/^set(KEEL_MODULES \(.*\))$/\1/p' "$work"/prefix/lib*/cmake/keel/keel_modules.cmake | tr ';' ' ')
+[ -n "$modules" ] || fail "no module list in keel_modules.cmake"
+for m in $modules; do
+  b="$work/component-$m"
+  cmake -S "$src/tests/package/component" -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKEEL_COMPONENT="$m" \
+        -DKEEL_INCLUDE_DIR="$work/prefix/include" -DCMAKE_PREFIX_PATH="$work/prefix" >"$b.log" 2>&1 \
+    || { cat "$b.log"; fail "component $m: find_package(keel COMPONENTS $m) failed"; }
+  cmake --build "$b" >>"$b.log" 2>&1 || { cat "$b.log"; fail "component $m does not build alone"; }
+  [ "$("$b/component")" = "$m $(sed -n 's/^#define KEEL_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$/\2/p' "$work/prefix/include/keel/version.hpp" | paste -sd.)" ] \
+    || fail "component $m: the program printed $("$b/component")"
+done
+echo "package: each component alone ($modules): found, every header compiled, its whole library linked, ran"
+
+# 5. examples/todo, unchanged, as a project of its own: App, SQLite with embedded migrations
 #    (keel_embed_migrations from the package), middleware, and its tests.
 cmake -S "$src/examples/todo" -B "$work/todo-build" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
       -DCMAKE_PREFIX_PATH="$work/prefix" >"$work/todo-configure.log" 2>&1 || { cat "$work/todo-configure.log"; fail "todo: configure failed"; }

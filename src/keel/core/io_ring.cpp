@@ -19,23 +19,6 @@
 
 namespace keel {
 
-std::string_view to_string(IoBackend b) noexcept { return b == IoBackend::io_uring ? "io_uring" : "epoll"; }
-
-std::optional<IoBackend> parse_io_backend(std::string_view name) noexcept {
-    if (name == "epoll") {
-        return IoBackend::epoll;
-    }
-    if (name == "io_uring") {
-        return IoBackend::io_uring;
-    }
-    return std::nullopt;
-}
-
-IoBackend default_io_backend() noexcept {
-    const char* env = std::getenv("KEEL_IO");
-    return env ? parse_io_backend(env).value_or(IoBackend::epoll) : IoBackend::epoll;
-}
-
 namespace {
 
 constexpr unsigned kEntries = 4096;
