@@ -6,6 +6,8 @@
 #include <keel/router/router.hpp>
 #include <keel/testing/test_server.hpp>
 
+#include <support/latch.hpp>
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -136,19 +138,18 @@ TEST_F(ClientTest, CarriesTheTraceOfTheCaller) {
 TEST_F(ClientTest, ManyConcurrentRequestsOnOneLoop) {
     Client client({.max_connections_per_host = 4});
     int ok = loop_.block_on([&]() -> Task<int> {
-        int done = 0, good = 0;
+        int good = 0;
+        keel::test::Latch done(40);
         for (int i = 0; i < 40; ++i) {
             keel::spawn(
-                [](Client& c, std::string u, int& good, int& done) -> Task<void> {
+                [](Client& c, std::string u, int& good, keel::test::Latch& done) -> Task<void> {
                     auto r = co_await c.get(std::move(u));
                     good += r && r->body == "hi";
-                    ++done;
+                    done.count_down();
                 }(client, url("/hello"), good, done),
                 [](std::exception_ptr) {});
         }
-        while (done < 40) {
-            co_await keel::sleep_for(2ms);
-        }
+        co_await done.wait();
         co_return good;
     });
     EXPECT_EQ(ok, 40);

@@ -4,6 +4,7 @@
 #include <keel/core/sleep.hpp>
 #include <keel/db/pool.hpp>
 #include <support/eventually.hpp>
+#include <support/latch.hpp>
 
 #include <gtest/gtest.h>
 
@@ -131,23 +132,23 @@ TEST(Pool, ManyWaitersAreAllServedByOneConnection) {
     Pool<FakeConn> pool(PoolOptions{.max_open = 1, .acquire_timeout = 5s}, f.connect());
     keel::LoopThread lt;
     int served = lt.block_on([&]() -> Task<int> {
-        int done = 0;
+        int served = 0;
         constexpr int kN = 50;
+        keel::test::Latch done(kN);
         for (int i = 0; i < kN; ++i) {
             // A coroutine lambda's captures die with the temporary closure: pass by parameter.
             keel::spawn(
-                [](Pool<FakeConn>& pool, int& done) -> Task<void> {
+                [](Pool<FakeConn>& pool, int& served, keel::test::Latch& done) -> Task<void> {
                     auto a = co_await pool.acquire();
                     EXPECT_TRUE(a);
                     co_await keel::sleep_for(1ms);  // hold it across a suspension
-                    ++done;
-                }(pool, done),
+                    served += bool(a);
+                    done.count_down();
+                }(pool, served, done),
                 [](std::exception_ptr) {});
         }
-        while (done < kN) {
-            co_await keel::sleep_for(5ms);
-        }
-        co_return done;
+        co_await done.wait();
+        co_return served;
     });
     EXPECT_EQ(served, 50);
     EXPECT_EQ(f.connects, 1);

@@ -6,6 +6,7 @@
 #include <keel/core/loop_thread.hpp>
 #include <keel/core/sleep.hpp>
 #include <keel/core/worker_pool.hpp>
+#include <support/latch.hpp>
 
 namespace {
 
@@ -100,10 +101,11 @@ TEST_P(RepositoryTest, InsertsFindsAndRefusesDuplicateSlugs) {
 TEST_P(RepositoryTest, ConcurrentInsertsAllLandAndOnlyTheDuplicateConflicts) {
     // On PostgreSQL these share transactions (group commit); a taken slug fails only its own.
     insert("taken", owner_);
-    struct Outcome {
-        int ok = 0, conflicts = 0, done = 0;
-    } o;
     constexpr int kN = 40;
+    struct Outcome {
+        int ok = 0, conflicts = 0;
+        keel::test::Latch done{kN};
+    } o;
     run([&]() -> keel::Task<void> {
         for (int i = 0; i < kN; ++i) {
             Link l;
@@ -115,13 +117,11 @@ TEST_P(RepositoryTest, ConcurrentInsertsAllLandAndOnlyTheDuplicateConflicts) {
                     auto r = co_await repo.insert_link(std::move(l));
                     o.ok += r.has_value() && r->id > 0;
                     o.conflicts += !r.has_value() && r.error().code() == keel::Errc::conflict;
-                    ++o.done;
+                    o.done.count_down();
                 }(*repo_, std::move(l), o),
                 [](std::exception_ptr) {});
         }
-        while (o.done < kN) {
-            co_await keel::sleep_for(std::chrono::milliseconds(2));
-        }
+        co_await o.done.wait();
     });
     EXPECT_EQ(o.ok, kN - 1);
     EXPECT_EQ(o.conflicts, 1);

@@ -7,6 +7,7 @@
 
 #include <support/postgres_server.hpp>
 #include <support/eventually.hpp>
+#include <support/latch.hpp>
 
 #include <gtest/gtest.h>
 
@@ -295,24 +296,23 @@ TEST_F(Postgres, PoolRidesOutAServerRestart) {
 TEST_F(Postgres, ManyCoroutinesShareAFewConnections) {
     auto pool = pg::make_pool({.max_open = 4, .acquire_timeout = 5s}, {.conninfo = url_});
     int good = lt_.block_on([&]() -> Task<int> {
-        int done = 0, ok = 0;
+        int ok = 0;
         constexpr int kN = 200;
+        keel::test::Latch done(kN);
         for (int i = 0; i < kN; ++i) {
             // A coroutine lambda's captures die with the temporary closure: pass by parameter.
             keel::spawn(
-                [](keel::db::Pool<pg::Conn>& pool, int i, int& ok, int& done) -> Task<void> {
+                [](keel::db::Pool<pg::Conn>& pool, int i, int& ok, keel::test::Latch& done) -> Task<void> {
                     auto lease = co_await pool.acquire();
                     if (lease) {
                         auto r = co_await (*lease)->query("SELECT $1::int * 2", i);
                         ok += r && (*r)[0].get<int>(0) == i * 2;
                     }
-                    ++done;
+                    done.count_down();
                 }(*pool, i, ok, done),
                 [](std::exception_ptr) {});
         }
-        while (done < kN) {
-            co_await keel::sleep_for(2ms);
-        }
+        co_await done.wait();
         co_return ok;
     });
     EXPECT_EQ(good, 200);

@@ -8,6 +8,7 @@
 #include <keel/redis/rate_limiter.hpp>
 
 #include <support/eventually.hpp>
+#include <support/latch.hpp>
 #include <support/redis_server.hpp>
 
 #include <gtest/gtest.h>
@@ -54,20 +55,19 @@ TEST_F(Redis, CommandsAndReplyTypes) {
 TEST_F(Redis, ConcurrentCommandsArePipelinedOnOneConnection) {
     keel::redis::Client redis(options());
     int ok = loop_.block_on([&]() -> Task<int> {
-        int done = 0, good = 0;
+        int good = 0;
+        keel::test::Latch done(200);
         for (int i = 0; i < 200; ++i) {
             keel::spawn(
-                [](keel::redis::Client& r, int& good, int& done) -> Task<void> {
+                [](keel::redis::Client& r, int& good, keel::test::Latch& done) -> Task<void> {
                     std::vector<std::string> incr{"INCR", "counter"};  // (not inline: a GCC 12 bug)
                     auto x = co_await r.command(std::move(incr));
                     good += x.has_value() && x->type == Reply::Type::integer;
-                    ++done;
+                    done.count_down();
                 }(redis, good, done),
                 [](std::exception_ptr) {});
         }
-        while (done < 200) {
-            co_await keel::sleep_for(1ms);
-        }
+        co_await done.wait();
         co_return good;
     });
     EXPECT_EQ(ok, 200);

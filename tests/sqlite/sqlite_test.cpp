@@ -5,6 +5,8 @@
 #include <keel/core/worker_pool.hpp>
 #include <keel/sqlite/sqlite.hpp>
 
+#include <support/latch.hpp>
+
 #include <gtest/gtest.h>
 
 #include "support/todo_row.hpp"
@@ -190,25 +192,24 @@ TEST(Sqlite, ConcurrentWritersAreSerializedAndNothingIsLost) {
     sqlite::Database db({.file = {.path = dir.file("a.db")}});
     int ok = lt.block_on([&]() -> Task<int> {
         (void)co_await db.write([](sqlite::Conn& c) { return c.exec("CREATE TABLE t (n INTEGER)"); });
-        int done = 0, good = 0;
+        int good = 0;
         constexpr int kN = 200;
+        keel::test::Latch done(kN);
         for (int i = 0; i < kN; ++i) {
             // A coroutine lambda's captures die with the temporary closure: pass by parameter.
             keel::spawn(
-                [](sqlite::Database& db, int i, int& good, int& done) -> Task<void> {
+                [](sqlite::Database& db, int i, int& good, keel::test::Latch& done) -> Task<void> {
                     auto r = co_await db.write([i](sqlite::Conn& c) -> Result<std::int64_t> {
                         KEEL_TRY(st, c.prepare("INSERT INTO t VALUES (?1)"));
                         st.bind(1, i);
                         return st.run();
                     });
                     good += r.has_value();
-                    ++done;
+                    done.count_down();
                 }(db, i, good, done),
                 [](std::exception_ptr) {});
         }
-        while (done < kN) {
-            co_await keel::sleep_for(std::chrono::milliseconds(2));
-        }
+        co_await done.wait();
         co_return good;
     });
     EXPECT_EQ(ok, 200);

@@ -3,6 +3,8 @@
 // appears here (or in examples/) line for line. Nothing here runs; it only has to build.
 #include <keel/client/client.hpp>
 #include <keel/keel.hpp>
+#include <keel/testing/recorder.hpp>
+#include <keel/testing/test_server.hpp>
 #include <keel/core/collector.hpp>
 #include <keel/core/per_loop.hpp>
 #include <keel/core/spread_lock.hpp>
