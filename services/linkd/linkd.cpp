@@ -318,7 +318,7 @@ void Linkd::add_vars(keel::observe::Vars& vars) {
 }
 
 void Linkd::add_routes(keel::router::Router& r, std::function<bool()> accepting) {
-    RoutesConfig cfg{links_, keys_, *repo_, std::move(accepting), options_.base_url, logger_, openapi_json()};
+    RoutesConfig cfg{links_, keys_, [this] { return repo_->ping(); }, std::move(accepting), options_.base_url, logger_, openapi_json()};
     cfg.docs_assets_dir = options_.docs_assets_dir;
     cfg.redirect_cache_control = options_.redirect_cache_control;
     cfg.read_cache_control = options_.read_cache_control;

@@ -285,7 +285,7 @@ keel::Task<Response> readyz(Config cfg, Request& req) {
         r.header("Retry-After", "1");
         co_return r;
     }
-    auto ping = co_await cfg->repo.ping();
+    auto ping = co_await cfg->database_ping();
     if (!ping) {
         if (cfg->logger) {
             cfg->logger->warn("readiness: database unreachable", {{"error", ping.error().message()}});

@@ -17,7 +17,9 @@ namespace linkd {
 struct RoutesConfig {
     LinkService& links;
     KeyService& keys;
-    Repository& repo;
+    /// /readyz's check of the database (the composition root passes the repository's ping:
+    /// the handler layer does not reach the repository itself).
+    std::function<keel::Task<keel::Result<void>>()> database_ping;
     /// True while the server accepts work (false from the start of shutdown): /readyz.
     std::function<bool()> accepting = {};
     /// Prefix of short_url ("https://lnk.example"); empty: "http://" + the request's Host.
