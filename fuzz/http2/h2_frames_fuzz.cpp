@@ -47,7 +47,7 @@ http::Outcome handle(http::Request& req) {
     return http::Response::text(std::string(req.body().substr(0, 64)));
 }
 
-testing::TestServer& server() {
+testing::TestServer& fuzz_server() {
     static std::unique_ptr<testing::TestServer> srv = [] {
         server::ServerOptions o = testing::TestServer::default_options();
         o.h2c = true;
@@ -116,7 +116,7 @@ std::string tcp_counters() {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    testing::TestServer& srv = server();
+    testing::TestServer& srv = fuzz_server();
     {
         testing::RawClient c(srv.port(), 2000ms);
         std::string bytes(kPreface);
