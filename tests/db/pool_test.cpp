@@ -195,15 +195,25 @@ TEST(Pool, MaxIdleClosesTheSurplus) {
     EXPECT_EQ(s.max_idle_closed, 2u);
 }
 
+// The time the pools of the two tests below see: moved by hand, so ages and idle times pass
+// exactly when a test says.
+keel::TimePoint manual_now = keel::Clock::now();
+keel::TimePoint manual_clock() { return manual_now; }
+
 TEST(Pool, MaxLifetimeAndIdleTimeRetireConnections) {
     Fixture f;
-    Pool<FakeConn> life(PoolOptions{.max_open = 1, .max_lifetime = 30ms}, f.connect());
-    Pool<FakeConn> idle(PoolOptions{.max_open = 1, .max_idle_time = 30ms}, f.connect());
+    Pool<FakeConn> life(PoolOptions{.max_open = 1, .max_lifetime = 30ms, .clock = manual_clock}, f.connect());
+    Pool<FakeConn> idle(PoolOptions{.max_open = 1, .max_idle_time = 30ms, .clock = manual_clock}, f.connect());
     keel::LoopThread lt;
     lt.block_on([&]() -> Task<void> {
         { auto a = co_await life.acquire(); }
         { auto a = co_await idle.acquire(); }
-        co_await keel::sleep_for(50ms);
+        manual_now += 29ms;  // not yet
+        { auto a = co_await life.acquire(); }
+        { auto a = co_await idle.acquire(); }
+        EXPECT_EQ(life.stats().max_lifetime_closed, 0u);
+        EXPECT_EQ(idle.stats().max_idle_time_closed, 0u);
+        manual_now += 30ms;
         { auto a = co_await life.acquire(); }
         { auto a = co_await idle.acquire(); }
     });
@@ -214,13 +224,13 @@ TEST(Pool, MaxLifetimeAndIdleTimeRetireConnections) {
 
 TEST(Pool, PingsAfterIdleAndDropsADeadConnection) {
     Fixture f;
-    Pool<FakeConn> pool(PoolOptions{.max_open = 2, .check_after_idle = 20ms}, f.connect(), f.ping());
+    Pool<FakeConn> pool(PoolOptions{.max_open = 2, .check_after_idle = 20ms, .clock = manual_clock}, f.connect(), f.ping());
     keel::LoopThread lt;
     int id = lt.block_on([&]() -> Task<int> {
         { auto a = co_await pool.acquire(); }
         { auto a = co_await pool.acquire(); }  // not idle long enough: no ping
         EXPECT_EQ(f.pings, 0);
-        co_await keel::sleep_for(30ms);
+        manual_now += 20ms;
         f.ping_ok = false;  // the server went away while the connection idled
         auto b = co_await pool.acquire();
         co_return (*b)->id;

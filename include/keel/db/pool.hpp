@@ -54,6 +54,10 @@ struct PoolOptions {
     Duration check_after_idle = 1s;              ///< ping on checkout after this much idle time
     Duration reconnect_min = 100ms;
     Duration reconnect_max = 5s;
+    /// What the pool calls now for a connection's age and idle time (max_lifetime,
+    /// max_idle_time, check_after_idle) and for the reconnect back-off: tests pass a clock they
+    /// move by hand. acquire_timeout and the wait statistics stay on the loop's real time.
+    TimePoint (*clock)() = [] { return Clock::now(); };
 };
 
 /// The fields of Go's sql.DBStats, plus what the back-off adds.
@@ -152,7 +156,7 @@ public:
             case Decision::backing_off:
                 co_return Error::with_detail(Errc::unavailable, "database unavailable: " + d.last_error);
             case Decision::reuse: {
-                if (ping_ && Clock::now() - d.slot.idle_since >= options_.check_after_idle) {
+                if (ping_ && now() - d.slot.idle_since >= options_.check_after_idle) {
                     bool ok = false;
                     try {
                         ok = co_await ping_(*d.slot.conn);
@@ -179,8 +183,8 @@ public:
                                                  "database unavailable: " + std::string(c.error().message()));
                 }
                 connect_succeeded();
-                TimePoint now = Clock::now();
-                co_return Lease(this, typename Lease::Slot{std::move(*c), now, now});
+                TimePoint born = now();
+                co_return Lease(this, typename Lease::Slot{std::move(*c), born, born});
             }
             case Decision::wait: {
                 Waiter& w = *d.waiter;
@@ -304,9 +308,11 @@ private:
         return false;
     }
 
+    TimePoint now() const { return options_.clock != nullptr ? options_.clock() : Clock::now(); }
+
     Decision decide() {
         Decision d;
-        TimePoint now = Clock::now();
+        TimePoint now = this->now();
         std::lock_guard lock(mu_);
         if (closed_) {
             d.kind = Decision::closed;
@@ -337,7 +343,7 @@ private:
         }
         d.kind = Decision::wait;
         d.waiter = std::make_unique<Waiter>();
-        d.waiter->enqueued = now;
+        d.waiter->enqueued = Clock::now();
         waiters_.push_back(d.waiter.get());
         ++stats_.wait_count;
         return d;
@@ -352,7 +358,7 @@ private:
             ++stats_.connect_errors;
             backoff_ = backoff_ == Duration::zero() ? options_.reconnect_min
                                                     : std::min(backoff_ * 2, options_.reconnect_max);
-            retry_at_ = Clock::now() + backoff_;
+            retry_at_ = now() + backoff_;
             last_error_ = std::move(message);
             w = pop_waiter(Waiter::retry);
         }
@@ -368,7 +374,7 @@ private:
 
     void put_back(typename Lease::Slot slot, bool discard) noexcept {
         Waiter* w = nullptr;
-        TimePoint now = Clock::now();
+        TimePoint now = this->now();
         slot.idle_since = now;
         {
             std::lock_guard lock(mu_);
