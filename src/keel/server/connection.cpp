@@ -16,20 +16,20 @@
 namespace keel::server {
 
 Connection::Connection(Server::Worker& worker, int fd, const net::Address& remote, std::unique_ptr<SecureChannel> tls)
-    : worker_(worker), fd_(fd), remote_(remote), tls_(std::move(tls)) {
-    request_start_ = last_activity_ = worker_.loop().now();
+    : fd_(fd), worker_(worker), remote_(remote), tls_(std::move(tls)) {
+    rq_.started = last_activity_ = worker_.loop().now();
     worker_.add(this);
 }
 
 Connection::~Connection() {
     if (fd_ >= 0) {
-        if (!on_ring_) {
+        if (!ring_io_.on) {
             worker_.loop().unwatch(fd_);
         }
         ::close(fd_);
     }
-    if (on_ring_) {
-        ring()->drop(inbox_);
+    if (ring_io_.on) {
+        ring()->drop(ring_io_.inbox);
         ring()->forget(this);
     }
     close_file();
@@ -37,8 +37,8 @@ Connection::~Connection() {
         x_->reset();  // closed mid-request, perhaps: request_done() did not clear it
         worker_.give_back(std::move(x_));
     }
-    if (buf_ && cap_ == kReadBufferSize) {
-        worker_.give_back(std::move(buf_));
+    if (in_.buf && in_.cap == kReadBufferSize) {
+        worker_.give_back(std::move(in_.buf));
     }
     worker_.remove(this);
 }
@@ -48,24 +48,24 @@ void Connection::on_io(std::uint32_t events) {
         return;
     }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) {
-        read_drained_ = false;  // a new edge: there may be bytes again
+        in_.drained = false;  // a new edge: there may be bytes again
     }
     if (events & (EPOLLRDHUP | EPOLLHUP)) {
-        peer_closed_ = true;  // the FIN may come in the same event as the last bytes
+        in_.peer_closed = true;  // the FIN may come in the same event as the last bytes
     }
     if (events & EPOLLERR) {
-        stop_.request_stop();
+        run_.stop().request_stop();
         close();
         return;
     }
     if ((events & EPOLLOUT) && tls_wants_write_) {
         tls_wants_write_ = false;  // the handshake (or a read) can go on: drive() below
-        read_drained_ = false;
-        if (write_blocked_since_ == TimePoint{}) {
+        in_.drained = false;
+        if (out_.blocked_since == TimePoint{}) {
             (void)worker_.loop().modify(fd_, EPOLLIN | EPOLLRDHUP, this);
         }
     }
-    if ((events & EPOLLOUT) && (pending_out() > 0 || write_blocked_since_ != TimePoint{})) {
+    if ((events & EPOLLOUT) && (pending_out() > 0 || out_.blocked_since != TimePoint{})) {
         flush();
         wake_drain_waiter();
         if (phase_ == Phase::closed) {
@@ -85,13 +85,13 @@ void Connection::on_io(std::uint32_t events) {
             wake_body_waiter();  // bytes (or the end) for the upgraded stream's read()
         }
         if (events & EPOLLHUP) {
-            stop_.request_stop();
+            run_.stop().request_stop();
             close();
         }
         return;
     }
     if (phase_ == Phase::handler || phase_ == Phase::stream) {
-        if (body_streaming_ && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))) {
+        if (body_.streaming && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))) {
             wake_body_waiter();  // more of the body (or its end) for the handler's read()
             if (!(events & EPOLLHUP)) {
                 return;  // a half-close is the body's end; read() reads it
@@ -99,8 +99,8 @@ void Connection::on_io(std::uint32_t events) {
         }
         if (events & (EPOLLRDHUP | EPOLLHUP)) {
             // The client went away (or half-closed): cancel the work done on its behalf.
-            stop_.request_stop();
-            close_after_write_ = true;
+            run_.stop().request_stop();
+            out_.close_after = true;
             if (events & EPOLLHUP) {
                 close();
             }
@@ -128,11 +128,11 @@ void Connection::process() {
     }
     for (;;) {
         if (phase_ == Phase::head) {
-            if (close_after_write_) {
+            if (out_.close_after) {
                 flush();  // lingers, then closes, once everything is written
                 return;
             }
-            if (file_left_ > 0 && !flush()) {
+            if (out_.file_left > 0 && !flush()) {
                 return;  // a file body is being sent: the next response waits for it (EPOLLOUT)
             }
             Protocol protocol = http1_ ? Protocol::http1 : sniff_protocol();
@@ -158,7 +158,7 @@ void Connection::process() {
                 return;  // resume on EPOLLOUT
             }
         }
-        if (read_drained_ && !peer_closed_) {
+        if (in_.drained && !in_.peer_closed) {
             release_if_idle();
             return;  // the last read emptied the socket; the next edge brings more
         }
@@ -171,8 +171,8 @@ void Connection::process() {
             case Fill::eof:
                 // A clean close between requests, or a truncated request: either way nothing
                 // more will come. Send what is pending, then close.
-                close_after_write_ = true;
-                if (start_ != end_ || phase_ == Phase::body) {
+                out_.close_after = true;
+                if (in_.start != in_.end || phase_ == Phase::body) {
                     close();
                     return;
                 }
@@ -199,15 +199,15 @@ Connection::Protocol Connection::sniff_protocol() const noexcept {
         return tls_->alpn() == "h2" || !o.http1 ? Protocol::http2 : Protocol::http1;
     }
     if (!o.http1) {
-        return start_ == end_ ? Protocol::undecided : Protocol::http2;  // nghttp2 checks the preface
+        return in_.start == in_.end ? Protocol::undecided : Protocol::http2;  // nghttp2 checks the preface
     }
     if (!o.h2c) {
         return Protocol::http1;
     }
     static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-    std::size_t avail = end_ - start_;
+    std::size_t avail = in_.end - in_.start;
     std::size_t n = std::min(avail, kPreface.size());
-    if (std::string_view(buf_.get() + start_, n) != kPreface.substr(0, n)) {
+    if (std::string_view(in_.buf.get() + in_.start, n) != kPreface.substr(0, n)) {
         return Protocol::http1;
     }
     return avail >= kPreface.size() ? Protocol::http2 : Protocol::undecided;
@@ -215,24 +215,24 @@ Connection::Protocol Connection::sniff_protocol() const noexcept {
 
 void Connection::start_h2() {
     phase_ = Phase::h2;
-    h2_ = std::make_unique<H2Session>(*this);
+    h2_ = std::make_unique<H2Session>(std::make_unique<H2Port>(*this));
     h2_->start();
 }
 
 bool Connection::try_complete_head() {
-    std::size_t avail = end_ - start_;
+    std::size_t avail = in_.end - in_.start;
     if (avail == 0) {
         return false;
     }
     const http::ParserLimits& limits = worker_.options().limits;
     // Parse again only when a new line arrived (keeps byte-at-a-time senders linear), unless
     // the bytes so far already exceed a limit.
-    std::size_t lf = http::find_lf(buf_.get() + start_, avail, lf_scanned_);
-    lf_scanned_ = avail;
+    std::size_t lf = http::find_lf(in_.buf.get() + in_.start, avail, in_.lf_scanned);
+    in_.lf_scanned = avail;
     if (lf == avail && avail <= limits.max_header_bytes && avail <= limits.max_uri_bytes) {
         return false;
     }
-    http::ParseResult r = http::parse_request_head(buf_.get() + start_, avail, x_->head, limits);
+    http::ParseResult r = http::parse_request_head(in_.buf.get() + in_.start, avail, x_->head, limits);
     if (r.status == http::ParseStatus::incomplete) {
         return false;
     }
@@ -240,15 +240,15 @@ bool Connection::try_complete_head() {
         respond_error(r.error);
         return true;
     }
-    head_len_ = r.consumed;
-    head_parsed_ = true;
+    rq_.head_len = r.consumed;
+    rq_.head_parsed = true;
     if (x_->head.body_kind == http::BodyKind::none) {
-        body_encoded_len_ = 0;
+        rq_.body_len = 0;
         x_->req.set_body({});
         dispatch();
         return true;
     }
-    sent_continue_ = false;
+    rq_.sent_continue = false;
     x_->trailers.clear();
     x_->chunked.reset(limits.max_body_bytes);
     if (wants_streamed_body()) {
@@ -273,35 +273,35 @@ void Connection::dispatch_streamed_body() {
     // The handler gets views into the buffer now: make it big enough for the head, a window of
     // body and trailers, so it never moves while the handler runs.
     const http::ParserLimits& limits = worker_.options().limits;
-    std::size_t need = head_len_ + kStreamedBodyBuffer + limits.max_header_bytes;
-    if (cap_ - start_ < need) {
-        std::size_t have = end_ - start_;
+    std::size_t need = rq_.head_len + kStreamedBodyBuffer + limits.max_header_bytes;
+    if (in_.cap - in_.start < need) {
+        std::size_t have = in_.end - in_.start;
         std::size_t new_cap = std::max(need, have);
         std::unique_ptr<char[]> bigger(new char[new_cap]);
-        std::memcpy(bigger.get(), buf_.get() + start_, have);
-        buf_ = std::move(bigger);
-        cap_ = new_cap;
-        start_ = 0;
-        end_ = have;
-        http::parse_request_head(buf_.get(), head_len_, x_->head, limits);  // the views, at their new place
+        std::memcpy(bigger.get(), in_.buf.get() + in_.start, have);
+        in_.buf = std::move(bigger);
+        in_.cap = new_cap;
+        in_.start = 0;
+        in_.end = have;
+        http::parse_request_head(in_.buf.get(), rq_.head_len, x_->head, limits);  // the views, at their new place
     }
-    body_streaming_ = true;
-    body_done_ = false;
-    body_timed_out_ = false;
-    body_left_ = x_->head.body_kind == http::BodyKind::content_length ? x_->head.content_length : 0;
-    body_handed_ = chunks_handed_ = 0;
-    body_encoded_len_ = 0;
+    body_.streaming = true;
+    body_.done = false;
+    body_.timed_out = false;
+    body_.left = x_->head.body_kind == http::BodyKind::content_length ? x_->head.content_length : 0;
+    body_.handed = body_.chunks_handed = 0;
+    rq_.body_len = 0;
     x_->req.set_body({});
     dispatch();
 }
 
 bool Connection::try_complete_body() {
-    std::size_t body_start = start_ + head_len_;
-    std::size_t avail = end_ - body_start;
-    if (x_->head.expect_continue && !sent_continue_ && avail == 0) {
+    std::size_t body_start = in_.start + rq_.head_len;
+    std::size_t avail = in_.end - body_start;
+    if (x_->head.expect_continue && !rq_.sent_continue && avail == 0) {
         // The client waits for our go-ahead before sending the body (RFC 9110 §10.1.1).
-        out_.append("HTTP/1.1 100 Continue\r\n\r\n");
-        sent_continue_ = true;
+        out_.bytes.append("HTTP/1.1 100 Continue\r\n\r\n");
+        rq_.sent_continue = true;
         flush();
         if (phase_ == Phase::closed) {
             return false;
@@ -311,12 +311,12 @@ bool Connection::try_complete_body() {
         if (avail < x_->head.content_length) {
             return false;
         }
-        body_encoded_len_ = static_cast<std::size_t>(x_->head.content_length);
-        x_->req.set_body({buf_.get() + body_start, body_encoded_len_});
+        rq_.body_len = static_cast<std::size_t>(x_->head.content_length);
+        x_->req.set_body({in_.buf.get() + body_start, rq_.body_len});
         dispatch();
         return true;
     }
-    http::ParseResult r = x_->chunked.decode(buf_.get() + body_start, avail, &x_->trailers);
+    http::ParseResult r = x_->chunked.decode(in_.buf.get() + body_start, avail, &x_->trailers);
     if (r.status == http::ParseStatus::error) {
         respond_error(r.error);
         return true;
@@ -324,95 +324,71 @@ bool Connection::try_complete_body() {
     if (r.status == http::ParseStatus::incomplete) {
         return false;
     }
-    body_encoded_len_ = r.consumed;
-    x_->req.set_body({buf_.get() + body_start, x_->chunked.decoded()});
+    rq_.body_len = r.consumed;
+    x_->req.set_body({in_.buf.get() + body_start, x_->chunked.decoded()});
     dispatch();
     return true;
 }
 
 void Connection::dispatch() {
-    if (head_moved_) {
+    if (rq_.head_moved) {
         // The buffer moved while the body arrived: the head's views must point at its new place.
-        head_moved_ = false;
-        http::parse_request_head(buf_.get() + start_, head_len_, x_->head, worker_.options().limits);
+        rq_.head_moved = false;
+        http::parse_request_head(in_.buf.get() + in_.start, rq_.head_len, x_->head, worker_.options().limits);
     }
-    worker_.count_request();
     std::string_view body = x_->req.body();
     x_->req.reset();
     x_->req.assign(x_->head, body, &x_->trailers);
-    x_->req.set_remote(remote_);
-    x_->req.set_tls(tls_.get());
-    x_->req.set_body_stream(body_streaming_ ? this : nullptr);
-    x_->req.set_received_at(request_start_);
-    stop_.reset();
-    x_->req.set_stop_source(&stop_);
-    keep_alive_ = x_->head.keep_alive;
-    is_head_request_ = x_->req.method() == http::Method::head;
-
-    std::optional<http::Outcome> outcome = worker_.invoke_handler(x_->req);
-    if (!outcome) {
-        respond_problem(500, Server::Worker::kHandlerFailed);
-        return;
-    }
-    if (outcome->ready()) {
-        finish(outcome->response());  // plain handlers answer inline, without a coroutine
-        return;
-    }
-    Task<http::Response> task = outcome->take_task();
-    phase_ = Phase::handler;
-    running_ = Running::coroutine;
-    handler_start_ = worker_.loop().now();
-    spawn(std::move(task), [this](std::optional<http::Response> r, std::exception_ptr e) { on_handler_done(std::move(r), e); });
+    x_->req.set_body_stream(body_.streaming ? this : nullptr);
+    rq_.keep_alive = x_->head.keep_alive;
+    rq_.head_request = x_->req.method() == http::Method::head;
+    run_.run(worker_, x_->req, {.remote = &remote_, .tls = tls_.get(), .received_at = rq_.started}, *this);
 }
 
-void Connection::on_handler_done(std::optional<http::Response> r, std::exception_ptr e) {
-    bool answered = running_ == Running::answered_coroutine;
-    running_ = Running::nothing;
+void Connection::handler_started() { phase_ = Phase::handler; }
+
+bool Connection::handler_ended(bool timed_out) {
     if (phase_ == Phase::closed) {
-        destroy_later();
-        return;
+        if (!coroutine_running()) {
+            destroy_later();
+        }
+        return false;
     }
-    if (answered || phase_ == Phase::lingering) {
+    if (timed_out || phase_ == Phase::lingering) {
         // The client already got a 503; this late answer is dropped. If the 503 is still on its
         // way (a slow reader, or an io_uring send not yet complete), the connection lingers once
         // it is out.
-        if (answered && phase_ == Phase::handler) {
+        if (timed_out && phase_ == Phase::handler) {
             phase_ = Phase::head;
             flush();
         }
-        return;
+        return false;
     }
     phase_ = Phase::head;
-    if (e) {
-        worker_.report_handler_exception(e);
-        respond_problem(500, Server::Worker::kHandlerFailed);
-    } else {
-        finish(*r);
-    }
-    drive();
+    return true;
 }
 
 void Connection::finish(http::Response& r) {
     end_streamed_body();
     if (r.is_upgrade()) {
-        if (!is_head_request_ && !worker_.shutting_down() && !close_after_write_) {
+        if (!rq_.head_request && !worker_.shutting_down() && !out_.close_after) {
             start_upgrade(r);
             return;
         }
         r = worker_.answer_problem(503, "the server is shutting down", x_->req.method_name(), x_->req.path(), remote_,
                                    x_->req.received_at());
     }
-    if (r.is_stream() && !is_head_request_ && http::status_allows_body(r.status())) {
+    if (r.is_stream() && !rq_.head_request && http::status_allows_body(r.status())) {
         start_stream(r);
         return;
     }
     serialize(r, false);
-    if (r.has_file_body() && !is_head_request_ && http::status_allows_body(r.status())) {
+    if (r.has_file_body() && !rq_.head_request && http::status_allows_body(r.status())) {
         http::Response::FileRange f = r.release_file();
-        file_fd_ = f.fd;
-        file_offset_ = f.offset;
-        file_left_ = f.length;
-        if (file_left_ == 0) {
+        out_.file_fd = f.fd;
+        out_.file_offset = f.offset;
+        out_.file_left = f.length;
+        if (out_.file_left == 0) {
             close_file();
         }
     }
@@ -421,23 +397,16 @@ void Connection::finish(http::Response& r) {
 
 void Connection::start_stream(http::Response& r) {
     serialize(r, true);
-    stream_ends_on_shutdown_ = r.ends_stream_on_shutdown();
+    out_.stream_ends_on_shutdown = r.ends_stream_on_shutdown();
     x_->stream_fn = std::move(r.stream_body());
     phase_ = Phase::stream;
-    running_ = Running::coroutine;
+    response_coroutine_ = true;
     flush();
-    Task<void> task;
-    try {
-        task = x_->stream_fn(*this);
-    } catch (...) {
-        on_stream_done(std::current_exception());
-        return;
-    }
-    spawn(std::move(task), [this](std::exception_ptr e) { on_stream_done(e); });
+    start_response_coroutine([this] { return x_->stream_fn(*this); }, [this](std::exception_ptr e) { on_stream_done(e); });
 }
 
 void Connection::on_stream_done(std::exception_ptr e) {
-    running_ = Running::nothing;
+    response_coroutine_ = false;
     x_->stream_fn = nullptr;
     if (phase_ == Phase::closed) {
         destroy_later();
@@ -450,8 +419,8 @@ void Connection::on_stream_done(std::exception_ptr e) {
         close();
         return;
     }
-    if (chunked_stream_) {
-        out_.append("0\r\n\r\n");
+    if (out_.chunked) {
+        out_.bytes.append("0\r\n\r\n");
     }
     phase_ = Phase::head;
     request_done();
@@ -459,19 +428,19 @@ void Connection::on_stream_done(std::exception_ptr e) {
 }
 
 void Connection::request_done() {
-    start_ += head_len_ + body_encoded_len_;
-    if (start_ >= end_) {
-        start_ = end_ = 0;
+    in_.start += rq_.head_len + rq_.body_len;
+    if (in_.start >= in_.end) {
+        in_.start = in_.end = 0;
     }
-    head_len_ = body_encoded_len_ = 0;
-    head_parsed_ = false;
-    body_streaming_ = false;
-    lf_scanned_ = 0;
+    rq_.head_len = rq_.body_len = 0;
+    rq_.head_parsed = false;
+    body_.streaming = false;
+    in_.lf_scanned = 0;
     phase_ = Phase::head;
-    first_request_ = false;
+    rq_.first = false;
     x_->req.reset();
     x_->trailers.clear();
-    request_start_ = last_activity_ = worker_.loop().now();
+    rq_.started = last_activity_ = worker_.loop().now();
 }
 
 void Connection::respond_error(http::ParseError e) { respond_problem(status_for(e), describe(e)); }
@@ -479,61 +448,61 @@ void Connection::respond_error(http::ParseError e) { respond_problem(status_for(
 void Connection::respond_problem(int status, std::string_view detail) {
     // The request line, when it was read (for the problem's instance, the log and the metric).
     std::string_view method, path;
-    if (head_parsed_) {
-        if (head_moved_) {
-            head_moved_ = false;  // the buffer moved while the body arrived: point into its new place
-            http::parse_request_head(buf_.get() + start_, head_len_, x_->head, worker_.options().limits);
+    if (rq_.head_parsed) {
+        if (rq_.head_moved) {
+            rq_.head_moved = false;  // the buffer moved while the body arrived: point into its new place
+            http::parse_request_head(in_.buf.get() + in_.start, rq_.head_len, x_->head, worker_.options().limits);
         }
         method = x_->head.method;
         path = http::split_target(x_->head.target).path;
     }
-    http::Response r = worker_.answer_problem(status, detail, method, path, remote_, request_start_);
-    keep_alive_ = false;
-    is_head_request_ = false;
+    http::Response r = worker_.answer_problem(status, detail, method, path, remote_, rq_.started);
+    rq_.keep_alive = false;
+    rq_.head_request = false;
     serialize(r, false);
     if (phase_ == Phase::body) {
         phase_ = Phase::head;
     }
-    close_after_write_ = true;
+    out_.close_after = true;
 }
 
 void Connection::serialize(http::Response& r, bool stream) {
-    if (out_.capacity() <= 15) {
-        out_ = http::detail::acquire_string();  // given back when the connection went idle
+    if (out_.bytes.capacity() <= 15) {
+        out_.bytes = http::detail::acquire_string();  // given back when the connection went idle
     }
-    Framing f = serialize_response(out_, r,
+    Framing f = serialize_response(out_.bytes, r,
                                    {.version_minor = x_->req.version_minor(),
-                                    .keep_alive = keep_alive_,
-                                    .head_request = is_head_request_,
-                                    .must_close = worker_.shutting_down() || close_after_write_,
+                                    .keep_alive = rq_.keep_alive,
+                                    .head_request = rq_.head_request,
+                                    .must_close = worker_.shutting_down() || out_.close_after,
                                     .date_line = worker_.date_line()},
                                    stream);
-    chunked_stream_ = f.chunked;
-    close_after_write_ = f.closing;
+    out_.chunked = f.chunked;
+    out_.close_after = f.closing;
 }
 
 void Connection::close() {
     if (phase_ == Phase::closed) {
         return;
     }
-    if (running_ != Running::nothing) {
-        stop_.request_stop();
+    if (coroutine_running()) {
+        run_.stop().request_stop();
     }
-    if (on_ring_) {
+    if (ring_io_.on) {
         // The kernel holds the socket until these end; the connection waits for them too.
-        if (recv_armed_) {
+        if (ring_io_.recv_armed) {
             ring()->cancel(this, RingOp::recv);
         }
-        if (send_in_flight_) {
+        if (ring_io_.send_in_flight) {
             ring()->cancel(this, RingOp::send);
         }
-        if (poll_out_armed_) {
+        if (ring_io_.poll_out_armed) {
             ring()->cancel(this, RingOp::poll);
         }
         if (ring()->forget(this)) {
-            --ring_ops_;  // it waited for a buffer: there is no recv to cancel
+            --ring_io_.ops;  // it waited for a buffer: there is no recv to cancel
         }
-        ring()->drop(inbox_);
+        ring()->drop(ring_io_.inbox);
     } else {
         worker_.loop().unwatch(fd_);
     }
@@ -546,7 +515,7 @@ void Connection::close() {
     if (h2_) {
         h2_->on_connection_closed();
     }
-    if (running_ == Running::nothing && (!h2_ || h2_->running() == 0)) {
+    if (!coroutine_running() && (!h2_ || h2_->running() == 0)) {
         destroy_later();  // else when the coroutine is done with this connection
     }
 }
@@ -560,7 +529,7 @@ void Connection::destroy_later() {
 }
 
 void Connection::delete_when_done() {
-    if (destroy_scheduled_ && ring_ops_ == 0 && !delete_queued_) {
+    if (destroy_scheduled_ && ring_io_.ops == 0 && !delete_queued_) {
         delete_queued_ = true;  // else the last completion does it (on_complete)
         worker_.loop().defer([this] { delete this; });
     }
@@ -571,9 +540,9 @@ void Connection::on_tick(TimePoint now) {
         return;
     }
     const ServerOptions& o = worker_.options();
-    if (write_blocked_since_ != TimePoint{} && now - write_blocked_since_ > o.write_timeout) {
+    if (out_.blocked_since != TimePoint{} && now - out_.blocked_since > o.write_timeout) {
         worker_.emit(ServerEvent::Level::debug, "write timeout", remote_.to_string());
-        stop_.request_stop();
+        run_.stop().request_stop();
         close();
         return;
     }
@@ -583,57 +552,53 @@ void Connection::on_tick(TimePoint now) {
     }
     switch (phase_) {
         case Phase::head:
-            if (close_after_write_ || file_left_ > 0) {
+            if (out_.close_after || out_.file_left > 0) {
                 break;  // still answering (a file body's pace is write_timeout's to judge)
             }
             if (tls_ && !tls_->handshake_done()) {
-                if (now - request_start_ > o.tls_handshake_timeout) {
+                if (now - rq_.started > o.tls_handshake_timeout) {
                     o.tls->handshake_failed(true);
                     close();  // nothing can be answered before the handshake
                 }
-            } else if (start_ == end_) {
+            } else if (in_.start == in_.end) {
                 if (worker_.shutting_down() && quiet_for(kDrainIdleGrace, now)) {
                     close();  // draining: an idle connection goes once nothing is on its way
                     break;
                 }
-                Duration limit = first_request_ ? o.read_header_timeout : o.idle_timeout;
-                TimePoint since = first_request_ ? request_start_ : last_activity_;
+                Duration limit = rq_.first ? o.read_header_timeout : o.idle_timeout;
+                TimePoint since = rq_.first ? rq_.started : last_activity_;
                 if (now - since > limit) {
                     close();  // nothing of a request arrived: close quietly
                 }
-            } else if (now - request_start_ > o.read_header_timeout) {
+            } else if (now - rq_.started > o.read_header_timeout) {
                 respond_problem(408, "the request header was not received in time");
                 flush();
             }
             break;
         case Phase::body:
-            if (now - request_start_ > o.read_timeout) {
+            if (now - rq_.started > o.read_timeout) {
                 respond_problem(408, "the request body was not received in time");
                 flush();
             }
             break;
         case Phase::handler:
-            if (body_streaming_ && !body_done_ && !body_timed_out_ && now - request_start_ > o.read_timeout) {
-                body_timed_out_ = true;  // read() answers 408
+            if (body_.streaming && !body_.done && !body_.timed_out && now - rq_.started > o.read_timeout) {
+                body_.timed_out = true;  // read() answers 408
                 wake_body_waiter();
             }
-            if (o.handler_timeout > Duration::zero() && running_ == Running::coroutine &&
-                now - handler_start_ > o.handler_timeout) {
-                running_ = Running::answered_coroutine;
-                stop_.request_stop();
-                respond_problem(503, "the request took too long to process");
-                flush();
+            if (run_.check_deadline(now, o.handler_timeout, *this)) {
+                flush();  // the 503; the connection lingers once it is out
             }
             break;
         case Phase::lingering:
-            if (now - linger_start_ > kLingerTimeout) {
+            if (now - linger_.since > kLingerTimeout) {
                 close();
             }
             break;
         case Phase::upgraded:  // the protocol's read deadline (and write_timeout, above)
-            if (upgrade_read_deadline_ != TimePoint{} && now > upgrade_read_deadline_) {
-                upgrade_read_deadline_ = {};
-                upgrade_read_timed_out_ = true;
+            if (up_.read_deadline != TimePoint{} && now > up_.read_deadline) {
+                up_.read_deadline = {};
+                up_.read_timed_out = true;
                 wake_body_waiter();
             }
             break;
@@ -652,11 +617,11 @@ void Connection::begin_shutdown() {
         h2_->begin_shutdown();
         return;
     }
-    if (phase_ == Phase::head && start_ == end_ && !close_after_write_) {
+    if (phase_ == Phase::head && in_.start == in_.end && !out_.close_after) {
         // Idle as far as we have read. A request may already wait in the kernel's buffer (sent
         // just before the shutdown, its event not handled yet): read first, so what arrived is
         // answered (with Connection: close) instead of cut off.
-        read_drained_ = false;
+        in_.drained = false;
         drive();
         if (quiet_for(kDrainIdleGrace, worker_.loop().now())) {
             close();  // idle for a while: no request is on its way
@@ -666,48 +631,63 @@ void Connection::begin_shutdown() {
         // that request off. Whatever arrives meanwhile is answered with Connection: close.
     }
     if (phase_ == Phase::upgraded) {
-        upgrade_shutdown_pending_ = true;  // the protocol says goodbye its own way (WebSocket: 1001)
+        up_.shutdown_pending = true;  // the protocol says goodbye its own way (WebSocket: 1001)
         wake_body_waiter();
         return;
     }
-    if (phase_ == Phase::stream && stream_ends_on_shutdown_) {
-        close_after_write_ = true;
-        stop_.request_stop();  // an endless stream (SSE) ends now; the client reconnects elsewhere
+    if (phase_ == Phase::stream && out_.stream_ends_on_shutdown) {
+        out_.close_after = true;
+        run_.stop().request_stop();  // an endless stream (SSE) ends now; the client reconnects elsewhere
     }
     // Otherwise a request is in progress: its response will carry Connection: close.
 }
 
 void Connection::release_if_idle() noexcept {
-    if (phase_ != Phase::head || start_ != end_ || head_parsed_ || running_ != Running::nothing ||
-        close_after_write_ || pending_out() > 0 || upgraded_ || h2_) {
+    if (phase_ != Phase::head || in_.start != in_.end || rq_.head_parsed || coroutine_running() ||
+        out_.close_after || pending_out() > 0 || up_.stream || h2_) {
         return;
     }
     if (x_) {
         worker_.give_back(std::move(x_));  // request_done() already cleared it
     }
-    if (buf_) {
-        if (cap_ == kReadBufferSize) {
-            worker_.give_back(std::move(buf_));
+    if (in_.buf) {
+        if (in_.cap == kReadBufferSize) {
+            worker_.give_back(std::move(in_.buf));
         }
-        buf_.reset();  // a grown buffer is freed
-        cap_ = start_ = end_ = lf_scanned_ = 0;
+        in_.buf.reset();  // a grown buffer is freed
+        in_.cap = in_.start = in_.end = in_.lf_scanned = 0;
     }
-    if (out_.capacity() > 15) {
-        http::detail::release_string(std::move(out_));  // serialize() takes a recycled one again
-        out_ = std::string();
+    if (out_.bytes.capacity() > 15) {
+        http::detail::release_string(std::move(out_.bytes));  // serialize() takes a recycled one again
+        out_.bytes = std::string();
     }
 }
 
 bool Connection::quiet_for(Duration grace, TimePoint now) const noexcept {
-    return phase_ == Phase::head && start_ == end_ && !close_after_write_ && pending_out() == 0 &&
+    return phase_ == Phase::head && in_.start == in_.end && !out_.close_after && pending_out() == 0 &&
            now - last_activity_ >= grace;
 }
 
 void Connection::force_close() {
-    stop_.request_stop();
+    run_.stop().request_stop();
     close();
 }
 
-StopToken Connection::stop_token() const noexcept { return const_cast<StopSource&>(stop_).token(); }
+StopToken Connection::stop_token() const noexcept { return run_.stop_token(); }
+
+H2Transport::Read Connection::H2Port::read_more() {
+    switch (c_.fill()) {
+        case Fill::data:
+            return Read::data;
+        case Fill::again:
+            return Read::again;
+        case Fill::eof:
+            return Read::eof;
+        case Fill::full:
+        case Fill::error:
+            break;
+    }
+    return Read::error;
+}
 
 }  // namespace keel::server

@@ -1,11 +1,29 @@
 #pragma once
-// One HTTP/1.1 connection: read buffer, parser state, the in-flight request, output buffer and
-// timeouts. Lives on its worker's loop thread only. The buffers and the request state are
-// taken from the loop's pools when bytes arrive and given back when the connection goes idle. A connection that turns out to speak HTTP/2
-// (ALPN "h2", or the h2c preface) hands its requests to an H2Session and keeps the socket side.
-// On an io_uring loop a plain-TCP connection is fed by completions (multishot recv into the
-// ring's buffers, sends submitted with the loop's next wait); everything above fill() and
-// flush() is the same on both back-ends.
+// One client connection: its socket (plain or TLS, on epoll readiness or io_uring completions),
+// the read buffer, the output, and the exchange in progress. Lives on its worker's loop thread
+// only. Buffers and the exchange are taken from the loop's pools when bytes arrive and given
+// back when the connection goes idle. An HTTP/1.x connection runs its requests one at a time
+// through an ExchangeRunner (connection.cpp); one that speaks HTTP/2 (ALPN "h2", or the h2c
+// preface) hands its bytes to an H2Session through H2Port and keeps the socket side; one that
+// was upgraded (101) gives its bytes to the UpgradeHandler through Upgraded.
+//
+// The connection's phase (phase_) and what moves it:
+//
+//   head ──(head with a body read whole)──▶ body ──(body in)──▶ [handler runs]
+//   head ──(head, no body / streamed body)──▶ [handler runs]
+//   [handler runs]: a plain handler answers inline (back to head); a coroutine one moves to
+//       handler until it answers (head), times out (503 sent, still handler until it ends),
+//       or the connection closes.
+//   an answer with a streamed body ──▶ stream (its producer runs) ──▶ head
+//   an answer 101 ──▶ upgraded (the UpgradeHandler runs) ──▶ head with close_after ──▶ lingering
+//   head ──(ALPN h2 / h2c preface)──▶ h2 (the session owns the bytes) ──▶ lingering | closed
+//   head with out_.close_after, once everything is sent ──▶ lingering (FIN sent, the client's
+//       bytes read and dropped) ──(EOF, kLingerTimeout, too many bytes)──▶ closed
+//   any ──(error, timeout, force_close)──▶ closed: the socket is closed; the object is freed
+//       once no coroutine (run_, response_coroutine_, the h2 streams) and no io_uring
+//       operation (ring_io_.ops) holds it.
+//
+// The parts below hold the rest of the state; each says what it holds and when.
 
 #include <keel/core/stop_token.hpp>
 #include <keel/http/body_stream.hpp>
@@ -17,7 +35,9 @@
 #include <keel/http/upgrade.hpp>
 
 #include "exchange.hpp"
+#include "exchange_runner.hpp"
 #include "h2_session.hpp"
+#include "streamed_body.hpp"
 #include "worker.hpp"
 
 #include <sys/types.h>
@@ -28,7 +48,7 @@
 
 namespace keel::server {
 
-class Connection final : public IoWatcher, public Completion, public http::BodyWriter, public http::BodyStream {
+class Connection final : public IoWatcher, public Completion, public http::BodyWriter, public StreamedBodyReader {
 public:
     /// `tls` set: the connection speaks TLS through it (ServerOptions::tls made it).
     Connection(Server::Worker& worker, int fd, const net::Address& remote, std::unique_ptr<SecureChannel> tls);
@@ -53,15 +73,14 @@ public:
     Task<bool> write(std::string_view data) override;
     StopToken stop_token() const noexcept override;
 
-    // BodyStream (streamed request bodies)
-    Task<Result<std::string_view, http::Problem>> read() override;
-
-    Connection* prev = nullptr;
-    Connection* next = nullptr;
+    // ExchangeOwner (the runner's answers for the current request).
+    void handler_started();
+    void deliver(http::Response& r) { finish(r); }
+    void deliver_problem(int status, std::string_view detail) { respond_problem(status, detail); }
+    bool handler_ended(bool timed_out);
+    void delivered_late() { drive(); }
 
 private:
-    friend class H2Session;
-    friend class H2Stream;
     static constexpr std::size_t kInitialBuffer = kReadBufferSize;
     // Above this much unsent output we stop answering pipelined requests until the client reads.
     static constexpr std::size_t kHighWater = 256 * 1024;
@@ -76,6 +95,7 @@ private:
     static constexpr unsigned kMaxHeldBuffers = 4;
 
     enum class Phase : std::uint8_t { head, body, handler, stream, h2, upgraded, lingering, closed };
+    class H2Port;
     enum class Protocol : std::uint8_t { undecided, http1, http2 };
     enum class Fill : std::uint8_t { data, again, eof, full, error };
 
@@ -94,7 +114,9 @@ private:
     // The handler is done with a streamed body: what it left unread closes the connection.
     void end_streamed_body();
     void dispatch();
-    void on_handler_done(std::optional<http::Response> r, std::exception_ptr e);
+    // StreamedBodyReader: the handler's read() of a streamed body (connection_body.cpp).
+    Step next_step() override;
+    Loop& reader_loop() noexcept override { return worker_.loop(); }
     void finish(http::Response& r);
     void start_stream(http::Response& r);
     void on_stream_done(std::exception_ptr e);
@@ -132,7 +154,8 @@ private:
     void destroy_later();
     void delete_when_done();
     std::size_t wire_pending() const noexcept { return x_ ? x_->wire.size() - x_->wire_sent : 0; }
-    std::size_t pending_out() const noexcept { return out_.size() - out_sent_ + wire_pending() + file_left_; }
+    std::size_t pending_out() const noexcept { return out_.bytes.size() - out_.sent + wire_pending() + out_.file_left; }
+    bool coroutine_running() const noexcept { return run_.running() || response_coroutine_; }
     /// Between requests with nothing buffered either way: the exchange, the read buffer and the
     /// output buffer go back to the loop's pools (an idle connection holds only itself).
     void release_if_idle() noexcept;
@@ -140,96 +163,115 @@ private:
     bool quiet_for(Duration grace, TimePoint now) const noexcept;
     IoRing* ring() const noexcept { return worker_.loop().ring(); }
     void wake_drain_waiter();
-    void wake_body_waiter();
+    void wake_body_waiter() { wake_reader(worker_.loop()); }
 
+    // Member order keeps an idle connection small (bench/IDLE-MEMORY.md): fd_ fills the tail of
+    // StreamedBodyReader, and the one-byte states sit together instead of each padded to 8.
+
+    // --- transport ------------------------------------------------------------------------------
+    int fd_;  // -1 once closed
     Server::Worker& worker_;
-    int fd_;
     net::Address remote_;
-    std::unique_ptr<SecureChannel> tls_;  // null: plain TCP
-    std::unique_ptr<H2Session> h2_;       // set once the connection speaks HTTP/2
-    bool http1_ = false;                  // decided: HTTP/1.x
-    bool tls_wants_write_ = false;
+    // io_uring only (on): received bytes wait in ring buffers (inbox); the connection outlives
+    // the operations it has in flight (ops), so it is freed only when ops is 0.
+    struct RingIo {
+        bool on = false;
+        RingInbox inbox;
+        std::uint8_t ops = 0;
+        bool recv_armed = false;
+        bool recv_ended = false;      // the client's FIN
+        bool recv_failed = false;     // a reset
+        bool send_in_flight = false;  // x_->wire belongs to the kernel until it completes
+        bool poll_out_armed = false;  // a file body waits for room in the socket
+    } ring_io_;
     Phase phase_ = Phase::head;
-
-    // read buffer: bytes [start_, end_) are unprocessed; the current request begins at start_
-    std::unique_ptr<char[]> buf_;
-    std::size_t cap_ = 0;
-    std::size_t start_ = 0;
-    std::size_t end_ = 0;
-    std::size_t lf_scanned_ = 0;  // bytes after start_ already searched for a new line
-    bool read_drained_ = false;  // the last recv returned less than asked: wait for an edge
-    bool peer_closed_ = false;   // EPOLLRDHUP seen: the client sent FIN, a read will show the EOF
-
-    // io_uring only (on_ring_ set): received bytes wait in ring buffers (inbox_); the connection
-    // outlives the operations it has in flight (ring_ops_).
-    bool on_ring_ = false;
-    RingInbox inbox_;
-    std::uint8_t ring_ops_ = 0;
-    bool recv_armed_ = false;
-    bool recv_ended_ = false;   // the client's FIN
-    bool recv_failed_ = false;  // a reset
-    bool send_in_flight_ = false;
-    bool poll_out_armed_ = false;  // a file body waits for room in the socket
-
-    // The request in progress (head, headers, decoder, Request): from the loop's pool while a
-    // request is read, answered or streamed; given back when the connection is idle again.
-    std::unique_ptr<Exchange> x_;
-    std::size_t head_len_ = 0;
-    std::size_t body_encoded_len_ = 0;
-    bool sent_continue_ = false;
-    bool head_moved_ = false;  // the buffer moved since head_ was parsed
-    bool head_parsed_ = false;  // head_ holds the current request's head
-
-    StopSource stop_;
-    bool keep_alive_ = true;
-    bool is_head_request_ = false;
-    // A coroutine (handler or streamed body) holding this connection: the connection may not
-    // be freed under it. answered_coroutine: past handler_timeout, the client got a 503 and
-    // whatever the handler returns is dropped.
-    enum class Running : std::uint8_t { nothing, coroutine, answered_coroutine };
-    Running running_ = Running::nothing;
-    bool chunked_stream_ = false;
-    bool stream_ends_on_shutdown_ = false;
-
-    // streamed request body: bytes after the head are handed to the handler by read()
-    static constexpr std::size_t kStreamedBodyBuffer = 64 * 1024;
-    bool body_streaming_ = false;
-    bool body_done_ = false;
-    bool body_timed_out_ = false;
-    std::uint64_t body_left_ = 0;    // Content-Length bytes not yet handed over
-    std::size_t body_handed_ = 0;    // Content-Length: bytes at the body's start handed by read()
-    std::size_t chunks_handed_ = 0;  // chunked: decoded bytes handed by read()
-    std::coroutine_handle<> body_waiter_;  // also an upgraded stream's reader
-    int reads_in_a_row_ = 0;  // read() calls that did not wait (see kAwaitsBeforeReschedule)
-
-    // an upgraded connection (WebSocket)
-    std::unique_ptr<Upgraded> upgraded_;
-    http::UpgradeHandler upgrade_fn_;
-    bool upgrade_shutdown_pending_ = false;  // the next read() reports the graceful shutdown
-    bool upgrade_read_timed_out_ = false;    // the next read() reports the deadline
-    TimePoint upgrade_read_deadline_{};
-
-    std::string out_;
-    std::size_t out_sent_ = 0;
-    // A file body queued after out_ (Response::file_body): sent once out_ is.
-    int file_fd_ = -1;
-    std::uint64_t file_offset_ = 0;
-    std::size_t file_left_ = 0;
-    bool close_after_write_ = false;
-    std::coroutine_handle<> drain_waiter_;
-
-    bool first_request_ = true;
+    bool tls_wants_write_ = false;  // TLS needs the socket writable to go on (EPOLLOUT watched)
+    bool http1_ = false;            // decided: HTTP/1.x (else still sniffing, or h2_ is set)
+    bool response_coroutine_ = false;  // a streamed body's producer or an upgrade handler runs
     // drive() re-entered from inside itself (an inline answer) runs once more instead of nesting.
     enum class Drive : std::uint8_t { idle, driving, again };
     Drive drive_ = Drive::idle;
     bool destroy_scheduled_ = false;
     bool delete_queued_ = false;
-    TimePoint request_start_;
+    std::unique_ptr<SecureChannel> tls_;  // null: plain TCP
+    std::unique_ptr<H2Session> h2_;       // set once the connection speaks HTTP/2
+
+    // The read buffer: bytes [start, end) are unprocessed; the current request begins at start.
+    // Invariant: start <= end <= cap; buf is null (cap 0) while the connection is idle.
+    struct ReadBuffer {
+        std::unique_ptr<char[]> buf;
+        std::size_t cap = 0;
+        std::size_t start = 0;
+        std::size_t end = 0;
+        std::size_t lf_scanned = 0;  // bytes after start already searched for a new line
+        bool drained = false;        // the last recv returned less than asked: wait for an edge
+        bool peer_closed = false;    // EPOLLRDHUP seen: the client sent FIN, a read will show the EOF
+    } in_;
+
+    // --- the exchange in progress ---------------------------------------------------------------
+    // From the loop's pool while a request is read, answered or streamed; given back when idle.
+    std::unique_ptr<Exchange> x_;
+    // What is known of the current request (valid while phase_ is past head, or head_parsed).
+    struct RequestState {
+        std::size_t head_len = 0;
+        std::size_t body_len = 0;  // the body's encoded length in the buffer
+        bool head_parsed = false;  // x_->head holds the current request's head
+        bool head_moved = false;   // the buffer moved since the head was parsed: reparse before use
+        bool sent_continue = false;
+        bool keep_alive = true;
+        bool head_request = false;
+        bool first = true;         // no request answered yet (read_header_timeout, not idle_timeout)
+        TimePoint started;         // its first byte arrived (or the last answer went out)
+    } rq_;
+    ExchangeRunner run_;  // the handler, its deadline and the exchange's stop token
+
+    // A streamed request body (ServerOptions::stream_body), valid while streaming: the handler
+    // takes it piece by piece through read(); the buffer does not move meanwhile.
+    static constexpr std::size_t kStreamedBodyBuffer = 64 * 1024;
+    struct StreamedBody {
+        bool streaming = false;
+        bool done = false;             // the whole body was handed over
+        bool timed_out = false;        // read() answers 408
+        std::uint64_t left = 0;        // Content-Length bytes not yet handed over
+        std::size_t handed = 0;        // Content-Length: bytes at the body's start handed by read()
+        std::size_t chunks_handed = 0; // chunked: decoded bytes handed by read()
+    } body_;
+
+    // An upgraded connection (WebSocket), valid while phase_ is upgraded.
+    struct Upgrade {
+        std::unique_ptr<Upgraded> stream;
+        http::UpgradeHandler fn;
+        bool shutdown_pending = false;  // the next read() reports the graceful shutdown
+        bool read_timed_out = false;    // the next read() reports the deadline
+        TimePoint read_deadline{};
+    } up_;
+
+    // --- output ---------------------------------------------------------------------------------
+    struct Output {
+        std::string bytes;
+        std::size_t sent = 0;
+        // A file body queued after bytes (Response::file_body): sent once bytes are.
+        std::uint64_t file_offset = 0;
+        std::size_t file_left = 0;
+        int file_fd = -1;
+        bool close_after = false;  // close once everything is sent (lingering)
+        bool chunked = false;      // the streamed response is chunk-framed
+        bool stream_ends_on_shutdown = false;
+        TimePoint blocked_since{};  // the socket took no more (write_timeout counts from here)
+        std::coroutine_handle<> drain_waiter;  // a streamed body's writer waiting for room
+    } out_;
+
+    // --- timers (beside rq_.started, out_.blocked_since, up_.read_deadline) -----------------------
     TimePoint last_activity_;
-    TimePoint handler_start_;
-    TimePoint write_blocked_since_{};
-    TimePoint linger_start_;
-    std::size_t lingered_bytes_ = 0;
+    struct Linger {
+        TimePoint since;
+        std::size_t bytes = 0;
+    } linger_;
+
+public:
+    // The worker's intrusive list of live connections (declared last: see the member order).
+    Connection* prev = nullptr;
+    Connection* next = nullptr;
 };
 
 // The UpgradeHandler's view of its connection (connection_upgrade.cpp has the rest).
@@ -243,9 +285,38 @@ public:
     void abort() noexcept override { c_.force_close(); }
     void report(std::string_view event, std::string_view detail) const override;
     void set_read_deadline(TimePoint when) noexcept override {
-        c_.upgrade_read_deadline_ = when;
-        c_.upgrade_read_timed_out_ = false;
+        c_.up_.read_deadline = when;
+        c_.up_.read_timed_out = false;
     }
+
+private:
+    Connection& c_;
+};
+
+// The connection as its HTTP/2 session sees it (H2Transport); nothing else of it is visible there.
+class Connection::H2Port final : public H2Transport {
+public:
+    explicit H2Port(Connection& c) : c_(c) {}
+    std::string_view received() const noexcept override {
+        return {c_.in_.buf.get() + c_.in_.start, c_.in_.end - c_.in_.start};
+    }
+    void consume_received() noexcept override { c_.in_.start = c_.in_.end = 0; }
+    Read read_more() override;
+    bool read_drained() const noexcept override { return c_.in_.drained && !c_.in_.peer_closed; }
+    std::size_t unsent() const noexcept override { return c_.pending_out(); }
+    void queue(std::string_view bytes) override { c_.out_.bytes.append(bytes); }
+    void send_queued() override { c_.flush(); }
+    bool closed() const noexcept override { return c_.phase_ == Phase::closed; }
+    void close() override { c_.close(); }
+    void close_when_sent() override {
+        c_.out_.close_after = true;
+        c_.start_lingering();
+    }
+    void release() override { c_.destroy_later(); }
+    Server::Worker& worker() const noexcept override { return c_.worker_; }
+    const net::Address& remote() const noexcept override { return c_.remote_; }
+    const http::TlsInfo* tls() const noexcept override { return c_.tls_.get(); }
+    TimePoint last_activity() const noexcept override { return c_.last_activity_; }
 
 private:
     Connection& c_;

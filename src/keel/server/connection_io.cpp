@@ -20,57 +20,57 @@ namespace keel::server {
 
 Connection::Fill Connection::fill() {
     const http::ParserLimits& limits = worker_.options().limits;
-    if (!buf_) {
-        buf_ = worker_.take_buffer();
-        cap_ = kReadBufferSize;
+    if (!in_.buf) {
+        in_.buf = worker_.take_buffer();
+        in_.cap = kReadBufferSize;
     }
-    if (end_ == cap_) {
-        if (start_ > 0) {
-            std::memmove(buf_.get(), buf_.get() + start_, end_ - start_);
-            end_ -= start_;
-            start_ = 0;
-            head_moved_ = phase_ == Phase::body;
+    if (in_.end == in_.cap) {
+        if (in_.start > 0) {
+            std::memmove(in_.buf.get(), in_.buf.get() + in_.start, in_.end - in_.start);
+            in_.end -= in_.start;
+            in_.start = 0;
+            rq_.head_moved = phase_ == Phase::body;
         }
         if (phase_ == Phase::body && x_->head.body_kind == http::BodyKind::chunked) {
             // Squeeze out the chunk framing already decoded so the buffer holds about the body.
-            std::size_t body_start = start_ + head_len_;
-            std::size_t removed = x_->chunked.compact(buf_.get() + body_start, end_ - body_start);
-            end_ -= removed;
+            std::size_t body_start = in_.start + rq_.head_len;
+            std::size_t removed = x_->chunked.compact(in_.buf.get() + body_start, in_.end - body_start);
+            in_.end -= removed;
         }
-        if (end_ == cap_) {
+        if (in_.end == in_.cap) {
             std::size_t limit = limits.max_header_bytes + 1024;
             if (phase_ == Phase::body) {
-                limit = head_len_ + (x_->head.body_kind == http::BodyKind::content_length
+                limit = rq_.head_len + (x_->head.body_kind == http::BodyKind::content_length
                                          ? static_cast<std::size_t>(x_->head.content_length)
                                          : static_cast<std::size_t>(limits.max_body_bytes) + kChunkSlack);
             }
-            if (cap_ >= limit) {
+            if (in_.cap >= limit) {
                 return Fill::full;
             }
-            std::size_t new_cap = std::min(std::max(cap_ * 2, kInitialBuffer), limit);
+            std::size_t new_cap = std::min(std::max(in_.cap * 2, kInitialBuffer), limit);
             std::unique_ptr<char[]> bigger(new char[new_cap]);
-            std::memcpy(bigger.get(), buf_.get(), end_);
-            buf_ = std::move(bigger);
-            cap_ = new_cap;
-            head_moved_ = phase_ == Phase::body;
+            std::memcpy(bigger.get(), in_.buf.get(), in_.end);
+            in_.buf = std::move(bigger);
+            in_.cap = new_cap;
+            rq_.head_moved = phase_ == Phase::body;
         }
     }
-    bool was_empty = start_ == end_;
-    std::size_t space = cap_ - end_;
+    bool was_empty = in_.start == in_.end;
+    std::size_t space = in_.cap - in_.end;
     std::size_t n = 0;
     if (Fill f = receive_into_buffer(space, n); f != Fill::data) {
         return f;
     }
-    end_ += n;
+    in_.end += n;
     worker_.count_in(n);
     // With edge-triggered epoll a short read means the socket is empty now: reading again would
     // only return EAGAIN (one syscall per request saved). TLS may hold decrypted bytes the
     // socket no longer shows: read until it wants more. On io_uring the next completion is the
     // edge, as long as a recv is armed to bring it.
-    read_drained_ = !tls_ && n < space && (!on_ring_ || recv_armed_);
+    in_.drained = !tls_ && n < space && (!ring_io_.on || ring_io_.recv_armed);
     last_activity_ = worker_.loop().now();
     if (was_empty && phase_ == Phase::head) {
-        request_start_ = last_activity_;
+        rq_.started = last_activity_;
     }
     return Fill::data;
 }
@@ -79,7 +79,7 @@ Connection::Fill Connection::receive_into_buffer(std::size_t space, std::size_t&
     if (tls_) {
         return fill_tls(space, n);
     }
-    ssize_t got = receive_raw(buf_.get() + end_, space);
+    ssize_t got = receive_raw(in_.buf.get() + in_.end, space);
     if (got > 0) {
         n = static_cast<std::size_t>(got);
         return Fill::data;
@@ -91,7 +91,7 @@ Connection::Fill Connection::receive_into_buffer(std::size_t space, std::size_t&
 }
 
 ssize_t Connection::receive_raw(char* dst, std::size_t n) {
-    if (!on_ring_) {
+    if (!ring_io_.on) {
         for (;;) {
             ssize_t got = ::recv(fd_, dst, n, 0);
             if (got >= 0 || errno != EINTR) {
@@ -99,17 +99,17 @@ ssize_t Connection::receive_raw(char* dst, std::size_t n) {
             }
         }
     }
-    if (std::size_t got = ring()->take(inbox_, dst, n); got > 0) {
+    if (std::size_t got = ring()->take(ring_io_.inbox, dst, n); got > 0) {
         return static_cast<ssize_t>(got);
     }
-    if (recv_ended_) {
+    if (ring_io_.recv_ended) {
         return 0;
     }
-    if (recv_failed_) {
+    if (ring_io_.recv_failed) {
         errno = ECONNRESET;
         return -1;
     }
-    if (!recv_armed_ && fd_ >= 0) {
+    if (!ring_io_.recv_armed && fd_ >= 0) {
         arm_recv();  // it was cancelled while the inbox was full
     }
     errno = EAGAIN;
@@ -119,20 +119,20 @@ ssize_t Connection::receive_raw(char* dst, std::size_t n) {
 // ---------------------------------------------------------------------------- io_uring
 
 void Connection::start_ring() {
-    on_ring_ = true;
+    ring_io_.on = true;
     arm_recv();
 }
 
 void Connection::arm_recv() {
     ring()->recv(fd_, this);
-    recv_armed_ = true;
-    ++ring_ops_;
+    ring_io_.recv_armed = true;
+    ++ring_io_.ops;
 }
 
 void Connection::on_complete(RingOp op, int result, std::uint32_t flags) {
     bool more = IoRing::more(flags);
     if (!more) {
-        --ring_ops_;
+        --ring_io_.ops;
     }
     switch (op) {
         case RingOp::recv:
@@ -142,7 +142,7 @@ void Connection::on_complete(RingOp op, int result, std::uint32_t flags) {
             on_sent(result);
             break;
         case RingOp::poll:
-            poll_out_armed_ = false;
+            ring_io_.poll_out_armed = false;
             on_io(result > 0 ? static_cast<std::uint32_t>(result) : EPOLLERR);
             break;
         case RingOp::accept:
@@ -155,15 +155,15 @@ void Connection::on_complete(RingOp op, int result, std::uint32_t flags) {
 
 void Connection::on_received(int result, std::uint32_t flags, bool more) {
     if (!more) {
-        recv_armed_ = false;
+        ring_io_.recv_armed = false;
     }
     if (result > 0) {
-        ring()->hold(inbox_, flags, static_cast<std::size_t>(result));
+        ring()->hold(ring_io_.inbox, flags, static_cast<std::size_t>(result));
         if (phase_ == Phase::closed) {
-            ring()->drop(inbox_);
+            ring()->drop(ring_io_.inbox);
             return;
         }
-        if (more && ring()->held(inbox_) == kMaxHeldBuffers) {
+        if (more && ring()->held(ring_io_.inbox) == kMaxHeldBuffers) {
             ring()->cancel(this, RingOp::recv);  // fill() arms it again once the inbox is read
         }
         on_io(EPOLLIN);
@@ -176,26 +176,26 @@ void Connection::on_received(int result, std::uint32_t flags, bool more) {
         // Every buffer is held by some connection: the bytes wait in the socket until one is
         // given back.
         ring()->recv_when_buffers_return(fd_, this);
-        recv_armed_ = true;
-        ++ring_ops_;
+        ring_io_.recv_armed = true;
+        ++ring_io_.ops;
         return;
     }
     if (result == 0) {
-        recv_ended_ = true;
+        ring_io_.recv_ended = true;
         on_io(EPOLLIN | EPOLLRDHUP);
     } else if (result == -ECANCELED) {
         on_io(EPOLLIN);  // our cancel: what the inbox holds (and a new recv) is fill()'s
     } else {
-        recv_failed_ = true;
+        ring_io_.recv_failed = true;
         on_io(EPOLLERR);
     }
 }
 
 void Connection::on_sent(int result) {
-    send_in_flight_ = false;
+    ring_io_.send_in_flight = false;
     if (result < 0) {
         if (phase_ != Phase::closed) {
-            stop_.request_stop();  // EPIPE / ECONNRESET: the client is gone
+            run_.stop().request_stop();  // EPIPE / ECONNRESET: the client is gone
             close();
         }
         return;
@@ -210,8 +210,8 @@ void Connection::on_sent(int result) {
         wire.clear();
         x_->wire_sent = 0;
     }
-    if (pending_out() == 0 && phase_ == Phase::head && start_ == end_ && inbox_.empty() && !close_after_write_ &&
-        !drain_waiter_) {
+    if (pending_out() == 0 && phase_ == Phase::head && in_.start == in_.end && ring_io_.inbox.empty() && !out_.close_after &&
+        !out_.drain_waiter) {
         // The common case: a response went out and nothing waited for it. The request loop is
         // already waiting for the next bytes; only the write clock and the buffers are left.
         flush();
@@ -222,7 +222,7 @@ void Connection::on_sent(int result) {
 }
 
 ssize_t Connection::ring_send() {
-    if (send_in_flight_) {
+    if (ring_io_.send_in_flight) {
         return 0;  // its completion sends the rest
     }
     if (fd_ < 0) {
@@ -235,17 +235,17 @@ ssize_t Connection::ring_send() {
     if (x_->wire_sent == wire.size()) {
         wire.clear();
         x_->wire_sent = 0;
-        wire.swap(out_);  // out_ keeps the old wire's room for what comes next
-        out_sent_ = 0;
+        wire.swap(out_.bytes);  // out_.bytes keeps the old wire's room for what comes next
+        out_.sent = 0;
     }
     ring()->send(fd_, wire.data() + x_->wire_sent, wire.size() - x_->wire_sent, this);
-    send_in_flight_ = true;
-    ++ring_ops_;
+    ring_io_.send_in_flight = true;
+    ++ring_io_.ops;
     return 0;
 }
 
 Connection::Fill Connection::fill_tls(std::size_t space, std::size_t& n) {
-    auto io = tls_->read(buf_.get() + end_, space);
+    auto io = tls_->read(in_.buf.get() + in_.end, space);
     switch (io.status) {
         case SecureChannel::Status::ok:
             n = io.bytes;
@@ -280,7 +280,7 @@ void Connection::await_tls_writable() {
 // connection is broken.
 ssize_t Connection::send_some() {
     if (tls_) {
-        auto io = tls_->write(out_.data() + out_sent_, out_.size() - out_sent_);
+        auto io = tls_->write(out_.bytes.data() + out_.sent, out_.bytes.size() - out_.sent);
         switch (io.status) {
             case SecureChannel::Status::ok:
                 return static_cast<ssize_t>(io.bytes);
@@ -292,11 +292,11 @@ ssize_t Connection::send_some() {
                 return -1;
         }
     }
-    if (on_ring_) {
+    if (ring_io_.on) {
         return ring_send();
     }
     for (;;) {
-        ssize_t n = ::send(fd_, out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
+        ssize_t n = ::send(fd_, out_.bytes.data() + out_.sent, out_.bytes.size() - out_.sent, MSG_NOSIGNAL);
         if (n >= 0 || errno != EINTR) {
             return n > 0 ? n : (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) ? 0 : -1;
         }
@@ -305,8 +305,8 @@ ssize_t Connection::send_some() {
 
 ssize_t Connection::send_file_some() {
     for (;;) {
-        off_t offset = static_cast<off_t>(file_offset_);
-        ssize_t n = ::sendfile(fd_, file_fd_, &offset, std::min<std::size_t>(file_left_, 1 << 30));
+        off_t offset = static_cast<off_t>(out_.file_offset);
+        ssize_t n = ::sendfile(fd_, out_.file_fd, &offset, std::min<std::size_t>(out_.file_left, 1 << 30));
         if (n > 0) {
             return n;
         }
@@ -321,15 +321,15 @@ ssize_t Connection::send_file_some() {
 
 bool Connection::refill_from_file() {
     constexpr std::size_t kPiece = 64 * 1024;
-    out_.resize(std::min(file_left_, kPiece));
-    out_sent_ = 0;
+    out_.bytes.resize(std::min(out_.file_left, kPiece));
+    out_.sent = 0;
     for (;;) {
-        ssize_t n = ::pread(file_fd_, out_.data(), out_.size(), static_cast<off_t>(file_offset_));
+        ssize_t n = ::pread(out_.file_fd, out_.bytes.data(), out_.bytes.size(), static_cast<off_t>(out_.file_offset));
         if (n > 0) {
-            out_.resize(static_cast<std::size_t>(n));
-            file_offset_ += static_cast<std::uint64_t>(n);
-            file_left_ -= static_cast<std::size_t>(n);
-            if (file_left_ == 0) {
+            out_.bytes.resize(static_cast<std::size_t>(n));
+            out_.file_offset += static_cast<std::uint64_t>(n);
+            out_.file_left -= static_cast<std::size_t>(n);
+            if (out_.file_left == 0) {
                 close_file();
             }
             return true;
@@ -337,22 +337,22 @@ bool Connection::refill_from_file() {
         if (n < 0 && errno == EINTR) {
             continue;
         }
-        out_.clear();
+        out_.bytes.clear();
         return false;  // an I/O error, or a file that got shorter
     }
 }
 
 void Connection::close_file() noexcept {
-    if (file_fd_ >= 0) {
-        ::close(file_fd_);
-        file_fd_ = -1;
+    if (out_.file_fd >= 0) {
+        ::close(out_.file_fd);
+        out_.file_fd = -1;
     }
-    file_left_ = 0;
+    out_.file_left = 0;
 }
 
 bool Connection::flush() {
     while (pending_out() > 0) {
-        bool from_file = out_sent_ == out_.size() && wire_pending() == 0;
+        bool from_file = out_.sent == out_.bytes.size() && wire_pending() == 0;
         if (from_file && tls_) {
             if (!refill_from_file()) {
                 close();
@@ -363,50 +363,50 @@ bool Connection::flush() {
         ssize_t n = from_file ? send_file_some() : send_some();
         if (n > 0) {
             if (from_file) {
-                file_offset_ += static_cast<std::uint64_t>(n);
-                file_left_ -= static_cast<std::size_t>(n);
-                if (file_left_ == 0) {
+                out_.file_offset += static_cast<std::uint64_t>(n);
+                out_.file_left -= static_cast<std::size_t>(n);
+                if (out_.file_left == 0) {
                     close_file();
                 }
             } else {
-                out_sent_ += static_cast<std::size_t>(n);
+                out_.sent += static_cast<std::size_t>(n);
             }
             worker_.count_out(static_cast<std::size_t>(n));
             continue;
         }
         if (n == 0) {
-            if (write_blocked_since_ == TimePoint{}) {
-                write_blocked_since_ = worker_.loop().now();
+            if (out_.blocked_since == TimePoint{}) {
+                out_.blocked_since = worker_.loop().now();
                 // Ask for EPOLLOUT only now: watching it all the time wakes the loop on every ACK.
                 // (io_uring: the send's completion is the wake-up.)
-                if (!on_ring_) {
+                if (!ring_io_.on) {
                     (void)worker_.loop().modify(fd_, EPOLLIN | EPOLLRDHUP | EPOLLOUT, this);
                 }
             }
-            if (on_ring_ && from_file && !poll_out_armed_) {
+            if (ring_io_.on && from_file && !ring_io_.poll_out_armed) {
                 ring()->poll(fd_, POLLOUT, this);  // sendfile found the socket full
-                poll_out_armed_ = true;
-                ++ring_ops_;
+                ring_io_.poll_out_armed = true;
+                ++ring_io_.ops;
             }
             return false;
         }
-        stop_.request_stop();  // EPIPE / ECONNRESET: the client is gone
+        run_.stop().request_stop();  // EPIPE / ECONNRESET: the client is gone
         close();
         return false;
     }
-    if (write_blocked_since_ != TimePoint{}) {
-        write_blocked_since_ = {};
-        if (!on_ring_) {
+    if (out_.blocked_since != TimePoint{}) {
+        out_.blocked_since = {};
+        if (!ring_io_.on) {
             (void)worker_.loop().modify(fd_, EPOLLIN | EPOLLRDHUP, this);
         }
     }
-    if (out_.capacity() > 1024 * 1024) {
-        std::string().swap(out_);  // do not keep a huge buffer per idle connection
+    if (out_.bytes.capacity() > 1024 * 1024) {
+        std::string().swap(out_.bytes);  // do not keep a huge buffer per idle connection
     } else {
-        out_.clear();
+        out_.bytes.clear();
     }
-    out_sent_ = 0;
-    if (close_after_write_ && (phase_ == Phase::head || running_ == Running::answered_coroutine)) {
+    out_.sent = 0;
+    if (out_.close_after && (phase_ == Phase::head || run_.timed_out())) {
         start_lingering();
         return false;
     }
@@ -420,14 +420,14 @@ void Connection::start_lingering() {
         }
         ::shutdown(fd_, SHUT_WR);
         phase_ = Phase::lingering;
-        linger_start_ = worker_.loop().now();
+        linger_.since = worker_.loop().now();
     }
     char sink[4096];
     for (;;) {
         ssize_t n = receive_raw(sink, sizeof sink);
         if (n > 0) {
-            lingered_bytes_ += static_cast<std::size_t>(n);
-            if (lingered_bytes_ > kMaxLingerBytes) {
+            linger_.bytes += static_cast<std::size_t>(n);
+            if (linger_.bytes > kMaxLingerBytes) {
                 close();
                 return;
             }
@@ -442,31 +442,31 @@ void Connection::start_lingering() {
 }
 
 Task<bool> Connection::write(std::string_view data) {
-    if (phase_ == Phase::closed || stop_.stop_requested()) {
+    if (phase_ == Phase::closed || run_.stop().stop_requested()) {
         co_return false;
     }
     if (!data.empty()) {
-        if (chunked_stream_) {
+        if (out_.chunked) {
             char size[20];
             auto [end, ec] = std::to_chars(size, size + sizeof size, data.size(), 16);
-            out_.append(size, static_cast<std::size_t>(end - size));
-            out_.append("\r\n");
-            out_.append(data);
-            out_.append("\r\n");
+            out_.bytes.append(size, static_cast<std::size_t>(end - size));
+            out_.bytes.append("\r\n");
+            out_.bytes.append(data);
+            out_.bytes.append("\r\n");
         } else {
-            out_.append(data);
+            out_.bytes.append(data);
         }
         flush();
     }
     while (phase_ != Phase::closed && pending_out() > kHighWater) {
-        co_await DrainAwaiter{&drain_waiter_};
+        co_await DrainAwaiter{&out_.drain_waiter};
     }
     co_return phase_ != Phase::closed;
 }
 
 void Connection::wake_drain_waiter() {
-    if (drain_waiter_ && (phase_ == Phase::closed || pending_out() <= kHighWater)) {
-        auto h = std::exchange(drain_waiter_, {});
+    if (out_.drain_waiter && (phase_ == Phase::closed || pending_out() <= kHighWater)) {
+        auto h = std::exchange(out_.drain_waiter, {});
         worker_.loop().defer([h] { h.resume(); });
     }
 }

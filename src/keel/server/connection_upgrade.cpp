@@ -9,26 +9,19 @@ namespace keel::server {
 void Connection::start_upgrade(http::Response& r) {
     serialize(r, false);  // the 101 head; no body, no Connection: close (checked by finish)
     // Bytes after the request (a first frame sent at once) belong to the new protocol.
-    start_ += head_len_ + body_encoded_len_;
-    head_len_ = body_encoded_len_ = 0;
-    upgrade_fn_ = std::move(r.upgrade_handler());
-    upgraded_ = std::make_unique<Upgraded>(*this);
+    in_.start += rq_.head_len + rq_.body_len;
+    rq_.head_len = rq_.body_len = 0;
+    up_.fn = std::move(r.upgrade_handler());
+    up_.stream = std::make_unique<Upgraded>(*this);
     phase_ = Phase::upgraded;
-    running_ = Running::coroutine;
+    response_coroutine_ = true;
     flush();
-    Task<void> task;
-    try {
-        task = upgrade_fn_(*upgraded_);
-    } catch (...) {
-        on_upgrade_done(std::current_exception());
-        return;
-    }
-    spawn(std::move(task), [this](std::exception_ptr e) { on_upgrade_done(e); });
+    start_response_coroutine([this] { return up_.fn(*up_.stream); }, [this](std::exception_ptr e) { on_upgrade_done(e); });
 }
 
 void Connection::on_upgrade_done(std::exception_ptr e) {
-    running_ = Running::nothing;
-    upgrade_fn_ = nullptr;
+    response_coroutine_ = false;
+    up_.fn = nullptr;
     if (phase_ == Phase::closed) {
         destroy_later();
         return;
@@ -37,8 +30,8 @@ void Connection::on_upgrade_done(std::exception_ptr e) {
         worker_.emit(ServerEvent::Level::error, "upgraded connection handler threw", "");
     }
     // The protocol is over: send what is left, then close (never back to HTTP).
-    start_ = end_ = 0;
-    close_after_write_ = true;
+    in_.start = in_.end = 0;
+    out_.close_after = true;
     phase_ = Phase::head;
     flush();  // lingers once everything is out (now, or on EPOLLOUT)
 }
@@ -48,34 +41,31 @@ void Connection::Upgraded::report(std::string_view event, std::string_view detai
 }
 
 Task<Result<std::string_view>> Connection::upgraded_read() {
-    if (++reads_in_a_row_ >= kAwaitsBeforeReschedule) {
-        reads_in_a_row_ = 0;
-        co_await Reschedule{worker_.loop()};
-    }
+    co_await pacing_.next(worker_.loop());
     for (;;) {
         if (phase_ != Phase::upgraded) {
             co_return Error(Errc::closed, "the connection is closed");
         }
-        if (upgrade_shutdown_pending_) {
-            upgrade_shutdown_pending_ = false;
+        if (up_.shutdown_pending) {
+            up_.shutdown_pending = false;
             co_return Error(Errc::cancelled, "the server is shutting down");
         }
-        if (upgrade_read_timed_out_) {
-            upgrade_read_timed_out_ = false;
+        if (up_.read_timed_out) {
+            up_.read_timed_out = false;
             co_return Error(Errc::timeout, "the read deadline passed");
         }
-        if (start_ < end_) {
-            std::string_view bytes(buf_.get() + start_, end_ - start_);
-            start_ = end_;  // handed over: valid until the next read() reuses the buffer
+        if (in_.start < in_.end) {
+            std::string_view bytes(in_.buf.get() + in_.start, in_.end - in_.start);
+            in_.start = in_.end;  // handed over: valid until the next read() reuses the buffer
             co_return bytes;
         }
-        start_ = end_ = 0;
+        in_.start = in_.end = 0;
         switch (read_streamed_body()) {
             case Fill::data:
                 continue;
             case Fill::again:
-                reads_in_a_row_ = 0;
-                co_await DrainAwaiter{&body_waiter_};
+                pacing_.waited();
+                co_await DrainAwaiter{&waiter_};
                 continue;
             case Fill::eof:
                 co_return std::string_view{};

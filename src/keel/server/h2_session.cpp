@@ -1,13 +1,11 @@
 #include "h2_session.hpp"
 
-#include <keel/http/detail/byte_classes.hpp>
-#include "connection.hpp"
 #include "drain_awaiter.hpp"
 
+#include <keel/http/detail/byte_classes.hpp>
 #include <keel/http/status.hpp>
 
 #include <nghttp2/nghttp2.h>
-
 
 #include <algorithm>
 #include <charconv>
@@ -221,7 +219,7 @@ H2Stream::~H2Stream() {
 }
 
 Task<bool> H2Stream::write(std::string_view data) {
-    if (closed || stop.stop_requested() || session.dead()) {
+    if (closed || run.stop().stop_requested() || session.dead()) {
         co_return false;
     }
     if (!data.empty()) {
@@ -238,7 +236,7 @@ Task<bool> H2Stream::write(std::string_view data) {
 
 // --- H2Session ----------------------------------------------------------------------------
 
-H2Session::H2Session(Connection& conn) : conn_(conn) {}
+H2Session::H2Session(std::unique_ptr<H2Transport> transport) : conn_(std::move(transport)) {}
 
 H2Session::~H2Session() {
     streams_.clear();  // their header buffers go back before the session that made them
@@ -250,7 +248,7 @@ bool H2Session::start() {
     nghttp2_option* option = nullptr;
     if (nghttp2_session_callbacks_new(&callbacks) != 0 || nghttp2_option_new(&option) != 0) {
         nghttp2_session_callbacks_del(callbacks);
-        conn_.close();
+        conn_->close();
         return false;
     }
     nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks, on_begin_frame);
@@ -271,7 +269,7 @@ bool H2Session::start() {
     nghttp2_session_callbacks_del(callbacks);
     nghttp2_option_del(option);
     if (rv != 0) {
-        conn_.close();
+        conn_->close();
         return false;
     }
     nghttp2_settings_entry settings[] = {
@@ -287,9 +285,9 @@ bool H2Session::start() {
     return true;
 }
 
-bool H2Session::dead() const noexcept { return conn_.phase_ == Connection::Phase::closed; }
+bool H2Session::dead() const noexcept { return conn_->closed(); }
 
-const ServerOptions& H2Session::options() const noexcept { return conn_.worker_.options(); }
+const ServerOptions& H2Session::options() const noexcept { return conn_->worker().options(); }
 
 H2Stream* H2Session::find(std::int32_t id) {
     auto it = streams_.find(id);
@@ -299,7 +297,7 @@ H2Stream* H2Session::find(std::int32_t id) {
 H2Stream& H2Session::open_stream(std::int32_t id) {
     highest_stream_ = std::max(highest_stream_, id);
     auto& slot = streams_[id];
-    slot = std::make_unique<H2Stream>(*this, id, conn_.worker_.loop().now());
+    slot = std::make_unique<H2Stream>(*this, id, conn_->worker().loop().now());
     return *slot;
 }
 
@@ -311,14 +309,13 @@ void H2Session::on_io(std::uint32_t) {
 void H2Session::receive() {
     receiving_ = true;
     while (!dead() && !closing_) {
-        if (conn_.end_ > conn_.start_) {
-            ssize_t rv = nghttp2_session_mem_recv(
-                session_, reinterpret_cast<const std::uint8_t*>(conn_.buf_.get() + conn_.start_), conn_.end_ - conn_.start_);
-            conn_.start_ = conn_.end_ = 0;
+        if (std::string_view in = conn_->received(); !in.empty()) {
+            ssize_t rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const std::uint8_t*>(in.data()), in.size());
+            conn_->consume_received();
             if (rv < 0) {
                 // A connection error. Protocol errors have their GOAWAY queued by nghttp2; the
                 // fatal floods (CONTINUATION, queued ACKs) get ours. Sent, then closed.
-                conn_.worker_.emit(ServerEvent::Level::debug, "http2 connection error",
+                conn_->worker().emit(ServerEvent::Level::debug, "http2 connection error",
                                    nghttp2_strerror(static_cast<int>(rv)));
                 if (rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS || rv == NGHTTP2_ERR_FLOODED) {
                     terminate(NGHTTP2_ENHANCE_YOUR_CALM);
@@ -327,18 +324,18 @@ void H2Session::receive() {
                 break;
             }
         }
-        if ((conn_.read_drained_ && !conn_.peer_closed_) || conn_.pending_out() > kHighWater) {
+        if (conn_->read_drained() || conn_->unsent() > kHighWater) {
             break;  // the next edge brings more; or the client must read first
         }
-        Connection::Fill f = conn_.fill();
-        if (f == Connection::Fill::data) {
+        H2Transport::Read r = conn_->read_more();
+        if (r == H2Transport::Read::data) {
             continue;
         }
-        if (f == Connection::Fill::again) {
+        if (r == H2Transport::Read::again) {
             break;
         }
-        closing_ = true;  // EOF, an error or (impossible here) a full buffer: nothing more will come
-        peer_gone_ = f != Connection::Fill::eof;
+        closing_ = true;  // EOF or an error: nothing more will come
+        peer_gone_ = r != H2Transport::Read::eof;
         break;
     }
     receiving_ = false;
@@ -356,7 +353,7 @@ void H2Session::send() {
     do {
         send_again_ = false;
         if (!peer_gone_) {
-            while (conn_.pending_out() < kHighWater) {
+            while (conn_->unsent() < kHighWater) {
                 const std::uint8_t* data = nullptr;
                 ssize_t n = nghttp2_session_mem_send(session_, &data);
                 if (n < 0) {
@@ -367,15 +364,15 @@ void H2Session::send() {
                 if (n == 0) {
                     break;
                 }
-                conn_.out_.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
+                conn_->queue({reinterpret_cast<const char*>(data), static_cast<std::size_t>(n)});
             }
         }
         if (!waiting_.empty() && buffered_ < options().h2_max_buffered_bytes) {
             run_waiting();
             send_again_ = true;  // what they answered goes out in this call
         }
-        if (conn_.pending_out() > 0) {
-            conn_.flush();
+        if (conn_->unsent() > 0) {
+            conn_->send_queued();
             if (dead()) {
                 break;
             }
@@ -391,7 +388,7 @@ void H2Session::close_if_finished() {
         return;
     }
     if (peer_gone_) {
-        conn_.close();
+        conn_->close();
         return;
     }
     bool want_write = nghttp2_session_want_write(session_) != 0;
@@ -400,9 +397,8 @@ void H2Session::close_if_finished() {
     // the streams it let finish are finished.
     bool done = closing_ || (!nghttp2_session_want_read(session_) && !want_write) ||
                 (shutting_down_ && !streams_open && !want_write);
-    if (done && conn_.pending_out() == 0) {
-        conn_.close_after_write_ = true;
-        conn_.start_lingering();  // FIN after the GOAWAY, then wait for the client's
+    if (done && conn_->unsent() == 0) {
+        conn_->close_when_sent();  // FIN after the GOAWAY, then wait for the client's
     }
 }
 
@@ -410,7 +406,7 @@ void H2Session::wake_drain_waiters() {
     for (auto& [id, s] : streams_) {
         if (s->drain_waiter && (s->closed || dead() || s->pending.size() <= kStreamBuffer)) {
             auto h = std::exchange(s->drain_waiter, {});
-            conn_.worker_.loop().defer([h] { h.resume(); });
+            conn_->worker().loop().defer([h] { h.resume(); });
         }
     }
 }
@@ -488,7 +484,6 @@ void H2Session::dispatch(H2Stream& s, bool streamed) {
     head.host = host;
     head.keep_alive = true;
 
-    Server::Worker& worker = conn_.worker_;
     s.req.assign(head, streamed ? std::string_view() : std::string_view(s.body), nullptr);
     if (streamed) {
         if (!options().stream_body(s.req)) {
@@ -497,53 +492,37 @@ void H2Session::dispatch(H2Stream& s, bool streamed) {
         s.streaming_body = true;
         s.req.set_body_stream(&s);
     }
-    worker.count_request();
-    s.req.set_remote(conn_.remote_);
-    s.req.set_tls(conn_.tls_.get());
-    s.req.set_received_at(s.started);
-    s.req.set_stop_source(&s.stop);
     s.head_only = s.req.method() == http::Method::head;
-
-    std::optional<http::Outcome> outcome = worker.invoke_handler(s.req);
-    if (!outcome) {
-        answer_problem(s, 500, Server::Worker::kHandlerFailed);
-        return;
-    }
-    if (outcome->ready()) {
-        s.response = std::move(outcome->response());
-        submit(s);
-        return;
-    }
-    Task<http::Response> task = outcome->take_task();
-    s.state = H2Stream::State::handler;
-    s.running = true;
-    ++running_;
-    s.handler_start = worker.loop().now();
-    H2Stream* sp = &s;
-    spawn(std::move(task), [this, sp](std::optional<http::Response> r, std::exception_ptr e) { on_handler_done(*sp, std::move(r), e); });
+    s.run.run(conn_->worker(), s.req, {.remote = &conn_->remote(), .tls = conn_->tls(), .received_at = s.started}, s);
 }
 
-void H2Session::on_handler_done(H2Stream& s, std::optional<http::Response> r, std::exception_ptr e) {
-    if (s.streaming_body) {
+// ExchangeOwner: the runner's answers go back through the session.
+void H2Stream::handler_started() {
+    state = State::handler;
+    running = true;
+    ++session.running_;
+}
+
+void H2Stream::deliver(http::Response& r) {
+    response = std::move(r);
+    session.submit(*this);
+}
+
+void H2Stream::deliver_problem(int status, std::string_view detail) { session.answer_problem(*this, status, detail); }
+
+bool H2Stream::handler_ended(bool timed_out) {
+    if (streaming_body) {
         // What the handler left of its body reopens the window; later DATA is thrown away.
-        s.consumed(s.body.size() + s.handed.size());
-        s.body.clear();
-        s.handed.clear();
-        wake_body_waiter(s);
+        consumed(body.size() + handed.size());
+        body.clear();
+        handed.clear();
+        wake_body_reader();
     }
-    bool answered = s.state == H2Stream::State::answered_handler;
-    if (coroutine_done(s) || answered) {
-        return;  // the stream or the connection is gone, or the client already got a 503
-    }
-    if (e) {
-        conn_.worker_.report_handler_exception(e);
-        answer_problem(s, 500, Server::Worker::kHandlerFailed);
-    } else {
-        s.response = std::move(*r);
-        submit(s);
-    }
-    send();
+    // The stream or the connection is gone (released now, perhaps), or the client has its 503.
+    return !session.coroutine_done(*this) && !timed_out;
 }
+
+void H2Stream::delivered_late() { session.send(); }
 
 void H2Session::on_data(std::int32_t id, const char* data, std::size_t len) {
     H2Stream* s = find(id);
@@ -558,11 +537,11 @@ void H2Session::on_data(std::int32_t id, const char* data, std::size_t len) {
         } else if (s->state == H2Stream::State::handler) {
             s->body_total += len;
             s->body.append(data, len);  // consumed once the handler takes it
-            wake_body_waiter(*s);
+            s->wake_body_reader();
             return;
         }
         s->consumed(len);  // the handler is done with the body: thrown away
-        wake_body_waiter(*s);
+        s->wake_body_reader();
         return;
     }
     s->consumed(len);  // whole bodies are bounded by the limit: the window reopens at once
@@ -578,15 +557,12 @@ void H2Session::on_data(std::int32_t id, const char* data, std::size_t len) {
 
 void H2Session::end_of_body(H2Stream& s) {
     s.body_complete = true;
-    wake_body_waiter(s);
+    s.wake_body_reader();
 }
 
-void H2Session::wake_body_waiter(H2Stream& s) {
-    if (s.body_waiter) {
-        auto h = std::exchange(s.body_waiter, {});
-        conn_.worker_.loop().defer([h] { h.resume(); });
-    }
-}
+void H2Stream::wake_body_reader() { wake_reader(session.transport().worker().loop()); }
+
+Loop& H2Stream::reader_loop() noexcept { return session.transport().worker().loop(); }
 
 void H2Stream::consumed(std::size_t n) {
     if (!closed && !session.dead()) {
@@ -594,36 +570,27 @@ void H2Stream::consumed(std::size_t n) {
     }
 }
 
-Task<Result<std::string_view, http::Problem>> H2Stream::read() {
-    if (++reads_in_a_row >= kAwaitsBeforeReschedule) {
-        reads_in_a_row = 0;  // through the loop now and then (see Reschedule)
-        co_await Reschedule{session.conn_.worker_.loop()};
+// The handler's read() of a streamed body: DATA frames arrive into `body` (on_data).
+StreamedBodyReader::Step H2Stream::next_step() {
+    if (!handed.empty()) {
+        consumed(handed.size());  // the client may send as much again
+        handed.clear();
+        session.send();
     }
-    for (;;) {
-        if (!handed.empty()) {
-            consumed(handed.size());  // the client may send as much again
-            handed.clear();
-            session.send();
-        }
-        if (closed || session.dead() || state != State::handler) {
-            co_return http::Problem{.status = 400, .detail = "the client went away before the whole body arrived"};
-        }
-        if (body_too_large) {
-            co_return http::Problem{.status = 413, .detail = "the request body is larger than the server accepts"};
-        }
-        if (body_timed_out) {
-            co_return http::Problem{.status = 408, .detail = "the request body was not received in time"};
-        }
-        if (!body.empty()) {
-            handed.swap(body);  // the handler's view stays valid while more DATA arrives
-            co_return std::string_view(handed);
-        }
-        if (body_complete) {
-            co_return std::string_view{};
-        }
-        reads_in_a_row = 0;
-        co_await DrainAwaiter{&body_waiter};
+    if (closed || session.dead() || state != State::handler) {
+        return Step::refuse(400, "the client went away before the whole body arrived");
     }
+    if (body_too_large) {
+        return Step::refuse(413, "the request body is larger than the server accepts");
+    }
+    if (body_timed_out) {
+        return Step::refuse(408, "the request body was not received in time");
+    }
+    if (!body.empty()) {
+        handed.swap(body);  // the handler's view stays valid while more DATA arrives
+        return Step::give(handed);
+    }
+    return body_complete ? Step::end() : Step::wait();
 }
 
 bool H2Session::coroutine_done(H2Stream& s) {
@@ -634,7 +601,7 @@ bool H2Session::coroutine_done(H2Stream& s) {
             release(s);
         }
         if (running_ == 0) {
-            conn_.destroy_later();
+            conn_->release();
         }
         return true;
     }
@@ -646,8 +613,8 @@ bool H2Session::coroutine_done(H2Stream& s) {
 }
 
 void H2Session::answer_problem(H2Stream& s, int status, std::string_view detail) {
-    s.response = conn_.worker_.answer_problem(status, detail, s.method, http::split_target(s.path).path, conn_.remote_,
-                                              s.started);
+    s.response = conn_->worker().answer_problem(status, detail, s.method, http::split_target(s.path).path,
+                                                conn_->remote(), s.started);
     s.head_only = false;
     submit(s);
 }
@@ -681,7 +648,7 @@ void H2Session::submit(H2Stream& s) {
                                  value.size(), NGHTTP2_NV_FLAG_NONE});
     };
     add(":status", {code, 3});
-    std::string_view date = conn_.worker_.date_line();  // "Date: …\r\n"
+    std::string_view date = conn_->worker().date_line();  // "Date: …\r\n"
     add("date", date.substr(6, date.size() - 8));
     while (!block.empty()) {
         std::size_t eol = block.find("\r\n");
@@ -726,15 +693,8 @@ void H2Session::start_stream(H2Stream& s) {
     s.stream_fn = std::move(s.response.stream_body());
     s.running = true;
     ++running_;
-    Task<void> task;
-    try {
-        task = s.stream_fn(s);
-    } catch (...) {
-        on_stream_done(s, std::current_exception());
-        return;
-    }
     H2Stream* sp = &s;
-    spawn(std::move(task), [this, sp](std::exception_ptr e) { on_stream_done(*sp, e); });
+    start_response_coroutine([sp] { return sp->stream_fn(*sp); }, [this, sp](std::exception_ptr e) { on_stream_done(*sp, e); });
 }
 
 void H2Session::on_stream_done(H2Stream& s, std::exception_ptr e) {
@@ -744,7 +704,7 @@ void H2Session::on_stream_done(H2Stream& s, std::exception_ptr e) {
     }
     if (e) {
         // Mid-body an error can only be reported by resetting the stream.
-        conn_.worker_.emit(ServerEvent::Level::error, "stream body threw", "");
+        conn_->worker().emit(ServerEvent::Level::error, "stream body threw", "");
         nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, NGHTTP2_INTERNAL_ERROR);
     } else {
         s.stream_finished = true;
@@ -763,8 +723,8 @@ void H2Session::stream_closed(std::int32_t id, std::uint32_t error_code) {
         resets_.tokens = std::min(kResetBurst, resets_.tokens + 1);  // a stream that finished
     }
     if (s->running) {
-        s->stop.request_stop();  // reset by the client: the work done for it is cancelled
-        wake_body_waiter(*s);
+        s->run.stop().request_stop();  // reset by the client: the work done for it is cancelled
+        s->wake_body_reader();
         return;                  // released when its coroutine is done
     }
     release(*s);
@@ -772,7 +732,7 @@ void H2Session::stream_closed(std::int32_t id, std::uint32_t error_code) {
 
 void H2Session::answered_early(std::int32_t id) {
     if (H2Stream* s = find(id)) {
-        s->answered_early_at = conn_.worker_.loop().now();
+        s->answered_early_at = conn_->worker().loop().now();
     }
 }
 
@@ -812,7 +772,7 @@ void H2Session::run_waiting() {
 }
 
 bool H2Session::control_frame_allowed() {
-    return control_.take(conn_.worker_.loop().now(), kControlBurst, kControlPerSecond);
+    return control_.take(conn_->worker().loop().now(), kControlBurst, kControlPerSecond);
 }
 
 bool H2Session::reset_allowed(std::int32_t id) {
@@ -820,11 +780,11 @@ bool H2Session::reset_allowed(std::int32_t id) {
     if (!s) {
         return true;  // already answered in full
     }
-    return resets_.take(conn_.worker_.loop().now(), kResetBurst, kResetPerSecond);
+    return resets_.take(conn_->worker().loop().now(), kResetBurst, kResetPerSecond);
 }
 
 void H2Session::terminate(std::uint32_t error_code) {
-    conn_.worker_.emit(ServerEvent::Level::warn, "http2 client cut off",
+    conn_->worker().emit(ServerEvent::Level::warn, "http2 client cut off",
                        error_code == NGHTTP2_ENHANCE_YOUR_CALM ? "flood (ENHANCE_YOUR_CALM)" : "protocol error");
     nghttp2_session_terminate_session(session_, error_code);
     closing_ = true;
@@ -851,17 +811,14 @@ void H2Session::on_tick(TimePoint now) {
         }
         if (s.streaming_body && !s.body_complete && !s.body_timed_out && now - s.started > o.read_timeout) {
             s.body_timed_out = true;  // read() answers 408
-            wake_body_waiter(s);
+            s.wake_body_reader();
         }
         bool incomplete = s.state == H2Stream::State::receiving ||
                           (s.state == H2Stream::State::waiting && nghttp2_session_get_stream_remote_close(session_, s.id) == 0);
         if (incomplete && now - s.started > o.read_timeout) {
             answer_problem(s, 408, "the request was not received in time");
-        } else if (s.state == H2Stream::State::handler && o.handler_timeout > Duration::zero() &&
-                   now - s.handler_start > o.handler_timeout) {
-            s.stop.request_stop();
-            answer_problem(s, 503, "the request took too long to process");
-            s.state = H2Stream::State::answered_handler;  // whatever the handler returns is dropped
+        } else if (s.state == H2Stream::State::handler && s.run.check_deadline(now, o.handler_timeout, s)) {
+            // the 503 is submitted; whatever the handler returns is dropped
         } else if ((s.state == H2Stream::State::responding || s.state == H2Stream::State::streaming) &&
                    (nghttp2_session_get_stream_remote_window_size(session_, s.id) <= 0 ||
                     nghttp2_session_get_remote_window_size(session_) <= 0)) {
@@ -873,11 +830,11 @@ void H2Session::on_tick(TimePoint now) {
     } else if (window_stalled_since_ == TimePoint{}) {
         window_stalled_since_ = now;
     } else if (now - window_stalled_since_ > o.write_timeout) {
-        conn_.worker_.emit(ServerEvent::Level::debug, "write timeout (http2 window closed)", conn_.remote_.to_string());
-        conn_.close();
+        conn_->worker().emit(ServerEvent::Level::debug, "write timeout (http2 window closed)", conn_->remote().to_string());
+        conn_->close();
         return;
     }
-    if (streams_.empty() && !closing_ && now - conn_.last_activity_ > o.idle_timeout) {
+    if (streams_.empty() && !closing_ && now - conn_->last_activity() > o.idle_timeout) {
         nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_),
                               NGHTTP2_NO_ERROR, nullptr, 0);
         closing_ = true;
@@ -894,7 +851,7 @@ void H2Session::begin_shutdown() {
                           NGHTTP2_NO_ERROR, nullptr, 0);
     for (auto& [id, s] : streams_) {
         if (s->state == H2Stream::State::streaming && s->response.ends_stream_on_shutdown()) {
-            s->stop.request_stop();  // an endless stream (SSE) ends now; the client reconnects elsewhere
+            s->run.stop().request_stop();  // an endless stream (SSE) ends now; the client reconnects elsewhere
         }
     }
     send();
@@ -905,8 +862,8 @@ void H2Session::on_connection_closed() {
         H2Stream& s = *it->second;
         s.closed = true;
         if (s.running) {
-            s.stop.request_stop();
-            wake_body_waiter(s);
+            s.run.stop().request_stop();
+            s.wake_body_reader();
             ++it;
         } else {
             it = streams_.erase(it);

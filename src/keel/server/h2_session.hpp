@@ -1,14 +1,18 @@
 #pragma once
-// HTTP/2 on one Connection (RFC 9113), framed by nghttp2's server session. The Connection keeps
-// its socket, TLS channel, read buffer and output buffer; this class turns the bytes read into
-// streams, runs each stream's request through the same Handler as HTTP/1.1, and feeds the
-// frames nghttp2 produces back to the Connection's output. nghttp2's headers stay in the .cpp.
+// HTTP/2 on one connection (RFC 9113), framed by nghttp2's server session. The connection keeps
+// its socket, TLS channel, read buffer and output buffer and shows the session only H2Transport;
+// this class turns the bytes read into streams, runs each stream's request through the
+// ExchangeRunner (as HTTP/1.1 does), and feeds the frames nghttp2 produces back to the
+// transport's output. nghttp2's headers stay in the .cpp.
 
 #include <keel/core/stop_token.hpp>
 #include <keel/http/body_stream.hpp>
 #include <keel/server/server_options.hpp>
 #include <keel/http/request.hpp>
 #include <keel/http/response.hpp>
+
+#include "exchange_runner.hpp"
+#include "streamed_body.hpp"
 
 #include <coroutine>
 #include <cstdint>
@@ -23,19 +27,49 @@ struct nghttp2_rcbuf;
 
 namespace keel::server {
 
-class Connection;
 class H2Session;
+
+/// What an HTTP/2 session needs of the connection it runs on, and nothing more: the bytes read,
+/// more of them, the output, and the connection's end.
+class H2Transport {
+public:
+    enum class Read : std::uint8_t { data, again, eof, error };
+    virtual ~H2Transport() = default;
+
+    /// Bytes read and not yet given to the session.
+    virtual std::string_view received() const noexcept = 0;
+    /// The session took every byte received().
+    virtual void consume_received() noexcept = 0;
+    /// One more read into the buffer.
+    virtual Read read_more() = 0;
+    /// The last read emptied the socket: the next readiness brings more (no read until then).
+    virtual bool read_drained() const noexcept = 0;
+    /// Output bytes queued and not yet sent.
+    virtual std::size_t unsent() const noexcept = 0;
+    virtual void queue(std::string_view bytes) = 0;
+    /// Sends what is queued, as far as the socket takes it.
+    virtual void send_queued() = 0;
+    virtual bool closed() const noexcept = 0;
+    virtual void close() = 0;
+    /// Nothing is queued and the session is over: FIN, then the lingering close.
+    virtual void close_when_sent() = 0;
+    /// The connection is closed and the session's last coroutine ended: it may be freed.
+    virtual void release() = 0;
+    virtual Server::Worker& worker() const noexcept = 0;
+    virtual const net::Address& remote() const noexcept = 0;
+    virtual const http::TlsInfo* tls() const noexcept = 0;
+    virtual TimePoint last_activity() const noexcept = 0;
+};
 
 // One request/response exchange. Owned by its session; outlives nghttp2's stream while a
 // handler or a streamed body still runs on it.
-class H2Stream final : public http::BodyWriter, public http::BodyStream {
+class H2Stream final : public http::BodyWriter, public StreamedBodyReader {
 public:
     H2Stream(H2Session& session, std::int32_t id, TimePoint now);
     ~H2Stream() override;
 
     Task<bool> write(std::string_view data) override;
-    StopToken stop_token() const noexcept override { return const_cast<StopSource&>(stop).token(); }
-    Task<Result<std::string_view, http::Problem>> read() override;
+    StopToken stop_token() const noexcept override { return run.stop_token(); }
     /// Flow control: DATA bytes the handler has taken (or that are thrown away) reopen the
     /// client's window by as much.
     void consumed(std::size_t n);
@@ -58,19 +92,18 @@ public:
     bool body_timed_out = false;
     std::uint64_t body_total = 0;
     std::string handed;           // the piece the handler holds (until its next read())
-    int reads_in_a_row = 0;
-    std::coroutine_handle<> body_waiter;
 
     http::Request req;
-    StopSource stop;
+    ExchangeRunner run;  // the handler, its deadline and its stop token
 
     // waiting: the request is in, but the connection's buffered responses are over
-    // ServerOptions::h2_max_buffered_bytes: the handler runs once they drain.
-    enum class State : std::uint8_t { receiving, waiting, handler, answered_handler, responding, streaming };
+    // ServerOptions::h2_max_buffered_bytes: the handler runs once they drain. handler: the
+    // handler's coroutine runs (and may read a streamed body); after its deadline's 503 the
+    // stream is responding while the coroutine still ends (run.timed_out()).
+    enum class State : std::uint8_t { receiving, waiting, handler, responding, streaming };
     State state = State::receiving;
     bool running = false;  // a handler or stream coroutine holds this stream
     bool closed = false;   // nghttp2 is done with the stream (ended, reset, or the session died)
-    TimePoint handler_start{};
 
     // response
     http::Response response;
@@ -83,6 +116,20 @@ public:
     TimePoint answered_early_at{};  // our response ended before the client's request did
     bool stream_finished = false;
     std::coroutine_handle<> drain_waiter;
+
+    void wake_body_reader();
+
+    // ExchangeOwner (the runner's answers for this stream)
+    void handler_started();
+    void deliver(http::Response& r);
+    void deliver_problem(int status, std::string_view detail);
+    bool handler_ended(bool timed_out);
+    void delivered_late();
+
+private:
+    // StreamedBodyReader
+    Step next_step() override;
+    Loop& reader_loop() noexcept override;
 };
 
 // A token bucket for one kind of frame a client may send only so often.
@@ -95,7 +142,7 @@ struct TokenBucket {
 
 class H2Session {
 public:
-    explicit H2Session(Connection& conn);
+    explicit H2Session(std::unique_ptr<H2Transport> transport);
     ~H2Session();
     H2Session(const H2Session&) = delete;
     H2Session& operator=(const H2Session&) = delete;
@@ -124,7 +171,6 @@ public:
     /// DATA for a stream: kept, handed to a streaming handler, or thrown away.
     void on_data(std::int32_t id, const char* data, std::size_t len);
     void end_of_body(H2Stream& s);
-    void wake_body_waiter(H2Stream& s);
     void answer_problem(H2Stream& s, int status, std::string_view detail);
     void stream_closed(std::int32_t id, std::uint32_t error_code);
     bool control_frame_allowed();
@@ -140,6 +186,7 @@ public:
     void unbuffer(H2Stream& s, std::size_t n) noexcept;
     bool dead() const noexcept;
     const ServerOptions& options() const noexcept;
+    H2Transport& transport() noexcept { return *conn_; }
     nghttp2_session* raw() noexcept { return session_; }
 
 private:
@@ -154,7 +201,6 @@ private:
 
     void receive();
     void submit(H2Stream& s);
-    void on_handler_done(H2Stream& s, std::optional<http::Response> r, std::exception_ptr e);
     void start_stream(H2Stream& s);
     void on_stream_done(H2Stream& s, std::exception_ptr e);
     // A stream's coroutine finished. True when nobody waits for its result (the stream or the
@@ -166,7 +212,7 @@ private:
     // Dispatches the streams that wait for the buffered bytes to drain, in arrival order.
     void run_waiting();
 
-    Connection& conn_;
+    std::unique_ptr<H2Transport> conn_;
     nghttp2_session* session_ = nullptr;
     std::unordered_map<std::int32_t, std::unique_ptr<H2Stream>> streams_;
     std::size_t running_ = 0;
