@@ -90,8 +90,9 @@ endfunction()
 
 # keel_test(NAME SOURCES ... DEPS ... [BOTH_IO]): a GoogleTest binary registered with CTest.
 # BOTH_IO: it runs servers, so its tests run on each loop back-end: once on epoll, and again
-# with KEEL_IO=io_uring (ServerOptions' default, inherited by the processes they start) under
-# names ending in @io_uring.
+# under names ending in @io_uring with the back-end named in the environment: KEEL_TEST_IO for
+# keel::testing::TestServer, and server.io's variable for the programs the tests start (each
+# prefix: KEEL for an in-process App, LINKD, TODO, TE). Each back-end has its own TEST_TMPDIR.
 function(keel_test name)
   cmake_parse_arguments(T "BOTH_IO" "" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
@@ -101,10 +102,22 @@ function(keel_test name)
     gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES ENVIRONMENT "KEEL_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
     return()
   endif()
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
-                       PROPERTIES ENVIRONMENT "KEEL_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
-                                  ENVIRONMENT_MODIFICATION "KEEL_IO=set:epoll")
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 TEST_SUFFIX "@io_uring"
-                       PROPERTIES ENVIRONMENT "KEEL_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
-                                  ENVIRONMENT_MODIFICATION "KEEL_IO=set:io_uring")
+  foreach(io epoll io_uring)
+    set(io_env "")
+    foreach(var KEEL_TEST_IO KEEL_SERVER_IO LINKD_SERVER_IO TODO_SERVER_IO TE_SERVER_IO)
+      list(APPEND io_env "${var}=set:${io}")
+    endforeach()
+    # A temp dir per back-end: ctest runs a test and its @io_uring twin at once, and files named
+    # after the test (::testing::TempDir()) must not be shared between them.
+    set(tmp ${PROJECT_BINARY_DIR}/test-tmp/${io})
+    file(MAKE_DIRECTORY ${tmp})
+    list(APPEND io_env "TEST_TMPDIR=set:${tmp}")
+    set(suffix "")
+    if(io STREQUAL "io_uring")
+      set(suffix "@io_uring")
+    endif()
+    gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 TEST_SUFFIX "${suffix}"
+                         PROPERTIES ENVIRONMENT "KEEL_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+                                    ENVIRONMENT_MODIFICATION "${io_env}")
+  endforeach()
 endfunction()

@@ -12,6 +12,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include <unistd.h>
+
 /// An App whose JSON log goes to a fresh file, and what it wrote.
 class AppMiddleware : public ::testing::Test {
 protected:
@@ -22,8 +24,10 @@ protected:
 
     /// A log file of the test's own, not there yet.
     static std::string fresh_path() {
+        // The pid too: ctest runs the same test on each back-end at once.
         std::string p = ::testing::TempDir() + "/keel_app_" +
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".log";
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name() + "-" +
+                        std::to_string(::getpid()) + ".log";
         std::remove(p.c_str());
         return p;
     }

@@ -332,7 +332,7 @@ pid_t successor_of(Process& p) {
 TEST(AppHandover, Sigusr2UpgradesInPlaceWithoutFailingARequest) {
     // The successor is the old process's child; when the old one exits it comes to us.
     ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
-    std::string exe = install_copy(KEEL_SLOW_APP_BINARY, ::testing::TempDir() + "/keel-handover-app");
+    std::string exe = install_copy(KEEL_SLOW_APP_BINARY, ::testing::TempDir() + "/keel-handover-app-" + std::to_string(::getpid()));
     Process old({exe, "--server.port", "0", "--server.threads", "2", "--admin.listen", "127.0.0.1:0"});
     int port = old.wait_port();
     int admin = old.wait_admin_port();
@@ -364,7 +364,7 @@ TEST(AppHandover, Sigusr2UpgradesInPlaceWithoutFailingARequest) {
 }
 
 TEST(AppHandover, AFailedUpgradeLeavesTheOldProcessServing) {
-    std::string exe = install_copy(KEEL_SLOW_APP_BINARY, ::testing::TempDir() + "/keel-handover-broken");
+    std::string exe = install_copy(KEEL_SLOW_APP_BINARY, ::testing::TempDir() + "/keel-handover-broken-" + std::to_string(::getpid()));
     Process old({exe, "--server.port", "0", "--admin.listen", ""});
     int port = old.wait_port();
     ASSERT_GT(port, 0) << old.stderr_text();

@@ -72,7 +72,7 @@ TEST(AppConfig, InvalidEnvValueExitsWith2) {
 }
 
 TEST(AppConfig, UnknownKeyInFileExitsWith2) {
-    std::string path = ::testing::TempDir() + "/keel_app_bad.toml";
+    std::string path = ::testing::TempDir() + "/keel_app_bad_" + std::to_string(::getpid()) + ".toml";
     std::ofstream(path) << "[server]\nthreds = 4\n";
     Process p({KEEL_HELLO_BINARY, "--config", path});
     EXPECT_EQ(p.wait(10s), 2);

@@ -575,8 +575,8 @@ TEST_F(ServerTest, ForcedStopCancelsStragglers) {
 
 // ---------------------------------------------------------------------------- many threads
 
-// The loops run on the back-end the options name (by default KEEL_IO, which ctest sets to each
-// back-end in turn): an io_uring instance per loop thread, or none.
+// The loops run on the back-end the options name (TestServer's default follows KEEL_TEST_IO,
+// which ctest sets to each back-end in turn): an io_uring instance per loop thread, or none.
 TEST_F(ServerTest, LoopsRunOnTheBackEndTheOptionsName) {
     auto rings_open = [] {
         int n = 0;
@@ -589,7 +589,7 @@ TEST_F(ServerTest, LoopsRunOnTheBackEndTheOptionsName) {
         return n;
     };
     auto o = options();
-    if (const char* env = std::getenv("KEEL_IO")) {
+    if (const char* env = std::getenv("KEEL_TEST_IO")) {
         EXPECT_EQ(keel::to_string(o.io), env);
     }
     o.threads = 2;

@@ -39,6 +39,7 @@
 #include <cstdlib>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -151,6 +152,18 @@ private:
     /// SIGUSR2: starts the executable anew on this process's listening sockets; true once the
     /// new process serves (this one then drains and exits), false when it could not start.
     bool hand_over(const server::Server& server, const server::Server* admin);
+    // run()'s steps (lifecycle.cpp).
+    /// server_options() with what the process adds: inherited sockets, TLS, event and answer
+    /// sinks. Null (logged) when the TLS context cannot be made.
+    std::optional<server::ServerOptions> main_server_options();
+    /// `user` behind the admin routes (admin.on_main).
+    http::Handler with_admin_routes(http::Handler user);
+    /// The admin listener (admin.listen or an inherited "admin" socket); null (logged) on failure.
+    std::unique_ptr<server::Server> start_admin_listener(const server::ServerOptions& main);
+    void announce_serving(const server::Server& server, const server::ServerOptions& so);
+    /// Serves until SIGTERM/SIGINT or request_shutdown() (false), or a handover (true); SIGHUP
+    /// reloads TLS meanwhile.
+    bool wait_for_stop(server::Server& server, const server::Server* admin);
     void graceful_shutdown(server::Server& server, server::Server* admin, bool handed_over);
     /// Pings systemd's watchdog when one is armed and every loop is ticking.
     void feed_watchdog(const server::Server& server);

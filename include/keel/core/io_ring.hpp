@@ -23,9 +23,6 @@ enum class IoBackend : std::uint8_t { epoll, io_uring };
 std::string_view to_string(IoBackend b) noexcept;
 /// "epoll" or "io_uring".
 std::optional<IoBackend> parse_io_backend(std::string_view name) noexcept;
-/// epoll, unless the environment variable KEEL_IO names another back-end (how the test suite
-/// runs every server test on both). An unknown name is epoll.
-IoBackend default_io_backend() noexcept;
 /// False when keel was built without liburing (KEEL_IO_URING=OFF, or AUTO on a machine without
 /// it): a Loop on IoBackend::io_uring then throws, as on a kernel without io_uring.
 bool io_uring_built() noexcept;

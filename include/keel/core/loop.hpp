@@ -1,7 +1,9 @@
 #pragma once
-/// keel::Loop: one event loop per thread, on epoll (edge-triggered) or on io_uring (IoRing).
-/// Owns timers, deferred callbacks and a cross-thread post queue (MPSC + eventfd). Everything a
-/// connection does happens on its loop's thread, so the request path takes no lock.
+/// keel::Loop: one event loop per thread, on epoll (edge-triggered readiness) or on io_uring
+/// (completions; IoRing), two implementations of one back-end interface (src/keel/core/
+/// loop_backend.hpp) chosen when the loop is made. Owns timers, deferred callbacks and a
+/// cross-thread post queue (MPSC + eventfd). Everything a connection does happens on its loop's
+/// thread, so the request path takes no lock.
 ///
 /// Thread rules: post() and stop() may be called from any thread; everything else only from
 /// the thread running run().
@@ -21,6 +23,9 @@
 namespace keel {
 
 class WorkerPool;
+namespace detail {
+class LoopBackend;
+}
 
 /// Receives readiness events for a file descriptor registered with Loop::watch.
 class IoWatcher {
@@ -79,8 +84,9 @@ public:
     /// Time at the start of the current iteration (cheap; refreshed after every epoll_wait).
     TimePoint now() const noexcept { return now_; }
     WorkerPool* workers() const noexcept { return workers_; }
+    IoBackend backend() const noexcept { return ring_ ? IoBackend::io_uring : IoBackend::epoll; }
     /// The io_uring back-end's ring, for completion-based socket I/O; null on epoll.
-    IoRing* ring() const noexcept { return ring_.get(); }
+    IoRing* ring() const noexcept { return ring_; }
     /// How late the most recent timer fired (loop lag), for metrics.
     Duration last_timer_lag() const noexcept { return last_lag_; }
 
@@ -93,7 +99,7 @@ private:
         TimerId id = {};
         bool operator>(const TimerEntry& o) const noexcept { return when > o.when || (when == o.when && id > o.id); }
     };
-    // The eventfd's watcher on io_uring (epoll tags it instead).
+    // The eventfd's watcher: post() and stop() write to it.
     struct Wake final : IoWatcher {
         Loop* loop;
         explicit Wake(Loop* l) : loop(l) {}
@@ -104,8 +110,8 @@ private:
     void run_timers();
     int next_timeout_ms() const;
 
-    int epoll_fd_ = -1;
-    std::unique_ptr<IoRing> ring_;
+    std::unique_ptr<detail::LoopBackend> backend_;
+    IoRing* ring_ = nullptr;  // backend_'s, on io_uring
     Wake wake_{this};
     int event_fd_ = -1;
     WorkerPool* workers_;

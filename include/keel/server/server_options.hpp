@@ -49,9 +49,9 @@ struct ServerOptions {
     int backlog = 4096;
     /// The loops' I/O back-end. io_uring (Linux 5.19+): multishot accept and recv into
     /// provided buffers, sends submitted in one batch per loop iteration; TLS connections and
-    /// everything else on the loop use its poll emulation. Defaults to epoll, or to what the
-    /// environment variable KEEL_IO names ("epoll" / "io_uring").
-    IoBackend io = default_io_backend();
+    /// everything else on the loop use its poll emulation. A program chooses it by configuration
+    /// (keel::App: `server.io`); the library reads no environment for it.
+    IoBackend io = IoBackend::epoll;
     /// io_uring (Linux 6.12+): a loop waiting for completions sleeps up to this much longer
     /// while fewer than 64 are ready, trading that much latency at light load for fewer
     /// wake-ups (less CPU per request) under load. 0: wake at the first completion.

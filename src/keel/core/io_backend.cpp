@@ -1,7 +1,5 @@
 #include <keel/core/io_ring.hpp>
 
-#include <cstdlib>
-
 namespace keel {
 
 std::string_view to_string(IoBackend b) noexcept { return b == IoBackend::io_uring ? "io_uring" : "epoll"; }
@@ -14,11 +12,6 @@ std::optional<IoBackend> parse_io_backend(std::string_view name) noexcept {
         return IoBackend::io_uring;
     }
     return std::nullopt;
-}
-
-IoBackend default_io_backend() noexcept {
-    const char* env = std::getenv("KEEL_IO");
-    return env ? parse_io_backend(env).value_or(IoBackend::epoll) : IoBackend::epoll;
 }
 
 bool io_uring_built() noexcept {

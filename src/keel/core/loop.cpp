@@ -1,5 +1,6 @@
 #include <keel/core/loop.hpp>
 
+#include "loop_backend.hpp"
 #include "wake_flag.hpp"
 
 #include <sys/epoll.h>
@@ -15,8 +16,6 @@
 namespace keel {
 namespace {
 thread_local Loop* t_current = nullptr;
-// epoll's data.ptr for the eventfd; never dereferenced.
-char g_wake_tag;
 }  // namespace
 
 Loop::Loop(WorkerPool* workers, IoBackend backend) : workers_(workers), now_(Clock::now()) {
@@ -24,36 +23,25 @@ Loop::Loop(WorkerPool* workers, IoBackend backend) : workers_(workers), now_(Clo
     if (event_fd_ < 0) {
         throw std::runtime_error(std::string("keel: cannot create event loop: ") + std::strerror(errno));
     }
-    if (backend == IoBackend::io_uring) {
-        try {
-            ring_ = std::make_unique<IoRing>();
-        } catch (...) {
-            ::close(event_fd_);
-            throw;
-        }
-        ring_->watch(event_fd_, EPOLLIN, &wake_);
-        return;
-    }
-    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-    if (epoll_fd_ < 0) {
+    try {
+        backend_ = backend == IoBackend::io_uring ? detail::make_io_uring_backend() : detail::make_epoll_backend();
+    } catch (...) {
         ::close(event_fd_);
-        throw std::runtime_error(std::string("keel: cannot create event loop: ") + std::strerror(errno));
+        throw;
     }
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.ptr = &g_wake_tag;
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd_, &ev);
+    ring_ = backend_->ring();
+    if (auto r = backend_->watch(event_fd_, EPOLLIN, &wake_); !r) {
+        ::close(event_fd_);
+        throw std::runtime_error("keel: cannot create event loop: " + std::string(r.error().message()));
+    }
 }
 
 Loop::~Loop() {
     while (Posted* p = posted_.pop()) {
         delete p;
     }
-    ring_.reset();
+    backend_.reset();
     ::close(event_fd_);
-    if (epoll_fd_ >= 0) {
-        ::close(epoll_fd_);
-    }
 }
 
 Loop* Loop::current() noexcept { return t_current; }
@@ -107,40 +95,14 @@ bool Loop::cancel(TimerId id) noexcept {
 }
 
 Result<void> Loop::watch(int fd, std::uint32_t epoll_events, IoWatcher* watcher) {
-    if (ring_) {
-        ring_->watch(fd, epoll_events, watcher);
-        return {};
-    }
-    epoll_event ev{};
-    ev.events = epoll_events | EPOLLET;
-    ev.data.ptr = watcher;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-        return Error::with_detail(Errc::io, std::string("epoll_ctl: ") + std::strerror(errno));
-    }
-    return {};
+    return backend_->watch(fd, epoll_events, watcher);
 }
 
 Result<void> Loop::modify(int fd, std::uint32_t epoll_events, IoWatcher* watcher) {
-    if (ring_) {
-        ring_->watch(fd, epoll_events, watcher);
-        return {};
-    }
-    epoll_event ev{};
-    ev.events = epoll_events | EPOLLET;
-    ev.data.ptr = watcher;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) != 0) {
-        return Error::with_detail(Errc::io, std::string("epoll_ctl: ") + std::strerror(errno));
-    }
-    return {};
+    return backend_->modify(fd, epoll_events, watcher);
 }
 
-void Loop::unwatch(int fd) noexcept {
-    if (ring_) {
-        ring_->unwatch(fd);
-        return;
-    }
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-}
+void Loop::unwatch(int fd) noexcept { backend_->unwatch(fd); }
 
 void Loop::drain_posted() {
     std::uint64_t count;
@@ -215,45 +177,22 @@ void Loop::run() {
     Loop* previous = t_current;
     t_current = this;
     running_.store(true, std::memory_order_release);
-    constexpr int kMaxEvents = 256;
-    epoll_event events[kMaxEvents];
-    if (ring_) {
-        ring_->start_on_this_thread();
-    }
-    while (ring_ && !stop_.load(std::memory_order_acquire)) {
+    backend_->start_on_this_thread();
+    while (!stop_.load(std::memory_order_acquire)) {
         run_deferred();
-        ring_->wait(next_timeout_ms());  // also submits what the last iteration queued
+        bool ok = backend_->wait(next_timeout_ms());  // io_uring: also submits what was queued
         now_ = Clock::now();
-        ring_->dispatch();
-        run_timers();
-    }
-    while (!ring_ && !stop_.load(std::memory_order_acquire)) {
-        run_deferred();
-        int n = ::epoll_wait(epoll_fd_, events, kMaxEvents, next_timeout_ms());
-        now_ = Clock::now();
-        if (n < 0 && errno != EINTR) {
+        if (!ok) {
             break;
         }
-        for (int i = 0; i < n; ++i) {
-            void* tag = events[i].data.ptr;
-            if (tag == &g_wake_tag) {
-                drain_posted();
-            } else {
-                static_cast<IoWatcher*>(tag)->on_io(events[i].events);
-            }
-        }
+        backend_->dispatch();
         run_timers();
     }
     // Work posted before stop() still runs (e.g. coroutine resumptions during shutdown).
     drain_posted();
     run_deferred();
-    // io_uring: submit what is queued (e.g. the cancels of connections closed just now) and
-    // let the kernel finish them, so their sockets are released now, not when the loop dies.
-    for (int i = 0; ring_ && i < 8; ++i) {
-        ring_->wait(0);
-        if (ring_->dispatch() == 0) {
-            break;
-        }
+    // What is still queued in the back-end (and what that sets off) is finished now.
+    for (int i = 0; i < 8 && backend_->finish() > 0; ++i) {
         run_deferred();
     }
     stop_.store(false, std::memory_order_release);

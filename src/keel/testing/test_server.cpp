@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -19,6 +20,10 @@ server::ServerOptions TestServer::default_options() {
     o.host = "127.0.0.1";
     o.port = 0;
     o.threads = 1;
+    // The suite runs every server test on each back-end (keel_test BOTH_IO sets this).
+    if (const char* io = std::getenv("KEEL_TEST_IO")) {
+        o.io = parse_io_backend(io).value_or(IoBackend::epoll);
+    }
     return o;
 }
 
