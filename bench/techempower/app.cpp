@@ -17,17 +17,17 @@
 //
 //     techempower --te.database sqlite:/tmp/te.db
 //     techempower --te.database postgresql://bench@127.0.0.1:5432/bench --te.pool 16
-#include <keel/keel.hpp>
 #include <keel/core/loop_thread.hpp>
 #include <keel/core/worker_pool.hpp>
 #include <keel/db/migrate.hpp>
 #include <keel/db/scan.hpp>
-#include <keel/web/html.hpp>
 #include <keel/http/json.hpp>
 #include <keel/http/query.hpp>
 #include <keel/json/describe.hpp>
+#include <keel/keel.hpp>
 #include <keel/postgres/postgres.hpp>
 #include <keel/sqlite/sqlite.hpp>
+#include <keel/web/html.hpp>
 
 #include <algorithm>
 #include <array>
@@ -94,7 +94,8 @@ const std::array<keel::db::Migration, 2> kPostgresSchema = {{
     {1, "0001_tables.sql",
      "CREATE TABLE world (id integer PRIMARY KEY, randomnumber integer NOT NULL);"
      "CREATE TABLE fortune (id integer PRIMARY KEY, message varchar(2048) NOT NULL);"
-     "INSERT INTO world (id, randomnumber) SELECT i, 1 + floor(random() * 10000)::int FROM generate_series(1, 10000) AS i;"},
+     "INSERT INTO world (id, randomnumber) SELECT i, 1 + floor(random() * 10000)::int FROM generate_series(1, 10000) "
+     "AS i;"},
     {2, "0002_fortunes.sql", kFortuneRows},
 }};
 
@@ -109,7 +110,7 @@ const std::array<keel::db::Migration, 2> kSqliteSchema = {{
 
 /// The tables, on PostgreSQL or SQLite.
 class Store {
-public:
+  public:
     virtual ~Store() = default;
     virtual keel::Task<keel::Result<std::vector<World>>> worlds(std::vector<int> ids) = 0;
     virtual keel::Task<keel::Result<std::vector<Fortune>>> fortunes() = 0;
@@ -117,7 +118,7 @@ public:
 };
 
 class PostgresStore final : public Store {
-public:
+  public:
     PostgresStore(const std::string& conninfo, std::size_t pool)
         : db_({.max_open = pool, .max_idle = pool}, {.conninfo = conninfo}) {}
 
@@ -175,12 +176,11 @@ public:
         co_return keel::Result<void>{};
     }
 
-
     keel::postgres::Database db_;
 };
 
 class SqliteStore final : public Store {
-public:
+  public:
     explicit SqliteStore(const std::string& path) : db_({.file = {.path = path}}) {}
 
     keel::Task<keel::Result<std::vector<World>>> worlds(std::vector<int> ids) override {
@@ -220,7 +220,9 @@ keel::Response served(keel::Response res) {
     return res;
 }
 
-keel::Response json_of(const auto& value) { return served(keel::http::json_response(value)); }
+keel::Response json_of(const auto& value) {
+    return served(keel::http::json_response(value));
+}
 
 keel::Response fortunes_page(std::vector<Fortune> rows) {
     rows.push_back({0, "Additional fortune added at request time."});
@@ -229,7 +231,8 @@ keel::Response fortunes_page(std::vector<Fortune> rows) {
     res.content_type("text/html; charset=utf-8");
     std::string& html = res.body_buffer();
     html.reserve(1200);
-    html += "<!DOCTYPE html><html><head><title>Fortunes</title></head><body><table><tr><th>id</th><th>message</th></tr>";
+    html +=
+        "<!DOCTYPE html><html><head><title>Fortunes</title></head><body><table><tr><th>id</th><th>message</th></tr>";
     for (const Fortune& f : rows) {
         html += "<tr><td>";
         html += std::to_string(f.id);

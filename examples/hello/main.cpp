@@ -8,9 +8,9 @@
 //   the routes' doc()) and GET /docs (a page to read it)
 // --hello.metrics / --hello.access_log switch on the request metrics and the JSON access log,
 // so that bench/run can measure what they cost.
-#include <keel/web/api_docs.hpp>
 #include <keel/keel.hpp>
 #include <keel/openapi/openapi.hpp>
+#include <keel/web/api_docs.hpp>
 
 #include <random>
 #include <regex>
@@ -51,11 +51,14 @@ int main(int argc, char** argv) {
     keel::App app(argc, argv, {.name = "hello", .define = [](keel::config::Config& c) {
                                    c.define_bool("hello.metrics", false, "count requests (keel_http_* metrics)");
                                    c.define_bool("hello.access_log", false, "log one JSON line per request");
-                                   c.define_string("hello.static_dir", HELLO_STATIC_DIR, "the files served under /static/");
+                                   c.define_string("hello.static_dir", HELLO_STATIC_DIR,
+                                                   "the files served under /static/");
                                    c.define_string("hello.docs_assets_dir", HELLO_DOCS_ASSETS,
                                                    "npm's swagger-ui-dist, for the /docs page (empty: no page)");
-                                   c.define_string("hello.cookie_key", "", "key signing the /visits cookie (≥ 32 bytes; "
-                                                   "empty: a random one per start)", {}, true);
+                                   c.define_string("hello.cookie_key", "",
+                                                   "key signing the /visits cookie (≥ 32 bytes; "
+                                                   "empty: a random one per start)",
+                                                   {}, true);
                                }});
     keel::Router r;
     if (app.config().get_bool("hello.metrics")) {
@@ -69,39 +72,53 @@ int main(int argc, char** argv) {
         .doc({.summary = "Hello, World! as text/plain",
               .tags = {"bench"},
               .responses = {{200, {.description = "the greeting", .content_type = "text/plain"}}}});
-    r.get("/json", [](keel::Request&) {  // serialized per request
-        keel::Response res(200);
-        res.content_type("application/json");
-        keel::json::Writer(res.body_buffer()).begin_object().key("message").value("Hello, World!").end_object();
-        return res;
-    }).doc({.summary = "Hello, World! as JSON", .tags = {"bench"}, .responses = {{200, keel::router::json<Greeting>("the greeting")}}});
+    r.get("/json",
+          [](keel::Request&) {  // serialized per request
+              keel::Response res(200);
+              res.content_type("application/json");
+              keel::json::Writer(res.body_buffer()).begin_object().key("message").value("Hello, World!").end_object();
+              return res;
+          })
+        .doc({.summary = "Hello, World! as JSON",
+              .tags = {"bench"},
+              .responses = {{200, keel::router::json<Greeting>("the greeting")}}});
     r.get("/users/{id:[0-9]+}", [](keel::Request& req) {
-        keel::Response res(200);
-        res.content_type("application/json");
-        keel::json::Writer(res.body_buffer()).begin_object().key("id").raw(req.param("id")).key("name").value("user").end_object();
-        return res;
-    }).doc({.summary = "A user by id", .tags = {"bench"}, .responses = {{200, keel::router::json<User>("the user")}}});
-    r.post("/echo", [](keel::Request& req) -> keel::ProblemOr {
-        KEEL_TRY(in, keel::bind<EchoRequest>(req));
-        std::string repeated;
-        for (int i = 0; i < in.repeat.value_or(1); ++i) {
-            repeated += in.message;
-        }
-        return keel::json_response(EchoRequest{repeated, in.repeat}, 200);
-    }).doc({.summary = "The message, repeated",
-            .tags = {"bench"},
-            .request = keel::router::body<EchoRequest>(),
-            .responses = {{200, keel::router::json<EchoRequest>("the message repeated `repeat` times")},
-                          {400, keel::router::problem("the body is not a valid EchoRequest")},
-                          {415, keel::router::problem("the body is not JSON")}}});
+         keel::Response res(200);
+         res.content_type("application/json");
+         keel::json::Writer(res.body_buffer())
+             .begin_object()
+             .key("id")
+             .raw(req.param("id"))
+             .key("name")
+             .value("user")
+             .end_object();
+         return res;
+     }).doc({.summary = "A user by id", .tags = {"bench"}, .responses = {{200, keel::router::json<User>("the user")}}});
+    r.post("/echo",
+           [](keel::Request& req) -> keel::ProblemOr {
+               KEEL_TRY(in, keel::bind<EchoRequest>(req));
+               std::string repeated;
+               for (int i = 0; i < in.repeat.value_or(1); ++i) {
+                   repeated += in.message;
+               }
+               return keel::json_response(EchoRequest{repeated, in.repeat}, 200);
+           })
+        .doc({.summary = "The message, repeated",
+              .tags = {"bench"},
+              .request = keel::router::body<EchoRequest>(),
+              .responses = {{200, keel::router::json<EchoRequest>("the message repeated `repeat` times")},
+                            {400, keel::router::problem("the body is not a valid EchoRequest")},
+                            {415, keel::router::problem("the body is not JSON")}}});
     // Server-Sent Events: one numbered event a second, resuming after Last-Event-ID.
     r.get("/events", [](keel::Request& req) {
         std::int64_t next = keel::web::last_event_id_number(req).value_or(0) + 1;
         return keel::web::sse([next](keel::web::SseWriter& out) mutable -> keel::Task<void> {
             for (;; ++next) {
                 std::string id = std::to_string(next);
-                if (!co_await out.send({.id = id, .data = "tick " + id})) co_return;  // client gone
-                if (!co_await out.wait(std::chrono::seconds(1))) co_return;          // or shutdown
+                if (!co_await out.send({.id = id, .data = "tick " + id}))
+                    co_return;  // client gone
+                if (!co_await out.wait(std::chrono::seconds(1)))
+                    co_return;  // or shutdown
             }
         });
     });
@@ -110,49 +127,60 @@ int main(int argc, char** argv) {
            .responses = {{200, {.description = "an endless event stream", .content_type = "text/event-stream"}}}});
 
     // A streamed body: read piece by piece as it arrives (server.max_body_bytes still applies).
-    r.post("/upload", [](keel::Request& req) -> keel::Task<keel::ProblemOr> {
-        std::uint64_t bytes = 0;
-        for (;;) {
-            KEEL_CO_TRY(piece, co_await req.body_stream()->read());
-            if (piece.empty()) {
-                break;
-            }
-            bytes += piece.size();
-        }
-        keel::Response res(200);
-        res.content_type("application/json");
-        keel::json::Writer(res.body_buffer()).begin_object().key("bytes").value(bytes).end_object();
-        co_return res;
-    }).doc({.summary = "Counts a streamed body's bytes",
-            .tags = {"web"},
-            .responses = {{200, keel::router::json<Uploaded>("the body's size")},
-                          {413, keel::router::problem("larger than server.max_body_bytes")}}});
+    r.post("/upload",
+           [](keel::Request& req) -> keel::Task<keel::ProblemOr> {
+               std::uint64_t bytes = 0;
+               for (;;) {
+                   KEEL_CO_TRY(piece, co_await req.body_stream()->read());
+                   if (piece.empty()) {
+                       break;
+                   }
+                   bytes += piece.size();
+               }
+               keel::Response res(200);
+               res.content_type("application/json");
+               keel::json::Writer(res.body_buffer()).begin_object().key("bytes").value(bytes).end_object();
+               co_return res;
+           })
+        .doc({.summary = "Counts a streamed body's bytes",
+              .tags = {"web"},
+              .responses = {{200, keel::router::json<Uploaded>("the body's size")},
+                            {413, keel::router::problem("larger than server.max_body_bytes")}}});
     // A form, urlencoded or multipart (files over 256 KiB go to a temporary file as they arrive),
     // answered as JSON: its fields, and each file's sanitized name, type and size.
-    r.post("/form", [](keel::Request& req) -> keel::Task<keel::ProblemOr> {
-        KEEL_CO_TRY(form, co_await keel::web::read_form(req));
-        keel::Response res(200);
-        res.content_type("application/json");
-        keel::json::Writer w(res.body_buffer());
-        w.begin_object().key("fields").begin_object();
-        for (const keel::web::FormField& f : form.fields) {
-            w.key(f.name).value(f.value);
-        }
-        w.end_object().key("files").begin_array();
-        for (const keel::web::FormFile& f : form.files) {
-            w.begin_object().key("field").value(f.field).key("filename").value(f.filename);
-            w.key("content_type").value(f.content_type).key("size").value(f.size).key("on_disk").value(!f.in_memory());
-            w.end_object();
-        }
-        w.end_array().end_object();
-        co_return res;
-    }).doc({.summary = "A form's fields and files, as JSON",
-            .tags = {"web"},
-            .responses = {{200, {.description = "{\"fields\": {name: value}, \"files\": [{field, filename, content_type, size, "
-                                                "on_disk}]}"}},
-                          {400, keel::router::problem("a malformed form")},
-                          {413, keel::router::problem("past a form limit (the field is named)")},
-                          {415, keel::router::problem("not a form")}}});
+    r.post("/form",
+           [](keel::Request& req) -> keel::Task<keel::ProblemOr> {
+               KEEL_CO_TRY(form, co_await keel::web::read_form(req));
+               keel::Response res(200);
+               res.content_type("application/json");
+               keel::json::Writer w(res.body_buffer());
+               w.begin_object().key("fields").begin_object();
+               for (const keel::web::FormField& f : form.fields) {
+                   w.key(f.name).value(f.value);
+               }
+               w.end_object().key("files").begin_array();
+               for (const keel::web::FormFile& f : form.files) {
+                   w.begin_object().key("field").value(f.field).key("filename").value(f.filename);
+                   w.key("content_type")
+                       .value(f.content_type)
+                       .key("size")
+                       .value(f.size)
+                       .key("on_disk")
+                       .value(!f.in_memory());
+                   w.end_object();
+               }
+               w.end_array().end_object();
+               co_return res;
+           })
+        .doc({.summary = "A form's fields and files, as JSON",
+              .tags = {"web"},
+              .responses = {
+                  {200,
+                   {.description = "{\"fields\": {name: value}, \"files\": [{field, filename, content_type, size, "
+                                   "on_disk}]}"}},
+                  {400, keel::router::problem("a malformed form")},
+                  {413, keel::router::problem("past a form limit (the field is named)")},
+                  {415, keel::router::problem("not a form")}}});
     app.stream_bodies([](const keel::Request& req) { return req.path() == "/upload" || req.path() == "/form"; });
 
     // A signed cookie: the client keeps the count, and cannot change it.
@@ -163,27 +191,32 @@ int main(int argc, char** argv) {
             key += static_cast<char>(random());
         }
     }
-    r.get("/visits", [signer = keel::web::CookieSigner({key})](keel::Request& req) {
-        std::int64_t visits = 1;
-        if (auto previous = signer.verify("visits", keel::web::cookie(req, "visits"))) {
-            visits += std::strtoll(previous->c_str(), nullptr, 10);
-        }
-        keel::Response res(200);
-        res.content_type("application/json");
-        keel::json::Writer(res.body_buffer()).begin_object().key("visits").value(visits).end_object();
-        keel::web::set_cookie(res, {.name = "visits", .value = signer.sign("visits", std::to_string(visits)),
-                                     .max_age = std::chrono::days(365)});
-        return res;
-    }).doc({.summary = "Counts your visits in a signed cookie",
-            .tags = {"web"},
-            .responses = {{200, keel::router::json<Visits>("this visit's number (and a Set-Cookie for the next)")}}});
+    r.get("/visits",
+          [signer = keel::web::CookieSigner({key})](keel::Request& req) {
+              std::int64_t visits = 1;
+              if (auto previous = signer.verify("visits", keel::web::cookie(req, "visits"))) {
+                  visits += std::strtoll(previous->c_str(), nullptr, 10);
+              }
+              keel::Response res(200);
+              res.content_type("application/json");
+              keel::json::Writer(res.body_buffer()).begin_object().key("visits").value(visits).end_object();
+              keel::web::set_cookie(res, {.name = "visits",
+                                          .value = signer.sign("visits", std::to_string(visits)),
+                                          .max_age = std::chrono::days(365)});
+              return res;
+          })
+        .doc({.summary = "Counts your visits in a signed cookie",
+              .tags = {"web"},
+              .responses = {{200, keel::router::json<Visits>("this visit's number (and a Set-Cookie for the next)")}}});
 
     r.get("/ws/echo", [](keel::Request& req) {
         return keel::web::accept_websocket(req, [](keel::web::WebSocket& ws) -> keel::Task<void> {
             for (;;) {
                 auto message = co_await ws.receive();
-                if (!message) co_return;  // closed: message.error() has the code and reason
-                if (!co_await ws.send(*message)) co_return;
+                if (!message)
+                    co_return;  // closed: message.error() has the code and reason
+                if (!co_await ws.send(*message))
+                    co_return;
             }
         });
     });
@@ -198,21 +231,25 @@ int main(int argc, char** argv) {
     app.metrics().add_collector(keel::web::WebSocketStats::collector(ws_stats));
     const keel::web::WebSocketOptions ws_options{.stats = ws_stats};
     r.get("/ws/chat", [room, ws_options](keel::Request& req) {
-        return keel::web::accept_websocket(req, [room](keel::web::WebSocket& ws) -> keel::Task<void> {
-            room->join(ws.share());
-            while (auto message = co_await ws.receive()) {
-                room->broadcast(message->data);
-            }
-            room->leave(ws);
-        }, ws_options);
+        return keel::web::accept_websocket(
+            req,
+            [room](keel::web::WebSocket& ws) -> keel::Task<void> {
+                room->join(ws.share());
+                while (auto message = co_await ws.receive()) {
+                    room->broadcast(message->data);
+                }
+                room->leave(ws);
+            },
+            ws_options);
     });
     r.doc({.summary = "WebSocket: every message goes to everyone connected",
            .tags = {"web"},
            .responses = {{101, {.description = "switched to WebSocket"}},
                          {426, keel::router::problem("not a WebSocket handshake")}}});
 
-    r.get("/static/{path...}", keel::web::static_files(app.config().get_string("hello.static_dir"),
-                                                        {.strip_prefix = "/static", .cache_control = "public, max-age=300"}));
+    r.get("/static/{path...}",
+          keel::web::static_files(app.config().get_string("hello.static_dir"),
+                                  {.strip_prefix = "/static", .cache_control = "public, max-age=300"}));
     r.doc({.summary = "The files under hello.static_dir",
            .tags = {"web"},
            .responses = {{200, {.description = "the file", .content_type = "application/octet-stream"}},
@@ -223,8 +260,10 @@ int main(int argc, char** argv) {
 
     // The contract of the routes above, and a page to read it (Swagger UI from npm, when the
     // build installed it).
-    keel::openapi::serve(r, {.title = "hello", .version = "1.0.0",
-                             .description = "keel's example service: what bench/run measures, and one of each web-toolkit piece."});
+    keel::openapi::serve(
+        r, {.title = "hello",
+            .version = "1.0.0",
+            .description = "keel's example service: what bench/run measures, and one of each web-toolkit piece."});
     std::string docs_assets = app.config().get_string("hello.docs_assets_dir");
     if (keel::web::api_docs_assets_present(docs_assets)) {
         keel::web::ApiDocsOptions docs{.assets_dir = docs_assets, .title = "hello API"};

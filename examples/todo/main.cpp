@@ -5,19 +5,20 @@
 #include "todo.hpp"
 
 #include <keel/app/app.hpp>
-#include <keel/web/api_docs.hpp>
 #include <keel/middleware/cors.hpp>
 #include <keel/middleware/request_id.hpp>
 #include <keel/openapi/openapi.hpp>
 #include <keel/ratelimit/limiter.hpp>
 #include <keel/ratelimit/middleware.hpp>
+#include <keel/web/api_docs.hpp>
 
 int main(int argc, char** argv) {
     keel::App app(argc, argv, {.name = "todo", .env_prefix = "TODO", .define = [](keel::config::Config& c) {
                                    c.define_string("todo.db", "todo.db", "SQLite database file");
                                    c.define_string("todo.cors_origin", "", "a web origin allowed to call the API");
                                    c.define_int("todo.requests_per_second", 50, 1, 1'000'000, "per client IP");
-                                   c.define_string("todo.docs_assets_dir", "", "npm's swagger-ui-dist, for /docs (empty: no page)");
+                                   c.define_string("todo.docs_assets_dir", "",
+                                                   "npm's swagger-ui-dist, for /docs (empty: no page)");
                                }});
     keel::sqlite::Database db({.file = {.path = app.config().get_string("todo.db")}});
     app.migrate(db, todo::migrations());  // exits 1 with the reason when it cannot
@@ -31,7 +32,8 @@ int main(int argc, char** argv) {
     }
     auto per_second = app.config().get_int<std::uint32_t>("todo.requests_per_second");
     auto limit = keel::ratelimit::Limit{.rate = static_cast<double>(per_second), .burst = 2 * per_second};
-    r.use(keel::ratelimit::rate_limit(std::make_shared<keel::ratelimit::LocalLimiter>(limit), keel::ratelimit::client_ip_key));
+    r.use(keel::ratelimit::rate_limit(std::make_shared<keel::ratelimit::LocalLimiter>(limit),
+                                      keel::ratelimit::client_ip_key));
     todo::add_routes(r, db);
     // The contract, derived from the routes' doc(), and a page to read it (Swagger UI's files
     // from npm's swagger-ui-dist, when --todo.docs_assets_dir points at them).

@@ -1,7 +1,7 @@
 #include "todo.hpp"
 
-#include <keel/web/form.hpp>
 #include <keel/http/json.hpp>
+#include <keel/web/form.hpp>
 
 #include <charconv>
 #include <chrono>
@@ -10,11 +10,11 @@
 namespace todo {
 namespace {
 
+using keel::Task;
 using keel::http::Problem;
 using keel::http::ProblemOr;
 using keel::http::Request;
 using keel::http::Response;
-using keel::Task;
 
 // Rules run after binding, together with type errors: one 400 lists every bad field.
 void validate_title(keel::json::Validator& v, const std::string& title) {
@@ -23,7 +23,9 @@ void validate_title(keel::json::Validator& v, const std::string& title) {
 
 }  // namespace
 
-void keel_validate(const NewTodo& in, keel::json::Validator& v) { validate_title(v, in.title); }
+void keel_validate(const NewTodo& in, keel::json::Validator& v) {
+    validate_title(v, in.title);
+}
 void keel_validate(const TodoQuery& in, keel::json::Validator& v) {
     if (in.limit) {
         v.range("/limit", *in.limit, 1, 100);
@@ -42,7 +44,8 @@ namespace {
 /// A database error as the client should see it: busy or down → 503, the rest 500.
 Problem database_problem(const keel::Error& e) {
     if (e.code() == keel::Errc::unavailable || e.code() == keel::Errc::timeout || e.code() == keel::Errc::overloaded) {
-        return Problem{.status = 503, .detail = "the database is busy; retry shortly", .headers = {{"Retry-After", "1"}}};
+        return Problem{
+            .status = 503, .detail = "the database is busy; retry shortly", .headers = {{"Retry-After", "1"}}};
     }
     return Problem{.status = 500, .detail = "internal error"};
 }
@@ -70,7 +73,8 @@ keel::Result<std::int64_t, Problem> id_of(Request& req) {
 }
 
 std::int64_t now() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 constexpr const char* kColumns = "id, title, done, created_at";
@@ -78,9 +82,10 @@ constexpr const char* kColumns = "id, title, done, created_at";
 Task<ProblemOr> create(keel::sqlite::Database& db, Request& req) {
     KEEL_CO_TRY(in, keel::http::bind<NewTodo>(req));
     Todo todo{.title = in.title, .done = in.done.value_or(false), .created_at = now()};
-    KEEL_CO_TRY(made, answer(co_await db.with(req).execute("INSERT INTO todos (title, done, created_at) VALUES (?1, ?2, ?3)",
-                                                             todo.title, todo.done, todo.created_at),
-                             ""));
+    KEEL_CO_TRY(made,
+                answer(co_await db.with(req).execute("INSERT INTO todos (title, done, created_at) VALUES (?1, ?2, ?3)",
+                                                     todo.title, todo.done, todo.created_at),
+                       ""));
     todo.id = made.last_insert_id;
     Response res = keel::http::json_response(todo, 201);
     res.header("Location", "/v1/todos/" + std::to_string(todo.id));
@@ -96,8 +101,8 @@ Task<ProblemOr> list(keel::sqlite::Database& db, Request& req) {
         rows = co_await db.with(req).query_all<Todo>(
             std::string("SELECT ") + kColumns + " FROM todos WHERE done = ?1 ORDER BY id LIMIT ?2", *done, limit);
     } else {
-        rows = co_await db.with(req).query_all<Todo>(std::string("SELECT ") + kColumns + " FROM todos ORDER BY id LIMIT ?1",
-                                                     limit);
+        rows = co_await db.with(req).query_all<Todo>(
+            std::string("SELECT ") + kColumns + " FROM todos ORDER BY id LIMIT ?1", limit);
     }
     KEEL_CO_TRY(todos, answer(std::move(rows), ""));
     co_return keel::http::json_response(todos);

@@ -7,9 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <cstdlib>
 #include <filesystem>
-#include <unistd.h>
 
 namespace {
 
@@ -17,11 +17,12 @@ using keel::testing::call;
 using keel::testing::TestRequest;
 
 class TodoApi : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         char tmpl[] = "/tmp/todo-test-XXXXXX";
         dir_ = ::mkdtemp(tmpl);
-        db_ = std::make_unique<keel::sqlite::Database>(keel::sqlite::DatabaseOptions{.file = {.path = dir_ + "/todo.db"}});
+        db_ = std::make_unique<keel::sqlite::Database>(
+            keel::sqlite::DatabaseOptions{.file = {.path = dir_ + "/todo.db"}});
         keel::LoopThread loop(&workers_);
         auto applied = loop.block_on([&] { return db_->migrate(todo::migrations()); });
         ASSERT_TRUE(applied) << applied.error().message();
@@ -91,8 +92,8 @@ TEST_F(TodoApi, EveryBadFieldIsNamedInOne400) {
     EXPECT_EQ(send("GET", "/v1/todos?done=maybe").status, 400);
     EXPECT_EQ(send("GET", "/v1/todos?limit=5&limit=7").status, 400);
     EXPECT_EQ(send("GET", "/v1/todos/abc").status, 404);
-    auto not_json = call(handler_, TestRequest{"POST", "/v1/todos"}.with_header("Content-Type", "text/plain").with_body("x"),
-                         &workers_);
+    auto not_json = call(
+        handler_, TestRequest{"POST", "/v1/todos"}.with_header("Content-Type", "text/plain").with_body("x"), &workers_);
     EXPECT_EQ(not_json.status, 415);
 }
 

@@ -41,11 +41,11 @@
 
 #include <http_parser.h>
 
+#include <strings.h>
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
-#include <strings.h>
 #include <string>
 #include <vector>
 

@@ -5,14 +5,14 @@
 // h2c, small limits) over a fresh connection; the client half-closes and reads until the
 // server closes. ASan/UBSan watch the server thread; the server must also still answer an
 // ordinary HTTP/2 request afterwards, or the input broke it.
-#include <keel/web/sse.hpp>
 #include <keel/testing/test_server.hpp>
+#include <keel/web/sse.hpp>
 
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -99,9 +99,10 @@ std::string tcp_counters() {
             while (a != std::string::npos && b != std::string::npos) {
                 std::size_t an = n.find_first_of(" \n", a + 1), bn = v.find_first_of(" \n", b + 1);
                 std::string key = n.substr(a + 1, an - a - 1), val = v.substr(b + 1, bn - b - 1);
-                if (key == "TCPSynRetrans" || key == "ListenDrops" || key == "ListenOverflows" || key == "TCPTimeWaitOverflow" ||
-                    key == "TCPReqQFullDrop" || key == "PAWSActive" || key == "TCPChallengeACK" || key == "AttemptFails" ||
-                    key == "TCPBacklogDrop" || key == "TWRecycled" || key == "TW") {
+                if (key == "TCPSynRetrans" || key == "ListenDrops" || key == "ListenOverflows" ||
+                    key == "TCPTimeWaitOverflow" || key == "TCPReqQFullDrop" || key == "PAWSActive" ||
+                    key == "TCPChallengeACK" || key == "AttemptFails" || key == "TCPBacklogDrop" ||
+                    key == "TWRecycled" || key == "TW") {
                     out += prefix + "." + key + "=" + val + " ";
                 }
                 a = an < n.size() - 1 ? an : std::string::npos;

@@ -13,7 +13,7 @@ namespace {
 constexpr std::size_t kMaxMessage = 4096;
 
 class FeedStream final : public keel::http::UpgradedStream {
-public:
+  public:
     FeedStream(std::string_view input, std::size_t piece) : input_(input), piece_(piece) {}
     keel::Task<keel::Result<std::string_view>> read() override {
         std::string_view next = input_.substr(0, piece_);
@@ -32,7 +32,7 @@ public:
 
     std::string written;
 
-private:
+  private:
     std::string_view input_;
     std::size_t piece_;
 };

@@ -24,7 +24,8 @@ void define_config(keel::config::Config& c) {
     c.define_string("docs.assets_dir", LINKD_DOCS_ASSETS,
                     "npm's swagger-ui-dist, for the /docs page (empty: no page; installed by scripts/bootstrap)");
     c.define_int("links.slug_length", 7, 4, 32, "length of generated slugs");
-    c.define_bool("cache.memory", true, "keep resolved slugs in memory (off: every redirect asks Redis or the database)");
+    c.define_bool("cache.memory", true,
+                  "keep resolved slugs in memory (off: every redirect asks Redis or the database)");
     c.define_bool("cache.shared", true,
                   "with redis.url: share resolved slugs in Redis, and drop changed slugs from every instance's memory");
     c.define_int("cache.max_entries", 100000, 1, 100000000, "redirect cache size (entries)");
@@ -45,10 +46,13 @@ void define_config(keel::config::Config& c) {
     c.define_string("redis.url", "",
                     "redis://[[user]:password@]host[:port][/db]: rate limits and the redirect cache shared by every "
                     "instance (empty: in memory)");
-    c.define_bool("ratelimit.fail_open", true, "when Redis is unreachable, allow (true) or deny (false) limited requests");
-    c.define_int("ratelimit.create_per_minute", 600, 0, 100000000, "links an API key may create per minute (0 = no limit)");
+    c.define_bool("ratelimit.fail_open", true,
+                  "when Redis is unreachable, allow (true) or deny (false) limited requests");
+    c.define_int("ratelimit.create_per_minute", 600, 0, 100000000,
+                 "links an API key may create per minute (0 = no limit)");
     c.define_int("ratelimit.create_burst", 50, 1, 1000000, "links an API key may create at once");
-    c.define_int("ratelimit.redirect_per_second", 200, 0, 100000000, "redirects per client IP per second (0 = no limit)");
+    c.define_int("ratelimit.redirect_per_second", 200, 0, 100000000,
+                 "redirects per client IP per second (0 = no limit)");
     c.define_int("ratelimit.redirect_burst", 400, 1, 1000000, "redirects a client IP may make at once");
 }
 
@@ -124,15 +128,17 @@ Linkd::Linkd(LinkdOptions options, keel::WorkerPool& workers, keel::log::Logger*
             keys_.set_on_revoked([this] { return shared_cache_->key_revoked(); });
         }
     }
-    client_ = std::make_unique<keel::client::Client>(
-        keel::client::ClientOptions{.timeout = options_.webhook_timeout, .max_retries = 0, .user_agent = "linkd-webhooks"});
+    client_ = std::make_unique<keel::client::Client>(keel::client::ClientOptions{
+        .timeout = options_.webhook_timeout, .max_retries = 0, .user_agent = "linkd-webhooks"});
     webhooks_ = std::make_unique<WebhookSender>(options_.webhook, *client_, background_.loop(), logger_);
     if (webhooks_->enabled()) {
         links_.set_events(webhooks_.get());
     }
 }
 
-Linkd::~Linkd() { stop(); }
+Linkd::~Linkd() {
+    stop();
+}
 
 keel::Result<std::optional<CreatedKey>> Linkd::start() {
     auto migrated = background_.block_on([this] { return repo_->migrate(); });
@@ -178,7 +184,8 @@ keel::Result<CreatedKey> Linkd::create_key(std::string name, bool admin) {
 }
 
 void Linkd::add_routes(keel::router::Router& r, std::function<bool()> accepting) {
-    RoutesConfig cfg{links_, keys_, [this] { return repo_->ping(); }, std::move(accepting), options_.base_url, logger_, openapi_json()};
+    RoutesConfig cfg{links_,  keys_,         [this] { return repo_->ping(); }, std::move(accepting), options_.base_url,
+                     logger_, openapi_json()};
     cfg.docs_assets_dir = options_.docs_assets_dir;
     cfg.redirect_cache_control = options_.redirect_cache_control;
     cfg.read_cache_control = options_.read_cache_control;
@@ -240,7 +247,8 @@ void Linkd::stop() {
         std::size_t left = webhooks_->drain(keel::Clock::now() + options_.webhook_drain);
         if (logger_) {
             auto w = webhooks_->stats();
-            logger_->info("webhooks at shutdown", {{"delivered", w.delivered}, {"failed", w.failed}, {"undelivered", left}});
+            logger_->info("webhooks at shutdown",
+                          {{"delivered", w.delivered}, {"failed", w.failed}, {"undelivered", left}});
         }
     }
     client_.reset();  // its connections live on the background loop: close them while it runs
@@ -250,24 +258,24 @@ void Linkd::stop() {
         background_.block_on([this] { return shared_cache_->close(); });
         shared_cache_.reset();  // (its subscription too)
     }
-    redis_.reset();   // (the same for Redis connections, on whichever loops made them)
+    redis_.reset();  // (the same for Redis connections, on whichever loops made them)
     if (logger_) {
         for (const NamedPoolStats& p : repo_->pool_stats()) {
             const keel::db::PoolStats& st = p.stats;
-            logger_->info("pool stats",
-                          {{"pool", p.name},
-                           {"max_open", st.max_open},
-                           {"open", st.open},
-                           {"in_use", st.in_use},
-                           {"idle", st.idle},
-                           {"wait_count", st.wait_count},
-                           {"wait_duration_ms",
-                            std::chrono::duration_cast<std::chrono::milliseconds>(st.wait_duration).count()},
-                           {"max_idle_closed", st.max_idle_closed},
-                           {"max_idle_time_closed", st.max_idle_time_closed},
-                           {"max_lifetime_closed", st.max_lifetime_closed},
-                           {"broken_closed", st.broken_closed},
-                           {"connect_errors", st.connect_errors}});
+            logger_->info(
+                "pool stats",
+                {{"pool", p.name},
+                 {"max_open", st.max_open},
+                 {"open", st.open},
+                 {"in_use", st.in_use},
+                 {"idle", st.idle},
+                 {"wait_count", st.wait_count},
+                 {"wait_duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(st.wait_duration).count()},
+                 {"max_idle_closed", st.max_idle_closed},
+                 {"max_idle_time_closed", st.max_idle_time_closed},
+                 {"max_lifetime_closed", st.max_lifetime_closed},
+                 {"broken_closed", st.broken_closed},
+                 {"connect_errors", st.connect_errors}});
         }
         auto cache = links_.cache_stats();
         logger_->info("cache stats", {{"hits", cache.hits}, {"misses", cache.misses}, {"entries", cache.entries}});

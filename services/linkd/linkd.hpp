@@ -4,12 +4,12 @@
 // keel::App; tests build it directly around a keel::testing::TestServer.
 
 #include "cache/redis_link_cache.hpp"
+#include "events/webhooks.hpp"
 #include "handler/routes.hpp"
 #include "repository/repository.hpp"
 #include "service/click_counter.hpp"
 #include "service/key_service.hpp"
 #include "service/link_service.hpp"
-#include "events/webhooks.hpp"
 
 #include <keel/config/config.hpp>
 #include <keel/core/loop_thread.hpp>
@@ -18,8 +18,8 @@
 #include <keel/observe/health.hpp>
 #include <keel/observe/log.hpp>
 #include <keel/observe/metrics.hpp>
-#include <keel/redis/client.hpp>
 #include <keel/ratelimit/gcra.hpp>
+#include <keel/redis/client.hpp>
 #include <keel/redis/rate_limiter.hpp>
 #include <keel/router/router.hpp>
 
@@ -42,12 +42,12 @@ struct LinkdOptions {
     std::string redis_url = {};
     bool shared_cache = true;  ///< with redis_url: resolved slugs shared in Redis, changes announced
     bool ratelimit_fail_open = true;
-    std::string base_url = {};   ///< links.base_url (may be empty)
+    std::string base_url = {};         ///< links.base_url (may be empty)
     std::string docs_assets_dir = {};  ///< docs.assets_dir: Swagger UI's files for /docs ("" = no page)
     WebhookOptions webhook = {};
     std::string redirect_cache_control = "private, max-age=0";
     std::string read_cache_control = "private, no-cache";
-    keel::Duration webhook_drain = std::chrono::seconds(10);  ///< at shutdown, at most
+    keel::Duration webhook_drain = std::chrono::seconds(10);   ///< at shutdown, at most
     keel::Duration webhook_timeout = std::chrono::seconds(5);  ///< one delivery attempt
 };
 
@@ -59,7 +59,7 @@ LinkdOptions options_from(const keel::config::Config& c);
 std::string_view openapi_json();
 
 class Linkd {
-public:
+  public:
     Linkd(LinkdOptions options, keel::WorkerPool& workers, keel::log::Logger* logger = nullptr);
     ~Linkd();
 
@@ -90,7 +90,7 @@ public:
     WebhookSender& webhooks() noexcept { return *webhooks_; }
     RedisLinkCache* shared_cache() noexcept { return shared_cache_.get(); }
 
-private:
+  private:
     // observe()'s steps.
     void add_service_metrics(keel::metrics::Registry& registry);
     void add_cache_metrics(keel::metrics::Registry& registry);
@@ -106,7 +106,7 @@ private:
     KeyService keys_;
     keel::LoopThread background_;
     std::unique_ptr<keel::client::Client> client_;  // webhooks; destroyed before the loop stops
-    std::unique_ptr<keel::redis::Client> redis_;   // when redis.url is set
+    std::unique_ptr<keel::redis::Client> redis_;    // when redis.url is set
     std::unique_ptr<RedisLinkCache> shared_cache_;  // ... and cache.shared
     std::vector<std::shared_ptr<keel::redis::RateLimiter>> redis_limiters_;
     std::unique_ptr<WebhookSender> webhooks_;

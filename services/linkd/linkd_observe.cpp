@@ -32,13 +32,19 @@ void Linkd::add_service_metrics(keel::metrics::Registry& registry) {
 void Linkd::add_cache_metrics(keel::metrics::Registry& registry) {
     registry.add_collector([this](std::vector<keel::metrics::SampledFamily>& out) {
         auto c = links_.cache_stats();
-        out.push_back({"linkd_cache_hits_total", "Redirect cache lookups that found the slug (negative entries too).",
-                       "counter", {{{}, static_cast<double>(c.hits)}}});
-        out.push_back({"linkd_cache_misses_total", "Redirect cache lookups that went to the database.", "counter",
+        out.push_back({"linkd_cache_hits_total",
+                       "Redirect cache lookups that found the slug (negative entries too).",
+                       "counter",
+                       {{{}, static_cast<double>(c.hits)}}});
+        out.push_back({"linkd_cache_misses_total",
+                       "Redirect cache lookups that went to the database.",
+                       "counter",
                        {{{}, static_cast<double>(c.misses)}}});
-        out.push_back({"linkd_cache_entries", "Slugs in the redirect cache.", "gauge",
-                       {{{}, static_cast<double>(c.entries)}}});
-        out.push_back({"linkd_clicks_pending", "Clicks counted in memory, not yet written.", "gauge",
+        out.push_back(
+            {"linkd_cache_entries", "Slugs in the redirect cache.", "gauge", {{{}, static_cast<double>(c.entries)}}});
+        out.push_back({"linkd_clicks_pending",
+                       "Clicks counted in memory, not yet written.",
+                       "gauge",
                        {{{}, static_cast<double>(links_.clicks().pending_total())}}});
     });
     registry.add_collector([this](std::vector<keel::metrics::SampledFamily>& out) {
@@ -50,20 +56,26 @@ void Linkd::add_cache_metrics(keel::metrics::Registry& registry) {
             out.push_back({name, help, "counter", {{{}, static_cast<double>(v)}}});
         };
         counter("linkd_shared_cache_hits_total", "Memory misses answered by the shared cache in Redis.", s.hits);
-        counter("linkd_shared_cache_misses_total", "Memory misses the shared cache did not know (the database answered).",
-                s.misses);
+        counter("linkd_shared_cache_misses_total",
+                "Memory misses the shared cache did not know (the database answered).", s.misses);
         counter("linkd_shared_cache_errors_total", "Shared cache reads and writes that failed (Redis unreachable).",
                 s.errors);
-        counter("linkd_cache_invalidations_sent_total", "Changed slugs announced to every instance.", s.invalidations_sent);
-        out.push_back({"linkd_cache_invalidations_pending", "Changed slugs not announced yet (Redis down): retried.",
-                       "gauge", {{{}, static_cast<double>(s.invalidations_pending)}}});
+        counter("linkd_cache_invalidations_sent_total", "Changed slugs announced to every instance.",
+                s.invalidations_sent);
+        out.push_back({"linkd_cache_invalidations_pending",
+                       "Changed slugs not announced yet (Redis down): retried.",
+                       "gauge",
+                       {{{}, static_cast<double>(s.invalidations_pending)}}});
         counter("linkd_cache_invalidations_dropped_total",
                 "Changed slugs never announced (too many pending): other instances keep them until cache.ttl.",
                 s.invalidations_dropped);
         counter("linkd_cache_invalidations_received_total", "Changed slugs dropped from memory on an announcement.",
                 s.invalidations_received);
-        counter("linkd_cache_resyncs_total", "Subscriptions (re)made, each dropping the whole memory cache.", s.resyncs);
-        out.push_back({"linkd_cache_subscribed", "1 while this instance hears the invalidation channel.", "gauge",
+        counter("linkd_cache_resyncs_total", "Subscriptions (re)made, each dropping the whole memory cache.",
+                s.resyncs);
+        out.push_back({"linkd_cache_subscribed",
+                       "1 while this instance hears the invalidation channel.",
+                       "gauge",
                        {{{}, s.subscribed ? 1.0 : 0.0}}});
     });
 }
@@ -80,7 +92,8 @@ void Linkd::add_dependency_metrics(keel::metrics::Registry& registry) {
         }
         out.push_back({"linkd_ratelimit_redis_unavailable_total",
                        "Rate-limit checks answered without Redis (allowed when failing open, denied when closed).",
-                       "counter", {{{{"fail_open", options_.ratelimit_fail_open ? "true" : "false"}}, static_cast<double>(n)}}});
+                       "counter",
+                       {{{{"fail_open", options_.ratelimit_fail_open ? "true" : "false"}}, static_cast<double>(n)}}});
     });
     registry.add_collector(keel::db::pool_collector([this] {
         std::vector<std::pair<std::string, keel::db::PoolStats>> out;
@@ -117,6 +130,8 @@ void Linkd::add_vars(keel::observe::Vars& vars) {
         w.begin_object();
         for (const NamedPoolStats& p : repo_->pool_stats()) {
             const keel::db::PoolStats& s = p.stats;
+            // One key and its value per line:
+            // clang-format off
             w.key(p.name)
                 .begin_object()
                 .key("max_open").value(static_cast<std::uint64_t>(s.max_open))
@@ -131,17 +146,21 @@ void Linkd::add_vars(keel::observe::Vars& vars) {
                 .key("broken_closed").value(s.broken_closed)
                 .key("connect_errors").value(s.connect_errors)
                 .end_object();
+            // clang-format on
         }
         w.end_object();
     });
     vars.add("linkd", [this](keel::json::Writer& w) {
         auto c = links_.cache_stats();
+        // One key and its value per line:
+        // clang-format off
         w.begin_object()
             .key("cache").begin_object()
             .key("hits").value(c.hits).key("misses").value(c.misses).key("entries").value(static_cast<std::uint64_t>(c.entries))
             .end_object()
             .key("clicks_pending").value(links_.clicks().pending_total())
             .end_object();
+        // clang-format on
     });
 }
 

@@ -50,8 +50,9 @@ Command parse_command(int argc, char** argv, std::vector<std::string>& rest) {
     create->add_flag("--admin", cmd.admin, "the key may manage other keys");
     create->add_option("--name", cmd.name, "what the key is for");
     create->allow_extras();
-    CLI::App* probe = cli.add_subcommand("probe", "GET a URL of this host; exit 0 on 2xx (a health check "
-                                                  "for images without curl or a shell)");
+    CLI::App* probe = cli.add_subcommand("probe",
+                                         "GET a URL of this host; exit 0 on 2xx (a health check "
+                                         "for images without curl or a shell)");
     probe->add_option("url", cmd.probe_url, "http://127.0.0.1:PORT/PATH (default: the admin /livez)");
     CLI::App* sleep = cli.add_subcommand("sleep", "wait, then exit 0 (a preStop hook in an image without a shell)");
     sleep->add_option("duration", cmd.sleep_for, "how long, like 5s or 500ms")->required();
@@ -88,8 +89,8 @@ std::vector<std::string> split_list(std::string_view text) {
 }
 
 void print_key(const linkd::CreatedKey& k, const char* what) {
-    std::printf("linkd: %s (id %lld) - shown once, store it now:\n\n    %s\n\n", what,
-                static_cast<long long>(k.key.id), k.secret.c_str());
+    std::printf("linkd: %s (id %lld) - shown once, store it now:\n\n    %s\n\n", what, static_cast<long long>(k.key.id),
+                k.secret.c_str());
     std::fflush(stdout);
 }
 

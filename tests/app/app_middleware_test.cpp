@@ -16,7 +16,7 @@
 
 /// An App whose JSON log goes to a fresh file, and what it wrote.
 class AppMiddleware : public ::testing::Test {
-protected:
+  protected:
     std::string logged() {
         app.logger().flush();
         return keel::test::read_file(path_);
@@ -48,7 +48,8 @@ TEST_F(AppMiddleware, AccessLogAndRecovererLogJsonLinesWithTheRequestId) {
     keel::testing::call(h, keel::testing::TestRequest{"GET", "/users/7"}
                                .with_header("X-Request-ID", "req-ok")
                                .with_header("User-Agent", "curl/7.88"));
-    auto boom = keel::testing::call(h, keel::testing::TestRequest{"GET", "/boom"}.with_header("X-Request-ID", "req-boom"));
+    auto boom =
+        keel::testing::call(h, keel::testing::TestRequest{"GET", "/boom"}.with_header("X-Request-ID", "req-boom"));
     EXPECT_EQ(boom.status, 500);
     std::string log = logged();
     EXPECT_NE(log.find(R"("level":"info","msg":"request","method":"GET","route":"/users/{id}","path":"/users/7",)"

@@ -39,7 +39,9 @@ using keel::testing::RawClient;
 
 namespace {
 
-std::string get(std::string_view path) { return "GET " + std::string(path) + " HTTP/1.1\r\nHost: t\r\n\r\n"; }
+std::string get(std::string_view path) {
+    return "GET " + std::string(path) + " HTTP/1.1\r\nHost: t\r\n\r\n";
+}
 
 /// A listening socket on 127.0.0.1 and a free port, as a socket unit's ListenStream= makes.
 struct Listener {
@@ -64,8 +66,8 @@ struct Listener {
 /// pid, which only the child knows, so a shell sets it and execs the program.
 std::unique_ptr<Process> activate(const std::vector<int>& fds, const std::string& names,
                                   std::vector<std::string> flags = {}) {
-    std::vector<std::string> args = {"/bin/sh", "-c", "export LISTEN_PID=$$; exec \"$0\" \"$@\"", KEEL_SLOW_APP_BINARY,
-                                     "--server.threads", "2"};
+    std::vector<std::string> args = {
+        "/bin/sh", "-c", "export LISTEN_PID=$$; exec \"$0\" \"$@\"", KEEL_SLOW_APP_BINARY, "--server.threads", "2"};
     args.insert(args.end(), flags.begin(), flags.end());
     ::setenv("LISTEN_FDS", std::to_string(fds.size()).c_str(), 1);
     ::setenv("LISTEN_FDNAMES", names.c_str(), 1);
@@ -77,7 +79,7 @@ std::unique_ptr<Process> activate(const std::vector<int>& fds, const std::string
 
 /// A datagram socket standing in for systemd's $NOTIFY_SOCKET.
 class NotifySocket {
-public:
+  public:
     NotifySocket() {
         path_ = ::testing::TempDir() + "/keel-notify-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++);
         ::unlink(path_.c_str());
@@ -117,7 +119,7 @@ public:
         }
     }
 
-private:
+  private:
     static inline int counter_ = 0;
     std::string path_;
     int fd_ = -1;
@@ -188,8 +190,8 @@ TEST(AppSystemd, SocketsMeantForAnotherProcessAreLeftAlone) {
 
 TEST(AppSystemd, MalformedOrWrongDescriptorsExitWith2Or1) {
     ::setenv("LISTEN_FDS", "two", 1);
-    auto p = std::make_unique<Process>(std::vector<std::string>{"/bin/sh", "-c", "export LISTEN_PID=$$; exec \"$0\"",
-                                                                KEEL_SLOW_APP_BINARY});
+    auto p = std::make_unique<Process>(
+        std::vector<std::string>{"/bin/sh", "-c", "export LISTEN_PID=$$; exec \"$0\"", KEEL_SLOW_APP_BINARY});
     ::unsetenv("LISTEN_FDS");
     EXPECT_EQ(p->wait(10s), 2);
     EXPECT_NE(p->stderr_text().find("socket activation: LISTEN_FDS = \"two\": not a count of descriptors"),
@@ -332,7 +334,8 @@ pid_t successor_of(Process& p) {
 TEST(AppHandover, Sigusr2UpgradesInPlaceWithoutFailingARequest) {
     // The successor is the old process's child; when the old one exits it comes to us.
     ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
-    std::string exe = install_copy(KEEL_SLOW_APP_BINARY, ::testing::TempDir() + "/keel-handover-app-" + std::to_string(::getpid()));
+    std::string exe =
+        install_copy(KEEL_SLOW_APP_BINARY, ::testing::TempDir() + "/keel-handover-app-" + std::to_string(::getpid()));
     Process old({exe, "--server.port", "0", "--server.threads", "2", "--admin.listen", "127.0.0.1:0"});
     int port = old.wait_port();
     int admin = old.wait_admin_port();
@@ -364,7 +367,8 @@ TEST(AppHandover, Sigusr2UpgradesInPlaceWithoutFailingARequest) {
 }
 
 TEST(AppHandover, AFailedUpgradeLeavesTheOldProcessServing) {
-    std::string exe = install_copy(KEEL_SLOW_APP_BINARY, ::testing::TempDir() + "/keel-handover-broken-" + std::to_string(::getpid()));
+    std::string exe = install_copy(KEEL_SLOW_APP_BINARY,
+                                   ::testing::TempDir() + "/keel-handover-broken-" + std::to_string(::getpid()));
     Process old({exe, "--server.port", "0", "--admin.listen", ""});
     int port = old.wait_port();
     ASSERT_GT(port, 0) << old.stderr_text();

@@ -11,10 +11,10 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,7 +37,9 @@ namespace {
 
 using keel::test::Process;
 
-std::string get(std::string_view path) { return "GET " + std::string(path) + " HTTP/1.1\r\nHost: t\r\n\r\n"; }
+std::string get(std::string_view path) {
+    return "GET " + std::string(path) + " HTTP/1.1\r\nHost: t\r\n\r\n";
+}
 
 /// Waits until slow_app on `port` has begun `n` /slow handlers (its /started counter).
 bool handlers_started(int port, int n) {
@@ -55,9 +57,10 @@ bool handlers_started(int port, int n) {
 TEST(AppConfig, InvalidFlagValueExitsWith2AndNamesKeyValueAllowed) {
     Process p({KEEL_HELLO_BINARY, "--server.port", "http"});
     EXPECT_EQ(p.wait(10s), 2);
-    EXPECT_NE(p.stderr_text().find(
-                  "keel: config: server.port = \"http\" (from flag --server.port): must be an integer between 0 and 65535"),
-              std::string::npos)
+    EXPECT_NE(
+        p.stderr_text().find(
+            "keel: config: server.port = \"http\" (from flag --server.port): must be an integer between 0 and 65535"),
+        std::string::npos)
         << p.stderr_text();
 }
 
@@ -173,8 +176,8 @@ TEST(AppLifecycle, GracefulShutdownUnderLoad) {
 }
 
 TEST(AppLifecycle, DeadlineForceClosesStragglersAndExits0) {
-    Process p({KEEL_SLOW_APP_BINARY, "--server.port", "0", "--server.threads", "1", "--server.shutdown_timeout",
-               "300ms"});
+    Process p(
+        {KEEL_SLOW_APP_BINARY, "--server.port", "0", "--server.threads", "1", "--server.shutdown_timeout", "300ms"});
     int port = p.wait_port();
     ASSERT_GT(port, 0);
     auto straggler = std::async(std::launch::async, [port] {
@@ -411,7 +414,8 @@ TEST(AppObservability, AnswersGivenByTheServerAreLoggedAndCounted) {
     }
     {
         RawClient bad(static_cast<std::uint16_t>(port));
-        auto r = bad.exchange("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n");
+        auto r =
+            bad.exchange("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n");
         ASSERT_TRUE(r);
         EXPECT_EQ(r->status, 400);
     }
@@ -426,8 +430,7 @@ TEST(AppObservability, AnswersGivenByTheServerAreLoggedAndCounted) {
     ASSERT_TRUE(m);
     // The 408 came before the request line was complete: no method. The 400 and 414 did not
     // get far enough either (the parser rejects the head as a whole).
-    EXPECT_EQ(metric_value(m->body, "keel_http_requests_total\\{method=\"\",route=\"\",code=\"4xx\"\\}"), 3)
-        << m->body;
+    EXPECT_EQ(metric_value(m->body, "keel_http_requests_total\\{method=\"\",route=\"\",code=\"4xx\"\\}"), 3) << m->body;
     ASSERT_TRUE(keel::test::eventually([&] { return count_of(p.stderr_text(), "\"answered_by\":\"server\"") == 3; }))
         << p.stderr_text();
     std::string log = p.stderr_text();
@@ -458,7 +461,8 @@ TEST(AppObservability, TheHandlerDeadlineAnswerIsLoggedAndCountedWithItsMethod) 
         << m->body;
     ASSERT_TRUE(keel::test::eventually([&] {
         std::string log = p.stderr_text();
-        return log.find("\"status\":503") != std::string::npos && log.find("\"answered_by\":\"server\"") != std::string::npos;
+        return log.find("\"status\":503") != std::string::npos &&
+               log.find("\"answered_by\":\"server\"") != std::string::npos;
     })) << p.stderr_text();
     EXPECT_NE(p.stderr_text().find("\"path\":\"/slow\""), std::string::npos);
     p.signal(SIGTERM);
@@ -466,7 +470,8 @@ TEST(AppObservability, TheHandlerDeadlineAnswerIsLoggedAndCountedWithItsMethod) 
 }
 
 TEST(AppLifecycle, ShutdownDelayReportsNotReadyWhileStillServing) {
-    Process p({KEEL_SLOW_APP_BINARY, "--server.port", "0", "--admin.listen", "127.0.0.1:0", "--server.shutdown_delay", "3s"});
+    Process p(
+        {KEEL_SLOW_APP_BINARY, "--server.port", "0", "--admin.listen", "127.0.0.1:0", "--server.shutdown_delay", "3s"});
     int port = p.wait_port();
     int admin = p.wait_admin_port();
     ASSERT_GT(port, 0) << p.stderr_text();
@@ -485,8 +490,7 @@ TEST(AppLifecycle, ShutdownDelayReportsNotReadyWhileStillServing) {
     EXPECT_TRUE(keel::test::eventually([&] {
         return p.stderr_text().find(R"("msg":"not ready; serving on until the shutdown delay ends","delay_ms":3000)") !=
                std::string::npos;
-    }))
-        << p.stderr_text();
+    })) << p.stderr_text();
     EXPECT_EQ(p.wait(15s), 0);
     EXPECT_EQ(status_of(port, "/hello"), 0);  // then the listener is gone
 }
@@ -516,8 +520,8 @@ TEST(AppLifecycle, TellsSystemdWhenReadyAndWhenStopping) {
     int port = p.wait_port();
     ASSERT_GT(port, 0) << p.stderr_text();
     std::string ready = next_message();
-    EXPECT_EQ(ready, "READY=1\nSTATUS=listening on 127.0.0.1:" + std::to_string(port) + "\nMAINPID=" +
-                         std::to_string(p.pid()));
+    EXPECT_EQ(ready, "READY=1\nSTATUS=listening on 127.0.0.1:" + std::to_string(port) +
+                         "\nMAINPID=" + std::to_string(p.pid()));
     p.signal(SIGTERM);
     EXPECT_EQ(next_message(), "STOPPING=1\nSTATUS=shutting down");
     EXPECT_EQ(p.wait(10s), 0);

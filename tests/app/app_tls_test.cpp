@@ -51,9 +51,11 @@ TEST(AppTls, AHandshakeThatCompletesIsCountedOkEvenWhenTheClientLeavesAtOnce) {
         "c = ssl.create_default_context(cafile=sys.argv[1])\n"
         "c.minimum_version = ssl.TLSVersion.TLSv1_3\n"
         "for _ in range(50):\n"
-        "    t = c.wrap_socket(socket.create_connection((\"127.0.0.1\", int(sys.argv[2]))), server_hostname=\"a.test\")\n"
+        "    t = c.wrap_socket(socket.create_connection((\"127.0.0.1\", int(sys.argv[2]))), "
+        "server_hostname=\"a.test\")\n"
         "    t.close()\n"
-        "print(\"done\")' " + pki.ca() + " " + std::to_string(port));
+        "print(\"done\")' " +
+        pki.ca() + " " + std::to_string(port));
     ASSERT_EQ(out, "done\n");
     auto metrics = [&] { return keel::test::run("curl -s -k https://127.0.0.1:" + std::to_string(port) + "/metrics"); };
     // Each scrape is a handshake of its own: 50 clients, then 1, 2, ... scrapes.
@@ -157,8 +159,8 @@ TEST(AppTls, HttpsClientsGetHttp2ThroughAlpnAndItIsLoggedAndCounted) {
     TestPki pki;
     pki.issue("a", "a.test");
     Process p({KEEL_HELLO_BINARY, "--server.port", "0", "--server.threads", "1", "--admin.on_main", "true",
-               "--server.tls_cert", pki.path("a.pem"), "--server.tls_key", pki.path("a.key"), "--hello.metrics",
-               "true", "--hello.access_log", "true"});
+               "--server.tls_cert", pki.path("a.pem"), "--server.tls_key", pki.path("a.key"), "--hello.metrics", "true",
+               "--hello.access_log", "true"});
     int port = p.wait_port();
     ASSERT_GT(port, 0) << p.stderr_text();
     EXPECT_EQ(curl(pki, port, "/plaintext", "--http2 -w ' %{http_version}'"), "Hello, World! 2");

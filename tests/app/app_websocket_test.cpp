@@ -18,12 +18,12 @@ namespace {
 const std::string kProbe = std::string("/usr/bin/python3 ") + KEEL_WS_PROBE;
 
 class AppWebSocket : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         std::signal(SIGPIPE, SIG_IGN);
-        hello_ = std::make_unique<Process>(std::vector<std::string>{KEEL_HELLO_BINARY, "--server.port", "0", "--server.threads",
-                                                                    "2", "--server.shutdown_timeout", "10s",
-                                                                    "--admin.on_main", "true"});
+        hello_ = std::make_unique<Process>(
+            std::vector<std::string>{KEEL_HELLO_BINARY, "--server.port", "0", "--server.threads", "2",
+                                     "--server.shutdown_timeout", "10s", "--admin.on_main", "true"});
         port_ = hello_->wait_port();
         ASSERT_GT(port_, 0) << hello_->stderr_text();
     }
@@ -33,7 +33,8 @@ protected:
         std::string metrics = run("curl -s http://127.0.0.1:" + std::to_string(port_) + "/metrics");
         std::string key = "keel_websocket_server_closes_total{reason=\"" + reason + "\"} ";
         std::size_t at = metrics.find(key);
-        return at == std::string::npos ? "absent" : metrics.substr(at + key.size(), metrics.find('\n', at) - at - key.size());
+        return at == std::string::npos ? "absent"
+                                       : metrics.substr(at + key.size(), metrics.find('\n', at) - at - key.size());
     }
 
     std::unique_ptr<Process> hello_;
@@ -54,14 +55,15 @@ TEST_F(AppWebSocket, EchoWithPythonWebsockets) {
 }
 
 TEST_F(AppWebSocket, EchoWithNodeWs) {
-    EXPECT_EQ(run("NODE_PATH=" + std::string(KEEL_NODE_MODULES) + " node " + KEEL_WS_NODE_CLIENT + " " + url("/ws/echo")),
-              "text hello from node false\n"
-              "binary 010203 true\n"
-              "big true\n"
-              "fragmented fragmented\n"
-              "pong ping?\n"
-              "extensions permessage-deflate\n"
-              "closed 4001 \n");
+    EXPECT_EQ(
+        run("NODE_PATH=" + std::string(KEEL_NODE_MODULES) + " node " + KEEL_WS_NODE_CLIENT + " " + url("/ws/echo")),
+        "text hello from node false\n"
+        "binary 010203 true\n"
+        "big true\n"
+        "fragmented fragmented\n"
+        "pong ping?\n"
+        "extensions permessage-deflate\n"
+        "closed 4001 \n");
 }
 
 TEST_F(AppWebSocket, ABroadcastReachesEveryClientOnEveryLoop) {
@@ -69,19 +71,18 @@ TEST_F(AppWebSocket, ABroadcastReachesEveryClientOnEveryLoop) {
 }
 
 TEST_F(AppWebSocket, ProtocolViolationsCloseWithTheirCodes) {
-    for (auto [violation, code] : std::vector<std::pair<std::string, std::string>>{
-             {"unmasked", "1002"},
-             {"reserved-opcode", "1002"},
-             {"rsv2", "1002"},
-             {"invalid-utf8", "1007"},
-             {"invalid-utf8-fragmented", "1007"},
-             {"oversize-control", "1002"},
-             {"fragmented-control", "1002"},
-             {"continuation-first", "1002"},
-             {"new-message-mid-fragment", "1002"},
-             {"too-big", "1009"},
-             {"bad-close-code", "1002"},
-             {"close-normal", "1000"}}) {
+    for (auto [violation, code] : std::vector<std::pair<std::string, std::string>>{{"unmasked", "1002"},
+                                                                                   {"reserved-opcode", "1002"},
+                                                                                   {"rsv2", "1002"},
+                                                                                   {"invalid-utf8", "1007"},
+                                                                                   {"invalid-utf8-fragmented", "1007"},
+                                                                                   {"oversize-control", "1002"},
+                                                                                   {"fragmented-control", "1002"},
+                                                                                   {"continuation-first", "1002"},
+                                                                                   {"new-message-mid-fragment", "1002"},
+                                                                                   {"too-big", "1009"},
+                                                                                   {"bad-close-code", "1002"},
+                                                                                   {"close-normal", "1000"}}) {
         // The close frame with the code, then the server closes the connection.
         EXPECT_EQ(run(kProbe + " violation " + url("/ws/echo") + " " + violation), code + "\neof\n") << violation;
     }
@@ -125,14 +126,18 @@ TEST_F(AppWebSocket, TheHandshakeIsCheckedOriginsIncluded) {
     EXPECT_NE(plain.find("HTTP/1.1 426 Upgrade Required\r\n"), std::string::npos) << plain;
     EXPECT_NE(plain.find("Upgrade: websocket\r\n"), std::string::npos) << plain;
     EXPECT_EQ(run("curl -s -o /dev/null -w '%{http_code}' -H 'Upgrade: websocket' -H 'Connection: Upgrade' "
-                  "-H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: short' " + http),
+                  "-H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: short' " +
+                  http),
               "400");
     EXPECT_EQ(run("curl -s -o /dev/null -w '%{http_code}' -H 'Upgrade: websocket' -H 'Connection: Upgrade' "
-                  "-H 'Sec-WebSocket-Version: 8' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' " + http),
+                  "-H 'Sec-WebSocket-Version: 8' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' " +
+                  http),
               "426");
     // RFC 6455's own example key and accept value.
-    std::string ok = run("curl -s -m 2 -D - -o /dev/null -H 'Upgrade: websocket' -H 'Connection: Upgrade' "
-                         "-H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' " + http);
+    std::string ok =
+        run("curl -s -m 2 -D - -o /dev/null -H 'Upgrade: websocket' -H 'Connection: Upgrade' "
+            "-H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' " +
+            http);
     EXPECT_NE(ok.find("HTTP/1.1 101 Switching Protocols\r\n"), std::string::npos) << ok;
     EXPECT_NE(ok.find("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), std::string::npos) << ok;
     EXPECT_NE(ok.find("Connection: Upgrade\r\n"), std::string::npos) << ok;

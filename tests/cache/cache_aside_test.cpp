@@ -68,14 +68,19 @@ struct Source {
 
 /// The time the caches below see: moved by hand, so TTLs expire exactly when a test says.
 std::atomic<keel::TimePoint> g_now{keel::TimePoint{} + 1h};
-keel::TimePoint test_now() { return g_now.load(); }
-void advance(keel::Duration d) { g_now.store(g_now.load() + d); }
+keel::TimePoint test_now() {
+    return g_now.load();
+}
+void advance(keel::Duration d) {
+    g_now.store(g_now.load() + d);
+}
 
 /// A cache in front of a Source, read through cache_aside from a loop thread.
 class CacheAside : public ::testing::Test {
-protected:
+  protected:
     Result<int> read(const AsidePolicy<int>& policy, LruCache<int>& in) {
-        return lt.block_on([&] { return keel::cache::cache_aside(in, flight, "k", policy, [&] { return src.load(); }); });
+        return lt.block_on(
+            [&] { return keel::cache::cache_aside(in, flight, "k", policy, [&] { return src.load(); }); });
     }
     Result<int> read(const AsidePolicy<int>& policy) { return read(policy, cache); }
 

@@ -19,7 +19,7 @@ TEST(LruCache, HitsMissesAndTtl) {
     c.put("a", 1, 10s, t0);
     EXPECT_EQ(c.get("a", t0 + 9s), 1);
     EXPECT_EQ(c.get("a", t0 + 10s), std::nullopt);  // expired: gone
-    EXPECT_EQ(c.get("a", t0), std::nullopt);          // and removed
+    EXPECT_EQ(c.get("a", t0), std::nullopt);        // and removed
     c.put("b", 2, 10s, t0);
     c.put("b", 3, 20s, t0);  // replaces value and TTL
     EXPECT_EQ(c.get("b", t0 + 15s), 3);
@@ -83,11 +83,14 @@ TEST(LruCache, VisitReadsInPlaceAndCountsLikeGet) {
     auto value = std::make_shared<const std::string>("https://example.com/");
     c.put("k", value, 10s, t0);
     std::string seen;
-    EXPECT_TRUE(c.visit("k", [&](const std::shared_ptr<const std::string>& v) { seen = *v; }, t0 + 1s));
+    EXPECT_TRUE(c.visit(
+        "k", [&](const std::shared_ptr<const std::string>& v) { seen = *v; }, t0 + 1s));
     EXPECT_EQ(seen, "https://example.com/");
     EXPECT_EQ(value.use_count(), 2);  // the cache's copy and ours: visit copied nothing
-    EXPECT_FALSE(c.visit("k", [&](const auto&) { ADD_FAILURE() << "expired"; }, t0 + 10s));
-    EXPECT_FALSE(c.visit("absent", [&](const auto&) { ADD_FAILURE() << "absent"; }, t0));
+    EXPECT_FALSE(c.visit(
+        "k", [&](const auto&) { ADD_FAILURE() << "expired"; }, t0 + 10s));
+    EXPECT_FALSE(c.visit(
+        "absent", [&](const auto&) { ADD_FAILURE() << "absent"; }, t0));
     auto s = c.stats();
     EXPECT_EQ(s.hits, 1u);
     EXPECT_EQ(s.misses, 2u);
@@ -102,14 +105,23 @@ TEST(LruCache, MoreThreadsThanReadSlotsStayConsistent) {
             for (int i = 0; i < 5000; ++i) {
                 std::string key = "k" + std::to_string((i * 5 + t) % 700);
                 switch (i % 7) {
-                case 0: c.put(key, std::make_shared<const int>(i), 1h); break;
-                case 1: c.erase(key); break;
-                case 2: if (i % 700 == 2) c.clear(); break;
-                case 3: c.visit(key, [](const std::shared_ptr<const int>& v) { EXPECT_GE(*v, 0); }); break;
-                default:
-                    if (auto v = c.get(key)) {
-                        EXPECT_GE(**v, 0);
-                    }
+                    case 0:
+                        c.put(key, std::make_shared<const int>(i), 1h);
+                        break;
+                    case 1:
+                        c.erase(key);
+                        break;
+                    case 2:
+                        if (i % 700 == 2)
+                            c.clear();
+                        break;
+                    case 3:
+                        c.visit(key, [](const std::shared_ptr<const int>& v) { EXPECT_GE(*v, 0); });
+                        break;
+                    default:
+                        if (auto v = c.get(key)) {
+                            EXPECT_GE(**v, 0);
+                        }
                 }
             }
         });

@@ -1,8 +1,8 @@
 // keel::client::Client against a real keel server on loopback: connection reuse, timeouts,
 // retries only where they are safe, the response size limit, and request bodies and headers.
+#include <keel/client/client.hpp>
 #include <keel/core/loop_thread.hpp>
 #include <keel/core/sleep.hpp>
-#include <keel/client/client.hpp>
 #include <keel/router/router.hpp>
 #include <keel/testing/test_server.hpp>
 
@@ -22,7 +22,7 @@ using keel::http::Request;
 using keel::http::Response;
 
 class ClientTest : public ::testing::Test {
-protected:
+  protected:
     ClientTest() {
         keel::router::Router r;
         r.get("/hello", [](Request&) { return Response::text("hi"); });
@@ -34,7 +34,8 @@ protected:
             return ++flaky_calls_ <= fail_first_ ? Response::text("busy", 503) : Response::text("fine");
         });
         r.get("/big", [](Request&) { return Response::text(std::string(64 * 1024, 'x')); });
-        r.get("/trace", [](Request& req) { return Response::text(std::string(req.header("traceparent").value_or(""))); });
+        r.get("/trace",
+              [](Request& req) { return Response::text(std::string(req.header("traceparent").value_or(""))); });
         r.post("/echo", [](Request& req) {
             Response res = Response::text(std::string(req.body()));
             res.header("X-Seen", std::string(req.header("X-Token").value_or("none")));
@@ -118,7 +119,9 @@ TEST_F(ClientTest, ResponsesOverTheLimitFail) {
 TEST_F(ClientTest, SendsBodiesAndHeaders) {
     Client client;
     auto r = loop_.block_on([&] {
-        return client.send({.method = "POST", .url = url("/echo"), .headers = {{"X-Token", "t0k"}, {"Content-Type", "text/plain"}},
+        return client.send({.method = "POST",
+                            .url = url("/echo"),
+                            .headers = {{"X-Token", "t0k"}, {"Content-Type", "text/plain"}},
                             .body = "payload"});
     });
     ASSERT_TRUE(r) << r.error().message();

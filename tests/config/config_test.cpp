@@ -51,20 +51,21 @@ TEST(Config, DefaultsApply) {
 
 TEST(Config, PrecedenceIsFlagsThenEnvThenFileThenDefaults) {
     std::string path = ::testing::TempDir() + "/keel_config_test.toml";
-    std::ofstream(path) << "[server]\nport = 7000\nread_timeout = \"5s\"\nmax_body_bytes = \"2MiB\"\n[log]\nlevel = \"warn\"\n";
+    std::ofstream(path)
+        << "[server]\nport = 7000\nread_timeout = \"5s\"\nmax_body_bytes = \"2MiB\"\n[log]\nlevel = \"warn\"\n";
     EnvGuard env("KEELTEST_SERVER_PORT", "7100");
     EnvGuard env2("KEELTEST_SERVER_READ_TIMEOUT", "6s");
     Config c = make();
     const char* argv[] = {"prog", "--config", path.c_str(), "--server.port", "7200"};
     ASSERT_TRUE(c.load(5, argv));
-    EXPECT_EQ(c.get_int("server.port"), 7200);                      // flag beats env and file
+    EXPECT_EQ(c.get_int("server.port"), 7200);  // flag beats env and file
     EXPECT_EQ(c.source("server.port"), Source::flag);
-    EXPECT_EQ(c.get_duration("server.read_timeout"), 6s);           // env beats file
+    EXPECT_EQ(c.get_duration("server.read_timeout"), 6s);  // env beats file
     EXPECT_EQ(c.source("server.read_timeout"), Source::env);
-    EXPECT_EQ(c.get_bytes("server.max_body_bytes"), 2u << 20);       // file beats default
+    EXPECT_EQ(c.get_bytes("server.max_body_bytes"), 2u << 20);  // file beats default
     EXPECT_EQ(c.get_string("log.level"), "warn");
     EXPECT_EQ(c.source("log.level"), Source::file);
-    EXPECT_EQ(c.get_bool("feature.enabled"), false);                // default
+    EXPECT_EQ(c.get_bool("feature.enabled"), false);  // default
 }
 
 TEST(Config, ConfigFileFromEnvironment) {
@@ -81,7 +82,8 @@ TEST(Config, InvalidIntegerNamesKeyValueSourceAndRange) {
     Config c = make();
     const char* argv[] = {"prog", "--server.port", "99999"};
     std::string e = error_of([&] { c.load(3, argv); });
-    EXPECT_EQ(e, "keel: config: server.port = \"99999\" (from flag --server.port): must be an integer between 0 and 65535");
+    EXPECT_EQ(
+        e, "keel: config: server.port = \"99999\" (from flag --server.port): must be an integer between 0 and 65535");
 }
 
 TEST(Config, InvalidEnvValueNamesTheVariable) {

@@ -263,7 +263,7 @@ TEST_P(LoopOn, EveryPostWakesTheLoopEvenWhenNothingFollowsIt) {
     }
     loop.stop();
     runner.join();
-      EXPECT_EQ(lost.load(), 0) << "posted callbacks that waited for a later post";
+    EXPECT_EQ(lost.load(), 0) << "posted callbacks that waited for a later post";
 }
 
 TEST_P(LoopOn, StopFromAnotherThreadWakesIdleLoop) {

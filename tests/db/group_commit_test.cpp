@@ -101,16 +101,20 @@ TEST(GroupCommit, AnItemCancelledWhileQueuedIsWithdrawnAndNeverWritten) {
     std::atomic<bool> second_done{false};
     std::atomic<int> second_code{-1};
     lt.loop().post([&] {
-        keel::spawn([](GroupCommit<int, keel::Result<int>>& gc, std::atomic<int>& out) -> Task<void> {
-            auto r = co_await gc.submit(1);
-            out = r ? *r : -1;
-        }(gc, first), [](std::exception_ptr) {});
-        keel::spawn([](GroupCommit<int, keel::Result<int>>& gc, keel::StopToken t, std::atomic<int>& code,
-                       std::atomic<bool>& done) -> Task<void> {
-            auto r = co_await gc.submit(2, t);
-            code = r ? 0 : static_cast<int>(r.error().code());
-            done = true;
-        }(gc, stop.token(), second_code, second_done), [](std::exception_ptr) {});
+        keel::spawn(
+            [](GroupCommit<int, keel::Result<int>>& gc, std::atomic<int>& out) -> Task<void> {
+                auto r = co_await gc.submit(1);
+                out = r ? *r : -1;
+            }(gc, first),
+            [](std::exception_ptr) {});
+        keel::spawn(
+            [](GroupCommit<int, keel::Result<int>>& gc, keel::StopToken t, std::atomic<int>& code,
+               std::atomic<bool>& done) -> Task<void> {
+                auto r = co_await gc.submit(2, t);
+                code = r ? 0 : static_cast<int>(r.error().code());
+                done = true;
+            }(gc, stop.token(), second_code, second_done),
+            [](std::exception_ptr) {});
         stop.request_stop();
     });
     ASSERT_TRUE(keel::test::eventually([&] { return second_done.load(); }));

@@ -198,7 +198,9 @@ TEST(Pool, MaxIdleClosesTheSurplus) {
 // The time the pools of the two tests below see: moved by hand, so ages and idle times pass
 // exactly when a test says.
 keel::TimePoint manual_now = keel::Clock::now();
-keel::TimePoint manual_clock() { return manual_now; }
+keel::TimePoint manual_clock() {
+    return manual_now;
+}
 
 TEST(Pool, MaxLifetimeAndIdleTimeRetireConnections) {
     Fixture f;
@@ -224,7 +226,8 @@ TEST(Pool, MaxLifetimeAndIdleTimeRetireConnections) {
 
 TEST(Pool, PingsAfterIdleAndDropsADeadConnection) {
     Fixture f;
-    Pool<FakeConn> pool(PoolOptions{.max_open = 2, .check_after_idle = 20ms, .clock = manual_clock}, f.connect(), f.ping());
+    Pool<FakeConn> pool(PoolOptions{.max_open = 2, .check_after_idle = 20ms, .clock = manual_clock}, f.connect(),
+                        f.ping());
     keel::LoopThread lt;
     int id = lt.block_on([&]() -> Task<int> {
         { auto a = co_await pool.acquire(); }

@@ -91,7 +91,8 @@ Task<void> reader(sqlite::Database& db, int seed, int n, Tally& tally) {
 void run_shape(unsigned loops) {
     TempDir dir;
     keel::WorkerPool pool({.threads = 4, .queue_capacity = 4096});
-    sqlite::Database db({.file = {.path = (dir.path / "stress.db").string()}, .readers = {.max_open = 4, .max_idle = 4}});
+    sqlite::Database db(
+        {.file = {.path = (dir.path / "stress.db").string()}, .readers = {.max_open = 4, .max_idle = 4}});
     std::vector<std::unique_ptr<keel::LoopThread>> threads;
     for (unsigned i = 0; i < loops; ++i) {
         threads.push_back(std::make_unique<keel::LoopThread>(&pool));
@@ -157,8 +158,12 @@ void run_shape(unsigned loops) {
     db.close();
 }
 
-TEST(StallStress, ReadersAndGroupCommitOnOneLoop) { run_shape(1); }
+TEST(StallStress, ReadersAndGroupCommitOnOneLoop) {
+    run_shape(1);
+}
 
-TEST(StallStress, ReadersAndGroupCommitOnTwoLoops) { run_shape(2); }
+TEST(StallStress, ReadersAndGroupCommitOnTwoLoops) {
+    run_shape(2);
+}
 
 }  // namespace

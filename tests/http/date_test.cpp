@@ -17,10 +17,11 @@ TEST(HttpDate, FormatsAndParsesImfFixdate) {
 }
 
 TEST(HttpDate, RefusesEverythingButImfFixdate) {
-    for (const char* bad : {"Sunday, 29-Nov-26 12:00:00 GMT",  // RFC 850
-                            "Sun Nov 29 12:00:00 2026",        // asctime
-                            "Sun, 29 Nov 2026 12:00:00 UTC", "Sun, 29 Xyz 2026 12:00:00 GMT", "Sun, 32 Nov 2026 12:00:00 GMT",
-                            "Sun, 29 Nov 2026 25:00:00 GMT", "Sun, 29 Nov 1969 12:00:00 GMT", ""}) {
+    for (const char* bad :
+         {"Sunday, 29-Nov-26 12:00:00 GMT",  // RFC 850
+          "Sun Nov 29 12:00:00 2026",        // asctime
+          "Sun, 29 Nov 2026 12:00:00 UTC", "Sun, 29 Xyz 2026 12:00:00 GMT", "Sun, 32 Nov 2026 12:00:00 GMT",
+          "Sun, 29 Nov 2026 25:00:00 GMT", "Sun, 29 Nov 1969 12:00:00 GMT", ""}) {
         EXPECT_EQ(parse_http_date(bad), std::nullopt) << bad;
     }
 }

@@ -9,7 +9,6 @@
 
 #include <regex>
 
-
 namespace {
 keel::http::Handler signup_handler() {
     return [](keel::http::Request& req) -> keel::http::ProblemOr {
@@ -22,10 +21,12 @@ keel::http::Handler signup_handler() {
 // objects with string pointer and reason.
 void expect_problem_shape(const std::string& body, int status) {
     std::smatch m;
-    EXPECT_TRUE(std::regex_search(body, m, std::regex(R"(^\{"type":"[^"]+","title":"[^"]+","status":(\d+),"detail":"[^"]*")")))
+    EXPECT_TRUE(
+        std::regex_search(body, m, std::regex(R"(^\{"type":"[^"]+","title":"[^"]+","status":(\d+),"detail":"[^"]*")")))
         << body;
     EXPECT_EQ(m[1], std::to_string(status));
-    EXPECT_TRUE(std::regex_search(body, std::regex(R"("errors":\[(\{"pointer":"[^"]*","reason":"[^"]+"\},?)+\]\}$)"))) << body;
+    EXPECT_TRUE(std::regex_search(body, std::regex(R"("errors":\[(\{"pointer":"[^"]*","reason":"[^"]+"\},?)+\]\}$)")))
+        << body;
 }
 }  // namespace
 
@@ -38,9 +39,9 @@ TEST(HttpJson, RequestBindingSuccess) {
 }
 
 TEST(HttpJson, WrongContentTypeIs415) {
-    auto r = keel::testing::call(signup_handler(), keel::testing::TestRequest{"POST", "/signup"}
-                                                       .with_header("Content-Type", "text/plain")
-                                                       .with_body("{}"));
+    auto r = keel::testing::call(
+        signup_handler(),
+        keel::testing::TestRequest{"POST", "/signup"}.with_header("Content-Type", "text/plain").with_body("{}"));
     EXPECT_EQ(r.status, 415);
     EXPECT_EQ(r.header("Content-Type"), "application/problem+json");
     expect_problem_shape(r.body, 415);

@@ -29,7 +29,9 @@ struct Parsed {
     std::vector<Header> headers;
 };
 
-Parsed parse(std::string bytes, ParserLimits limits = {}) { return Parsed(std::move(bytes), limits); }
+Parsed parse(std::string bytes, ParserLimits limits = {}) {
+    return Parsed(std::move(bytes), limits);
+}
 
 std::string header_of(const Parsed& p, std::string_view name) {
     for (const auto& h : p.headers) {
@@ -86,7 +88,9 @@ struct AcceptCase {
     bool expect_continue = false;
 };
 
-void PrintTo(const AcceptCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const AcceptCase& c, std::ostream* os) {
+    *os << c.name;
+}
 
 class ParserAccepts : public ::testing::TestWithParam<AcceptCase> {};
 
@@ -106,7 +110,9 @@ TEST_P(ParserAccepts, WithTheExpectedHead) {
 INSTANTIATE_TEST_SUITE_P(
     Heads, ParserAccepts,
     ::testing::Values(
-        AcceptCase{.name = "http10_defaults_to_close", .request = "GET / HTTP/1.0\r\n\r\n", .version_minor = 0,
+        AcceptCase{.name = "http10_defaults_to_close",
+                   .request = "GET / HTTP/1.0\r\n\r\n",
+                   .version_minor = 0,
                    .keep_alive = false},
         AcceptCase{.name = "http10_keep_alive_token",
                    .request = "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
@@ -191,7 +197,9 @@ struct RejectCase {
     ParseError error;
 };
 
-void PrintTo(const RejectCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const RejectCase& c, std::ostream* os) {
+    *os << c.name;
+}
 
 class ParserRejects : public ::testing::TestWithParam<RejectCase> {};
 
@@ -217,26 +225,36 @@ INSTANTIATE_TEST_SUITE_P(
                    ParseError::content_length_with_transfer_encoding},
         RejectCase{"te_and_cl", "POST / HTTP/1.1\r\n" + kH + "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
                    ParseError::content_length_with_transfer_encoding},
-        RejectCase{"differing_duplicate_cl", "POST / HTTP/1.1\r\n" + kH + "Content-Length: 5\r\nContent-Length: 6\r\n\r\n",
+        RejectCase{"differing_duplicate_cl",
+                   "POST / HTTP/1.1\r\n" + kH + "Content-Length: 5\r\nContent-Length: 6\r\n\r\n",
                    ParseError::conflicting_content_length},
         RejectCase{"differing_cl_list", "POST / HTTP/1.1\r\n" + kH + "Content-Length: 5, 6\r\n\r\n",
                    ParseError::conflicting_content_length},
-        RejectCase{"cl_not_numeric", "POST / HTTP/1.1\r\n" + kH + "Content-Length: abc\r\n\r\n", ParseError::bad_content_length},
-        RejectCase{"cl_plus_sign", "POST / HTTP/1.1\r\n" + kH + "Content-Length: +5\r\n\r\n", ParseError::bad_content_length},
-        RejectCase{"cl_negative", "POST / HTTP/1.1\r\n" + kH + "Content-Length: -1\r\n\r\n", ParseError::bad_content_length},
-        RejectCase{"cl_hex", "POST / HTTP/1.1\r\n" + kH + "Content-Length: 0x10\r\n\r\n", ParseError::bad_content_length},
-        RejectCase{"cl_inner_space", "POST / HTTP/1.1\r\n" + kH + "Content-Length: 1 2\r\n\r\n", ParseError::bad_content_length},
+        RejectCase{"cl_not_numeric", "POST / HTTP/1.1\r\n" + kH + "Content-Length: abc\r\n\r\n",
+                   ParseError::bad_content_length},
+        RejectCase{"cl_plus_sign", "POST / HTTP/1.1\r\n" + kH + "Content-Length: +5\r\n\r\n",
+                   ParseError::bad_content_length},
+        RejectCase{"cl_negative", "POST / HTTP/1.1\r\n" + kH + "Content-Length: -1\r\n\r\n",
+                   ParseError::bad_content_length},
+        RejectCase{"cl_hex", "POST / HTTP/1.1\r\n" + kH + "Content-Length: 0x10\r\n\r\n",
+                   ParseError::bad_content_length},
+        RejectCase{"cl_inner_space", "POST / HTTP/1.1\r\n" + kH + "Content-Length: 1 2\r\n\r\n",
+                   ParseError::bad_content_length},
         RejectCase{"cl_empty", "POST / HTTP/1.1\r\n" + kH + "Content-Length: \r\n\r\n", ParseError::bad_content_length},
         RejectCase{"cl_overflow", "POST / HTTP/1.1\r\n" + kH + "Content-Length: 99999999999999999999\r\n\r\n",
                    ParseError::bad_content_length},
-        RejectCase{"te_not_chunked", "POST / HTTP/1.1\r\n" + kH + "Transfer-Encoding: gzip\r\n\r\n", ParseError::chunked_not_last},
+        RejectCase{"te_not_chunked", "POST / HTTP/1.1\r\n" + kH + "Transfer-Encoding: gzip\r\n\r\n",
+                   ParseError::chunked_not_last},
         RejectCase{"te_chunked_then_other", "POST / HTTP/1.1\r\n" + kH + "Transfer-Encoding: chunked, gzip\r\n\r\n",
                    ParseError::chunked_not_last},
-        RejectCase{"te_chunked_twice", "POST / HTTP/1.1\r\n" + kH + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+        RejectCase{"te_chunked_twice",
+                   "POST / HTTP/1.1\r\n" + kH + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
                    ParseError::chunked_not_last},
-        RejectCase{"te_other_coding_before_chunked", "POST / HTTP/1.1\r\n" + kH + "Transfer-Encoding: gzip, chunked\r\n\r\n",
+        RejectCase{"te_other_coding_before_chunked",
+                   "POST / HTTP/1.1\r\n" + kH + "Transfer-Encoding: gzip, chunked\r\n\r\n",
                    ParseError::unsupported_transfer_coding},
-        RejectCase{"te_in_http10", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", ParseError::transfer_encoding_http10},
+        RejectCase{"te_in_http10", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+                   ParseError::transfer_encoding_http10},
         RejectCase{"te_with_space_in_name", "POST / HTTP/1.1\r\n" + kH + "Transfer-Encoding : chunked\r\n\r\n",
                    ParseError::whitespace_before_colon},
         RejectCase{"obs_fold", "GET / HTTP/1.1\r\n" + kH + "X-A: a\r\n b\r\n\r\n", ParseError::obs_fold},
@@ -247,14 +265,18 @@ INSTANTIATE_TEST_SUITE_P(
         RejectCase{"bare_lf_header", "GET / HTTP/1.1\r\nHost: h\nX: y\r\n\r\n", ParseError::bare_lf},
         RejectCase{"bare_lf_request_line", "GET / HTTP/1.1\nHost: h\r\n\r\n", ParseError::bare_lf},
         RejectCase{"bare_lf_end_of_head", "GET / HTTP/1.1\r\nHost: h\r\n\n", ParseError::bare_lf},
-        RejectCase{"space_in_header_name", "GET / HTTP/1.1\r\n" + kH + "X A: b\r\n\r\n", ParseError::whitespace_before_colon},
+        RejectCase{"space_in_header_name", "GET / HTTP/1.1\r\n" + kH + "X A: b\r\n\r\n",
+                   ParseError::whitespace_before_colon},
         RejectCase{"space_before_colon", "GET / HTTP/1.1\r\nHost : h\r\n\r\n", ParseError::whitespace_before_colon},
         RejectCase{"tab_before_colon", "GET / HTTP/1.1\r\nHost\t: h\r\n\r\n", ParseError::whitespace_before_colon},
         RejectCase{"ctl_in_header_name", "GET / HTTP/1.1\r\n" + kH + "X\x01Y: b\r\n\r\n", ParseError::bad_header_name},
-        RejectCase{"non_ascii_in_header_name", "GET / HTTP/1.1\r\n" + kH + "X\xc3\xa9: b\r\n\r\n", ParseError::bad_header_name},
-        RejectCase{"separator_in_header_name", "GET / HTTP/1.1\r\n" + kH + "X(Y): b\r\n\r\n", ParseError::bad_header_name},
+        RejectCase{"non_ascii_in_header_name", "GET / HTTP/1.1\r\n" + kH + "X\xc3\xa9: b\r\n\r\n",
+                   ParseError::bad_header_name},
+        RejectCase{"separator_in_header_name", "GET / HTTP/1.1\r\n" + kH + "X(Y): b\r\n\r\n",
+                   ParseError::bad_header_name},
         RejectCase{"empty_header_name", "GET / HTTP/1.1\r\n" + kH + ": b\r\n\r\n", ParseError::bad_header_name},
-        RejectCase{"nul_in_value", std::string("GET / HTTP/1.1\r\nHost: h\r\nX: a\0b\r\n\r\n", 35), ParseError::bad_header_value},
+        RejectCase{"nul_in_value", std::string("GET / HTTP/1.1\r\nHost: h\r\nX: a\0b\r\n\r\n", 35),
+                   ParseError::bad_header_value},
         RejectCase{"del_in_value", "GET / HTTP/1.1\r\n" + kH + "X: a\x7f\r\n\r\n", ParseError::bad_header_value},
         RejectCase{"missing_host_http11", "GET / HTTP/1.1\r\nX: y\r\n\r\n", ParseError::missing_host},
         RejectCase{"duplicate_host", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", ParseError::duplicate_host},
@@ -285,8 +307,10 @@ INSTANTIATE_TEST_SUITE_P(
         RejectCase{"connect_ipv6_without_port", "CONNECT [::1] HTTP/1.1\r\n" + kH + "\r\n", ParseError::bad_target},
         RejectCase{"absolute_form_userinfo", "GET http://user@h/a HTTP/1.1\r\n" + kH + "\r\n", ParseError::bad_target},
         RejectCase{"absolute_form_empty_authority", "GET http:///a HTTP/1.1\r\n" + kH + "\r\n", ParseError::bad_target},
-        RejectCase{"absolute_form_bad_authority_char", "GET http://h^x/a HTTP/1.1\r\n" + kH + "\r\n", ParseError::bad_target},
-        RejectCase{"cl_empty_list_element", "POST / HTTP/1.1\r\n" + kH + "Content-Length: ,5\r\n\r\n", ParseError::bad_content_length},
+        RejectCase{"absolute_form_bad_authority_char", "GET http://h^x/a HTTP/1.1\r\n" + kH + "\r\n",
+                   ParseError::bad_target},
+        RejectCase{"cl_empty_list_element", "POST / HTTP/1.1\r\n" + kH + "Content-Length: ,5\r\n\r\n",
+                   ParseError::bad_content_length},
         RejectCase{"relative_target", "GET a/b HTTP/1.1\r\n" + kH + "\r\n", ParseError::bad_target},
         RejectCase{"asterisk_form_only_for_options", "GET * HTTP/1.1\r\n" + kH + "\r\n", ParseError::bad_target},
         RejectCase{"missing_version", "GET /\r\n" + kH + "\r\n", ParseError::bad_request_line},
@@ -298,13 +322,15 @@ INSTANTIATE_TEST_SUITE_P(
         RejectCase{"two_leading_empty_lines", "\r\n\r\nGET / HTTP/1.1\r\n" + kH + "\r\n", ParseError::bad_request_line},
         RejectCase{"unknown_expectation", "POST / HTTP/1.1\r\n" + kH + "Content-Length: 1\r\nExpect: 200-ok\r\n\r\n",
                    ParseError::expectation_failed},
-        RejectCase{"uri_too_long", "GET /" + std::string(300, 'a') + " HTTP/1.1\r\n" + kH + "\r\n", ParseError::uri_too_long},
+        RejectCase{"uri_too_long", "GET /" + std::string(300, 'a') + " HTTP/1.1\r\n" + kH + "\r\n",
+                   ParseError::uri_too_long},
         RejectCase{"uri_too_long_incomplete", "GET /" + std::string(400, 'a'), ParseError::uri_too_long},
         RejectCase{"headers_too_large", "GET / HTTP/1.1\r\n" + kH + "X: " + std::string(1100, 'v') + "\r\n\r\n",
                    ParseError::headers_too_large},
         RejectCase{"headers_too_large_incomplete", "GET / HTTP/1.1\r\n" + kH + "X: " + std::string(1100, 'v'),
                    ParseError::headers_too_large},
-        RejectCase{"too_many_headers", "GET / HTTP/1.1\r\n" + kH + "A: 1\r\nB: 1\r\nC: 1\r\nD: 1\r\nE: 1\r\nF: 1\r\nG: 1\r\nI: 1\r\n\r\n",
+        RejectCase{"too_many_headers",
+                   "GET / HTTP/1.1\r\n" + kH + "A: 1\r\nB: 1\r\nC: 1\r\nD: 1\r\nE: 1\r\nF: 1\r\nG: 1\r\nI: 1\r\n\r\n",
                    ParseError::too_many_headers},
         RejectCase{"content_length_over_limit", "POST / HTTP/1.1\r\n" + kH + "Content-Length: 1001\r\n\r\n",
                    ParseError::body_too_large}),
@@ -517,7 +543,9 @@ struct ChunkReject {
     ParseError error;
 };
 
-void PrintTo(const ChunkReject& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const ChunkReject& c, std::ostream* os) {
+    *os << c.name;
+}
 
 class ChunkedRejects : public ::testing::TestWithParam<ChunkReject> {};
 
@@ -529,26 +557,26 @@ TEST_P(ChunkedRejects, WithPreciseError) {
 
 INSTANTIATE_TEST_SUITE_P(
     Framing, ChunkedRejects,
-    ::testing::Values(ChunkReject{"non_hex_size", "zz\r\nabc\r\n0\r\n\r\n", ParseError::bad_chunk_size},
-                      ChunkReject{"empty_size", "\r\nabc\r\n0\r\n\r\n", ParseError::bad_chunk_size},
-                      ChunkReject{"size_overflow", "fffffffffffffffff\r\n", ParseError::bad_chunk_size},
-                      ChunkReject{"size_sign", "+5\r\nhello\r\n0\r\n\r\n", ParseError::bad_chunk_size},
-                      ChunkReject{"size_0x_prefix", "0x5\r\nhello\r\n0\r\n\r\n", ParseError::bad_chunk_size},
-                      ChunkReject{"bare_lf_after_size", "5\nhello\r\n0\r\n\r\n", ParseError::bad_chunk_size},
-                      ChunkReject{"bare_cr_after_size", "5\rhello\r\n0\r\n\r\n", ParseError::bare_cr},
-                      ChunkReject{"data_longer_than_size", "3\r\nhello\r\n0\r\n\r\n", ParseError::bad_chunk},
-                      ChunkReject{"missing_crlf_after_data", "3\r\nabc0\r\n\r\n", ParseError::bad_chunk},
-                      ChunkReject{"ctl_in_extension", "3;a\x01\r\nabc\r\n0\r\n\r\n", ParseError::bad_chunk},
-                      ChunkReject{"obs_fold_in_trailer", "0\r\nA: b\r\n c\r\n\r\n", ParseError::obs_fold},
-                      ChunkReject{"space_before_colon_in_trailer", "0\r\nA : b\r\n\r\n", ParseError::whitespace_before_colon},
-                      ChunkReject{"bare_lf_in_trailer", "0\r\nA: b\n\r\n", ParseError::bare_lf},
-                      ChunkReject{"content_length_in_trailer", "0\r\nContent-Length: 5\r\n\r\n", ParseError::bad_chunk},
-                      ChunkReject{"transfer_encoding_in_trailer", "0\r\nTransfer-Encoding: chunked\r\n\r\n", ParseError::bad_chunk},
-                      ChunkReject{"bare_cr_in_unfinished_trailer", "0\r\nT: \r\x1a", ParseError::bare_cr},
-                      ChunkReject{"ctl_in_unfinished_trailer", "0\r\nT: a\x01", ParseError::bad_header_value},
-                      ChunkReject{"over_body_limit", "65\r\n" + std::string(101, 'x') + "\r\n0\r\n\r\n",
-                                  ParseError::body_too_large},
-                      ChunkReject{"sum_over_body_limit", "32\r\n" + std::string(50, 'x') + "\r\n33\r\n", ParseError::body_too_large}),
+    ::testing::Values(
+        ChunkReject{"non_hex_size", "zz\r\nabc\r\n0\r\n\r\n", ParseError::bad_chunk_size},
+        ChunkReject{"empty_size", "\r\nabc\r\n0\r\n\r\n", ParseError::bad_chunk_size},
+        ChunkReject{"size_overflow", "fffffffffffffffff\r\n", ParseError::bad_chunk_size},
+        ChunkReject{"size_sign", "+5\r\nhello\r\n0\r\n\r\n", ParseError::bad_chunk_size},
+        ChunkReject{"size_0x_prefix", "0x5\r\nhello\r\n0\r\n\r\n", ParseError::bad_chunk_size},
+        ChunkReject{"bare_lf_after_size", "5\nhello\r\n0\r\n\r\n", ParseError::bad_chunk_size},
+        ChunkReject{"bare_cr_after_size", "5\rhello\r\n0\r\n\r\n", ParseError::bare_cr},
+        ChunkReject{"data_longer_than_size", "3\r\nhello\r\n0\r\n\r\n", ParseError::bad_chunk},
+        ChunkReject{"missing_crlf_after_data", "3\r\nabc0\r\n\r\n", ParseError::bad_chunk},
+        ChunkReject{"ctl_in_extension", "3;a\x01\r\nabc\r\n0\r\n\r\n", ParseError::bad_chunk},
+        ChunkReject{"obs_fold_in_trailer", "0\r\nA: b\r\n c\r\n\r\n", ParseError::obs_fold},
+        ChunkReject{"space_before_colon_in_trailer", "0\r\nA : b\r\n\r\n", ParseError::whitespace_before_colon},
+        ChunkReject{"bare_lf_in_trailer", "0\r\nA: b\n\r\n", ParseError::bare_lf},
+        ChunkReject{"content_length_in_trailer", "0\r\nContent-Length: 5\r\n\r\n", ParseError::bad_chunk},
+        ChunkReject{"transfer_encoding_in_trailer", "0\r\nTransfer-Encoding: chunked\r\n\r\n", ParseError::bad_chunk},
+        ChunkReject{"bare_cr_in_unfinished_trailer", "0\r\nT: \r\x1a", ParseError::bare_cr},
+        ChunkReject{"ctl_in_unfinished_trailer", "0\r\nT: a\x01", ParseError::bad_header_value},
+        ChunkReject{"over_body_limit", "65\r\n" + std::string(101, 'x') + "\r\n0\r\n\r\n", ParseError::body_too_large},
+        ChunkReject{"sum_over_body_limit", "32\r\n" + std::string(50, 'x') + "\r\n33\r\n", ParseError::body_too_large}),
     [](const ::testing::TestParamInfo<ChunkReject>& info) { return std::string(info.param.name); });
 
 // The SIMD scan works 16 bytes at a time: a forbidden byte must be caught at every position of
@@ -570,7 +598,8 @@ TEST(Parser, ForbiddenByteAtEveryPositionOfLongValuesAndTargets) {
         std::string ok_value(50, 'v');
         ok_value[pos] = '\t';  // HTAB and obs-text are allowed inside a value
         ok_value[(pos + 7) % 50] = '\xe9';
-        EXPECT_EQ(parse("GET / HTTP/1.1\r\nHost: h\r\nX-V: " + ok_value + "\r\n\r\n").result.status, ParseStatus::complete);
+        EXPECT_EQ(parse("GET / HTTP/1.1\r\nHost: h\r\nX-V: " + ok_value + "\r\n\r\n").result.status,
+                  ParseStatus::complete);
     }
 }
 

@@ -75,7 +75,8 @@ std::string shape_problems(const std::string& body, int http_status) {
         wrong += "errors not an array; ";
     }
     for (const auto& [k, kind] : kinds) {
-        static const std::set<std::string> known = {"type", "title", "status", "detail", "instance", "request_id", "errors"};
+        static const std::set<std::string> known = {"type",     "title",      "status", "detail",
+                                                    "instance", "request_id", "errors"};
         if (!known.count(k)) {
             wrong += "unexpected member " + k + "; ";
         }
@@ -102,10 +103,11 @@ TEST(ProblemShape, FromRouterMiddlewareAndBinding) {
     keel::mw::ThrottleOptions closed;
     closed.limit = 0;
     r.with({keel::mw::throttle(closed)}).get("/busy", [](keel::http::Request&) { return keel::http::Response(204); });
-    r.with({keel::mw::timeout(std::chrono::milliseconds(10))}).get("/slow", [](keel::http::Request& req) -> keel::Task<keel::http::Response> {
-        co_await keel::sleep_for(std::chrono::seconds(5), req.stop_token());
-        co_return keel::http::Response(204);
-    });
+    r.with({keel::mw::timeout(std::chrono::milliseconds(10))})
+        .get("/slow", [](keel::http::Request& req) -> keel::Task<keel::http::Response> {
+            co_await keel::sleep_for(std::chrono::seconds(5), req.stop_token());
+            co_return keel::http::Response(204);
+        });
     auto h = r.handler();
     struct Case {
         TestRequest req;
@@ -117,7 +119,8 @@ TEST(ProblemShape, FromRouterMiddlewareAndBinding) {
         {TestRequest{"GET", "/throw"}, 500},
         {TestRequest{"GET", "/a/%zz"}, 400},
         {TestRequest{"POST", "/bind"}.with_header("Content-Type", "text/plain").with_body("x"), 415},
-        {TestRequest{"POST", "/bind"}.with_header("Content-Type", "application/json").with_body("{\"name\":1,\"z\":2}"), 400},
+        {TestRequest{"POST", "/bind"}.with_header("Content-Type", "application/json").with_body("{\"name\":1,\"z\":2}"),
+         400},
         {TestRequest{"POST", "/bind"}.with_header("Content-Type", "application/json").with_body("{"), 400},
         {TestRequest{"POST", "/limited/x"}.with_header("Content-Type", "application/json").with_body("[1,2]"), 413},
         {TestRequest{"POST", "/limited/x"}.with_header("Content-Type", "text/csv").with_body("1"), 415},
@@ -141,10 +144,12 @@ TEST(ProblemShape, FromTheServerItself) {
     o.limits.max_body_bytes = 10;
     o.read_header_timeout = std::chrono::milliseconds(200);
     o.handler_timeout = std::chrono::milliseconds(100);
-    TestServer srv([](keel::http::Request& req) -> keel::Task<keel::http::Response> {
-        co_await keel::sleep_for(std::chrono::seconds(5), req.stop_token());
-        co_return keel::http::Response(204);
-    }, o);
+    TestServer srv(
+        [](keel::http::Request& req) -> keel::Task<keel::http::Response> {
+            co_await keel::sleep_for(std::chrono::seconds(5), req.stop_token());
+            co_return keel::http::Response(204);
+        },
+        o);
     struct Case {
         std::string bytes;
         int status;
@@ -167,7 +172,8 @@ TEST(ProblemShape, FromTheServerItself) {
         EXPECT_EQ(res->header("Content-Type"), "application/problem+json");
         EXPECT_EQ(shape_problems(res->body, c.status), "") << res->body;
         ASSERT_TRUE(res->header("X-Request-ID"));
-        EXPECT_NE(res->body.find("\"request_id\":\"" + *res->header("X-Request-ID") + "\""), std::string::npos) << res->body;
+        EXPECT_NE(res->body.find("\"request_id\":\"" + *res->header("X-Request-ID") + "\""), std::string::npos)
+            << res->body;
     }
 }
 
@@ -177,7 +183,7 @@ TEST(ProblemShape, FromALowerLayersError) {
     struct Case {
         keel::Error error;
         int status;
-        std::string detail;   // expected "detail"
+        std::string detail;  // expected "detail"
         bool retry_after;
     };
     std::vector<Case> cases = {
@@ -187,7 +193,8 @@ TEST(ProblemShape, FromALowerLayersError) {
         {keel::errors::kOverloaded, 503, "", true},
         {keel::errors::kTimeout, 503, "", true},
         {keel::Error(keel::Errc::unavailable, "db down"), 503, "", true},
-        {keel::Error::with_detail(keel::Errc::internal, "relation \"secret_table\" does not exist"), 500, "internal error", false},
+        {keel::Error::with_detail(keel::Errc::internal, "relation \"secret_table\" does not exist"), 500,
+         "internal error", false},
         {keel::Error(keel::Errc::io, "/var/lib/x: EIO"), 500, "internal error", false},
     };
     for (const auto& c : cases) {

@@ -78,7 +78,12 @@ TEST(JsonWriter, RejectsOverlongAndSurrogateUtf8) {
 TEST(JsonWriter, NumbersRoundTripAndNonFiniteIsNull) {
     std::string out;
     keel::json::Writer w(out);
-    w.begin_array().value(0.1).value(-1e300).value(std::numeric_limits<double>::infinity()).value(INT64_MIN).value(UINT64_MAX);
+    w.begin_array()
+        .value(0.1)
+        .value(-1e300)
+        .value(std::numeric_limits<double>::infinity())
+        .value(INT64_MIN)
+        .value(UINT64_MAX);
     w.end_array();
     EXPECT_EQ(out, "[0.1,-1e+300,null,-9223372036854775808,18446744073709551615]");
 }
@@ -133,7 +138,9 @@ TEST(JsonBind, UnknownFieldsCanBeIgnored) {
 
 TEST(JsonBind, NullOnlyForOptionals) {
     shop::Item item;
-    Errors e = parse_errors(R"({"name":null,"quantity":1,"priority":1,"gift":false,"size":"small","tags":[],"boxes":[],"note":null})", item);
+    Errors e = parse_errors(
+        R"({"name":null,"quantity":1,"priority":1,"gift":false,"size":"small","tags":[],"boxes":[],"note":null})",
+        item);
     EXPECT_EQ(errors_text(e), "/name: must be a string\n");
 }
 
@@ -158,13 +165,13 @@ TEST(JsonBind, PointerTokensAreEscaped) {
 
 TEST(JsonBind, MalformedJsonNamesTheByteOffset) {
     shop::Dimensions d;
-    for (auto [json, offset] : std::vector<std::pair<std::string, std::string>>{
-             {R"({"width":1,,"height":2})", "byte 11"},
-             {R"({"width":1} trailing)", "byte 12"},
-             {R"({"width":1} 5)", "byte 12"},
-             {R"({"width":1,"height":2,"x":tru})", "byte 26"},
-             {"", "byte 0"},
-             {R"({"width":)", "byte"}}) {
+    for (auto [json, offset] :
+         std::vector<std::pair<std::string, std::string>>{{R"({"width":1,,"height":2})", "byte 11"},
+                                                          {R"({"width":1} trailing)", "byte 12"},
+                                                          {R"({"width":1} 5)", "byte 12"},
+                                                          {R"({"width":1,"height":2,"x":tru})", "byte 26"},
+                                                          {"", "byte 0"},
+                                                          {R"({"width":)", "byte"}}) {
         Errors e = parse_errors(json, d);
         ASSERT_EQ(e.size(), 1u) << json;
         EXPECT_EQ(e[0].pointer, "");

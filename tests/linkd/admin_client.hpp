@@ -29,6 +29,8 @@ inline double sample(const std::string& scrape, const std::string& series) {
 }
 
 /// One sample of an instance's /metrics; -1 when absent.
-inline double metric(int admin_port, const std::string& series) { return sample(get(admin_port, "/metrics"), series); }
+inline double metric(int admin_port, const std::string& series) {
+    return sample(get(admin_port, "/metrics"), series);
+}
 
 }  // namespace linkd::test

@@ -23,14 +23,14 @@ struct Reply {
 };
 
 class ApiClient {
-public:
+  public:
     explicit ApiClient(std::uint16_t port) : port_(port) {}
 
     Reply call(std::string_view method, std::string_view target, std::optional<std::string_view> body = std::nullopt,
                std::string_view key = {}, std::vector<std::pair<std::string, std::string>> headers = {},
                std::string_view content_type = "application/json") {
-        std::string req = std::string(method) + " " + std::string(target) + " HTTP/1.1\r\nHost: 127.0.0.1:" +
-                          std::to_string(port_) + "\r\n";
+        std::string req = std::string(method) + " " + std::string(target) +
+                          " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port_) + "\r\n";
         if (!key.empty()) {
             req += "Authorization: Bearer " + std::string(key) + "\r\n";
         }
@@ -38,8 +38,8 @@ public:
             req += n + ": " + v + "\r\n";
         }
         if (body) {
-            req += "Content-Type: " + std::string(content_type) + "\r\nContent-Length: " + std::to_string(body->size()) +
-                   "\r\n";
+            req += "Content-Type: " + std::string(content_type) +
+                   "\r\nContent-Length: " + std::to_string(body->size()) + "\r\n";
         }
         req += "\r\n";
         if (body) {
@@ -67,7 +67,7 @@ public:
     }
     std::size_t recorded() const noexcept { return count_; }
 
-private:
+  private:
     void record(std::string_view method, std::string_view target, const Reply& r) {
         std::string path(target.substr(0, target.find('?')));
         std::string line = "{\"method\":";

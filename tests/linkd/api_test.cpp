@@ -59,7 +59,7 @@ std::string fields_of(const Reply& r) {
 }
 
 class Api : public ::testing::TestWithParam<Backend> {
-protected:
+  protected:
     void SetUp() override {
         LinkdOptions o;
         o.repo.url = db_.url();
@@ -104,8 +104,8 @@ protected:
         }
         std::string log = std::string(LINKD_CONTRACT_DIR) + "/" + name + ".jsonl";
         client_->save(log);
-        std::string cmd = std::string("node ") + LINKD_CONTRACT_TOOLS + "/validate.mjs " + LINKD_OPENAPI_JSON + " " + log + " > " + log +
-                          ".out 2>&1";
+        std::string cmd = std::string("node ") + LINKD_CONTRACT_TOOLS + "/validate.mjs " + LINKD_OPENAPI_JSON + " " +
+                          log + " > " + log + ".out 2>&1";
         int rc = std::system(cmd.c_str());
         std::ifstream out(log + ".out");
         std::string report((std::istreambuf_iterator<char>(out)), {});
@@ -210,24 +210,28 @@ TEST_P(Api, ReadsALinkWithETagsAndHidesOtherKeysLinks) {
     EXPECT_EQ(same.status, 304);
     EXPECT_EQ(same.body, "");
     EXPECT_EQ(same.header("ETag"), etag);
-    EXPECT_EQ(client_->call("GET", "/v1/links/readme", std::nullopt, user_key_, {{"If-None-Match", "\"other\""}}).status,
-              200);
-    EXPECT_EQ(client_->call("GET", "/v1/links/readme", std::nullopt, user_key_,
-                            {{"If-None-Match", "\"a\", W/" + *etag}}).status,
-              304);
+    EXPECT_EQ(
+        client_->call("GET", "/v1/links/readme", std::nullopt, user_key_, {{"If-None-Match", "\"other\""}}).status,
+        200);
+    EXPECT_EQ(
+        client_->call("GET", "/v1/links/readme", std::nullopt, user_key_, {{"If-None-Match", "\"a\", W/" + *etag}})
+            .status,
+        304);
     EXPECT_EQ(got.header("Cache-Control"), "private, no-cache");
     auto last_modified = got.header("Last-Modified");
     ASSERT_TRUE(last_modified);
     EXPECT_EQ(*last_modified, "Fri, 15 Jan 2027 08:00:00 GMT");
-    auto since = client_->call("GET", "/v1/links/readme", std::nullopt, user_key_, {{"If-Modified-Since", *last_modified}});
+    auto since =
+        client_->call("GET", "/v1/links/readme", std::nullopt, user_key_, {{"If-Modified-Since", *last_modified}});
     EXPECT_EQ(since.status, 304);
     EXPECT_EQ(since.header("Last-Modified"), last_modified);
     auto older = client_->call("GET", "/v1/links/readme", std::nullopt, user_key_,
                                {{"If-Modified-Since", "Thu, 14 Jan 2027 08:00:00 GMT"}});
     EXPECT_EQ(older.status, 200);
     // With both, If-None-Match decides (RFC 9110): a stale ETag wins over a fresh date.
-    EXPECT_EQ(client_->call("GET", "/v1/links/readme", std::nullopt, user_key_,
-                            {{"If-None-Match", "\"stale\""}, {"If-Modified-Since", *last_modified}})
+    EXPECT_EQ(client_
+                  ->call("GET", "/v1/links/readme", std::nullopt, user_key_,
+                         {{"If-None-Match", "\"stale\""}, {"If-Modified-Since", *last_modified}})
                   .status,
               200);
     std::string other = new_key("other", false);
@@ -290,14 +294,14 @@ TEST_P(Api, UpdatesAndDeletes) {
     EXPECT_EQ(client_->call("GET", "/moving").header("Location"), "https://old.example/");
     auto changed = client_->call("PATCH", "/v1/links/moving", R"({"url":"https://new.example/"})", user_key_);
     ASSERT_EQ(changed.status, 200) << changed.body;
-    EXPECT_EQ(parse<LinkOut>(changed).expires_at, "2027-06-01T00:00:00Z");  // untouched
+    EXPECT_EQ(parse<LinkOut>(changed).expires_at, "2027-06-01T00:00:00Z");                  // untouched
     EXPECT_EQ(client_->call("GET", "/moving").header("Location"), "https://new.example/");  // cache invalidated
     auto cleared = client_->call("PATCH", "/v1/links/moving", R"({"expires_at":null,"permanent":true})", user_key_);
     ASSERT_EQ(cleared.status, 200);
     EXPECT_EQ(parse<LinkOut>(cleared).expires_at, std::nullopt);
     EXPECT_EQ(client_->call("GET", "/moving").status, 301);
-    auto bad = client_->call("PATCH", "/v1/links/moving", R"({"url":"nope","expires_at":"2000-01-01T00:00:00Z"})",
-                             user_key_);
+    auto bad =
+        client_->call("PATCH", "/v1/links/moving", R"({"url":"nope","expires_at":"2000-01-01T00:00:00Z"})", user_key_);
     EXPECT_EQ(bad.status, 400);
     EXPECT_EQ(fields_of(bad), "/url /expires_at ");
     EXPECT_EQ(client_->call("PATCH", "/v1/links/moving", "{}", user_key_).status, 400);
@@ -358,7 +362,8 @@ TEST_P(Api, HealthReadinessAndTheContract) {
 TEST_P(Api, TheContractMatchesTheRoutesAndTheirTypes) {
     keel::router::Router r;
     linkd_->add_routes(r, [] { return true; });
-    std::string generated = std::string(LINKD_CONTRACT_DIR) + "/generated-" + (GetParam() == Backend::sqlite ? std::string("sqlite") : std::string("postgres")) + ".json";
+    std::string generated = std::string(LINKD_CONTRACT_DIR) + "/generated-" +
+                            (GetParam() == Backend::sqlite ? std::string("sqlite") : std::string("postgres")) + ".json";
     {
         std::ofstream out(generated);
         out << keel::openapi::document(r, {.title = "linkd",
@@ -374,7 +379,8 @@ TEST_P(Api, TheContractMatchesTheRoutesAndTheirTypes) {
         }
         return std::make_pair(::pclose(p), output);
     };
-    auto [rc, report] = run(std::string("/usr/bin/python3 ") + LINKD_COMPARE_CONTRACT + " " + LINKD_OPENAPI_JSON + " " + generated);
+    auto [rc, report] =
+        run(std::string("/usr/bin/python3 ") + LINKD_COMPARE_CONTRACT + " " + LINKD_OPENAPI_JSON + " " + generated);
     EXPECT_EQ(rc, 0) << report;
     EXPECT_NE(report.find("compared 12 operations: 0 differences"), std::string::npos) << report;
     // The derived document is a valid contract by the same lint rules as the YAML.
@@ -388,7 +394,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, Api, ::testing::Values(Backend::sqlite, Backe
 
 /// The same API with tight limits: creation per key, redirects per client IP.
 class ApiLimited : public Api {
-protected:
+  protected:
     void configure(LinkdOptions& o) override {
         o.create_limit = {.rate = 0.5, .burst = 3};
         o.redirect_limit = {.rate = 1, .burst = 5};
@@ -455,7 +461,7 @@ struct Receiver {
 };
 
 class ApiWebhooks : public Api {
-protected:
+  protected:
     void configure(LinkdOptions& o) override {
         o.webhook.url = receiver_.server.url("/hooks");
         o.webhook.secret = "s3cret";
@@ -469,7 +475,7 @@ TEST_P(ApiWebhooks, SignedEventsForCreatedAndDeletedLinksDeliveredWithRetries) {
     ASSERT_EQ(create(R"({"url":"https://example.com/h","slug":"hooked"})").status, 201);
     EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(500));  // never waits for delivery
     auto got = receiver_.wait_for(2);
-    ASSERT_EQ(got.size(), 2u);  // refused once, then delivered
+    ASSERT_EQ(got.size(), 2u);        // refused once, then delivered
     EXPECT_EQ(got[0].id, got[1].id);  // the same delivery, retried
     const auto& d = got[1];
     EXPECT_EQ(d.type, "link.created");

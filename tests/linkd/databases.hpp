@@ -27,7 +27,7 @@ inline keel::test::PostgresServer& postgres_server() {
 
 /// A fresh, empty database of `backend`; removed (SQLite) when the object dies.
 class TestDatabase {
-public:
+  public:
     explicit TestDatabase(Backend backend) : backend_(backend) {
         static std::atomic<int> counter{0};
         int n = ++counter;
@@ -50,7 +50,7 @@ public:
     /// Runs SQL directly (sqlite3 CLI is not needed: PostgreSQL only).
     std::string psql(const std::string& sql) const { return postgres_server().psql(name_, sql); }
 
-private:
+  private:
     Backend backend_;
     std::string dir_;
     std::string name_;

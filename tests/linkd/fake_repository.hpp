@@ -11,7 +11,7 @@
 namespace linkd::test {
 
 class FakeRepository : public Repository {
-public:
+  public:
     bool down = false;
     int find_link_calls = 0;
     std::map<std::int64_t, Link> links;  // by id
@@ -55,9 +55,12 @@ public:
             co_return std::optional<Link>{};
         }
         Link& x = links[l->id];
-        if (ch.url) x.url = *ch.url;
-        if (ch.expires_at) x.expires_at = *ch.expires_at;
-        if (ch.permanent) x.permanent = *ch.permanent;
+        if (ch.url)
+            x.url = *ch.url;
+        if (ch.expires_at)
+            x.expires_at = *ch.expires_at;
+        if (ch.permanent)
+            x.permanent = *ch.permanent;
         x.updated_at = now;
         co_return std::optional<Link>(x);
     }
@@ -135,12 +138,13 @@ public:
         co_return true;
     }
     Task<Result<bool>> has_admin_key() override {
-        co_return std::any_of(keys.begin(), keys.end(), [](auto& kv) { return kv.second.admin && !kv.second.revoked_at; });
+        co_return std::any_of(keys.begin(), keys.end(),
+                              [](auto& kv) { return kv.second.admin && !kv.second.revoked_at; });
     }
     std::vector<NamedPoolStats> pool_stats() const override { return {}; }
     void close() override {}
 
-private:
+  private:
     static keel::Error unavailable() { return keel::Error(keel::Errc::unavailable, "database is down"); }
     std::optional<Link> by_slug(const std::string& slug) {
         for (auto& [id, l] : links) {

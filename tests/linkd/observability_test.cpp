@@ -41,18 +41,19 @@ std::string run(const std::string& cmd, int* rc) {
 }
 
 class Observed : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         p_ = std::make_unique<Process>(std::vector<std::string>{
-            LINKD_BINARY, "--server.port", "0", "--server.threads", "2", "--db.url", db_.url(), "--log.access",
-            "false", "--admin.listen", "127.0.0.1:0", "--auth.admin_key", kAdminKey});
+            LINKD_BINARY, "--server.port", "0", "--server.threads", "2", "--db.url", db_.url(), "--log.access", "false",
+            "--admin.listen", "127.0.0.1:0", "--auth.admin_key", kAdminKey});
         port_ = p_->wait_port();
         admin_ = p_->wait_admin_port();
         ASSERT_GT(port_, 0) << p_->stderr_text();
         ASSERT_GT(admin_, 0) << p_->stderr_text();
         api_ = std::make_unique<ApiClient>(static_cast<std::uint16_t>(port_));
-        ASSERT_EQ(api_->call("POST", "/v1/links", R"({"url":"https://example.com/","slug":"metered"})", kAdminKey).status,
-                  201);
+        ASSERT_EQ(
+            api_->call("POST", "/v1/links", R"({"url":"https://example.com/","slug":"metered"})", kAdminKey).status,
+            201);
     }
     void TearDown() override {
         p_->signal(SIGTERM);
@@ -166,9 +167,9 @@ TEST_F(Observed, CpuProfileUnderLoadShowsKeelsOwnFunctions) {
     EXPECT_NE(text.find("Total:"), std::string::npos) << text.substr(0, 500);
     // The profiler's own statistics are a field of a log line, not a plain-text line among
     // the JSON ones (issue 15): every line of the log is a JSON object.
-    ASSERT_TRUE(keel::test::eventually(
-        [&] { return p_->stderr_text().find("\"msg\":\"cpu profile taken\"") != std::string::npos; }))
-        << p_->stderr_text();
+    ASSERT_TRUE(keel::test::eventually([&] {
+        return p_->stderr_text().find("\"msg\":\"cpu profile taken\"") != std::string::npos;
+    })) << p_->stderr_text();
     std::istringstream lines(p_->stderr_text());
     for (std::string line; std::getline(lines, line);) {
         EXPECT_TRUE(line.starts_with("{\"ts\":") && line.ends_with("}")) << "not a JSON log line: " << line;

@@ -23,9 +23,9 @@ using namespace std::chrono_literals;
 using keel::test::eventually;
 using keel::test::Process;
 using keel::test::read_file;
-using linkd::test::metric;
 using linkd::test::ApiClient;
 using linkd::test::Backend;
+using linkd::test::metric;
 using linkd::test::TestDatabase;
 
 std::string key_in(const std::string& text) {
@@ -35,8 +35,8 @@ std::string key_in(const std::string& text) {
 }
 
 std::vector<std::string> linkd_args(const std::string& url, std::vector<std::string> more = {}) {
-    std::vector<std::string> a = {LINKD_BINARY, "--server.port", "0", "--server.threads", "2", "--db.url", url,
-                                  "--log.access", "false", "--admin.listen", "127.0.0.1:0"};
+    std::vector<std::string> a = {LINKD_BINARY, "--server.port", "0",     "--server.threads", "2",          "--db.url",
+                                  url,          "--log.access",  "false", "--admin.listen",   "127.0.0.1:0"};
     a.insert(a.end(), more.begin(), more.end());
     return a;
 }
@@ -45,21 +45,24 @@ std::vector<std::string> linkd_args(const std::string& url, std::vector<std::str
 std::pair<std::int64_t, std::int64_t> stored_clicks(const TestDatabase& db, const std::string& slug) {
     if (db.backend() == Backend::postgres) {
         std::string total = db.psql("SELECT clicks FROM links WHERE slug = '" + slug + "'");
-        std::string daily = db.psql("SELECT coalesce(sum(d.clicks), 0) FROM clicks_daily d JOIN links l ON l.id = "
-                                    "d.link_id WHERE l.slug = '" + slug + "'");
+        std::string daily = db.psql(
+            "SELECT coalesce(sum(d.clicks), 0) FROM clicks_daily d JOIN links l ON l.id = "
+            "d.link_id WHERE l.slug = '" +
+            slug + "'");
         return {std::stoll(total), std::stoll(daily)};
     }
     auto conn = keel::sqlite::Conn::open({.path = db.url().substr(9)});
     EXPECT_TRUE(conn);
-    auto st = (*conn)->prepare("SELECT l.clicks, (SELECT coalesce(sum(clicks), 0) FROM clicks_daily WHERE link_id = "
-                               "l.id) FROM links l WHERE slug = ?1");
+    auto st = (*conn)->prepare(
+        "SELECT l.clicks, (SELECT coalesce(sum(clicks), 0) FROM clicks_daily WHERE link_id = "
+        "l.id) FROM links l WHERE slug = ?1");
     st->bind(1, slug);
     EXPECT_TRUE(*st->step());
     return {st->get<std::int64_t>(0), st->get<std::int64_t>(1)};
 }
 
 class LinkdProcess : public ::testing::TestWithParam<Backend> {
-protected:
+  protected:
     TestDatabase db_{GetParam()};
 };
 
@@ -73,7 +76,8 @@ TEST_P(LinkdProcess, PrintsAnAdminKeyOnceAndCountsEveryClickBeforeSigterm) {
         admin = key_in(p.stdout_text());
         ASSERT_FALSE(admin.empty()) << p.stdout_text();
         ApiClient api(static_cast<std::uint16_t>(port));
-        ASSERT_EQ(api.call("POST", "/v1/links", R"({"url":"https://example.com/","slug":"counted"})", admin).status, 201);
+        ASSERT_EQ(api.call("POST", "/v1/links", R"({"url":"https://example.com/","slug":"counted"})", admin).status,
+                  201);
         for (int i = 0; i < 50; ++i) {
             ASSERT_EQ(api.call("GET", "/counted").status, 302);
         }
@@ -101,7 +105,8 @@ TEST_P(LinkdProcess, PrintsAnAdminKeyOnceAndCountsEveryClickBeforeSigterm) {
 }
 
 TEST_P(LinkdProcess, KeysCreateCommandPrintsAWorkingKey) {
-    Process cmd({LINKD_BINARY, "keys", "create", "--admin", "--name", "ops", "--db.url", db_.url(), "--admin.listen", ""});
+    Process cmd(
+        {LINKD_BINARY, "keys", "create", "--admin", "--name", "ops", "--db.url", db_.url(), "--admin.listen", ""});
     ASSERT_EQ(cmd.wait(20s), 0) << cmd.stderr_text();
     std::string key = key_in(cmd.stdout_text());
     ASSERT_FALSE(key.empty()) << cmd.stdout_text();
@@ -181,7 +186,8 @@ TEST(LinkdReadme, TheCurlSessionRunsAsWritten) {
                      "ADMIN=" + admin + " LINKD=http://127.0.0.1:" + std::to_string(port) + " bash " + script_path});
     ASSERT_EQ(session.wait(20s), 0) << session.stderr_text();
     std::string out = session.stdout_text();
-    EXPECT_NE(out.find("\"slug\":\"bookworm\",\"url\":\"https://www.debian.org/releases/bookworm/\""), std::string::npos)
+    EXPECT_NE(out.find("\"slug\":\"bookworm\",\"url\":\"https://www.debian.org/releases/bookworm/\""),
+              std::string::npos)
         << out;
     EXPECT_NE(out.find("302 https://www.debian.org/releases/bookworm/\n"), std::string::npos) << out;
     EXPECT_NE(out.find("{\"slug\":\"bookworm\",\"total_clicks\":1,\"days\":[{\"date\":"), std::string::npos) << out;
@@ -212,8 +218,8 @@ TEST(LinkdWebhooks, EventsPendingAtSigtermAreDeliveredBeforeExit) {
     std::string admin = key_in(p.stdout_text());
     ApiClient api(static_cast<std::uint16_t>(port));
     for (int i = 0; i < 6; ++i) {
-        ASSERT_EQ(api.call("POST", "/v1/links", "{\"url\":\"https://example.com/\",\"slug\":\"hook" + std::to_string(i) + "\"}",
-                           admin)
+        ASSERT_EQ(api.call("POST", "/v1/links",
+                           "{\"url\":\"https://example.com/\",\"slug\":\"hook" + std::to_string(i) + "\"}", admin)
                       .status,
                   201);
     }
@@ -234,8 +240,12 @@ namespace {
 /// An instance on `db` sharing `redis`, with `admin` as its admin key and no redirect limit.
 std::vector<std::string> with_redis(const TestDatabase& db, const keel::test::RedisServer& redis,
                                     const std::string& admin, std::vector<std::string> more) {
-    std::vector<std::string> a = {"--redis.url", "redis://127.0.0.1:" + std::to_string(redis.port()),
-                                  "--auth.admin_key", admin, "--ratelimit.redirect_per_second", "0"};
+    std::vector<std::string> a = {"--redis.url",
+                                  "redis://127.0.0.1:" + std::to_string(redis.port()),
+                                  "--auth.admin_key",
+                                  admin,
+                                  "--ratelimit.redirect_per_second",
+                                  "0"};
     a.insert(a.end(), more.begin(), more.end());
     return linkd_args(db.url(), std::move(a));
 }
@@ -257,8 +267,8 @@ TEST(LinkdRedis, TwoInstancesShareOneLimitAndFailOpenWhenRedisIsDown) {
     int created = 0, limited = 0;
     for (int i = 0; i < 12; ++i) {
         auto& api = i % 2 ? api_b : api_a;
-        int status = api.call("POST", "/v1/links", "{\"url\":\"https://example.com/\",\"slug\":\"shared" + std::to_string(i) + "\"}",
-                              admin)
+        int status = api.call("POST", "/v1/links",
+                              "{\"url\":\"https://example.com/\",\"slug\":\"shared" + std::to_string(i) + "\"}", admin)
                          .status;
         created += status == 201;
         limited += status == 429;
@@ -291,9 +301,9 @@ TEST(LinkdRedis, APasswordInTheUrlIsUsedAndNeverShown) {
     ApiClient api(static_cast<std::uint16_t>(port));
     int created = 0, limited = 0;
     for (int i = 0; i < 6; ++i) {
-        int status =
-            api.call("POST", "/v1/links", "{\"url\":\"https://example.com/\",\"slug\":\"pw" + std::to_string(i) + "\"}", admin)
-                .status;
+        int status = api.call("POST", "/v1/links",
+                              "{\"url\":\"https://example.com/\",\"slug\":\"pw" + std::to_string(i) + "\"}", admin)
+                         .status;
         created += status == 201;
         limited += status == 429;
     }
@@ -315,8 +325,8 @@ TEST(LinkdRedis, APasswordInTheUrlIsUsedAndNeverShown) {
     ASSERT_GT(wport, 0) << wrong.stderr_text();
     ApiClient wapi(static_cast<std::uint16_t>(wport));
     for (int i = 0; i < 5; ++i) {
-        EXPECT_EQ(wapi.call("POST", "/v1/links", "{\"url\":\"https://example.com/\",\"slug\":\"open" + std::to_string(i) + "\"}",
-                            admin)
+        EXPECT_EQ(wapi.call("POST", "/v1/links",
+                            "{\"url\":\"https://example.com/\",\"slug\":\"open" + std::to_string(i) + "\"}", admin)
                       .status,
                   201);
     }
@@ -331,8 +341,9 @@ TEST(LinkdRedis, APasswordInTheUrlIsUsedAndNeverShown) {
 
     Process tls(linkd_args(db.url(), {"--redis.url", "rediss://:secret@127.0.0.1:6380"}));
     EXPECT_EQ(tls.wait(10s), 2);
-    EXPECT_NE(tls.stderr_text().find("redis.url = \"rediss://:[redacted]@127.0.0.1:6380\": rediss:// (TLS) is not supported"),
-              std::string::npos)
+    EXPECT_NE(
+        tls.stderr_text().find("redis.url = \"rediss://:[redacted]@127.0.0.1:6380\": rediss:// (TLS) is not supported"),
+        std::string::npos)
         << tls.stderr_text();
 }
 
@@ -355,7 +366,8 @@ TEST(LinkdRedis, ChangesAndRevocationsReachEveryInstanceAndRedisOutagesAreRidden
     const std::string admin = "lk_" + std::string(40, 'C');
     // A long TTL: only an invalidation can make an instance forget a cached slug in this test.
     auto args = [&] {
-        return with_redis(db, redis, admin, {"--cache.ttl", "1h", "--cache.negative_ttl", "1h", "--auth.cache_ttl", "1h"});
+        return with_redis(db, redis, admin,
+                          {"--cache.ttl", "1h", "--cache.negative_ttl", "1h", "--auth.cache_ttl", "1h"});
     };
     Process a(args()), b(args());
     int pa = a.wait_port(), pb = b.wait_port();
@@ -367,13 +379,15 @@ TEST(LinkdRedis, ChangesAndRevocationsReachEveryInstanceAndRedisOutagesAreRidden
 
     // A slug B has cached as missing is created on A: B forgets its negative entry.
     EXPECT_EQ(target_of(api_b, "moving"), "404");
-    ASSERT_EQ(api_a.call("POST", "/v1/links", R"({"url":"https://example.com/v1","slug":"moving"})", admin).status, 201);
+    ASSERT_EQ(api_a.call("POST", "/v1/links", R"({"url":"https://example.com/v1","slug":"moving"})", admin).status,
+              201);
     EXPECT_TRUE(eventually([&] { return target_of(api_b, "moving") == "https://example.com/v1"; }));
     EXPECT_EQ(target_of(api_a, "moving"), "https://example.com/v1");
 
     // Changed on A: B's memory drops the old target.
-    ASSERT_EQ(api_a.call("PATCH", "/v1/links/moving", R"({"url":"https://example.com/v2"})", admin, {},
-                         "application/merge-patch+json")
+    ASSERT_EQ(api_a
+                  .call("PATCH", "/v1/links/moving", R"({"url":"https://example.com/v2"})", admin, {},
+                        "application/merge-patch+json")
                   .status,
               200);
     EXPECT_TRUE(eventually([&] { return target_of(api_b, "moving") == "https://example.com/v2"; }));
@@ -385,9 +399,11 @@ TEST(LinkdRedis, ChangesAndRevocationsReachEveryInstanceAndRedisOutagesAreRidden
     EXPECT_TRUE(eventually([&] { return target_of(api_a, "moving") == "404"; }));
 
     // Redis killed: cached slugs are served from memory, others from the database.
-    ASSERT_EQ(api_a.call("POST", "/v1/links", R"({"url":"https://example.com/kept","slug":"kept"})", admin).status, 201);
+    ASSERT_EQ(api_a.call("POST", "/v1/links", R"({"url":"https://example.com/kept","slug":"kept"})", admin).status,
+              201);
     EXPECT_TRUE(eventually([&] { return target_of(api_b, "kept") == "https://example.com/kept"; }));
-    EXPECT_EQ(readiness(admin_b), std::pair(200, std::string(R"({"status":"ready","checks":{"database":"ok","redis":"ok"}})")));
+    EXPECT_EQ(readiness(admin_b),
+              std::pair(200, std::string(R"({"status":"ready","checks":{"database":"ok","redis":"ok"}})")));
     redis.stop();
     ASSERT_TRUE(eventually([&] { return metric(admin_b, "linkd_cache_subscribed") == 0; }));
     auto [status, ready] = readiness(admin_b);
@@ -396,9 +412,9 @@ TEST(LinkdRedis, ChangesAndRevocationsReachEveryInstanceAndRedisOutagesAreRidden
     for (int i = 0; i < 20; ++i) {
         ASSERT_EQ(target_of(api_b, "kept"), "https://example.com/kept");
     }
-    ASSERT_EQ(api_a.call("POST", "/v1/links", R"({"url":"https://example.com/down","slug":"made-while-down"})", admin)
-                  .status,
-              201);  // the database takes writes; the announcement waits for Redis
+    ASSERT_EQ(
+        api_a.call("POST", "/v1/links", R"({"url":"https://example.com/down","slug":"made-while-down"})", admin).status,
+        201);  // the database takes writes; the announcement waits for Redis
     EXPECT_EQ(target_of(api_b, "made-while-down"), "https://example.com/down");  // B had never cached it
     EXPECT_EQ(metric(admin_a, "linkd_cache_invalidations_pending"), 1);
     EXPECT_GE(metric(admin_b, "linkd_shared_cache_errors_total"), 1);
@@ -406,8 +422,9 @@ TEST(LinkdRedis, ChangesAndRevocationsReachEveryInstanceAndRedisOutagesAreRidden
     // While Redis is down, an update on A cannot be announced: B still has the old target.
     // When Redis comes back, B resubscribes and forgets its memory (it may have missed
     // announcements), and A announces what it could not.
-    ASSERT_EQ(api_a.call("PATCH", "/v1/links/kept", R"({"url":"https://example.com/kept2"})", admin, {},
-                         "application/merge-patch+json")
+    ASSERT_EQ(api_a
+                  .call("PATCH", "/v1/links/kept", R"({"url":"https://example.com/kept2"})", admin, {},
+                        "application/merge-patch+json")
                   .status,
               200);
     EXPECT_EQ(target_of(api_b, "kept"), "https://example.com/kept");
@@ -419,8 +436,9 @@ TEST(LinkdRedis, ChangesAndRevocationsReachEveryInstanceAndRedisOutagesAreRidden
     EXPECT_TRUE(eventually([&] { return metric(admin_a, "linkd_cache_invalidations_pending") == 0; }, 10s));
 
     // And announcements flow again.
-    ASSERT_EQ(api_a.call("PATCH", "/v1/links/kept", R"({"url":"https://example.com/kept3"})", admin, {},
-                         "application/merge-patch+json")
+    ASSERT_EQ(api_a
+                  .call("PATCH", "/v1/links/kept", R"({"url":"https://example.com/kept3"})", admin, {},
+                        "application/merge-patch+json")
                   .status,
               200);
     EXPECT_TRUE(eventually([&] { return target_of(api_b, "kept") == "https://example.com/kept3"; }));
@@ -451,14 +469,15 @@ TEST(LinkdRedis, WithoutMemoryTheSharedCacheAnswersAndTheDatabaseIsAskedOnce) {
     ASSERT_GT(port, 0) << p.stderr_text();
     int admin_port = p.wait_admin_port();
     ApiClient api(static_cast<std::uint16_t>(port));
-    ASSERT_EQ(api.call("POST", "/v1/links", R"({"url":"https://example.com/r","slug":"from-redis"})", admin).status, 201);
+    ASSERT_EQ(api.call("POST", "/v1/links", R"({"url":"https://example.com/r","slug":"from-redis"})", admin).status,
+              201);
     for (int i = 0; i < 10; ++i) {
         ASSERT_EQ(target_of(api, "from-redis"), "https://example.com/r");
         ASSERT_EQ(target_of(api, "never-made"), "404");
     }
     EXPECT_EQ(metric(admin_port, "linkd_shared_cache_misses_total"), 2);  // the first of each: the database
     EXPECT_EQ(metric(admin_port, "linkd_shared_cache_hits_total"), 18);
-    EXPECT_EQ(metric(admin_port, "linkd_cache_hits_total"), 0);          // memory is off
+    EXPECT_EQ(metric(admin_port, "linkd_cache_hits_total"), 0);  // memory is off
     p.signal(SIGTERM);
     EXPECT_EQ(p.wait(20s), 0) << p.stderr_text();
 }

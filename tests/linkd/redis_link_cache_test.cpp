@@ -20,10 +20,12 @@ using linkd::CachedLink;
 using linkd::RedisLinkCache;
 using linkd::SharedLookup;
 
-CachedAnswer link(std::string url) { return std::make_shared<const CachedLink>(CachedLink{1, std::move(url), false, {}}); }
+CachedAnswer link(std::string url) {
+    return std::make_shared<const CachedLink>(CachedLink{1, std::move(url), false, {}});
+}
 
 class RedisLinkCacheTest : public ::testing::Test {
-protected:
+  protected:
     keel::test::RedisServer server_;
     keel::LoopThread loop_;
     keel::redis::Client redis_{{.port = server_.port()}};
@@ -68,7 +70,7 @@ TEST_F(RedisLinkCacheTest, AStaleLookupCannotStoreOverAChange) {
     auto after = get("slug-a");
     EXPECT_FALSE(after.answer.has_value());
     ASSERT_TRUE(after.version.has_value());
-    EXPECT_EQ(after.version->front(), '!');  // the change's mark
+    EXPECT_EQ(after.version->front(), '!');                // the change's mark
     put("slug-a", link("https://v1-stale.example/"), "");  // what the slow lookup saw: refused
     EXPECT_FALSE(get("slug-a").answer.has_value());
     put("slug-a", link("https://v2.example/"), *after.version);  // a lookup after the change: stored
@@ -76,7 +78,7 @@ TEST_F(RedisLinkCacheTest, AStaleLookupCannotStoreOverAChange) {
 
     invalidate("slug-a");
     auto again = get("slug-a");
-    EXPECT_NE(again.version, after.version);  // every change leaves its own mark
+    EXPECT_NE(again.version, after.version);                           // every change leaves its own mark
     put("slug-a", link("https://v2-stale.example/"), *after.version);  // the previous mark: refused
     EXPECT_FALSE(get("slug-a").answer.has_value());
 

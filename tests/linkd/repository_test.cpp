@@ -14,7 +14,7 @@ using namespace linkd;
 using linkd::test::Backend;
 
 class RepositoryTest : public ::testing::TestWithParam<Backend> {
-protected:
+  protected:
     template <class Make>
     auto run(Make make) {
         return loop_.block_on(std::move(make));
@@ -131,9 +131,8 @@ TEST_P(RepositoryTest, ConcurrentInsertsAllLandAndOnlyTheDuplicateConflicts) {
 
 TEST_P(RepositoryTest, UpdatesOnlyWhatChangesAndOnlyForTheOwner) {
     insert("beta", owner_, 5000);
-    auto url_only = run([&] {
-        return repo_->update_link(owner_, "beta", LinkChange{.url = "https://new.example"}, 3000);
-    });
+    auto url_only =
+        run([&] { return repo_->update_link(owner_, "beta", LinkChange{.url = "https://new.example"}, 3000); });
     ASSERT_TRUE(url_only);
     ASSERT_TRUE(url_only->has_value());
     EXPECT_EQ((*url_only)->url, "https://new.example");

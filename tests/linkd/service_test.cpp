@@ -46,7 +46,7 @@ std::string reasons(const ServiceError& e) {
 }
 
 class LinkServiceTest : public ::testing::Test {
-protected:
+  protected:
     test::FakeRepository repo;
     ClickCounter clicks;
     std::int64_t now = 1'800'000'000;  // 2027-01-15T08:00:00Z
@@ -68,7 +68,8 @@ TEST_F(LinkServiceTest, UrlRules) {
     EXPECT_EQ(LinkService::url_problem(""), "must not be empty");
     EXPECT_EQ(LinkService::url_problem("ftp://example.com"), "must be an absolute http or https URL");
     EXPECT_EQ(LinkService::url_problem("/relative"), "must be an absolute http or https URL");
-    EXPECT_EQ(LinkService::url_problem("https://user:pw@example.com/"), "must not contain credentials (user:password@)");
+    EXPECT_EQ(LinkService::url_problem("https://user:pw@example.com/"),
+              "must not contain credentials (user:password@)");
     EXPECT_EQ(LinkService::url_problem("https://user@example.com/"), "must not contain credentials (user:password@)");
     EXPECT_EQ(LinkService::url_problem("https:///path"), "must have a host");
     EXPECT_EQ(LinkService::url_problem("https://example.com:99999/"), "must have a valid port (1 to 65535)");
@@ -169,7 +170,8 @@ TEST_F(LinkServiceTest, UnknownSlugsAreCachedNegatively) {
 }
 
 TEST_F(LinkServiceTest, ExpiredLinksAreGone) {
-    auto r = run(svc.create(alice, {.url = "https://soon.example", .slug = "soon", .expires_at = format_time(now + 60)}));
+    auto r =
+        run(svc.create(alice, {.url = "https://soon.example", .slug = "soon", .expires_at = format_time(now + 60)}));
     ASSERT_TRUE(r);
     EXPECT_TRUE(run(svc.follow("soon")));
     now += 61;
@@ -292,7 +294,7 @@ TEST_F(LinkServiceTest, DatabaseDownIsUnavailable) {
 }
 
 class KeyServiceTest : public ::testing::Test {
-protected:
+  protected:
     test::FakeRepository repo;
     KeyService keys{repo, {.now = [] { return std::int64_t{1'800'000'000}; }}};
     Principal admin{0, true, ""};
@@ -318,9 +320,9 @@ TEST_F(KeyServiceTest, BadCredentialsAreUnauthenticated) {
     auto k = run(keys.create(admin, "ci", false));
     std::string forged = k->secret;
     forged.back() = forged.back() == 'a' ? 'b' : 'a';  // right prefix, wrong secret
-    for (std::optional<std::string> h : {std::optional<std::string>{}, std::optional<std::string>("Basic abc"),
-                                         std::optional<std::string>("Bearer "), std::optional<std::string>("Bearer short"),
-                                         std::optional<std::string>("Bearer " + forged)}) {
+    for (std::optional<std::string> h :
+         {std::optional<std::string>{}, std::optional<std::string>("Basic abc"), std::optional<std::string>("Bearer "),
+          std::optional<std::string>("Bearer short"), std::optional<std::string>("Bearer " + forged)}) {
         auto r = run(keys.authenticate(h ? std::optional<std::string_view>(*h) : std::nullopt));
         ASSERT_FALSE(r) << h.value_or("(none)");
         EXPECT_EQ(r.error().fault, Fault::unauthenticated);
@@ -342,7 +344,8 @@ TEST_F(KeyServiceTest, OnlyAdminsManageKeys) {
     auto unnamed = run(keys.create(admin, "", false));
     EXPECT_EQ(unnamed.error().fault, Fault::invalid);
     EXPECT_EQ(reasons(unnamed.error()), "/name: must be 1 to 100 bytes long\n");
-    for (std::string name : {std::string("a\r\nX-Injected: 1"), std::string("nul\0byte", 8), std::string("tab\there")}) {
+    for (std::string name :
+         {std::string("a\r\nX-Injected: 1"), std::string("nul\0byte", 8), std::string("tab\there")}) {
         auto bad = run(keys.create(admin, name, false));
         ASSERT_FALSE(bad) << name;
         EXPECT_EQ(reasons(bad.error()), "/name: must not contain control characters (CR, LF, NUL, tab, ...)\n");
@@ -493,7 +496,7 @@ TEST_F(LinkServiceTest, AnAnswerReadBeforeAChangeIsNeitherSharedNorRemembered) {
         svc.forget("racing");
     };
     EXPECT_EQ(run(svc.follow("racing"))->link->url, "https://old.example/");  // read before the change
-    EXPECT_EQ(shared.refused, 1);          // the lookup's answer is not shared over the change
+    EXPECT_EQ(shared.refused, 1);  // the lookup's answer is not shared over the change
     EXPECT_FALSE(shared.entries.count("racing"));
     EXPECT_EQ(run(svc.follow("racing"))->link->url, "https://new.example/");  // not remembered either
     EXPECT_EQ(repo.find_link_calls, 2);
@@ -525,15 +528,16 @@ TEST(RedisLinkCacheValues, RoundTripAndRejectWhatWeDidNotWrite) {
     EXPECT_EQ((*back)->url, "https://example.com/a?b=c");
     EXPECT_TRUE((*back)->permanent);
     EXPECT_EQ((*back)->expires_at, 1'900'000'000);
-    auto plain = RedisLinkCache::decode(RedisLinkCache::encode(std::make_shared<const CachedLink>(CachedLink{7, "http://x", false, {}})));
+    auto plain = RedisLinkCache::decode(
+        RedisLinkCache::encode(std::make_shared<const CachedLink>(CachedLink{7, "http://x", false, {}})));
     ASSERT_TRUE(plain && *plain);
     EXPECT_FALSE((*plain)->expires_at.has_value());
     EXPECT_FALSE((*plain)->permanent);
     auto missing = RedisLinkCache::decode(RedisLinkCache::encode(nullptr));
     ASSERT_TRUE(missing.has_value());
     EXPECT_EQ(*missing, nullptr);
-    for (std::string_view bad : {"", "x", "1 ", "1 7 0 - ", "1 seven 0 - http://x", "1 7 2 - http://x", "1 7 0 soon http://x",
-                                 "2 7 0 - http://x"}) {
+    for (std::string_view bad : {"", "x", "1 ", "1 7 0 - ", "1 seven 0 - http://x", "1 7 2 - http://x",
+                                 "1 7 0 soon http://x", "2 7 0 - http://x"}) {
         EXPECT_FALSE(RedisLinkCache::decode(bad).has_value()) << bad;
     }
 }
@@ -550,7 +554,9 @@ TEST(LinkServiceHerd, ConcurrentMissesForOneSlugReadTheDatabaseOnce) {
     linkd::ClickCounter clicks;
     linkd::LinkService svc(repo, clicks, {});
     keel::LoopThread lt;
-    auto made = lt.block_on([&] { return svc.create({1, false, ""}, {.url = "https://herd.example", .slug = "herd"}); });
+    auto made = lt.block_on([&] {
+        return svc.create({1, false, ""}, {.url = "https://herd.example", .slug = "herd"});
+    });
     ASSERT_TRUE(made);
     std::atomic<int> ok{0}, done{0};
     lt.loop().post([&] {

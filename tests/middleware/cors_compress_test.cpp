@@ -28,9 +28,10 @@ TEST(Cors, PreflightWithCurl) {
     r.use(keel::mw::cors(options()));
     r.put("/links/{id}", keel::test::text("updated"));
     TestServer srv(r.handler());
-    std::string out = run("curl -s -i -X OPTIONS -H 'Origin: https://app.example.com' "
-                          "-H 'Access-Control-Request-Method: PUT' -H 'Access-Control-Request-Headers: content-type' " +
-                          srv.url("/links/1"));
+    std::string out =
+        run("curl -s -i -X OPTIONS -H 'Origin: https://app.example.com' "
+            "-H 'Access-Control-Request-Method: PUT' -H 'Access-Control-Request-Headers: content-type' " +
+            srv.url("/links/1"));
     EXPECT_NE(out.find("HTTP/1.1 204"), std::string::npos) << out;
     EXPECT_NE(out.find("Access-Control-Allow-Origin: https://app.example.com"), std::string::npos) << out;
     EXPECT_NE(out.find("Access-Control-Allow-Methods: GET, HEAD, POST, PUT, PATCH, DELETE"), std::string::npos) << out;
@@ -60,11 +61,15 @@ TEST(Cors, DisallowedRequestHeaderFailsPreflight) {
 
 TEST(Cors, WildcardSubdomainsOneLabelOnly) {
     auto h = keel::mw::cors(options())(keel::test::text("x"));
-    EXPECT_EQ(call(h, TestRequest{}.with_header("Origin", "https://a.example.org")).header("Access-Control-Allow-Origin"),
-              "https://a.example.org");
-    EXPECT_FALSE(call(h, TestRequest{}.with_header("Origin", "https://a.b.example.org")).header("Access-Control-Allow-Origin"));
-    EXPECT_FALSE(call(h, TestRequest{}.with_header("Origin", "https://example.org")).header("Access-Control-Allow-Origin"));
-    EXPECT_FALSE(call(h, TestRequest{}.with_header("Origin", "http://a.example.org")).header("Access-Control-Allow-Origin"));
+    EXPECT_EQ(
+        call(h, TestRequest{}.with_header("Origin", "https://a.example.org")).header("Access-Control-Allow-Origin"),
+        "https://a.example.org");
+    EXPECT_FALSE(
+        call(h, TestRequest{}.with_header("Origin", "https://a.b.example.org")).header("Access-Control-Allow-Origin"));
+    EXPECT_FALSE(
+        call(h, TestRequest{}.with_header("Origin", "https://example.org")).header("Access-Control-Allow-Origin"));
+    EXPECT_FALSE(
+        call(h, TestRequest{}.with_header("Origin", "http://a.example.org")).header("Access-Control-Allow-Origin"));
 }
 
 TEST(Cors, SimpleRequestGetsOriginExposeAndVary) {
@@ -91,7 +96,8 @@ keel::http::Handler big_json() {
     return [](keel::http::Request&) {
         std::string body = "[";
         for (int i = 0; i < 500; ++i) {
-            body += std::string(i ? "," : "") + "{\"id\":" + std::to_string(i) + ",\"name\":\"user number " + std::to_string(i) + "\"}";
+            body += std::string(i ? "," : "") + "{\"id\":" + std::to_string(i) + ",\"name\":\"user number " +
+                    std::to_string(i) + "\"}";
         }
         body += "]";
         return keel::http::Response::json(body);
@@ -121,7 +127,9 @@ TEST(Compress, CurlDecodesGzipAndBrotli) {
 TEST(Compress, Negotiation) {
     auto h = keel::mw::compress()(big_json());
     auto enc = [&](const char* accept) {
-        return call(h, TestRequest{}.with_header("Accept-Encoding", accept)).header("Content-Encoding").value_or("identity");
+        return call(h, TestRequest{}.with_header("Accept-Encoding", accept))
+            .header("Content-Encoding")
+            .value_or("identity");
     };
     EXPECT_EQ(enc("gzip"), "gzip");
     EXPECT_EQ(enc("br, gzip"), "br");
@@ -133,7 +141,8 @@ TEST(Compress, Negotiation) {
 }
 
 TEST(Compress, SkipsSmallOrIncompressibleBodies) {
-    auto small = call(keel::mw::compress()(keel::test::text("tiny")), TestRequest{}.with_header("Accept-Encoding", "gzip"));
+    auto small =
+        call(keel::mw::compress()(keel::test::text("tiny")), TestRequest{}.with_header("Accept-Encoding", "gzip"));
     EXPECT_FALSE(small.header("Content-Encoding"));
     EXPECT_EQ(small.header("Vary"), "Accept-Encoding");
     auto png = call(keel::mw::compress()([](keel::http::Request&) {

@@ -10,9 +10,8 @@ namespace {
 
 // Over a real socket the peer is 127.0.0.1.
 std::string client_ip_seen(const std::vector<std::string>& trusted, const std::string& extra_headers) {
-    auto h = keel::mw::real_ip(trusted)([](keel::http::Request& req) {
-        return keel::http::Response::text(keel::mw::client_ip(req));
-    });
+    auto h = keel::mw::real_ip(trusted)(
+        [](keel::http::Request& req) { return keel::http::Response::text(keel::mw::client_ip(req)); });
     TestServer srv(h);
     RawClient c(srv.port());
     auto r = c.exchange("GET / HTTP/1.1\r\nHost: t\r\n" + extra_headers + "\r\n");

@@ -36,9 +36,8 @@ TEST(Recoverer, CoroutineExceptionBecomes500) {
 TEST(Recoverer, ReportSeesTheRequestIdWhenOutermost) {
     std::string id_in_report;
     keel::router::Router router;
-    router.use(keel::mw::recoverer([&](std::string_view, keel::http::Request& req) {
-        id_in_report = std::string(keel::mw::request_id_of(req));
-    }));
+    router.use(keel::mw::recoverer(
+        [&](std::string_view, keel::http::Request& req) { id_in_report = std::string(keel::mw::request_id_of(req)); }));
     router.use(keel::mw::request_id());
     router.get("/x", [](keel::http::Request&) -> keel::http::Response { throw std::runtime_error("x"); });
     auto r = call(router.handler(), TestRequest{"GET", "/x"}.with_header("X-Request-ID", "trace-me"));

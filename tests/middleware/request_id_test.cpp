@@ -9,7 +9,9 @@ using keel::testing::call;
 using keel::testing::TestRequest;
 
 namespace {
-keel::http::Handler with_id(keel::http::Handler h) { return keel::mw::request_id()(std::move(h)); }
+keel::http::Handler with_id(keel::http::Handler h) {
+    return keel::mw::request_id()(std::move(h));
+}
 }  // namespace
 
 TEST(RequestId, GeneratesAndEchoes) {
@@ -34,7 +36,8 @@ TEST(RequestId, KeepsAValidIncomingId) {
 
 TEST(RequestId, ReplacesAnInvalidIncomingId) {
     auto h = with_id(keel::test::text("x"));
-    for (std::string bad : {std::string("has space"), std::string(65, 'a'), std::string("<script>"), std::string("a\"b")}) {
+    for (std::string bad :
+         {std::string("has space"), std::string(65, 'a'), std::string("<script>"), std::string("a\"b")}) {
         auto r = call(h, TestRequest{}.with_header("X-Request-ID", bad));
         EXPECT_NE(r.header("X-Request-ID"), bad);
         EXPECT_EQ(r.header("X-Request-ID")->size(), 32u);
@@ -44,5 +47,7 @@ TEST(RequestId, ReplacesAnInvalidIncomingId) {
 TEST(RequestId, AddedToProblemBodies) {
     auto h = with_id([](keel::http::Request& req) { return keel::http::problem(404, "gone", req.path()); });
     auto r = call(h, TestRequest{"GET", "/p"}.with_header("X-Request-ID", "rid-1"));
-    EXPECT_EQ(r.body, R"({"type":"about:blank","title":"Not Found","status":404,"detail":"gone","instance":"/p","request_id":"rid-1"})");
+    EXPECT_EQ(
+        r.body,
+        R"({"type":"about:blank","title":"Not Found","status":404,"detail":"gone","instance":"/p","request_id":"rid-1"})");
 }

@@ -26,7 +26,9 @@ keel::http::Handler sleeper(std::atomic<int>& cancelled, keel::Duration d) {
         co_return keel::http::Response::text(full ? "done" : "cut short");
     };
 }
-std::string get(const char* path) { return std::string("GET ") + path + " HTTP/1.1\r\nHost: t\r\n\r\n"; }
+std::string get(const char* path) {
+    return std::string("GET ") + path + " HTTP/1.1\r\nHost: t\r\n\r\n";
+}
 }  // namespace
 
 TEST(Timeout, DeadlineGives503AndCancelsTheHandler) {
@@ -65,7 +67,8 @@ TEST(Throttle, LimitsInFlightAndRejectsWithRetryAfter) {
     o.backlog_timeout = 50ms;
     auto opts = TestServer::default_options();
     opts.threads = 2;
-    TestServer srv(keel::mw::throttle(o)(sleeper(cancelled, 2s)), opts);  // long enough to stay busy on a loaded machine
+    TestServer srv(keel::mw::throttle(o)(sleeper(cancelled, 2s)),
+                   opts);  // long enough to stay busy on a loaded machine
     std::vector<std::future<int>> clients;
     std::vector<std::future<std::string>> retry;
     for (int i = 0; i < 6; ++i) {

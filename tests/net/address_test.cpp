@@ -43,8 +43,8 @@ TEST(HostPort, SplitsNamesIpv4AndBracketedIpv6) {
 
 TEST(HostPort, RefusesWhatIsNotHostAndPort) {
     using keel::net::parse_host_port;
-    for (const char* bad : {"host", "host:", "host:http", "host:65536", "host:-1", "host:80x", "[::1", "[::1]x",
-                            "[::1]:", "h:+80"}) {
+    for (const char* bad :
+         {"host", "host:", "host:http", "host:65536", "host:-1", "host:80x", "[::1", "[::1]x", "[::1]:", "h:+80"}) {
         auto hp = parse_host_port(bad);
         EXPECT_FALSE(hp) << bad;
         if (!hp) {

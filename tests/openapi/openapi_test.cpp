@@ -91,14 +91,17 @@ TEST(OpenApi, TheDocumentFollowsTheRoutesAndTheirDocs) {
     r.get("/books/{isbn:[0-9]{13}}", [](keel::http::Request&) { return keel::http::Response(200); })
         .doc({.summary = "A book",
               .tags = {"books"},
-              .responses = {{200, keel::router::json<shelf::Book>("the book")}, {404, keel::router::problem("no such book")}}});
-    r.get("/books", [](keel::http::Request&) { return keel::http::Response(200); })
-        .doc({.operation_id = "listBooks", .query = keel::router::query<shelf::ListQuery>(), .security = {"bearer"}});
+              .responses = {{200, keel::router::json<shelf::Book>("the book")},
+                            {404, keel::router::problem("no such book")}}});
+    r.get("/books", [](keel::http::Request&) {
+         return keel::http::Response(200);
+     }).doc({.operation_id = "listBooks", .query = keel::router::query<shelf::ListQuery>(), .security = {"bearer"}});
     keel::router::Router files;
     files.get("/{path...}", [](keel::http::Request&) { return keel::http::Response(200); }).doc({.summary = "A file"});
     r.mount("/files", std::move(files));
     r.post("/undocumented", [](keel::http::Request&) { return keel::http::Response(204); });
-    keel::openapi::serve(r, {.title = "shelf", .version = "2.0.0",
+    keel::openapi::serve(r, {.title = "shelf",
+                             .version = "2.0.0",
                              .security_schemes = {{"bearer", R"({"type":"http","scheme":"bearer"})"}}});
     ASSERT_EQ(r.routes().size(), 5u);
 
@@ -106,18 +109,23 @@ TEST(OpenApi, TheDocumentFollowsTheRoutesAndTheirDocs) {
     auto has = [&](const std::string& part) { return doc.find(part) != std::string::npos; };
     EXPECT_TRUE(doc.starts_with(R"({"openapi":"3.1.0","info":{"title":"shelf","version":"2.0.0","license":)")) << doc;
     EXPECT_TRUE(has(R"("servers":[{"url":"/","description":"this server"}])")) << doc;
-    EXPECT_TRUE(has(R"("/books/{isbn}":{"get":{"summary":"A book","operationId":"getBooksByIsbn","tags":["books"],)"
-                    R"("parameters":[{"name":"isbn","in":"path","required":true,"schema":{"type":"string","pattern":"^(?:[0-9]{13})$"}}],)"
-                    R"("security":[],)"
-                    R"("responses":{"200":{"description":"the book","content":{"application/json":{"schema":{"$ref":"#/components/schemas/Book"}}}},)"
-                    R"("404":{"description":"no such book","content":{"application/problem+json":{"schema":{"$ref":"#/components/schemas/Problem"}}}}}}})"))
+    EXPECT_TRUE(has(
+        R"("/books/{isbn}":{"get":{"summary":"A book","operationId":"getBooksByIsbn","tags":["books"],)"
+        R"("parameters":[{"name":"isbn","in":"path","required":true,"schema":{"type":"string","pattern":"^(?:[0-9]{13})$"}}],)"
+        R"("security":[],)"
+        R"("responses":{"200":{"description":"the book","content":{"application/json":{"schema":{"$ref":"#/components/schemas/Book"}}}},)"
+        R"("404":{"description":"no such book","content":{"application/problem+json":{"schema":{"$ref":"#/components/schemas/Problem"}}}}}}})"))
         << doc;
-    EXPECT_TRUE(has(R"({"name":"limit","in":"query","required":false,"schema":{"type":"integer","format":"int32",)")) << doc;
-    EXPECT_TRUE(has(R"({"name":"tag","in":"query","required":false,"schema":{"type":"array","items":{"type":"string"}}})")) << doc;
+    EXPECT_TRUE(has(R"({"name":"limit","in":"query","required":false,"schema":{"type":"integer","format":"int32",)"))
+        << doc;
+    EXPECT_TRUE(
+        has(R"({"name":"tag","in":"query","required":false,"schema":{"type":"array","items":{"type":"string"}}})"))
+        << doc;
     EXPECT_TRUE(has(R"({"name":"genre","in":"query","required":true,)")) << doc;
     EXPECT_TRUE(has(R"("operationId":"listBooks")")) << doc;
     EXPECT_TRUE(has(R"("security":[{"bearer":[]}])")) << doc;
-    EXPECT_TRUE(has(R"("/files/{path}":{"get":{"summary":"A file","operationId":"getFilesByPath",)")) << doc;  // kept through mount
+    EXPECT_TRUE(has(R"("/files/{path}":{"get":{"summary":"A file","operationId":"getFilesByPath",)"))
+        << doc;  // kept through mount
     EXPECT_TRUE(has(R"("/undocumented":{"post":{"operationId":"postUndocumented","security":[],)"
                     R"("responses":{"default":{"description":"not documented"}}}})"))
         << doc;

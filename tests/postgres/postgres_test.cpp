@@ -5,9 +5,9 @@
 #include <keel/core/sleep.hpp>
 #include <keel/postgres/postgres.hpp>
 
-#include <support/postgres_server.hpp>
 #include <support/eventually.hpp>
 #include <support/latch.hpp>
+#include <support/postgres_server.hpp>
 
 #include <gtest/gtest.h>
 
@@ -23,7 +23,7 @@ namespace pg = keel::postgres;
 keel::test::PostgresServer* g_server = nullptr;
 
 class PgEnv : public ::testing::Environment {
-public:
+  public:
     void SetUp() override { g_server = new keel::test::PostgresServer(); }
     void TearDown() override {
         delete g_server;
@@ -33,7 +33,7 @@ public:
 const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new PgEnv);
 
 class Postgres : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
         std::string db = "t_" + std::string(info->name());
@@ -59,8 +59,8 @@ TEST_F(Postgres, QueriesWithParametersAndTypedRows) {
             "CREATE TABLE t (id bigserial PRIMARY KEY, name text NOT NULL, n int, ok boolean, x float8)"));
         for (int i = 1; i <= 3; ++i) {
             KEEL_CO_TRY(r, co_await conn->query("INSERT INTO t (name, n, ok, x) VALUES ($1, $2, $3, $4)",
-                                                "n" + std::to_string(i), i == 2 ? std::optional<int>{} : i,
-                                                i % 2 == 1, i * 0.5));
+                                                "n" + std::to_string(i), i == 2 ? std::optional<int>{} : i, i % 2 == 1,
+                                                i * 0.5));
             EXPECT_EQ(r.affected(), 1);
         }
         co_return co_await conn->query("SELECT id, name, n, ok, x FROM t WHERE id >= $1 ORDER BY id", 1);
@@ -75,7 +75,7 @@ TEST_F(Postgres, QueriesWithParametersAndTypedRows) {
     EXPECT_DOUBLE_EQ(r0.get<double>("x"), 0.5);
     EXPECT_EQ((*rows)[1].get<std::optional<int>>("n"), std::nullopt);
     EXPECT_EQ((*rows)[0].get<std::string>("id"), "1");  // any column reads as text
-    EXPECT_EQ(conn->prepared(), 2u);                   // one INSERT, one SELECT, each prepared once
+    EXPECT_EQ(conn->prepared(), 2u);                    // one INSERT, one SELECT, each prepared once
 }
 
 TEST_F(Postgres, TypeMismatchAndNullNameTheColumn) {
@@ -181,7 +181,8 @@ TEST_F(Postgres, PipelinePreparesMarkedStatementsOnceInTheSameRoundTrip) {
     EXPECT_TRUE((*second)[1].empty());
     EXPECT_TRUE((*second)[2].empty());
     EXPECT_EQ((*second)[3][0].get<std::string>(0), "k5");
-    EXPECT_EQ(g_server->psql("t_pipelinepreparesmarkedstatementsonceinthesameroundtrip", "SELECT count(*) FROM p"), "8");
+    EXPECT_EQ(g_server->psql("t_pipelinepreparesmarkedstatementsonceinthesameroundtrip", "SELECT count(*) FROM p"),
+              "8");
 }
 
 TEST_F(Postgres, BinaryRowsReadLikeTextRows) {
@@ -250,14 +251,14 @@ TEST_F(Postgres, MigrationsApplyOnceAndRefuseANewerDatabase) {
     auto older = lt_.block_on([&]() { return pg::migrate(*conn, std::span(m).first(1)); });
     ASSERT_FALSE(older);
     EXPECT_EQ(older.error().code(), keel::Errc::conflict);
-    const keel::db::Migration bad[] = {
-        m[0], m[1], {3, "0003_bad.sql", "CREATE TABLE c (x int); SELECT * FROM nope;"}};
+    const keel::db::Migration bad[] = {m[0], m[1], {3, "0003_bad.sql", "CREATE TABLE c (x int); SELECT * FROM nope;"}};
     auto failed = lt_.block_on([&]() { return pg::migrate(*conn, bad); });
     ASSERT_FALSE(failed);
     EXPECT_NE(std::string(failed.error().message()).find("0003_bad.sql"), std::string::npos);
     std::string db = "t_migrationsapplyonceandrefuseanewerdatabase";
     EXPECT_EQ(g_server->psql(db, "SELECT count(*) FROM pg_tables WHERE tablename = 'c'"), "0");
-    EXPECT_EQ(g_server->psql(db, "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations"), "1,2");
+    EXPECT_EQ(g_server->psql(db, "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations"),
+              "1,2");
 }
 
 TEST_F(Postgres, ConnectFailureIsUnavailableWithTheReason) {
@@ -268,9 +269,9 @@ TEST_F(Postgres, ConnectFailureIsUnavailableWithTheReason) {
 }
 
 TEST_F(Postgres, PoolRidesOutAServerRestart) {
-    auto pool = pg::make_pool({.max_open = 4, .acquire_timeout = 1s, .check_after_idle = 0ms, .reconnect_min = 50ms,
-                               .reconnect_max = 200ms},
-                              {.conninfo = url_, .connect_timeout = 1s, .query_timeout = 2s});
+    auto pool = pg::make_pool(
+        {.max_open = 4, .acquire_timeout = 1s, .check_after_idle = 0ms, .reconnect_min = 50ms, .reconnect_max = 200ms},
+        {.conninfo = url_, .connect_timeout = 1s, .query_timeout = 2s});
     auto query = [&]() -> Result<std::int64_t> {
         return lt_.block_on([&]() -> Task<Result<std::int64_t>> {
             KEEL_CO_TRY(lease, co_await pool->acquire());
@@ -327,7 +328,8 @@ using keel::test::Todo;
 
 const keel::db::Migration kTodoMigrations[] = {
     {1, "0001_todos.sql",
-     "CREATE TABLE todos (id bigserial PRIMARY KEY, title text NOT NULL, done boolean NOT NULL DEFAULT false, due bigint);"},
+     "CREATE TABLE todos (id bigserial PRIMARY KEY, title text NOT NULL, done boolean NOT NULL DEFAULT false, due "
+     "bigint);"},
 };
 
 // The same calls and the same struct as the SQLite test (issue 16: one shape for both).
@@ -336,12 +338,14 @@ TEST_F(Postgres, QueriesReadRowsIntoDescribedStructsByColumnName) {
     auto applied = lt_.block_on([&] { return db.migrate(kTodoMigrations); });
     ASSERT_TRUE(applied) << applied.error().message();
     EXPECT_EQ(*applied, 1);
-    auto made = lt_.block_on([&] { return db.execute("INSERT INTO todos (title, due) VALUES ($1, $2)", "write docs", 1700000000); });
+    auto made = lt_.block_on(
+        [&] { return db.execute("INSERT INTO todos (title, due) VALUES ($1, $2)", "write docs", 1700000000); });
     ASSERT_TRUE(made) << made.error().message();
     EXPECT_EQ(made->rows_affected, 1);
     ASSERT_TRUE(lt_.block_on([&] { return db.execute("INSERT INTO todos (title, done) VALUES ($1, true)", "ship"); }));
 
-    auto one = lt_.block_on([&] { return db.query_one<Todo>("SELECT due, done, title, id FROM todos WHERE id = $1", 1); });
+    auto one =
+        lt_.block_on([&] { return db.query_one<Todo>("SELECT due, done, title, id FROM todos WHERE id = $1", 1); });
     ASSERT_TRUE(one) << one.error().message();
     EXPECT_EQ(one->id, 1);
     EXPECT_EQ(one->title, "write docs");
@@ -356,7 +360,8 @@ TEST_F(Postgres, QueriesReadRowsIntoDescribedStructsByColumnName) {
     ASSERT_TRUE(count);
     EXPECT_EQ(*count, 2);
 
-    auto none = lt_.block_on([&] { return db.query_one<Todo>("SELECT id, title, done, due FROM todos WHERE id = $1", 99); });
+    auto none =
+        lt_.block_on([&] { return db.query_one<Todo>("SELECT id, title, done, due FROM todos WHERE id = $1", 99); });
     ASSERT_FALSE(none);
     EXPECT_EQ(none.error().code(), keel::Errc::not_found);
     auto dup = lt_.block_on([&] { return db.execute("INSERT INTO todos (id, title) VALUES (1, 'again')"); });

@@ -72,9 +72,8 @@ TEST(LocalLimiter, KeysAreIndependentAndMemoryIsBounded) {
 TEST(RateLimitMiddleware, HeadersOnEveryAnswerAnd429WhenDenied) {
     auto lim = std::make_shared<LocalLimiter>(Limit{.rate = 1, .burst = 2});
     keel::router::Router r;
-    r.use(keel::ratelimit::rate_limit(lim, [](keel::http::Request& req) {
-        return std::string(req.header("X-Key").value_or(""));
-    }));
+    r.use(keel::ratelimit::rate_limit(
+        lim, [](keel::http::Request& req) { return std::string(req.header("X-Key").value_or("")); }));
     r.get("/x", [](keel::http::Request&) { return keel::http::Response::text("ok"); });
     auto h = r.handler();
     auto call = [&](const char* key) {

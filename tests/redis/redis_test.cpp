@@ -1,11 +1,11 @@
 // The Redis client and the Redis-backed rate limiter against a real redis-server: commands and
 // reply types, pipelining, a limit shared by two instances, Redis killed (fail open / closed)
 // and back (reconnects by itself); pub/sub, in order, resubscribing after an outage.
-#include <keel/redis/client.hpp>
-#include <keel/redis/subscriber.hpp>
 #include <keel/core/loop_thread.hpp>
 #include <keel/core/sleep.hpp>
+#include <keel/redis/client.hpp>
 #include <keel/redis/rate_limiter.hpp>
+#include <keel/redis/subscriber.hpp>
 
 #include <support/eventually.hpp>
 #include <support/latch.hpp>
@@ -21,11 +21,11 @@ namespace {
 
 using namespace std::chrono_literals;
 using keel::Task;
-using keel::test::eventually;
 using keel::redis::Reply;
+using keel::test::eventually;
 
 class Redis : public ::testing::Test {
-protected:
+  protected:
     keel::test::RedisServer server_;
     keel::LoopThread loop_;
     keel::redis::Options options() const {
@@ -232,7 +232,7 @@ TEST(RedisUrl, RefusesWhatItCannotHonourWithoutRepeatingThePassword) {
 }
 
 class RedisWithPassword : public ::testing::Test {
-protected:
+  protected:
     keel::test::RedisServer server_{"s3cret-pw"};
     keel::LoopThread loop_;
     keel::Result<Reply> run(keel::redis::Client& redis, std::vector<std::string> args) {
@@ -279,8 +279,8 @@ TEST_F(RedisWithPassword, AWrongPasswordFailsWithRedisAnswerAndALimiterSaysSo) {
     EXPECT_EQ(limiter.unavailable(), 20u);
     std::lock_guard lock(mu);
     ASSERT_EQ(reports.size(), 1u) << "reported once per interval, not per request";
-    EXPECT_TRUE(reports[0].find("WRONGPASS") != std::string::npos || reports[0].find("AUTH refused") != std::string::npos ||
-                reports[0].find("NOAUTH") != std::string::npos)
+    EXPECT_TRUE(reports[0].find("WRONGPASS") != std::string::npos ||
+                reports[0].find("AUTH refused") != std::string::npos || reports[0].find("NOAUTH") != std::string::npos)
         << reports[0];
     EXPECT_NE(reports[0].find("(open)"), std::string::npos);
     auto later = run(redis, {"PING"});

@@ -28,12 +28,24 @@ void* counted_alloc(std::size_t n) {
 }
 }  // namespace
 
-void* operator new(std::size_t n) { return counted_alloc(n); }
-void* operator new[](std::size_t n) { return counted_alloc(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void* operator new(std::size_t n) {
+    return counted_alloc(n);
+}
+void* operator new[](std::size_t n) {
+    return counted_alloc(n);
+}
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+    std::free(p);
+}
 
 using keel::testing::RawClient;
 using keel::testing::TestServer;
@@ -101,9 +113,13 @@ TEST(HotPathAllocations, CounterSeesLoopThreadAllocations) {
     EXPECT_GE(allocations_for(allocating, "/plaintext", 1), 1000u);
 }
 
-TEST(HotPathAllocations, PlaintextMakesNone) { EXPECT_EQ(allocations_for(hello_handler(), "/plaintext", 1), 0u); }
+TEST(HotPathAllocations, PlaintextMakesNone) {
+    EXPECT_EQ(allocations_for(hello_handler(), "/plaintext", 1), 0u);
+}
 
-TEST(HotPathAllocations, JsonMakesNone) { EXPECT_EQ(allocations_for(hello_handler(), "/json", 1), 0u); }
+TEST(HotPathAllocations, JsonMakesNone) {
+    EXPECT_EQ(allocations_for(hello_handler(), "/json", 1), 0u);
+}
 
 TEST(HotPathAllocations, PipelinedPlaintextMakesNone) {
     EXPECT_EQ(allocations_for(hello_handler(), "/plaintext", 16), 0u);

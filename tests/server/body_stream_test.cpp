@@ -133,8 +133,7 @@ TEST(BodyStream, Http2DataFramesArriveInPiecesWithinTheFlowControlWindow) {
     long grew = peak_rss_kib() - before;
     EXPECT_LT(grew, 64 * 1024) << "peak RSS grew by " << grew << " KiB for a 256 MiB body";
     // The whole-body routes are unchanged over HTTP/2.
-    EXPECT_EQ(keel::test::run("curl -s --http2-prior-knowledge --data-binary 12345 " + srv.url("/other")),
-              "whole 5");
+    EXPECT_EQ(keel::test::run("curl -s --http2-prior-knowledge --data-binary 12345 " + srv.url("/other")), "whole 5");
 }
 
 TEST(BodyStream, Http2BodyLimit) {
@@ -143,7 +142,8 @@ TEST(BodyStream, Http2BodyLimit) {
     o.limits.max_body_bytes = 100 * 1000;
     TestServer srv(routes, o);
     EXPECT_EQ(keel::test::run("head -c 300000 /dev/zero | curl -s -o /dev/null -w '%{http_code}' "
-                              "--http2-prior-knowledge -X POST -T - " + srv.url("/upload")),
+                              "--http2-prior-knowledge -X POST -T - " +
+                              srv.url("/upload")),
               "413");
     EXPECT_EQ(keel::test::run("curl -s --http2-prior-knowledge --data-binary abc " + srv.url("/upload")),
               "3 " + std::to_string(fnv1a(14695981039346656037ull, "abc")));
@@ -196,10 +196,11 @@ TEST(BodyStream, KeepAliveWhenTheBodyWasReadAndCloseWhenItWasNot) {
     TestServer srv(routes, streaming_options());
     RawClient c(srv.port());
     // Two pipelined uploads and a GET on one connection.
-    ASSERT_TRUE(c.send("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"
-                       "POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       "3\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: 1\r\n\r\n"
-                       "GET /x HTTP/1.1\r\nHost: t\r\n\r\n"));
+    ASSERT_TRUE(
+        c.send("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"
+               "POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "3\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: 1\r\n\r\n"
+               "GET /x HTTP/1.1\r\nHost: t\r\n\r\n"));
     auto a = c.read_response();
     auto b = c.read_response();
     auto g = c.read_response();

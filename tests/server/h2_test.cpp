@@ -2,8 +2,8 @@
 // h2load) for what works, crafted frames (tests/server/h2_probe.py, Debian's python3-h2 and
 // hyperframe) for every limit and attack the server must survive.
 #include <keel/core/sleep.hpp>
-#include <keel/web/sse.hpp>
 #include <keel/testing/test_server.hpp>
+#include <keel/web/sse.hpp>
 
 #include "support/eventually.hpp"
 #include "support/run_command.hpp"
@@ -88,8 +88,8 @@ keel::http::Outcome routes(Request& req) {
 TEST(H2, CurlGetsTheSameHandlersOverH2cWithPriorKnowledge) {
     TestServer srv(routes, h2c_options());
     EXPECT_EQ(curl_h2(srv.port(), "/", "-w ' %{http_version} %{http_code}'"), "hello 2 200");
-    EXPECT_EQ(curl_h2(srv.port(), "/echo?x=1", "-d 'a body'"), "HTTP/2 POST 127.0.0.1:" + std::to_string(srv.port()) +
-                                                                   " a body");
+    EXPECT_EQ(curl_h2(srv.port(), "/echo?x=1", "-d 'a body'"),
+              "HTTP/2 POST 127.0.0.1:" + std::to_string(srv.port()) + " a body");
     // HEAD: the length of the body that is not sent.
     std::string head = curl_h2(srv.port(), "/big", "-I");
     EXPECT_NE(head.find("content-length: 1048576"), std::string::npos) << head;
@@ -99,16 +99,16 @@ TEST(H2, CurlGetsTheSameHandlersOverH2cWithPriorKnowledge) {
     // Streamed responses (SSE) end with the stream.
     EXPECT_EQ(curl_h2(srv.port(), "/events"), "id: 1\ndata: tick\n\nid: 2\ndata: tick\n\nid: 3\ndata: tick\n\n");
     // HTTP/1.1 still works on the same port.
-    EXPECT_EQ(keel::test::run("curl -s -w ' %{http_version}' " + srv.url("/echo")), "HTTP/1.1 GET 127.0.0.1:" +
-                                                                                    std::to_string(srv.port()) + "  1.1");
+    EXPECT_EQ(keel::test::run("curl -s -w ' %{http_version}' " + srv.url("/echo")),
+              "HTTP/1.1 GET 127.0.0.1:" + std::to_string(srv.port()) + "  1.1");
 }
 
 TEST(H2, NghttpGetsConcurrentStreamsOnOneConnection) {
     TestServer srv(routes, h2c_options());
     most_waiting = 0;
     // -m 8: the same request eight times, concurrently, on one connection; -s: per-stream stats.
-    std::string out = keel::test::run("nghttp -n -s -m 8 http://127.0.0.1:" + std::to_string(srv.port()) +
-                                      "/wait 2>&1");
+    std::string out =
+        keel::test::run("nghttp -n -s -m 8 http://127.0.0.1:" + std::to_string(srv.port()) + "/wait 2>&1");
     std::size_t answered = 0;
     for (std::size_t at = out.find(" 200 "); at != std::string::npos; at = out.find(" 200 ", at + 1)) {
         ++answered;
@@ -137,8 +137,8 @@ TEST(H2, AnHttp2OnlyPortCutsOffClientsWithoutThePreface) {
 
 TEST(H2, ManyConcurrentStreamsOnFewConnections) {
     TestServer srv(routes, h2c_options());
-    std::string out = keel::test::run("h2load -n 400 -c 2 -m 50 http://127.0.0.1:" + std::to_string(srv.port()) +
-                                      "/wait 2>&1");
+    std::string out =
+        keel::test::run("h2load -n 400 -c 2 -m 50 http://127.0.0.1:" + std::to_string(srv.port()) + "/wait 2>&1");
     EXPECT_NE(out.find("400 succeeded, 0 failed, 0 errored"), std::string::npos) << out;
 }
 
@@ -149,8 +149,8 @@ TEST(H2, TheStreamLimitIsAdvertisedAndEnforced) {
     // h2load opens 50 streams at once, before our SETTINGS reach it: those beyond 20 are refused
     // (REFUSED_STREAM, safe to retry); then it keeps within the limit. Never more than 20 run.
     most_waiting = 0;
-    std::string out = keel::test::run("h2load -n 200 -c 1 -m 50 http://127.0.0.1:" + std::to_string(srv.port()) +
-                                      "/wait 2>&1");
+    std::string out =
+        keel::test::run("h2load -n 200 -c 1 -m 50 http://127.0.0.1:" + std::to_string(srv.port()) + "/wait 2>&1");
     EXPECT_NE(out.find("requests: 200 total"), std::string::npos) << out;
     EXPECT_EQ(most_waiting.load(), 20) << out;
     // One that opens more streams than it acknowledged is cut: nghttp2 treats it as a

@@ -6,8 +6,8 @@
 #include "support/run_command.hpp"
 #include "test_handlers.hpp"
 
-#include <sys/socket.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -23,7 +23,9 @@ using keel::testing::TestServer;
 
 namespace {
 
-keel::server::ServerOptions options() { return TestServer::default_options(); }
+keel::server::ServerOptions options() {
+    return TestServer::default_options();
+}
 
 std::string get(std::string_view path, std::string_view extra = "") {
     return "GET " + std::string(path) + " HTTP/1.1\r\nHost: t\r\n" + std::string(extra) + "\r\n";
@@ -44,7 +46,7 @@ bool connect_refused(std::uint16_t port) {
 }
 
 class ServerTest : public ::testing::Test {
-protected:
+  protected:
     keel::test::Observed seen;
 };
 
@@ -198,7 +200,8 @@ TEST_F(ServerTest, LargeBodyArrivingInPieces) {
     TestServer srv(keel::test::make_test_handler(seen), options());
     RawClient c(srv.port());
     std::string body(300000, 'b');
-    ASSERT_TRUE(c.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n"));
+    ASSERT_TRUE(
+        c.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n"));
     for (std::size_t i = 0; i < body.size(); i += 65536) {
         ASSERT_TRUE(c.send(std::string_view(body).substr(i, 65536)));
     }
@@ -286,7 +289,9 @@ struct LimitCase {
     int status;
 };
 
-void PrintTo(const LimitCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const LimitCase& c, std::ostream* os) {
+    *os << c.name;
+}
 
 class ServerLimits : public ::testing::TestWithParam<LimitCase> {};
 
@@ -322,13 +327,15 @@ INSTANTIATE_TEST_SUITE_P(
         LimitCase{"header_too_large", get("/hello", "X-Big: " + std::string(3000, 'a') + "\r\n"), 431},
         LimitCase{"too_many_headers", get("/hello", many_headers(12)), 431},
         LimitCase{"uri_too_long", get("/hello?" + std::string(600, 'q')), 414},
-        LimitCase{"content_length_too_large", "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n" + std::string(5000, 'z'), 413},
+        LimitCase{"content_length_too_large",
+                  "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n" + std::string(5000, 'z'), 413},
         LimitCase{"chunked_body_too_large",
-                  "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3e8\r\n" + std::string(1000, 'z') +
-                      "\r\n1\r\nz\r\n0\r\n\r\n",
+                  "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3e8\r\n" +
+                      std::string(1000, 'z') + "\r\n1\r\nz\r\n0\r\n\r\n",
                   413},
         LimitCase{"http2_preface_like", "GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505},
-        LimitCase{"unsupported_coding", "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
+        LimitCase{"unsupported_coding", "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                  501},
         LimitCase{"bad_expectation", "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nExpect: x\r\n\r\nz", 417}),
     [](const ::testing::TestParamInfo<LimitCase>& info) { return std::string(info.param.name); });
 
@@ -339,7 +346,9 @@ struct SmuggleCase {
     std::string request;
 };
 
-void PrintTo(const SmuggleCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const SmuggleCase& c, std::ostream* os) {
+    *os << c.name;
+}
 
 class ServerRejectsSmuggling : public ::testing::TestWithParam<SmuggleCase> {};
 
@@ -362,15 +371,24 @@ TEST_P(ServerRejectsSmuggling, With400AndClose) {
 INSTANTIATE_TEST_SUITE_P(
     Framing, ServerRejectsSmuggling,
     ::testing::Values(
-        SmuggleCase{"cl_te", "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
-        SmuggleCase{"te_cl", "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 6\r\n\r\n0\r\n\r\n"},
-        SmuggleCase{"duplicate_cl", "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\nAAAAA"},
-        SmuggleCase{"te_obfuscated_space", "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n"},
-        SmuggleCase{"te_obfuscated_value", "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n"},
+        SmuggleCase{
+            "cl_te",
+            "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+        SmuggleCase{
+            "te_cl",
+            "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 6\r\n\r\n0\r\n\r\n"},
+        SmuggleCase{"duplicate_cl",
+                    "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\nAAAAA"},
+        SmuggleCase{"te_obfuscated_space",
+                    "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n"},
+        SmuggleCase{"te_obfuscated_value",
+                    "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n"},
         SmuggleCase{"te_obs_fold", "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n"},
-        SmuggleCase{"bad_chunk_size", "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0x0\r\n\r\n"},
-        SmuggleCase{"chunk_size_overflow",
-                    "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000001\r\nA\r\n0\r\n\r\n"},
+        SmuggleCase{"bad_chunk_size",
+                    "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0x0\r\n\r\n"},
+        SmuggleCase{
+            "chunk_size_overflow",
+            "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000001\r\nA\r\n0\r\n\r\n"},
         SmuggleCase{"bare_cr", "GET /hello HTTP/1.1\r\nHost: t\r\nX: a\rb\r\n\r\n"},
         SmuggleCase{"bare_lf", "GET /hello HTTP/1.1\nHost: t\r\n\r\n"},
         SmuggleCase{"missing_host", "GET /hello HTTP/1.1\r\n\r\n"},
@@ -681,14 +699,14 @@ TEST_F(ServerTest, CurlReusesTheConnection) {
 
 TEST_F(ServerTest, CurlPostWithExpectContinue) {
     TestServer srv(keel::test::make_test_handler(seen), options());
-    std::string out =
-        run("curl -s -H 'Expect: 100-continue' --data-binary 'payload-from-curl' " + srv.url("/echo"));
+    std::string out = run("curl -s -H 'Expect: 100-continue' --data-binary 'payload-from-curl' " + srv.url("/echo"));
     EXPECT_EQ(out, "payload-from-curl");
 }
 
 TEST_F(ServerTest, CurlChunkedUpload) {
     TestServer srv(keel::test::make_test_handler(seen), options());
-    std::string out = run("printf 'streamed' | curl -s -H 'Transfer-Encoding: chunked' --data-binary @- " + srv.url("/echo"));
+    std::string out =
+        run("printf 'streamed' | curl -s -H 'Transfer-Encoding: chunked' --data-binary @- " + srv.url("/echo"));
     EXPECT_EQ(out, "streamed");
 }
 

@@ -50,7 +50,8 @@ inline http::Handler make_test_handler(Observed& seen) {
         }
         if (path == "/slow") {
             seen.started.fetch_add(1);
-            bool full = co_await sleep_for(std::chrono::milliseconds(query_int(req.query(), "ms", 100)), req.stop_token());
+            bool full =
+                co_await sleep_for(std::chrono::milliseconds(query_int(req.query(), "ms", 100)), req.stop_token());
             if (!full) {
                 seen.cancelled.fetch_add(1);
                 co_return http::Response::text("cancelled", 500);

@@ -233,7 +233,8 @@ namespace {
 using keel::test::Todo;
 
 const keel::db::Migration kTodoMigrations[] = {
-    {1, "0001_todos.sql", "CREATE TABLE todos (id INTEGER PRIMARY KEY, title TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0, due INTEGER);"},
+    {1, "0001_todos.sql",
+     "CREATE TABLE todos (id INTEGER PRIMARY KEY, title TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0, due INTEGER);"},
 };
 
 // Issue 16: rows scanned into a struct described once, by column name; one shape of calls
@@ -246,14 +247,16 @@ TEST(Sqlite, QueriesReadRowsIntoDescribedStructsByColumnName) {
     auto applied = lt.block_on([&] { return db.migrate(kTodoMigrations); });
     ASSERT_TRUE(applied) << applied.error().message();
     EXPECT_EQ(*applied, 1);
-    auto made = lt.block_on([&] { return db.execute("INSERT INTO todos (title, due) VALUES (?1, ?2)", "write docs", 1700000000); });
+    auto made = lt.block_on(
+        [&] { return db.execute("INSERT INTO todos (title, due) VALUES (?1, ?2)", "write docs", 1700000000); });
     ASSERT_TRUE(made) << made.error().message();
     EXPECT_EQ(made->rows_affected, 1);
     EXPECT_EQ(made->last_insert_id, 1);
     ASSERT_TRUE(lt.block_on([&] { return db.execute("INSERT INTO todos (title, done) VALUES (?1, 1)", "ship"); }));
 
     // Columns in another order than the members: matched by name.
-    auto one = lt.block_on([&] { return db.query_one<Todo>("SELECT due, done, title, id FROM todos WHERE id = ?1", 1); });
+    auto one =
+        lt.block_on([&] { return db.query_one<Todo>("SELECT due, done, title, id FROM todos WHERE id = ?1", 1); });
     ASSERT_TRUE(one) << one.error().message();
     EXPECT_EQ(one->id, 1);
     EXPECT_EQ(one->title, "write docs");
@@ -268,7 +271,8 @@ TEST(Sqlite, QueriesReadRowsIntoDescribedStructsByColumnName) {
     ASSERT_TRUE(count);
     EXPECT_EQ(*count, 2);
 
-    auto none = lt.block_on([&] { return db.query_one<Todo>("SELECT id, title, done, due FROM todos WHERE id = ?1", 99); });
+    auto none =
+        lt.block_on([&] { return db.query_one<Todo>("SELECT id, title, done, due FROM todos WHERE id = ?1", 99); });
     ASSERT_FALSE(none);
     EXPECT_EQ(none.error().code(), keel::Errc::not_found);
     auto dup = lt.block_on([&] { return db.execute("INSERT INTO todos (id, title) VALUES (1, 'again')"); });
@@ -319,12 +323,12 @@ TEST(Sqlite, AStoppedScopeGivesUpWaitingForTheWriter) {
     auto code = lt.block_on([&]() -> Task<int> {
         // Hold the writer on a worker until the other call has given up.
         keel::spawn(db.write([&](sqlite::Conn&) -> Result<int> {
-                        holding = true;
-                        while (!release) {
-                            std::this_thread::yield();
-                        }
-                        return 0;
-                    }),
+            holding = true;
+            while (!release) {
+                std::this_thread::yield();
+            }
+            return 0;
+        }),
                     [&](std::optional<Result<int>>, std::exception_ptr) { held_done = true; });
         while (!holding) {
             co_await keel::sleep_for(std::chrono::milliseconds(1));

@@ -15,7 +15,7 @@
 namespace keel::test {
 
 class Latch {
-public:
+  public:
     explicit Latch(int count) : count_(count) {}
     Latch(const Latch&) = delete;
     Latch& operator=(const Latch&) = delete;
@@ -44,7 +44,7 @@ public:
         return Awaiter{*this};
     }
 
-private:
+  private:
     int count_;
     Loop* loop_ = nullptr;
     std::coroutine_handle<> waiter_;

@@ -8,9 +8,9 @@
 //     std::string url = pg.create_database("t1");    // postgresql://keel@127.0.0.1:PORT/t1
 //     pg.stop(); pg.start();                         // fault tests: the same data, same port
 
+#include <unistd.h>
 #include <support/free_port.hpp>
 #include <support/run_command.hpp>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -22,7 +22,7 @@
 namespace keel::test {
 
 class PostgresServer {
-public:
+  public:
     PostgresServer() {
         bin_ = find_bin();
         char tmpl[] = "/tmp/keel-pg-XXXXXX";
@@ -86,7 +86,7 @@ public:
         return out;
     }
 
-private:
+  private:
     static std::string find_bin() {
         for (const char* v : {"17", "16", "15", "14", "13"}) {
             std::string b = std::string("/usr/lib/postgresql/") + v + "/bin";

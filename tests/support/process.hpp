@@ -26,12 +26,12 @@ using namespace std::chrono_literals;
 
 /// A child process with its stdout and stderr captured to files.
 class Process {
-public:
+  public:
     /// `pass_fds` become the child's descriptors 3, 4, ... (as systemd passes sockets).
     explicit Process(std::vector<std::string> args, const std::vector<int>& pass_fds = {}) {
         static std::atomic<int> counter{0};
-        std::string base = ::testing::TempDir() + "/keel_process_" + std::to_string(::getpid()) + "_" +
-                           std::to_string(counter++);
+        std::string base =
+            ::testing::TempDir() + "/keel_process_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
         err_path_ = base + ".err";
         out_path_ = base + ".out";
         posix_spawn_file_actions_t fa;
@@ -85,7 +85,7 @@ public:
     // Waits for the "admin listening" log line and returns the admin port.
     int wait_admin_port(std::chrono::milliseconds timeout = 10s) { return wait_listening("admin listening", timeout); }
 
-private:
+  private:
     int wait_listening(const std::string& msg, std::chrono::milliseconds timeout) {
         std::regex re("\"msg\":\"" + msg + "\".*\"addr\":\"127\\.0\\.0\\.1:(\\d+)\"");
         auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -3,11 +3,11 @@
 // dir; killed (by its PID) on destruction. Installs nothing (scripts/bootstrap installs
 // redis-server). stop() / start() keep the port, for outage tests.
 
-#include <support/free_port.hpp>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <support/free_port.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -21,7 +21,7 @@ extern char** environ;
 namespace keel::test {
 
 class RedisServer {
-public:
+  public:
     /// `password` set: the server requires it (requirepass), as a production Redis does.
     explicit RedisServer(std::string password = {}) : password_(std::move(password)) {
         char tmpl[] = "/tmp/keel-redis-XXXXXX";
@@ -45,9 +45,21 @@ public:
         if (pid_ > 0) {
             return;
         }
-        std::vector<std::string> args = {"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind",
-                                         "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir_,
-                                         "--logfile", dir_ + "/redis.log", "--daemonize", "no"};
+        std::vector<std::string> args = {"/usr/bin/redis-server",
+                                         "--port",
+                                         std::to_string(port_),
+                                         "--bind",
+                                         "127.0.0.1",
+                                         "--save",
+                                         "",
+                                         "--appendonly",
+                                         "no",
+                                         "--dir",
+                                         dir_,
+                                         "--logfile",
+                                         dir_ + "/redis.log",
+                                         "--daemonize",
+                                         "no"};
         if (!password_.empty()) {
             args.insert(args.end(), {"--requirepass", password_});
         }
@@ -86,7 +98,7 @@ public:
         pid_ = -1;
     }
 
-private:
+  private:
     std::string password_;
     std::string dir_;
     int port_ = 0;

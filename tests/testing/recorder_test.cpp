@@ -10,8 +10,9 @@ using keel::testing::TestRequest;
 
 TEST(Recorder, PlainHandler) {
     keel::http::Handler h = [](keel::http::Request& req) {
-        auto r = keel::http::Response::text(std::string(req.method_name()) + " " + std::string(req.path()) + " " +
-                                            std::string(req.query()) + " " + std::string(req.header("X-A").value_or("")));
+        auto r =
+            keel::http::Response::text(std::string(req.method_name()) + " " + std::string(req.path()) + " " +
+                                       std::string(req.query()) + " " + std::string(req.header("X-A").value_or("")));
         r.header("X-Out", "1");
         return r;
     };
@@ -48,11 +49,13 @@ TEST(Recorder, OffloadOnALoopWithoutAPoolIsAnError) {
     keel::Loop loop;  // no WorkerPool
     std::string seen;
     loop.post([&] {
-        keel::spawn([&]() -> keel::Task<void> {
-            auto r = co_await keel::offload([] { return 1; });
-            seen = r ? "value" : std::string(r.error().message());
-            keel::Loop::current()->stop();
-        }(), [](std::exception_ptr) {});
+        keel::spawn(
+            [&]() -> keel::Task<void> {
+                auto r = co_await keel::offload([] { return 1; });
+                seen = r ? "value" : std::string(r.error().message());
+                keel::Loop::current()->stop();
+            }(),
+            [](std::exception_ptr) {});
     });
     loop.run();
     EXPECT_EQ(seen, "keel::offload: this loop has no worker pool");
@@ -73,7 +76,8 @@ TEST(Recorder, ProblemResponses) {
     auto res = call(h, TestRequest{"GET", "/nope"});
     EXPECT_EQ(res.status, 404);
     EXPECT_EQ(res.header("Content-Type"), "application/problem+json");
-    EXPECT_EQ(res.body, R"({"type":"about:blank","title":"Not Found","status":404,"detail":"missing","instance":"/nope"})");
+    EXPECT_EQ(res.body,
+              R"({"type":"about:blank","title":"Not Found","status":404,"detail":"missing","instance":"/nope"})");
 }
 
 TEST(Recorder, InvalidTestRequestIsReported) {

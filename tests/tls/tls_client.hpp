@@ -27,13 +27,13 @@ struct TlsClientOptions {
     std::string ca_file = {};  ///< verify the server against it (empty: no verification)
     std::string cert_file = {};
     std::string key_file = {};
-    int min_version = 0;        ///< e.g. TLS1_VERSION to try an old protocol
-    int max_version = 0;        ///< e.g. TLS1_2_VERSION; 0 = the highest
+    int min_version = 0;             ///< e.g. TLS1_VERSION to try an old protocol
+    int max_version = 0;             ///< e.g. TLS1_2_VERSION; 0 = the highest
     SSL_SESSION* session = nullptr;  ///< resume this session
 };
 
 class TlsClient {
-public:
+  public:
     TlsClient(std::uint16_t port, const TlsClientOptions& o) {
         ctx_ = SSL_CTX_new(TLS_client_method());
         if (o.min_version) {
@@ -155,7 +155,7 @@ public:
         return ::recv(fd_, &c, 1, 0);
     }
 
-private:
+  private:
     SSL_CTX* ctx_ = nullptr;
     SSL* ssl_ = nullptr;
     int fd_ = -1;
@@ -165,12 +165,13 @@ private:
 
 /// Certificates made with the openssl command line: a CA, and leaf certificates it signs.
 class TestPki {
-public:
+  public:
     TestPki() {
         char tmpl[] = "/tmp/keel_tls_XXXXXX";
         dir_ = ::mkdtemp(tmpl);
         sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=keel-test-ca "
-           "-keyout " + path("ca.key") + " -out " + path("ca.pem"));
+           "-keyout " +
+           path("ca.key") + " -out " + path("ca.pem"));
     }
     ~TestPki() { run("rm -rf " + dir_); }
 
@@ -188,7 +189,7 @@ public:
            " -CAcreateserial -days 2 -extfile " + ext + " -out " + path(name + ".pem"));
     }
 
-private:
+  private:
     static void sh(const std::string& cmd) {
         if (std::system((cmd + " >/dev/null 2>&1").c_str()) != 0) {
             throw std::runtime_error("failed: " + cmd);

@@ -29,9 +29,8 @@ keel::http::Handler describe_tls() {
             return keel::http::Response::text("plain");
         }
         return keel::http::Response::text("version=" + std::string(t->version()) + " alpn=" + std::string(t->alpn()) +
-                                          " sni=" + std::string(t->server_name()) +
-                                          " subject=" + std::string(t->peer_subject()) +
-                                          " resumed=" + (t->resumed() ? "1" : "0"));
+                                          " sni=" + std::string(t->server_name()) + " subject=" +
+                                          std::string(t->peer_subject()) + " resumed=" + (t->resumed() ? "1" : "0"));
     };
 }
 
@@ -60,7 +59,7 @@ std::string body_of(const std::optional<std::string>& response) {
 }
 
 class Tls : public ::testing::Test {
-protected:
+  protected:
     static void SetUpTestSuite() {
         std::signal(SIGPIPE, SIG_IGN);  // a server closing a connection must fail a write, not kill us
         pki_ = new TestPki();
@@ -116,7 +115,7 @@ TEST_F(Tls, Tls12OnlyWithForwardSecretAeadCiphers) {
 TEST_F(Tls, RefusesAClientWithNoProtocolInCommon) {
     TlsServer s(options_a());
     TlsClient c(s.port(), {.alpn = {"h2"}});
-    EXPECT_FALSE(c.connected());  // no_application_protocol (RFC 7301)
+    EXPECT_FALSE(c.connected());             // no_application_protocol (RFC 7301)
     TlsClient none(s.port(), {.alpn = {}});  // a client that offers no ALPN at all is served
     ASSERT_TRUE(none.connected()) << none.error();
     EXPECT_NE(body_of(none.get("/")).find("alpn= "), std::string::npos);
@@ -194,8 +193,8 @@ TEST_F(Tls, ClientCertificatesAreRequiredAndTheirSubjectReachesTheHandler) {
     TlsClient anonymous(s.port(), {.ca_file = pki_->ca()});
     // TLS 1.3: the refusal may come after the client's handshake completes; no answer either way.
     EXPECT_TRUE(!anonymous.connected() || !anonymous.get("/"));
-    TlsClient alice(s.port(), {.ca_file = pki_->ca(), .cert_file = pki_->path("alice.pem"),
-                               .key_file = pki_->path("alice.key")});
+    TlsClient alice(s.port(),
+                    {.ca_file = pki_->ca(), .cert_file = pki_->path("alice.pem"), .key_file = pki_->path("alice.key")});
     ASSERT_TRUE(alice.connected()) << alice.error();
     EXPECT_NE(body_of(alice.get("/")).find("subject=O=keel,CN=alice"), std::string::npos);
 }
@@ -239,9 +238,9 @@ TEST_F(Tls, CreateFailsWithTheFileAndTheReason) {
 
 TEST_F(Tls, CurlGetsHttp11WhenItOffersH2) {
     TlsServer s(options_a());
-    std::string out = keel::test::run("curl -s --http2 --cacert " + pki_->ca() + " --resolve a.test:" +
-                                      std::to_string(s.port()) + ":127.0.0.1 -w ' %{http_version}' https://a.test:" +
-                                      std::to_string(s.port()) + "/x");
+    std::string out =
+        keel::test::run("curl -s --http2 --cacert " + pki_->ca() + " --resolve a.test:" + std::to_string(s.port()) +
+                        ":127.0.0.1 -w ' %{http_version}' https://a.test:" + std::to_string(s.port()) + "/x");
     EXPECT_EQ(out, "version=TLSv1.3 alpn=http/1.1 sni=a.test subject= resumed=0 1.1");
 }
 
@@ -251,11 +250,15 @@ TEST_F(Tls, LargeResponsesAndBodiesCrossTheRecordLayer) {
     auto so = TestServer::default_options();
     so.tls = *ctx;
     so.limits.max_body_bytes = 4 << 20;
-    TestServer s([](keel::http::Request& req) { return keel::http::Response::text(std::string(req.body()) + std::string(3 << 20, 'z')); }, so);
+    TestServer s(
+        [](keel::http::Request& req) {
+            return keel::http::Response::text(std::string(req.body()) + std::string(3 << 20, 'z'));
+        },
+        so);
     std::string file = ::testing::TempDir() + "/keel_tls_body";
     std::ofstream(file) << std::string(2 << 20, 'y');
-    std::string out = keel::test::run("curl -s --cacert " + pki_->ca() + " --resolve a.test:" + std::to_string(s.port()) +
-                                      ":127.0.0.1 --data-binary @" + file + " https://a.test:" +
-                                      std::to_string(s.port()) + "/ | wc -c");
+    std::string out = keel::test::run("curl -s --cacert " + pki_->ca() +
+                                      " --resolve a.test:" + std::to_string(s.port()) + ":127.0.0.1 --data-binary @" +
+                                      file + " https://a.test:" + std::to_string(s.port()) + "/ | wc -c");
     EXPECT_EQ(std::stoul(out), (2u << 20) + (3u << 20));
 }

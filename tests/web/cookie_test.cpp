@@ -1,8 +1,8 @@
 // Cookies: parsing Cookie headers, building Set-Cookie (and refusing what browsers would
 // misread), signed cookies that cannot be forged, swapped between names or outlive a key.
+#include <keel/testing/recorder.hpp>
 #include <keel/web/cookie.hpp>
 #include <keel/web/signed_cookie.hpp>
-#include <keel/testing/recorder.hpp>
 
 #include <gtest/gtest.h>
 
@@ -29,7 +29,7 @@ TEST(Cookie, ParsesPairsAndSkipsMalformedOnes) {
 TEST(Cookie, ARequestsCookieIsFoundInAnyCookieHeader) {
     keel::http::Handler h = [](keel::http::Request& req) {
         return keel::http::Response::text(std::string(keel::web::cookie(req, "theme").value_or("none")) + "/" +
-                                    std::string(keel::web::cookie(req, "lang").value_or("none")));
+                                          std::string(keel::web::cookie(req, "lang").value_or("none")));
     };
     auto r = keel::testing::call(h, keel::testing::TestRequest{"GET", "/"}
                                         .with_header("Cookie", "sid=1; theme=dark")
@@ -39,16 +39,17 @@ TEST(Cookie, ARequestsCookieIsFoundInAnyCookieHeader) {
 }
 
 TEST(Cookie, SetCookieWritesSafeDefaultsAndEveryAttribute) {
-    EXPECT_EQ(keel::web::format_set_cookie({.name = "theme", .value = "dark"}), "theme=dark; Path=/; HttpOnly; SameSite=Lax");
+    EXPECT_EQ(keel::web::format_set_cookie({.name = "theme", .value = "dark"}),
+              "theme=dark; Path=/; HttpOnly; SameSite=Lax");
     EXPECT_EQ(keel::web::format_set_cookie({.name = "sid",
-                                             .value = "abc",
-                                             .path = "/app",
-                                             .domain = "example.com",
-                                             .max_age = std::chrono::hours(1),
-                                             .secure = true,
-                                             .http_only = true,
-                                             .same_site = SameSite::none,
-                                             .partitioned = true}),
+                                            .value = "abc",
+                                            .path = "/app",
+                                            .domain = "example.com",
+                                            .max_age = std::chrono::hours(1),
+                                            .secure = true,
+                                            .http_only = true,
+                                            .same_site = SameSite::none,
+                                            .partitioned = true}),
               "sid=abc; Path=/app; Domain=example.com; Max-Age=3600; Secure; HttpOnly; SameSite=None; Partitioned");
     EXPECT_EQ(keel::web::format_set_cookie(
                   {.name = "x", .value = "1", .path = "", .http_only = false, .same_site = SameSite::unset}),

@@ -1,18 +1,18 @@
 // Forms and query strings: urlencoded decoding, typed binding to KEEL_JSON structs with
 // problem+json errors, and multipart/form-data parsed at every split of its bytes, under limits,
 // with large files spilled to temporary files that go away with the form.
+#include <keel/testing/recorder.hpp>
 #include <keel/web/form.hpp>
 #include <keel/web/multipart.hpp>
 #include <keel/web/multipart_parser.hpp>
-#include <keel/testing/recorder.hpp>
 
 #include "support/read_file.hpp"
 #include "support/signup.hpp"
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <unistd.h>
+#include <filesystem>
 
 namespace search {
 enum class Order { newest, oldest };
@@ -37,9 +37,9 @@ inline void keel_validate(const Query& in, keel::json::Validator& v) {
 
 namespace {
 
+using keel::testing::TestRequest;
 using keel::web::FormFields;
 using keel::web::MultipartParser;
-using keel::testing::TestRequest;
 
 keel::http::Handler query_handler() {
     return [](keel::http::Request& req) -> keel::http::ProblemOr {
@@ -89,16 +89,17 @@ TEST(Urlencoded, StopsOneFieldPastItsLimit) {
         KEEL_TRY(f, keel::web::parse_form(req, {.max_fields = 1000}));
         return keel::http::Response::text(std::to_string(f.fields.size()));
     };
-    auto r = keel::testing::call(form, TestRequest{"POST", "/form"}
-                                            .with_header("Content-Type", "application/x-www-form-urlencoded")
-                                            .with_body(bomb));
+    auto r = keel::testing::call(
+        form,
+        TestRequest{"POST", "/form"}.with_header("Content-Type", "application/x-www-form-urlencoded").with_body(bomb));
     EXPECT_EQ(r.status, 413);
     EXPECT_NE(r.body.find("the form has more than 1000 fields"), std::string::npos) << r.body;
 }
 
 TEST(BindQuery, TypedMembersFromTheQueryString) {
-    auto r = keel::testing::call(query_handler(),
-                                 TestRequest{"GET", "/s?limit=20&q=caf%C3%A9+au+lait&tag=a&tag=b&order=oldest&archived=on&utm_source=x"});
+    auto r = keel::testing::call(
+        query_handler(),
+        TestRequest{"GET", "/s?limit=20&q=caf%C3%A9+au+lait&tag=a&tag=b&order=oldest&archived=on&utm_source=x"});
     EXPECT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(r.body, "limit=20 q=café au lait tags=a,b, order=oldest archived=true");
     r = keel::testing::call(query_handler(), TestRequest{"GET", "/s"});
@@ -110,12 +111,13 @@ TEST(BindQuery, EveryBadParameterIsNamedInOne400) {
         query_handler(), TestRequest{"GET", "/s?limit=5&limit=7&order=random&archived=maybe&min_score=1e&tag=x"});
     EXPECT_EQ(r.status, 400);
     EXPECT_EQ(r.header("Content-Type"), "application/problem+json");
-    EXPECT_EQ(r.body,
-              R"({"type":"about:blank","title":"Bad Request","status":400,"detail":"the query string failed validation",)"
-              R"("instance":"/s","errors":[{"pointer":"/limit","reason":"must appear at most once"},)"
-              R"({"pointer":"/order","reason":"must be one of \"newest\", \"oldest\""},)"
-              R"({"pointer":"/archived","reason":"must be true or false"},)"
-              R"({"pointer":"/min_score","reason":"must be a number"}]})");
+    EXPECT_EQ(
+        r.body,
+        R"({"type":"about:blank","title":"Bad Request","status":400,"detail":"the query string failed validation",)"
+        R"("instance":"/s","errors":[{"pointer":"/limit","reason":"must appear at most once"},)"
+        R"({"pointer":"/order","reason":"must be one of \"newest\", \"oldest\""},)"
+        R"({"pointer":"/archived","reason":"must be true or false"},)"
+        R"({"pointer":"/min_score","reason":"must be a number"}]})");
     r = keel::testing::call(query_handler(), TestRequest{"GET", "/s?limit=500"});  // the type's own rule
     EXPECT_EQ(r.status, 400);
     EXPECT_NE(r.body.find(R"({"pointer":"/limit","reason":"must be between 1 and 100"})"), std::string::npos) << r.body;
@@ -142,13 +144,15 @@ TEST(BindForm, UrlencodedBodyWithRequiredFieldsAndUnknownOnesRejected) {
     EXPECT_EQ(r.body, "a@b.c abc 20");
     r = keel::testing::call(h, form("email=nope&age=x&admin=1&admin=2"));
     EXPECT_EQ(r.status, 400);
-    EXPECT_EQ(r.body,
-              R"({"type":"about:blank","title":"Bad Request","status":400,"detail":"the form failed validation",)"
-              R"("instance":"/signup","errors":[{"pointer":"/handle","reason":"is required"},)"
-              R"({"pointer":"/age","reason":"must be an integer between -9223372036854775808 and 9223372036854775807"},)"
-              R"({"pointer":"/admin","reason":"is not a known field"},)"
-              R"({"pointer":"/email","reason":"must be an email address"}]})");
-    r = keel::testing::call(h, TestRequest{"POST", "/signup"}.with_header("Content-Type", "application/json").with_body("{}"));
+    EXPECT_EQ(
+        r.body,
+        R"({"type":"about:blank","title":"Bad Request","status":400,"detail":"the form failed validation",)"
+        R"("instance":"/signup","errors":[{"pointer":"/handle","reason":"is required"},)"
+        R"({"pointer":"/age","reason":"must be an integer between -9223372036854775808 and 9223372036854775807"},)"
+        R"({"pointer":"/admin","reason":"is not a known field"},)"
+        R"({"pointer":"/email","reason":"must be an email address"}]})");
+    r = keel::testing::call(
+        h, TestRequest{"POST", "/signup"}.with_header("Content-Type", "application/json").with_body("{}"));
     EXPECT_EQ(r.status, 415);
     std::string many = "email=a%40b.c&handle=abc&age=20";
     for (int i = 0; i < 1000; ++i) {
@@ -165,17 +169,26 @@ const std::string kBoundary = "----keelBoundary7MA4YWxk";
 
 std::string multipart_body() {
     return "preamble to ignore\r\n"
-           "--" + kBoundary + "\r\n"
+           "--" +
+           kBoundary +
+           "\r\n"
            "Content-Disposition: form-data; name=\"title\"\r\n\r\n"
            "Hello, form\r\n"
-           "--" + kBoundary + "  \r\n"  // transport padding
-           "content-disposition: form-data; name=\"upload\"; filename=\"C:\\\\Users\\\\me\\\\..\\\\notes \\\"v2\\\".txt\"\r\n"
+           "--" +
+           kBoundary +
+           "  \r\n"  // transport padding
+           "content-disposition: form-data; name=\"upload\"; filename=\"C:\\\\Users\\\\me\\\\..\\\\notes "
+           "\\\"v2\\\".txt\"\r\n"
            "Content-Type: text/plain\r\n\r\n"
            "line one\r\n--not the boundary\r\nline two\r\n"
-           "--" + kBoundary + "\r\n"
+           "--" +
+           kBoundary +
+           "\r\n"
            "Content-Disposition: form-data; name=\"empty\"\r\n\r\n"
            "\r\n"
-           "--" + kBoundary + "--\r\n"
+           "--" +
+           kBoundary +
+           "--\r\n"
            "epilogue to ignore";
 }
 
@@ -183,7 +196,8 @@ std::string multipart_body() {
 struct Recorder final : MultipartParser::Sink {
     std::string log;
     keel::Result<void, keel::http::Problem> begin(const MultipartParser::PartHead& h) override {
-        log += "[" + h.name + (h.filename ? "|" + *h.filename : "") + (h.content_type.empty() ? "" : "|" + h.content_type) + "]";
+        log += "[" + h.name + (h.filename ? "|" + *h.filename : "") +
+               (h.content_type.empty() ? "" : "|" + h.content_type) + "]";
         return {};
     }
     keel::Result<void, keel::http::Problem> data(std::string_view bytes) override {
@@ -218,8 +232,9 @@ std::string parse_in_pieces(const std::string& body, std::vector<std::size_t> cu
 
 TEST(MultipartParser, SameEventsAtEverySplitOfTheBody) {
     const std::string body = multipart_body();
-    const std::string expected = "[title]Hello, form[end][upload|C:\\Users\\me\\..\\notes \"v2\".txt|text/plain]"
-                                 "line one\r\n--not the boundary\r\nline two[end][empty][end]";
+    const std::string expected =
+        "[title]Hello, form[end][upload|C:\\Users\\me\\..\\notes \"v2\".txt|text/plain]"
+        "line one\r\n--not the boundary\r\nline two[end][empty][end]";
     EXPECT_EQ(parse_in_pieces(body, {}), expected);
     for (std::size_t a = 0; a <= body.size(); ++a) {
         ASSERT_EQ(parse_in_pieces(body, {a}), expected) << "split at " << a;
@@ -238,7 +253,8 @@ TEST(MultipartParser, MalformedBodiesAre400s) {
     std::string b = "--" + kBoundary;
     fails("", "ended before the closing boundary");
     fails(b + "\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nvalue", "ended before the closing boundary");
-    fails(b + "\r\nContent-Type: text/plain\r\n\r\nx\r\n" + b + "--", "needs \"Content-Disposition: form-data; name=...\"");
+    fails(b + "\r\nContent-Type: text/plain\r\n\r\nx\r\n" + b + "--",
+          "needs \"Content-Disposition: form-data; name=...\"");
     fails(b + "\r\nContent-Disposition: attachment; name=\"a\"\r\n\r\nx\r\n" + b + "--", "Content-Disposition");
     fails(b + "\r\nno colon here\r\n\r\nx\r\n" + b + "--", "header line without a name");
     fails(b + "XX\r\n", "followed by something other than CRLF");
@@ -316,7 +332,8 @@ TEST(Form, MultipartFieldsAndFilesSmallInMemoryLargeOnDisk) {
                   std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
         EXPECT_EQ(keel::test::read_file(spilled_path), big);
         return keel::http::Response::text(std::string(form.value("title").value_or("?")) + "|" + small->filename + "|" +
-                                    std::string(small->data()) + "|" + large->filename + "|" + std::to_string(large->size));
+                                          std::string(small->data()) + "|" + large->filename + "|" +
+                                          std::to_string(large->size));
     };
     auto r = keel::testing::call(h, multipart_request(part("title", "T") + part("small", "tiny", "../a.txt") +
                                                       part("large", big, "big.bin") + kEnd));
@@ -335,7 +352,8 @@ TEST(Form, LimitsAre413sNamingTheField) {
             return keel::http::Response::text(std::to_string(form.fields.size()));
         };
         auto r = keel::testing::call(h, multipart_request(std::move(body)));
-        return std::to_string(r.status) + " " + r.body.substr(r.body.find("\"detail\""), r.body.find(",\"instance\"") - r.body.find("\"detail\""));
+        return std::to_string(r.status) + " " +
+               r.body.substr(r.body.find("\"detail\""), r.body.find(",\"instance\"") - r.body.find("\"detail\""));
     };
     EXPECT_EQ(status_and_detail({.max_fields = 2}, part("a", "1") + part("b", "2") + part("c", "3") + kEnd),
               R"(413 "detail":"the form has more than 2 fields")");
@@ -352,7 +370,8 @@ TEST(Form, LimitsAre413sNamingTheField) {
 TEST(Form, UrlencodedAndOtherContentTypes) {
     keel::http::Handler h = [](keel::http::Request& req) -> keel::http::ProblemOr {
         KEEL_TRY(form, keel::web::parse_form(req, {.max_fields = 3}));
-        return keel::http::Response::text(std::string(form.value("a").value_or("-")) + std::to_string(form.files.size()));
+        return keel::http::Response::text(std::string(form.value("a").value_or("-")) +
+                                          std::to_string(form.files.size()));
     };
     auto urlencoded = [](std::string body) {
         return TestRequest{"POST", "/form"}
@@ -362,8 +381,10 @@ TEST(Form, UrlencodedAndOtherContentTypes) {
     EXPECT_EQ(keel::testing::call(h, urlencoded("a=x+y&b=2")).body, "x y0");
     EXPECT_EQ(keel::testing::call(h, urlencoded("a=1&a=2&a=3&a=4")).status, 413);
     EXPECT_EQ(keel::testing::call(h, urlencoded("a=%")).status, 400);
-    auto r = keel::testing::call(h, TestRequest{"POST", "/form"}.with_header("Content-Type", "text/plain").with_body("a=1"));
+    auto r =
+        keel::testing::call(h, TestRequest{"POST", "/form"}.with_header("Content-Type", "text/plain").with_body("a=1"));
     EXPECT_EQ(r.status, 415);
-    r = keel::testing::call(h, TestRequest{"POST", "/form"}.with_header("Content-Type", "multipart/form-data").with_body("x"));
+    r = keel::testing::call(
+        h, TestRequest{"POST", "/form"}.with_header("Content-Type", "multipart/form-data").with_body("x"));
     EXPECT_EQ(r.status, 415);  // multipart without a boundary
 }

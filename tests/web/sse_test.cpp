@@ -1,8 +1,8 @@
 // Server-Sent Events: the wire format, heartbeats while waiting, Last-Event-ID, and the stream
 // ending when the client leaves or the server shuts down. Real sockets; curl for the client a
 // browser-like consumer would be.
-#include <keel/web/sse.hpp>
 #include <keel/testing/test_server.hpp>
+#include <keel/web/sse.hpp>
 
 #include "support/eventually.hpp"
 #include "support/run_command.hpp"
@@ -11,12 +11,12 @@
 
 #include <atomic>
 
-using keel::web::format_sse_event;
-using keel::web::SseEvent;
-using keel::web::SseWriter;
 using keel::test::eventually;
 using keel::testing::RawClient;
 using keel::testing::TestServer;
+using keel::web::format_sse_event;
+using keel::web::SseEvent;
+using keel::web::SseWriter;
 using namespace std::chrono_literals;
 
 TEST(SseFormat, FieldsAndMultiLineData) {

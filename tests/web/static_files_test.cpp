@@ -1,18 +1,18 @@
 // keel::web::static_files in process: validators and 304s, single and multi ranges (and the
 // ranges it must ignore), precompressed siblings, and every way out of the root refused.
 // tests/app/app_static_test.cpp serves the same through real sockets (sendfile, TLS, HTTP/2).
+#include <keel/testing/recorder.hpp>
 #include <keel/web/api_docs.hpp>
 #include <keel/web/html.hpp>
 #include <keel/web/static_files.hpp>
-#include <keel/testing/recorder.hpp>
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <regex>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace fs = std::filesystem;
 using keel::testing::TestRequest;
@@ -20,7 +20,7 @@ using keel::testing::TestRequest;
 namespace {
 
 class StaticFiles : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         base_ = fs::temp_directory_path() / ("keel-static-" + std::to_string(::getpid()));
         fs::remove_all(base_);
@@ -44,13 +44,17 @@ protected:
         fs::create_symlink("../outside.txt", root_ / "link-up.txt");
         fs::create_directory_symlink("/etc", root_ / "etc");
         ASSERT_EQ(::mkfifo((root_ / "fifo").c_str(), 0600), 0);
-        handler_ = keel::web::static_files(root_.string(), {.strip_prefix = "/static", .cache_control = "public, max-age=60"});
+        handler_ =
+            keel::web::static_files(root_.string(), {.strip_prefix = "/static", .cache_control = "public, max-age=60"});
     }
     void TearDown() override { fs::remove_all(base_); }
 
-    void write(const std::string& name, const std::string& bytes) { std::ofstream(root_ / name, std::ios::binary) << bytes; }
+    void write(const std::string& name, const std::string& bytes) {
+        std::ofstream(root_ / name, std::ios::binary) << bytes;
+    }
 
-    keel::testing::RecordedResponse get(std::string target, std::vector<std::pair<std::string, std::string>> headers = {},
+    keel::testing::RecordedResponse get(std::string target,
+                                        std::vector<std::pair<std::string, std::string>> headers = {},
                                         std::string method = "GET") {
         TestRequest req{std::move(method), std::move(target)};
         req.headers = std::move(headers);
@@ -117,8 +121,10 @@ TEST_F(StaticFiles, RangesSingleMultipleAndUnsatisfiable) {
     EXPECT_EQ(multi.status, 206);
     EXPECT_EQ(multi.header("Content-Type"), "multipart/byteranges; boundary=keel-byteranges-7d3c9a");
     EXPECT_EQ(multi.body,
-              "\r\n--keel-byteranges-7d3c9a\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 0-4/20\r\n\r\nhello"
-              "\r\n--keel-byteranges-7d3c9a\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 7-12/20\r\n\r\nstatic"
+              "\r\n--keel-byteranges-7d3c9a\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes "
+              "0-4/20\r\n\r\nhello"
+              "\r\n--keel-byteranges-7d3c9a\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes "
+              "7-12/20\r\n\r\nstatic"
               "\r\n--keel-byteranges-7d3c9a--\r\n");
 
     // Past memory_body_bytes the parts are streamed from the file as the client reads, not built
@@ -135,9 +141,11 @@ TEST_F(StaticFiles, RangesSingleMultipleAndUnsatisfiable) {
     EXPECT_TRUE(streamed);
     EXPECT_EQ(large.status, 206);
     EXPECT_EQ(large.body,
-              "\r\n--keel-byteranges-7d3c9a\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes 0-99999/307200\r\n\r\n" +
+              "\r\n--keel-byteranges-7d3c9a\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes "
+              "0-99999/307200\r\n\r\n" +
                   big_.substr(0, 100000) +
-                  "\r\n--keel-byteranges-7d3c9a\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes 200000-299999/307200\r\n\r\n" +
+                  "\r\n--keel-byteranges-7d3c9a\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes "
+                  "200000-299999/307200\r\n\r\n" +
                   big_.substr(200000, 100000) + "\r\n--keel-byteranges-7d3c9a--\r\n");
     (void)keel::testing::call(probe, TestRequest{"GET", "/static/a.txt"}.with_header("Range", "bytes=0-4, 7-12"));
     EXPECT_FALSE(streamed);  // small answers stay in memory
@@ -182,10 +190,11 @@ TEST_F(StaticFiles, PrecompressedSiblingsWhenTheClientAcceptsThem) {
 }
 
 TEST_F(StaticFiles, NothingOutsideTheRootNorHiddenNorSpecial) {
-    for (std::string target : {"/static/../outside.txt", "/static/%2e%2e/outside.txt", "/static/sub/%2E%2E/%2E%2E/outside.txt",
-                               "/static/..%2Foutside.txt", "/static/link-outside.txt", "/static/link-up.txt",
-                               "/static/etc/passwd", "/static/.env", "/static/sub/../.env", "/static/fifo",
-                               "/static/missing.txt", "/static/a.txt/x", "/other/a.txt"}) {
+    for (std::string target :
+         {"/static/../outside.txt", "/static/%2e%2e/outside.txt", "/static/sub/%2E%2E/%2E%2E/outside.txt",
+          "/static/..%2Foutside.txt", "/static/link-outside.txt", "/static/link-up.txt", "/static/etc/passwd",
+          "/static/.env", "/static/sub/../.env", "/static/fifo", "/static/missing.txt", "/static/a.txt/x",
+          "/other/a.txt"}) {
         auto r = get(target);
         EXPECT_EQ(r.status, 404) << target << " → " << r.body;
         EXPECT_EQ(r.body.find("outside the root"), std::string::npos) << target;

@@ -19,7 +19,8 @@ keel::cache::LruCache<std::shared_ptr<const Value>>& cache() {
     static auto* c = [] {
         auto* c = new keel::cache::LruCache<std::shared_ptr<const Value>>({.max_entries = 100'000});
         for (int i = 0; i < 10'000; ++i) {
-            c->put("slug" + std::to_string(i), std::make_shared<const Value>(Value{"https://example.com/" + std::to_string(i)}),
+            c->put("slug" + std::to_string(i),
+                   std::make_shared<const Value>(Value{"https://example.com/" + std::to_string(i)}),
                    std::chrono::hours(1));
         }
         return c;
@@ -85,8 +86,8 @@ BENCHMARK(BM_CacheVisitOneHotKey)->Threads(1)->Threads(2)->UseRealTime();
 void BM_CacheGetPrivate(benchmark::State& state) {
     keel::cache::LruCache<std::shared_ptr<const Value>> c({.max_entries = 100'000});
     for (int i = 0; i < 10'000; ++i) {
-        c.put("slug" + std::to_string(i), std::make_shared<const Value>(Value{"https://example.com/" + std::to_string(i)}),
-              std::chrono::hours(1));
+        c.put("slug" + std::to_string(i),
+              std::make_shared<const Value>(Value{"https://example.com/" + std::to_string(i)}), std::chrono::hours(1));
     }
     std::vector<std::string> keys = keys_for(0);
     std::size_t i = 0;

@@ -39,8 +39,12 @@ void parse(benchmark::State& state, const std::string& req) {
     state.SetItemsProcessed(state.iterations());
 }
 
-void BM_ParseTypicalRequest(benchmark::State& state) { parse(state, kTypical); }
-void BM_ParseMinimalRequest(benchmark::State& state) { parse(state, kMinimal); }
+void BM_ParseTypicalRequest(benchmark::State& state) {
+    parse(state, kTypical);
+}
+void BM_ParseMinimalRequest(benchmark::State& state) {
+    parse(state, kMinimal);
+}
 
 void BM_ParsePipelined16(benchmark::State& state) {
     std::string batch;

@@ -21,8 +21,11 @@ void keel_validate(const Link& l, keel::json::Validator& v) {
 
 namespace {
 
-const jb::Link kLink{"https://example.com/some/long/path?utm_source=newsletter", std::string("spring-sale"), 123456,
-                     false, {"marketing", "q2"}};
+const jb::Link kLink{"https://example.com/some/long/path?utm_source=newsletter",
+                     std::string("spring-sale"),
+                     123456,
+                     false,
+                     {"marketing", "q2"}};
 
 void BM_JsonWriteSmallObject(benchmark::State& state) {
     std::string out;

@@ -15,8 +15,9 @@ keel::http::Handler ok() {
 
 keel::http::Handler api_200() {
     keel::router::Router r;
-    const char* resources[] = {"users", "links", "keys", "orgs", "teams", "projects", "repos", "issues", "pulls", "tags",
-                               "events", "hooks", "tokens", "files", "builds", "jobs", "runs", "logs", "alerts", "plans"};
+    const char* resources[] = {"users",  "links", "keys", "orgs",   "teams",  "projects", "repos",
+                               "issues", "pulls", "tags", "events", "hooks",  "tokens",   "files",
+                               "builds", "jobs",  "runs", "logs",   "alerts", "plans"};
     for (const char* res : resources) {  // 20 resources x 10 routes = 200
         std::string base = std::string("/v1/") + res;
         r.get(base, ok());
@@ -55,10 +56,18 @@ void lookup(benchmark::State& state, const char* method, const char* target) {
     }
 }
 
-void BM_Router200_Static(benchmark::State& s) { lookup(s, "GET", "/v1/plans"); }
-void BM_Router200_Param(benchmark::State& s) { lookup(s, "GET", "/v1/plans/12345"); }
-void BM_Router200_Deep(benchmark::State& s) { lookup(s, "DELETE", "/v1/plans/12345/members/678"); }
-void BM_Router200_NotFound(benchmark::State& s) { lookup(s, "GET", "/v1/nothing/here"); }
+void BM_Router200_Static(benchmark::State& s) {
+    lookup(s, "GET", "/v1/plans");
+}
+void BM_Router200_Param(benchmark::State& s) {
+    lookup(s, "GET", "/v1/plans/12345");
+}
+void BM_Router200_Deep(benchmark::State& s) {
+    lookup(s, "DELETE", "/v1/plans/12345/members/678");
+}
+void BM_Router200_NotFound(benchmark::State& s) {
+    lookup(s, "GET", "/v1/nothing/here");
+}
 
 }  // namespace
 

@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(ls, (struct sockaddr*)&a, sizeof a) || listen(ls, 4096)) return 1;
+    if (bind(ls, (struct sockaddr*)&a, sizeof a) || listen(ls, 4096))
+        return 1;
     int ep = epoll_create1(0);
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = ls};
     epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev);
@@ -42,7 +43,10 @@ int main(int argc, char** argv) {
                 continue;
             }
             ssize_t r = read(fd, in, sizeof in);
-            if (r <= 0) { close(fd); continue; }
+            if (r <= 0) {
+                close(fd);
+                continue;
+            }
             size_t len = 0;
             for (ssize_t k = 3; k < r; ++k) {
                 if (in[k] == '\n' && in[k - 1] == '\r' && in[k - 2] == '\n' && in[k - 3] == '\r') {
@@ -50,7 +54,8 @@ int main(int argc, char** argv) {
                     len += sizeof kResponse - 1;
                 }
             }
-            if (len && write(fd, out, len) < 0) close(fd);
+            if (len && write(fd, out, len) < 0)
+                close(fd);
         }
     }
 }

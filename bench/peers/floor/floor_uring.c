@@ -62,7 +62,8 @@ static void send_some(int fd) {
     struct conn* c = &conns[fd];
     struct io_uring_sqe* s = sqe();
     io_uring_prep_send(s, fd, c->sending + c->sent, c->sending_len - c->sent, MSG_NOSIGNAL);
-    if (fixed) s->flags |= IOSQE_FIXED_FILE;
+    if (fixed)
+        s->flags |= IOSQE_FIXED_FILE;
     io_uring_sqe_set_data64(s, (unsigned long long)kSend << 32 | (unsigned)fd);
     c->busy = 1;
 }
@@ -110,7 +111,8 @@ static void on_recv(int fd, int res, unsigned flags) {
         }
     }
     give_back(bid);
-    if (!(flags & IORING_CQE_F_MORE)) arm_recv(fd);
+    if (!(flags & IORING_CQE_F_MORE))
+        arm_recv(fd);
     if (!c->busy && c->waiting_len) {
         char* t = c->sending;
         c->sending = c->waiting, c->sending_len = c->waiting_len, c->sent = 0;
@@ -145,18 +147,21 @@ int main(int argc, char** argv) {
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(ls, (struct sockaddr*)&a, sizeof a) || listen(ls, 4096)) return 1;
+    if (bind(ls, (struct sockaddr*)&a, sizeof a) || listen(ls, 4096))
+        return 1;
 
-    struct io_uring_params p = {.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
-                                         IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL,
+    struct io_uring_params p = {.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE |
+                                         IORING_SETUP_SUBMIT_ALL,
                                 .cq_entries = 16384};
-    if (io_uring_queue_init_params(4096, &ring, &p) < 0) return 2;
+    if (io_uring_queue_init_params(4096, &ring, &p) < 0)
+        return 2;
     io_uring_register_ring_fd(&ring);
     if (posix_memalign((void**)&buffers, 4096, kBuffers * sizeof(struct io_uring_buf)) ||
         posix_memalign((void**)&buffer_memory, 4096, (size_t)kBuffers * kBufferSize))
         return 3;
     struct io_uring_buf_reg reg = {.ring_addr = (unsigned long)buffers, .ring_entries = kBuffers, .bgid = 0};
-    if (io_uring_register_buf_ring(&ring, &reg, 0) < 0) return 4;
+    if (io_uring_register_buf_ring(&ring, &reg, 0) < 0)
+        return 4;
     io_uring_buf_ring_init(buffers);
     for (unsigned i = 0; i < kBuffers; ++i)
         io_uring_buf_ring_add(buffers, buffer_memory + (size_t)i * kBufferSize, kBufferSize, i,
@@ -167,7 +172,8 @@ int main(int argc, char** argv) {
     struct rlimit nofile;
     getrlimit(RLIMIT_NOFILE, &nofile);
     unsigned slots = nofile.rlim_cur < kMaxFd ? (unsigned)nofile.rlim_cur : kMaxFd;
-    if (fixed && io_uring_register_files_sparse(&ring, slots) < 0) return 6;
+    if (fixed && io_uring_register_files_sparse(&ring, slots) < 0)
+        return 6;
     struct io_uring_sqe* s = sqe();
     if (fixed)
         io_uring_prep_multishot_accept_direct(s, ls, NULL, NULL, 0);
@@ -184,7 +190,8 @@ int main(int argc, char** argv) {
             if (op == kAccept) {
                 if (cqe->res >= 0 && cqe->res < kMaxFd) {
                     int c = cqe->res; /* a descriptor, or with "fixed" a slot in the file table */
-                    if (!fixed) setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                    if (!fixed)
+                        setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
                     if (!conns[c].sending) {
                         conns[c].sending = malloc(kOutSize);
                         conns[c].waiting = malloc(kOutSize);
@@ -193,7 +200,8 @@ int main(int argc, char** argv) {
                     conns[c].busy = conns[c].ended = 0;
                     arm_recv(c);
                 }
-                if (!(cqe->flags & IORING_CQE_F_MORE)) return 5;
+                if (!(cqe->flags & IORING_CQE_F_MORE))
+                    return 5;
             } else if (op == kRecv) {
                 on_recv(fd, cqe->res, cqe->flags);
             } else if (op == kSend) {

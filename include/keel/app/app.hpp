@@ -27,12 +27,12 @@
 #include <keel/core/loop_thread.hpp>
 #include <keel/core/worker_pool.hpp>
 #include <keel/http/middleware.hpp>
-#include <keel/server/server.hpp>
 #include <keel/observe/debug.hpp>
 #include <keel/observe/health.hpp>
 #include <keel/observe/log.hpp>
 #include <keel/observe/metrics.hpp>
 #include <keel/router/router.hpp>
+#include <keel/server/server.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -61,7 +61,7 @@ struct AppOptions {
 };
 
 class App {
-public:
+  public:
     /// Loads and validates the configuration; on error prints it and exits with code 2;
     /// on --help prints the keys and exits 0.
     App(int argc, const char* const* argv, AppOptions options = {});
@@ -137,7 +137,7 @@ public:
     /// The server options built from the configuration.
     server::ServerOptions server_options() const;
 
-private:
+  private:
     // The constructor's steps, in order.
     void block_signals();
     void load_config(int argc, const char* const* argv);

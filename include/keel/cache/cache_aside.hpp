@@ -27,7 +27,7 @@ template <class V>
 struct AsidePolicy {
     EntryPolicy entry = {};
     Duration negative_ttl{};
-    std::function<bool(const V&)> is_negative = {};    ///< may be empty: nothing is negative
+    std::function<bool(const V&)> is_negative = {};     ///< may be empty: nothing is negative
     std::function<std::size_t(const V&)> size_of = {};  ///< may be empty: sizeof(V)
 };
 
@@ -48,8 +48,8 @@ Task<Result<V>> load_into(LruCache<V>& cache, AsidePolicy<V> policy, std::string
 }  // namespace detail
 
 template <class V, class Load>
-Task<Result<V>> cache_aside(LruCache<V>& cache, SingleFlight<Result<V>>& flight, std::string key,
-                            AsidePolicy<V> policy, Load load) {
+Task<Result<V>> cache_aside(LruCache<V>& cache, SingleFlight<Result<V>>& flight, std::string key, AsidePolicy<V> policy,
+                            Load load) {
     Lookup<V> seen = cache.lookup(key);
     if (seen.freshness == Freshness::fresh) {
         co_return std::move(*seen.value);

@@ -77,7 +77,7 @@ struct Lookup {
 
 template <class V>
 class LruCache {
-public:
+  public:
     explicit LruCache(CacheOptions options = {}) {
         std::size_t n = 1;
         while (n < options.shards) {
@@ -157,7 +157,8 @@ public:
                                                       : Freshness::stale_if_error;
                 e.mark();
                 auto& c = count(read.slot());
-                (out.freshness == Freshness::stale_if_error ? c.misses : c.hits).fetch_add(1, std::memory_order_relaxed);
+                (out.freshness == Freshness::stale_if_error ? c.misses : c.hits)
+                    .fetch_add(1, std::memory_order_relaxed);
                 out.value = e.value;
                 return out;
             }
@@ -251,10 +252,15 @@ public:
         return out;
     }
 
-private:
+  private:
     struct Entry {
         Entry(std::string k, V v, TimePoint fresh, TimePoint stale, TimePoint error, std::size_t b)
-            : key(std::move(k)), value(std::move(v)), fresh_until(fresh), stale_until(stale), error_until(error), bytes(b) {}
+            : key(std::move(k)),
+              value(std::move(v)),
+              fresh_until(fresh),
+              stale_until(stale),
+              error_until(error),
+              bytes(b) {}
         std::string key = {};
         V value;
         TimePoint fresh_until = {};

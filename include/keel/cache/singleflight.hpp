@@ -28,7 +28,7 @@ namespace keel::cache {
 
 template <class V>
 class SingleFlight {
-public:
+  public:
     /// Runs (or joins) the load for `key`. `load` is only called by the first caller.
     template <class Load>
     Task<V> run(std::string key, Load load) {
@@ -72,7 +72,7 @@ public:
     std::uint64_t executions() const noexcept { return executions_.load(); }
     std::uint64_t shared() const noexcept { return shared_.load(); }
 
-private:
+  private:
     struct Waiter {
         Loop* loop = {};
         std::coroutine_handle<> h = {};

@@ -79,7 +79,7 @@ struct ClientStats {
 };
 
 class Client {
-public:
+  public:
     explicit Client(ClientOptions options = {});
     ~Client();
     Client(const Client&) = delete;
@@ -93,7 +93,7 @@ public:
 
     class Driver;  // one per loop: a libcurl multi handle on that loop (private)
 
-private:
+  private:
     Task<Result<ClientResponse>> attempt(const ClientRequest& request);
 
     ClientOptions options_;

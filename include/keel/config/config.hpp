@@ -31,7 +31,7 @@ namespace keel::config {
 enum class Kind { boolean, integer, string, duration, bytes };
 
 class ConfigError : public std::runtime_error {
-public:
+  public:
     explicit ConfigError(const std::string& message) : std::runtime_error(message) {}
 };
 
@@ -46,7 +46,7 @@ enum class Source { defaults, file, env, flag, code };
 std::string_view to_string(Source s) noexcept;
 
 class Config {
-public:
+  public:
     explicit Config(std::string env_prefix = "KEEL");
 
     // --- definitions (before load) -----------------------------------------------------------
@@ -58,7 +58,8 @@ public:
     /// Go-style durations: "300ms", "1.5s", "2m", "1h30m".
     Config& define_duration(std::string key, Duration fallback, Duration min, Duration max, std::string help);
     /// Sizes: "1048576", "16KiB", "1MiB", "2GiB" (also kB/MB/GB as powers of 1000).
-    Config& define_bytes(std::string key, std::uint64_t fallback, std::uint64_t min, std::uint64_t max, std::string help);
+    Config& define_bytes(std::string key, std::uint64_t fallback, std::uint64_t min, std::uint64_t max,
+                         std::string help);
 
     // --- loading ------------------------------------------------------------------------------
     /// Reads the file, then the environment, then the flags. Returns false when --help was
@@ -78,8 +79,8 @@ public:
     /// no narrowing cast in user code). Throws ConfigError when the value does not fit T: keep
     /// the key's defined range inside T's.
     template <class T>
-        requires std::is_integral_v<T>
-    T get_int(std::string_view key) const {
+    requires std::is_integral_v<T> T get_int(std::string_view key)
+    const {
         std::int64_t v = get_int(key);
         if (!std::in_range<T>(v)) {
             throw ConfigError("keel: config: " + std::string(key) + " = " + std::to_string(v) +
@@ -101,7 +102,7 @@ public:
     /// One line per key: flag, env name, default, help.
     std::string help() const;
 
-private:
+  private:
     using Value = std::variant<bool, std::int64_t, std::string, Duration, std::uint64_t>;
     struct Entry {
         Kind kind = {};

@@ -23,7 +23,9 @@ struct Member {
 };
 
 template <class T>
-concept Described = requires { keel_members(static_cast<const T*>(nullptr)); };
+concept Described = requires {
+    keel_members(static_cast<const T*>(nullptr));
+};
 
 /// T's name as written in KEEL_DESCRIBE ("Todo"): the name of its schema in an OpenAPI document.
 template <class T>
@@ -86,15 +88,31 @@ void for_each_member(T& object, F&& fn) {
 #define KEEL_DETAIL_FE_38(m, t, x, ...) m(t, x), KEEL_DETAIL_EXPAND(KEEL_DETAIL_FE_37(m, t, __VA_ARGS__))
 #define KEEL_DETAIL_FE_39(m, t, x, ...) m(t, x), KEEL_DETAIL_EXPAND(KEEL_DETAIL_FE_38(m, t, __VA_ARGS__))
 #define KEEL_DETAIL_FE_40(m, t, x, ...) m(t, x), KEEL_DETAIL_EXPAND(KEEL_DETAIL_FE_39(m, t, __VA_ARGS__))
-#define KEEL_DETAIL_PICK(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, _21, _22, _23, _24, _25, _26, _27, _28, _29, _30, _31, _32, _33, _34, _35, _36, _37, _38, _39, _40, NAME, ...) NAME
-#define KEEL_DETAIL_FOR_EACH(m, t, ...) \
-    KEEL_DETAIL_EXPAND(KEEL_DETAIL_PICK(__VA_ARGS__, KEEL_DETAIL_FE_40, KEEL_DETAIL_FE_39, KEEL_DETAIL_FE_38, KEEL_DETAIL_FE_37, KEEL_DETAIL_FE_36, KEEL_DETAIL_FE_35, KEEL_DETAIL_FE_34, KEEL_DETAIL_FE_33, KEEL_DETAIL_FE_32, KEEL_DETAIL_FE_31, KEEL_DETAIL_FE_30, KEEL_DETAIL_FE_29, KEEL_DETAIL_FE_28, KEEL_DETAIL_FE_27, KEEL_DETAIL_FE_26, KEEL_DETAIL_FE_25, KEEL_DETAIL_FE_24, KEEL_DETAIL_FE_23, KEEL_DETAIL_FE_22, KEEL_DETAIL_FE_21, KEEL_DETAIL_FE_20, KEEL_DETAIL_FE_19, KEEL_DETAIL_FE_18, KEEL_DETAIL_FE_17, KEEL_DETAIL_FE_16, KEEL_DETAIL_FE_15, KEEL_DETAIL_FE_14, KEEL_DETAIL_FE_13, KEEL_DETAIL_FE_12, KEEL_DETAIL_FE_11, KEEL_DETAIL_FE_10, KEEL_DETAIL_FE_9, KEEL_DETAIL_FE_8, KEEL_DETAIL_FE_7, KEEL_DETAIL_FE_6, KEEL_DETAIL_FE_5, KEEL_DETAIL_FE_4, KEEL_DETAIL_FE_3, KEEL_DETAIL_FE_2, KEEL_DETAIL_FE_1)(m, t, __VA_ARGS__))
+#define KEEL_DETAIL_PICK(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, \
+                         _21, _22, _23, _24, _25, _26, _27, _28, _29, _30, _31, _32, _33, _34, _35, _36, _37, _38,  \
+                         _39, _40, NAME, ...)                                                                       \
+    NAME
+#define KEEL_DETAIL_FOR_EACH(m, t, ...)                                                                              \
+    KEEL_DETAIL_EXPAND(KEEL_DETAIL_PICK(                                                                             \
+        __VA_ARGS__, KEEL_DETAIL_FE_40, KEEL_DETAIL_FE_39, KEEL_DETAIL_FE_38, KEEL_DETAIL_FE_37, KEEL_DETAIL_FE_36,  \
+        KEEL_DETAIL_FE_35, KEEL_DETAIL_FE_34, KEEL_DETAIL_FE_33, KEEL_DETAIL_FE_32, KEEL_DETAIL_FE_31,               \
+        KEEL_DETAIL_FE_30, KEEL_DETAIL_FE_29, KEEL_DETAIL_FE_28, KEEL_DETAIL_FE_27, KEEL_DETAIL_FE_26,               \
+        KEEL_DETAIL_FE_25, KEEL_DETAIL_FE_24, KEEL_DETAIL_FE_23, KEEL_DETAIL_FE_22, KEEL_DETAIL_FE_21,               \
+        KEEL_DETAIL_FE_20, KEEL_DETAIL_FE_19, KEEL_DETAIL_FE_18, KEEL_DETAIL_FE_17, KEEL_DETAIL_FE_16,               \
+        KEEL_DETAIL_FE_15, KEEL_DETAIL_FE_14, KEEL_DETAIL_FE_13, KEEL_DETAIL_FE_12, KEEL_DETAIL_FE_11,               \
+        KEEL_DETAIL_FE_10, KEEL_DETAIL_FE_9, KEEL_DETAIL_FE_8, KEEL_DETAIL_FE_7, KEEL_DETAIL_FE_6, KEEL_DETAIL_FE_5, \
+        KEEL_DETAIL_FE_4, KEEL_DETAIL_FE_3, KEEL_DETAIL_FE_2, KEEL_DETAIL_FE_1)(m, t, __VA_ARGS__))
 
-#define KEEL_DETAIL_MEMBER(T, f) ::keel::describe::Member<T, decltype(T::f)>{#f, &T::f}
+#define KEEL_DETAIL_MEMBER(T, f)                  \
+    ::keel::describe::Member<T, decltype(T::f)> { \
+#f, &T::f                                 \
+    }
 
 /// Declares the members of struct `Type` (use at namespace scope, in Type's namespace).
-#define KEEL_DESCRIBE(Type, ...)                                                                \
-    [[maybe_unused]] inline auto keel_members(const Type*) {                                    \
-        return std::make_tuple(KEEL_DETAIL_FOR_EACH(KEEL_DETAIL_MEMBER, Type, __VA_ARGS__));   \
-    }                                                                                           \
-    [[maybe_unused]] inline const char* keel_type_name(const Type*) { return #Type; }
+#define KEEL_DESCRIBE(Type, ...)                                                             \
+    [[maybe_unused]] inline auto keel_members(const Type*) {                                 \
+        return std::make_tuple(KEEL_DETAIL_FOR_EACH(KEEL_DETAIL_MEMBER, Type, __VA_ARGS__)); \
+    }                                                                                        \
+    [[maybe_unused]] inline const char* keel_type_name(const Type*) {                        \
+        return #Type;                                                                        \
+    }

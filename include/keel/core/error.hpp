@@ -27,7 +27,7 @@ enum class Errc {
 std::string_view errc_name(Errc code) noexcept;
 
 class Error {
-public:
+  public:
     /// An error with a static message (the string must outlive the Error: use literals).
     constexpr Error(Errc code, std::string_view static_message) noexcept : code_(code), static_(static_message) {}
 
@@ -43,7 +43,7 @@ public:
 
     friend bool operator==(const Error& a, Errc c) noexcept { return a.code_ == c; }
 
-private:
+  private:
     Errc code_;
     std::string_view static_;
     std::shared_ptr<const std::string> dynamic_;

@@ -32,12 +32,12 @@ enum class RingOp : std::uint8_t { accept = 1, recv = 2, send = 3, poll = 4 };
 /// Receives the completions of the ring operations it started. Must be 8-byte aligned (its
 /// address carries the operation in the low bits) and outlive every operation it has in flight.
 class Completion {
-public:
+  public:
     /// `result` is what the syscall would return (a negative errno on failure); `flags` the
     /// completion's (IoRing::more, IoRing::has_buffer).
     virtual void on_complete(RingOp op, int result, std::uint32_t flags) = 0;
 
-protected:
+  protected:
     ~Completion() = default;
 };
 
@@ -50,7 +50,7 @@ struct RingInbox {
 };
 
 class IoRing {
-public:
+  public:
     static constexpr std::size_t kBufferSize = 4096;
     static constexpr unsigned kBuffers = 1024;  // 4 MiB of receive buffers per loop
 
@@ -108,7 +108,7 @@ public:
     /// Hands every completion to its Completion or watcher; returns how many there were.
     int dispatch();
 
-private:
+  private:
     struct State;
     std::unique_ptr<State> s_;
 };

@@ -29,10 +29,10 @@ class LoopBackend;
 
 /// Receives readiness events for a file descriptor registered with Loop::watch.
 class IoWatcher {
-public:
+  public:
     virtual void on_io(std::uint32_t epoll_events) = 0;
 
-protected:
+  protected:
     ~IoWatcher() = default;
 };
 
@@ -42,7 +42,7 @@ using TimePoint = Clock::time_point;
 using TimerId = std::uint64_t;
 
 class Loop {
-public:
+  public:
     /// `workers` is where keel::offload(fn) sends work from this loop (may be null). `backend`
     /// io_uring throws std::runtime_error when the kernel cannot provide it; such a loop runs
     /// on one thread only (the first that calls run()).
@@ -90,7 +90,7 @@ public:
     /// How late the most recent timer fired (loop lag), for metrics.
     Duration last_timer_lag() const noexcept { return last_lag_; }
 
-private:
+  private:
     struct Posted : MpscNode {
         std::function<void()> fn;
     };
@@ -127,7 +127,7 @@ private:
         Duration period{};  // zero for one-shot timers
     };
     std::unordered_map<TimerId, TimerRecord> timers_;
-    TimerId firing_ = 0;           // the periodic timer whose callback is running
+    TimerId firing_ = 0;             // the periodic timer whose callback is running
     bool firing_cancelled_ = false;  // ... and it cancelled itself
     TimerId next_timer_id_ = 1;
     TimePoint now_;

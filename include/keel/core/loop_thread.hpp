@@ -18,7 +18,7 @@
 namespace keel {
 
 class LoopThread {
-public:
+  public:
     /// `workers` is the pool keel::offload uses from this loop (may be null).
     explicit LoopThread(WorkerPool* workers = nullptr) : loop_(workers) {
         thread_ = std::thread([this] { loop_.run(); });
@@ -58,16 +58,14 @@ public:
         });
     }
 
-private:
+  private:
     template <class T, class MakeTask>
     T block_on_impl(MakeTask make) {
         std::promise<T> done;
         auto result = done.get_future();
         loop_.post([&done, &make] {
             if constexpr (std::is_void_v<T>) {
-                keel::spawn(make(), [&done](std::exception_ptr e) {
-                    e ? done.set_exception(e) : done.set_value();
-                });
+                keel::spawn(make(), [&done](std::exception_ptr e) { e ? done.set_exception(e) : done.set_value(); });
             } else {
                 keel::spawn(make(), [&done](std::optional<T> v, std::exception_ptr e) {
                     e ? done.set_exception(e) : done.set_value(std::move(*v));

@@ -14,7 +14,7 @@ struct MpscNode {
 /// Node must derive from MpscNode. The queue never owns nodes.
 template <class Node>
 class MpscQueue {
-public:
+  public:
     MpscQueue() noexcept : head_(&stub_), tail_(&stub_) {}
     MpscQueue(const MpscQueue&) = delete;
     MpscQueue& operator=(const MpscQueue&) = delete;
@@ -50,7 +50,7 @@ public:
         return nullptr;
     }
 
-private:
+  private:
     void push_node(MpscNode* n) noexcept {
         n->mpsc_next.store(nullptr, std::memory_order_relaxed);
         MpscNode* prev = head_.exchange(n, std::memory_order_acq_rel);

@@ -30,7 +30,7 @@ namespace detail {
 
 template <class F>
 class OffloadAwaiter {
-public:
+  public:
     using R = std::invoke_result_t<F&>;
 
     OffloadAwaiter(WorkerPool* pool, F fn) : pool_(pool), fn_(std::move(fn)) {}
@@ -77,7 +77,7 @@ public:
         }
     }
 
-private:
+  private:
     WorkerPool* pool_;
     F fn_;
     std::conditional_t<std::is_void_v<R>, bool, std::optional<R>> value_{};

@@ -25,7 +25,7 @@ namespace keel {
 
 template <class T>
 class PerLoop {
-public:
+  public:
     using Make = std::function<std::unique_ptr<T>(Loop&)>;
 
     explicit PerLoop(Make make) : make_(std::move(make)) {}
@@ -55,7 +55,7 @@ public:
         return *object;
     }
 
-private:
+  private:
     struct Cached {
         std::uint64_t owner = 0;  // ids are never reused, so a dead PerLoop never matches
         Loop* loop = nullptr;

@@ -32,7 +32,7 @@ template <class T, class E = Error>
 class [[nodiscard]] Result {
     static_assert(!std::is_same_v<std::decay_t<T>, std::decay_t<E>>, "keel::Result: T and E must differ");
 
-public:
+  public:
     using value_type = T;
     using error_type = E;
 
@@ -40,21 +40,30 @@ public:
     Result(E error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT: implicit
     /// Anything T can be built from (a string literal for Result<std::string>).
     template <class U>
-        requires(std::is_constructible_v<T, U &&> && !std::is_same_v<std::decay_t<U>, T> &&
-                 !std::is_same_v<std::decay_t<U>, E> && !std::is_same_v<std::decay_t<U>, Result>)
-    Result(U&& value) : v_(std::in_place_index<0>, std::forward<U>(value)) {}  // NOLINT: implicit
+    requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::decay_t<U>, T> &&
+             !std::is_same_v<std::decay_t<U>, E> && !std::is_same_v<std::decay_t<U>, Result>) Result(U&& value)
+        : v_(std::in_place_index<0>, std::forward<U>(value)) {}  // NOLINT: implicit
     /// Anything E can be built from that T cannot (another layer's error type).
     template <class G>
-        requires(std::is_constructible_v<E, G &&> && !std::is_constructible_v<T, G &&> &&
-                 !std::is_same_v<std::decay_t<G>, E> && !std::is_same_v<std::decay_t<G>, Result>)
-    Result(G&& error) : v_(std::in_place_index<1>, E(std::forward<G>(error))) {}  // NOLINT: implicit
+    requires(std::is_constructible_v<E, G&&> && !std::is_constructible_v<T, G&&> &&
+             !std::is_same_v<std::decay_t<G>, E> && !std::is_same_v<std::decay_t<G>, Result>) Result(G&& error)
+        : v_(std::in_place_index<1>, E(std::forward<G>(error))) {}  // NOLINT: implicit
 
     bool has_value() const noexcept { return v_.index() == 0; }
     explicit operator bool() const noexcept { return has_value(); }
 
-    T& value() & { KEEL_INVARIANT(has_value()); return std::get<0>(v_); }
-    const T& value() const& { KEEL_INVARIANT(has_value()); return std::get<0>(v_); }
-    T&& value() && { KEEL_INVARIANT(has_value()); return std::get<0>(std::move(v_)); }
+    T& value() & {
+        KEEL_INVARIANT(has_value());
+        return std::get<0>(v_);
+    }
+    const T& value() const& {
+        KEEL_INVARIANT(has_value());
+        return std::get<0>(v_);
+    }
+    T&& value() && {
+        KEEL_INVARIANT(has_value());
+        return std::get<0>(std::move(v_));
+    }
     T& operator*() & { return value(); }
     const T& operator*() const& { return value(); }
     T&& operator*() && { return std::move(*this).value(); }
@@ -62,37 +71,57 @@ public:
     const T* operator->() const { return &value(); }
 
     template <class U>
-    T value_or(U&& fallback) const& { return has_value() ? std::get<0>(v_) : static_cast<T>(std::forward<U>(fallback)); }
+    T value_or(U&& fallback) const& {
+        return has_value() ? std::get<0>(v_) : static_cast<T>(std::forward<U>(fallback));
+    }
 
-    const E& error() const& { KEEL_INVARIANT(!has_value()); return std::get<1>(v_); }
-    E& error() & { KEEL_INVARIANT(!has_value()); return std::get<1>(v_); }
-    E&& error() && { KEEL_INVARIANT(!has_value()); return std::get<1>(std::move(v_)); }
+    const E& error() const& {
+        KEEL_INVARIANT(!has_value());
+        return std::get<1>(v_);
+    }
+    E& error() & {
+        KEEL_INVARIANT(!has_value());
+        return std::get<1>(v_);
+    }
+    E&& error() && {
+        KEEL_INVARIANT(!has_value());
+        return std::get<1>(std::move(v_));
+    }
 
-private:
+  private:
     std::variant<T, E> v_;
 };
 
 template <class E>
 class [[nodiscard]] Result<void, E> {
-public:
+  public:
     using value_type = void;
     using error_type = E;
 
     Result() = default;
     Result(E error) : error_(std::move(error)) {}  // NOLINT: implicit
     template <class G>
-        requires(std::is_constructible_v<E, G &&> && !std::is_same_v<std::decay_t<G>, E> &&
-                 !std::is_same_v<std::decay_t<G>, Result>)
-    Result(G&& error) : error_(E(std::forward<G>(error))) {}  // NOLINT: implicit
+    requires(std::is_constructible_v<E, G&&> && !std::is_same_v<std::decay_t<G>, E> &&
+             !std::is_same_v<std::decay_t<G>, Result>) Result(G&& error)
+        : error_(E(std::forward<G>(error))) {}  // NOLINT: implicit
 
     bool has_value() const noexcept { return !error_.has_value(); }
     explicit operator bool() const noexcept { return has_value(); }
     void value() const { KEEL_INVARIANT(has_value()); }
-    const E& error() const& { KEEL_INVARIANT(!has_value()); return *error_; }
-    E& error() & { KEEL_INVARIANT(!has_value()); return *error_; }
-    E&& error() && { KEEL_INVARIANT(!has_value()); return std::move(*error_); }
+    const E& error() const& {
+        KEEL_INVARIANT(!has_value());
+        return *error_;
+    }
+    E& error() & {
+        KEEL_INVARIANT(!has_value());
+        return *error_;
+    }
+    E&& error() && {
+        KEEL_INVARIANT(!has_value());
+        return std::move(*error_);
+    }
 
-private:
+  private:
     std::optional<E> error_;
 };
 
@@ -103,29 +132,29 @@ private:
 
 /// Declares `var` from a Result expression's value, or returns its error from the enclosing
 /// function (whose return type must be constructible from that error).
-#define KEEL_TRY(var, expr)                                      \
-    auto KEEL_DETAIL_CAT(keel_try_, __LINE__) = (expr);          \
-    if (!KEEL_DETAIL_CAT(keel_try_, __LINE__)) {                 \
+#define KEEL_TRY(var, expr)                                             \
+    auto KEEL_DETAIL_CAT(keel_try_, __LINE__) = (expr);                 \
+    if (!KEEL_DETAIL_CAT(keel_try_, __LINE__)) {                        \
         return std::move(KEEL_DETAIL_CAT(keel_try_, __LINE__)).error(); \
-    }                                                            \
+    }                                                                   \
     auto var = std::move(*KEEL_DETAIL_CAT(keel_try_, __LINE__))
 
 /// Same as KEEL_TRY inside a coroutine (co_return).
-#define KEEL_CO_TRY(var, expr)                                   \
-    auto KEEL_DETAIL_CAT(keel_try_, __LINE__) = (expr);          \
-    if (!KEEL_DETAIL_CAT(keel_try_, __LINE__)) {                 \
+#define KEEL_CO_TRY(var, expr)                                             \
+    auto KEEL_DETAIL_CAT(keel_try_, __LINE__) = (expr);                    \
+    if (!KEEL_DETAIL_CAT(keel_try_, __LINE__)) {                           \
         co_return std::move(KEEL_DETAIL_CAT(keel_try_, __LINE__)).error(); \
-    }                                                            \
+    }                                                                      \
     auto var = std::move(*KEEL_DETAIL_CAT(keel_try_, __LINE__))
 
 /// Returns the error of a Result<void> expression from the enclosing function.
-#define KEEL_TRY_VOID(expr)                                      \
+#define KEEL_TRY_VOID(expr)                                                                          \
     if (auto KEEL_DETAIL_CAT(keel_try_, __LINE__) = (expr); !KEEL_DETAIL_CAT(keel_try_, __LINE__)) { \
-        return std::move(KEEL_DETAIL_CAT(keel_try_, __LINE__)).error(); \
+        return std::move(KEEL_DETAIL_CAT(keel_try_, __LINE__)).error();                              \
     }
 
 /// Same as KEEL_TRY_VOID inside a coroutine (co_return).
-#define KEEL_CO_TRY_VOID(expr)                                   \
+#define KEEL_CO_TRY_VOID(expr)                                                                       \
     if (auto KEEL_DETAIL_CAT(keel_try_, __LINE__) = (expr); !KEEL_DETAIL_CAT(keel_try_, __LINE__)) { \
-        co_return std::move(KEEL_DETAIL_CAT(keel_try_, __LINE__)).error(); \
+        co_return std::move(KEEL_DETAIL_CAT(keel_try_, __LINE__)).error();                           \
     }

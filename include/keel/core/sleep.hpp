@@ -12,7 +12,7 @@
 namespace keel {
 
 class SleepAwaiter {
-public:
+  public:
     SleepAwaiter(Duration d, StopToken token) : delay_(d), token_(token) {}
 
     bool await_ready() const noexcept { return token_.stop_requested(); }
@@ -38,7 +38,7 @@ public:
         return completed_;
     }
 
-private:
+  private:
     Duration delay_;
     StopToken token_;
     Loop* loop_ = nullptr;
@@ -48,6 +48,8 @@ private:
     std::optional<StopCallback> on_stop_;
 };
 
-[[nodiscard]] inline SleepAwaiter sleep_for(Duration d, StopToken token = {}) { return SleepAwaiter(d, token); }
+[[nodiscard]] inline SleepAwaiter sleep_for(Duration d, StopToken token = {}) {
+    return SleepAwaiter(d, token);
+}
 
 }  // namespace keel

@@ -19,7 +19,7 @@
 namespace keel {
 
 class SpreadLock {
-public:
+  public:
     static constexpr std::size_t kSlots = 8;
 
     /// The calling thread's slot, fixed for its life. Threads beyond kSlots share slots, which
@@ -44,7 +44,7 @@ public:
         }
     }
 
-private:
+  private:
     struct alignas(64) Slot {
         std::mutex mu = {};
     };
@@ -53,14 +53,14 @@ private:
 
 /// Holds a SpreadLock's read side for a scope.
 class SharedSlot {
-public:
+  public:
     explicit SharedSlot(SpreadLock& lock) : lock_(lock), slot_(SpreadLock::slot()) { lock_.lock_shared(slot_); }
     ~SharedSlot() { lock_.unlock_shared(slot_); }
     SharedSlot(const SharedSlot&) = delete;
     SharedSlot& operator=(const SharedSlot&) = delete;
     std::size_t slot() const noexcept { return slot_; }
 
-private:
+  private:
     SpreadLock& lock_;
     std::size_t slot_;
 };

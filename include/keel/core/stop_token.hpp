@@ -17,13 +17,13 @@ class StopSource;
 /// A callback run once when its source stops; deregisters itself on destruction.
 /// If the source has already stopped at construction, the callback runs immediately.
 class StopCallback {
-public:
+  public:
     StopCallback(const class StopToken& token, std::function<void()> fn);
     ~StopCallback();
     StopCallback(const StopCallback&) = delete;
     StopCallback& operator=(const StopCallback&) = delete;
 
-private:
+  private:
     friend class StopSource;
     StopSource* source_ = nullptr;
     StopCallback* prev_ = nullptr;
@@ -33,12 +33,12 @@ private:
 
 /// A view of a StopSource. A default-constructed token never stops.
 class StopToken {
-public:
+  public:
     StopToken() noexcept = default;
     bool stop_requested() const noexcept;
     bool stop_possible() const noexcept { return source_ != nullptr; }
 
-private:
+  private:
     friend class StopSource;
     friend class StopCallback;
     explicit StopToken(StopSource* s) noexcept : source_(s) {}
@@ -46,7 +46,7 @@ private:
 };
 
 class StopSource {
-public:
+  public:
     StopSource() noexcept = default;
     StopSource(const StopSource&) = delete;
     StopSource& operator=(const StopSource&) = delete;
@@ -62,7 +62,7 @@ public:
     /// Makes the source reusable for the next request. Callbacks must have been destroyed.
     void reset() noexcept { stopped_.store(false, std::memory_order_release); }
 
-private:
+  private:
     friend class StopCallback;
     void add(StopCallback* cb) noexcept;
     void remove(StopCallback* cb) noexcept;
@@ -72,6 +72,8 @@ private:
     StopCallback* tail_ = nullptr;
 };
 
-inline bool StopToken::stop_requested() const noexcept { return source_ && source_->stop_requested(); }
+inline bool StopToken::stop_requested() const noexcept {
+    return source_ && source_->stop_requested();
+}
 
 }  // namespace keel

@@ -91,7 +91,7 @@ struct Promise<void> : PromiseBase {
 
 template <class T>
 class [[nodiscard]] Task {
-public:
+  public:
     using promise_type = detail::Promise<T>;
     using value_type = T;
 
@@ -128,7 +128,7 @@ public:
     /// Releases the frame to a caller that takes over its lifetime (used by spawn).
     std::coroutine_handle<promise_type> release() noexcept { return std::exchange(h_, {}); }
 
-private:
+  private:
     void reset() noexcept {
         if (h_) {
             h_.destroy();

@@ -22,7 +22,7 @@ struct WorkerPoolOptions {
 };
 
 class WorkerPool {
-public:
+  public:
     /// Throws std::invalid_argument ("keel: ...") for zero threads or capacity.
     explicit WorkerPool(WorkerPoolOptions options = {});
     /// Runs the jobs already queued, then joins the threads.
@@ -42,7 +42,7 @@ public:
     std::uint64_t rejected() const;
     std::uint64_t completed() const;
 
-private:
+  private:
     void work();
 
     const std::size_t capacity_;

@@ -49,7 +49,7 @@ struct GroupCommitStats {
 
 template <class In, class Out>
 class GroupCommit {
-public:
+  public:
     using WriteFn = std::function<Task<std::vector<Out>>(std::vector<In>&)>;
 
     explicit GroupCommit(WriteFn write, GroupCommitOptions options = {})
@@ -59,9 +59,7 @@ public:
     Task<Out> submit(In item) { return submit_impl(std::move(item), StopToken{}); }
 
     /// The same, withdrawn with errors::kCancelled if `stop` fires before its batch starts.
-    Task<Out> submit(In item, StopToken stop)
-        requires std::is_constructible_v<Out, Error>
-    {
+    Task<Out> submit(In item, StopToken stop) requires std::is_constructible_v<Out, Error> {
         return submit_impl(std::move(item), stop);
     }
 
@@ -70,7 +68,7 @@ public:
         return stats_;
     }
 
-private:
+  private:
     struct Pending {
         In in = {};
         std::optional<Out> out = {};

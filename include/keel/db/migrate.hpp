@@ -24,7 +24,6 @@ struct Migration {
 
 /// The migrations still to apply, in order, given what the database has applied. Errors:
 /// the database is newer than the binary, or the known list has duplicate / unsorted versions.
-Result<std::vector<const Migration*>> plan_migrations(std::span<const Migration> known,
-                                                      std::span<const int> applied);
+Result<std::vector<const Migration*>> plan_migrations(std::span<const Migration> known, std::span<const int> applied);
 
 }  // namespace keel::db

@@ -46,12 +46,12 @@ namespace keel::db {
 using namespace std::chrono_literals;
 
 struct PoolOptions {
-    std::size_t max_open = 10;                   ///< >= 1
-    std::size_t max_idle = 2;                    ///< <= max_open
-    Duration max_lifetime = Duration::zero();    ///< zero: no limit
-    Duration max_idle_time = Duration::zero();   ///< zero: no limit
+    std::size_t max_open = 10;                  ///< >= 1
+    std::size_t max_idle = 2;                   ///< <= max_open
+    Duration max_lifetime = Duration::zero();   ///< zero: no limit
+    Duration max_idle_time = Duration::zero();  ///< zero: no limit
     Duration acquire_timeout = 5s;
-    Duration check_after_idle = 1s;              ///< ping on checkout after this much idle time
+    Duration check_after_idle = 1s;  ///< ping on checkout after this much idle time
     Duration reconnect_min = 100ms;
     Duration reconnect_max = 5s;
     /// What the pool calls now for a connection's age and idle time (max_lifetime,
@@ -63,15 +63,15 @@ struct PoolOptions {
 /// The fields of Go's sql.DBStats, plus what the back-off adds.
 struct PoolStats {
     std::size_t max_open = 0;
-    std::size_t open = 0;      ///< established + being established
+    std::size_t open = 0;  ///< established + being established
     std::size_t in_use = 0;
     std::size_t idle = 0;
-    std::uint64_t wait_count = 0;          ///< acquisitions that had to wait
-    Duration wait_duration{};              ///< total time spent waiting
+    std::uint64_t wait_count = 0;  ///< acquisitions that had to wait
+    Duration wait_duration{};      ///< total time spent waiting
     std::uint64_t max_idle_closed = 0;
     std::uint64_t max_idle_time_closed = 0;
     std::uint64_t max_lifetime_closed = 0;
-    std::uint64_t broken_closed = 0;       ///< closed because they failed
+    std::uint64_t broken_closed = 0;  ///< closed because they failed
     std::uint64_t connect_errors = 0;
 };
 
@@ -82,13 +82,13 @@ inline const Error kAcquireTimeout{Errc::timeout, "timed out waiting for a datab
 
 template <class Conn>
 class Pool {
-public:
+  public:
     using ConnectFn = std::function<Task<Result<std::unique_ptr<Conn>>>()>;
     using PingFn = std::function<Task<bool>(Conn&)>;
 
     /// A checked-out connection; returns it to the pool when destroyed.
     class Lease {
-    public:
+      public:
         Lease() = default;
         Lease(Lease&& o) noexcept : pool_(std::exchange(o.pool_, nullptr)), slot_(std::move(o.slot_)) {}
         Lease& operator=(Lease&& o) noexcept {
@@ -108,7 +108,7 @@ public:
         /// unknown state).
         void discard() noexcept { discard_ = true; }
 
-    private:
+      private:
         friend class Pool;
         struct Slot {
             std::unique_ptr<Conn> conn = {};
@@ -151,59 +151,59 @@ public:
                 s.conn.reset();  // close outside the lock
             }
             switch (d.kind) {
-            case Decision::closed:
-                co_return errors::kPoolClosed;
-            case Decision::backing_off:
-                co_return Error::with_detail(Errc::unavailable, "database unavailable: " + d.last_error);
-            case Decision::reuse: {
-                if (ping_ && now() - d.slot.idle_since >= options_.check_after_idle) {
-                    bool ok = false;
-                    try {
-                        ok = co_await ping_(*d.slot.conn);
-                    } catch (const std::exception&) {
-                        ok = false;
-                    }
-                    if (!ok || d.slot.conn->broken()) {
-                        put_back(std::move(d.slot), true);
-                        continue;
-                    }
-                }
-                co_return Lease(this, std::move(d.slot));
-            }
-            case Decision::connect: {
-                Result<std::unique_ptr<Conn>> c = Error(Errc::internal, "");
-                try {
-                    c = co_await connect_();
-                } catch (const std::exception& e) {
-                    c = Error::with_detail(Errc::unavailable, e.what());
-                }
-                if (!c) {
-                    connect_failed(std::string(c.error().message()));
-                    co_return Error::with_detail(Errc::unavailable,
-                                                 "database unavailable: " + std::string(c.error().message()));
-                }
-                connect_succeeded();
-                TimePoint born = now();
-                co_return Lease(this, typename Lease::Slot{std::move(*c), born, born});
-            }
-            case Decision::wait: {
-                Waiter& w = *d.waiter;
-                co_await WaitAwaiter{this, &w, deadline, stop};
-                record_wait(Clock::now() - w.enqueued);
-                if (w.slot.conn) {
-                    co_return Lease(this, std::move(w.slot));
-                }
-                if (w.outcome == Waiter::timed_out) {
-                    co_return errors::kAcquireTimeout;
-                }
-                if (w.outcome == Waiter::cancelled) {
-                    co_return keel::errors::kCancelled;
-                }
-                if (w.outcome == Waiter::pool_closed) {
+                case Decision::closed:
                     co_return errors::kPoolClosed;
+                case Decision::backing_off:
+                    co_return Error::with_detail(Errc::unavailable, "database unavailable: " + d.last_error);
+                case Decision::reuse: {
+                    if (ping_ && now() - d.slot.idle_since >= options_.check_after_idle) {
+                        bool ok = false;
+                        try {
+                            ok = co_await ping_(*d.slot.conn);
+                        } catch (const std::exception&) {
+                            ok = false;
+                        }
+                        if (!ok || d.slot.conn->broken()) {
+                            put_back(std::move(d.slot), true);
+                            continue;
+                        }
+                    }
+                    co_return Lease(this, std::move(d.slot));
                 }
-                continue;  // a slot freed up: decide again
-            }
+                case Decision::connect: {
+                    Result<std::unique_ptr<Conn>> c = Error(Errc::internal, "");
+                    try {
+                        c = co_await connect_();
+                    } catch (const std::exception& e) {
+                        c = Error::with_detail(Errc::unavailable, e.what());
+                    }
+                    if (!c) {
+                        connect_failed(std::string(c.error().message()));
+                        co_return Error::with_detail(Errc::unavailable,
+                                                     "database unavailable: " + std::string(c.error().message()));
+                    }
+                    connect_succeeded();
+                    TimePoint born = now();
+                    co_return Lease(this, typename Lease::Slot{std::move(*c), born, born});
+                }
+                case Decision::wait: {
+                    Waiter& w = *d.waiter;
+                    co_await WaitAwaiter{this, &w, deadline, stop};
+                    record_wait(Clock::now() - w.enqueued);
+                    if (w.slot.conn) {
+                        co_return Lease(this, std::move(w.slot));
+                    }
+                    if (w.outcome == Waiter::timed_out) {
+                        co_return errors::kAcquireTimeout;
+                    }
+                    if (w.outcome == Waiter::cancelled) {
+                        co_return keel::errors::kCancelled;
+                    }
+                    if (w.outcome == Waiter::pool_closed) {
+                        co_return errors::kPoolClosed;
+                    }
+                    continue;  // a slot freed up: decide again
+                }
             }
         }
     }
@@ -240,7 +240,7 @@ public:
         return s;
     }
 
-private:
+  private:
     struct Waiter {
         enum Outcome { pending, retry, timed_out, cancelled, pool_closed };
         Loop* loop = nullptr;
@@ -287,9 +287,8 @@ private:
             }
             w->timer = w->loop->run_at(deadline, [p = pool, w = w] { p->expire_wait(w, Waiter::timed_out); });
             if (stop.stop_possible()) {
-                w->on_stop.emplace(stop, [p = pool, w = w] {
-                    w->loop->defer([p, w] { p->expire_wait(w, Waiter::cancelled); });
-                });
+                w->on_stop.emplace(
+                    stop, [p = pool, w = w] { w->loop->defer([p, w] { p->expire_wait(w, Waiter::cancelled); }); });
             }
             return true;
         }
@@ -356,8 +355,8 @@ private:
             --open_;
             --connecting_;
             ++stats_.connect_errors;
-            backoff_ = backoff_ == Duration::zero() ? options_.reconnect_min
-                                                    : std::min(backoff_ * 2, options_.reconnect_max);
+            backoff_ =
+                backoff_ == Duration::zero() ? options_.reconnect_min : std::min(backoff_ * 2, options_.reconnect_max);
             retry_at_ = now() + backoff_;
             last_error_ = std::move(message);
             w = pop_waiter(Waiter::retry);

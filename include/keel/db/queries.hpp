@@ -21,7 +21,7 @@ namespace keel::db {
 
 template <class Database>
 class Queries {
-public:
+  public:
     /// The first row as a T, or errors::kNoRows (keel/db/scan.hpp).
     template <class T, class... A>
     Task<Result<T>> query_one(std::string sql, A... args) {
@@ -39,14 +39,12 @@ public:
     }
     /// The same calls with the stop token of `scope` (a Request, or anything with stop_token()).
     template <class Scope>
-        requires requires(const Scope& s) {
-            { s.stop_token() } -> std::convertible_to<StopToken>;
-        }
-    auto with(const Scope& scope) {
-        return self().with(StopToken(scope.stop_token()));
+    requires requires(const Scope& s) {
+        { s.stop_token() } -> std::convertible_to<StopToken>;
     }
+    auto with(const Scope& scope) { return self().with(StopToken(scope.stop_token())); }
 
-private:
+  private:
     Database& self() { return static_cast<Database&>(*this); }
 };
 

@@ -12,7 +12,7 @@
 namespace keel::db {
 
 class RowError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 

@@ -29,7 +29,7 @@ namespace keel::http {
 class Request;
 
 class BodyStream {
-public:
+  public:
     virtual ~BodyStream() = default;
     /// The next piece of the body, valid until the next call; empty once the body is complete.
     /// A problem when the body cannot be read: 413 past the body limit, 408 past the read

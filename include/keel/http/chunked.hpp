@@ -16,7 +16,7 @@ namespace keel::http {
 /// body[read_pos...] and decoded bytes written at body[0...]; decoded never overtakes read.
 /// Trailer fields are validated like headers and appended to `trailers` (views into body).
 class ChunkedDecoder {
-public:
+  public:
     explicit ChunkedDecoder(std::uint64_t max_body_bytes = UINT64_MAX, std::size_t max_trailer_bytes = 16 * 1024,
                             std::size_t max_trailers = 100) noexcept
         : max_body_(max_body_bytes), max_trailer_bytes_(max_trailer_bytes), max_trailers_(max_trailers) {}
@@ -44,8 +44,20 @@ public:
         trailer_spans_ = std::move(spans);  // keeps its capacity
     }
 
-private:
-    enum class State : std::uint8_t { size, size_ws, ext, size_lf, data, data_cr, data_lf, trailer_start, trailer_line, final_lf, done };
+  private:
+    enum class State : std::uint8_t {
+        size,
+        size_ws,
+        ext,
+        size_lf,
+        data,
+        data_cr,
+        data_lf,
+        trailer_start,
+        trailer_line,
+        final_lf,
+        done
+    };
 
     std::uint64_t max_body_;
     std::size_t max_trailer_bytes_;

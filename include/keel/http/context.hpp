@@ -12,7 +12,7 @@
 namespace keel::http {
 
 class Context {
-public:
+  public:
     Context() = default;
     Context(const Context&) = delete;
     Context& operator=(const Context&) = delete;
@@ -57,7 +57,7 @@ public:
         used_ = 0;
     }
 
-private:
+  private:
     static constexpr std::size_t kInline = 48;
     static constexpr std::size_t kSlots = 8;
 

@@ -24,7 +24,7 @@ namespace keel::http {
 
 /// The result of invoking a handler: a Response now, or a Task that will produce one.
 class Outcome {
-public:
+  public:
     Outcome(Response r) : ready_(std::move(r)) {}       // NOLINT: implicit
     Outcome(Task<Response> t) : task_(std::move(t)) {}  // NOLINT: implicit
 
@@ -32,7 +32,7 @@ public:
     Response& response() { return *ready_; }
     Task<Response> take_task() noexcept { return std::move(task_); }
 
-private:
+  private:
     std::optional<Response> ready_;
     Task<Response> task_;
 };
@@ -47,7 +47,7 @@ Response respond(ProblemOr r, Request& req);
 Task<Response> respond(Task<ProblemOr> task, Request& req);
 
 class Handler {
-public:
+  public:
     using Sync = std::function<Response(Request&)>;
     using Async = std::function<Task<Response>(Request&)>;
     using Dynamic = std::function<Outcome(Request&)>;
@@ -90,7 +90,7 @@ public:
     /// Any kind, awaited from a coroutine (to compose handlers: `co_await other(req)`).
     Task<Response> operator()(Request& req) const;
 
-private:
+  private:
     Sync sync_;
     Async async_;
     Dynamic dynamic_;

@@ -40,7 +40,8 @@ Problem validation_problem(json::Errors errors, std::string_view detail = "the r
 template <class T>
 Result<T, Problem> bind(Request& req, const BindOptions& options = {}) {
     if (options.require_content_type && !is_json_content_type(req.header("Content-Type").value_or(""))) {
-        Problem p = validation_problem({{"", "Content-Type must be application/json"}}, "the request body must be JSON");
+        Problem p =
+            validation_problem({{"", "Content-Type must be application/json"}}, "the request body must be JSON");
         p.status = 415;
         p.instance = std::string(req.path());
         return p;

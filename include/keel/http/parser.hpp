@@ -19,33 +19,33 @@ enum class ParseStatus : std::uint8_t { complete, incomplete, error };
 /// every one of them also closes the connection.
 enum class ParseError : std::uint8_t {
     none,
-    bad_request_line,        ///< not `method SP target SP version CRLF`
-    bad_method,              ///< method is not a token
-    bad_target,              ///< control, space or non-ASCII byte in the target, or not origin/absolute/asterisk form
-    bad_version,             ///< not `HTTP/<digit>.<digit>`
-    unsupported_version,     ///< HTTP/0.9 or HTTP/2+ over this parser (505)
-    bad_header_name,         ///< empty name or a byte that is not a token character
-    whitespace_before_colon, ///< `Name : value` (RFC 9112 §5.1)
-    bad_header_value,        ///< control character in a value
-    obs_fold,                ///< a line starting with SP/HTAB (RFC 9112 §5.2)
-    bare_cr,                 ///< CR not followed by LF
-    bare_lf,                 ///< LF not preceded by CR
-    missing_host,            ///< HTTP/1.1 without Host (RFC 9112 §3.2)
-    duplicate_host,          ///< more than one Host
-    bad_host,                ///< Host is not uri-host [":" port] (RFC 9112 §3.2, RFC 9110 §7.2)
-    bad_content_length,      ///< not 1*DIGIT, or overflows
+    bad_request_line,         ///< not `method SP target SP version CRLF`
+    bad_method,               ///< method is not a token
+    bad_target,               ///< control, space or non-ASCII byte in the target, or not origin/absolute/asterisk form
+    bad_version,              ///< not `HTTP/<digit>.<digit>`
+    unsupported_version,      ///< HTTP/0.9 or HTTP/2+ over this parser (505)
+    bad_header_name,          ///< empty name or a byte that is not a token character
+    whitespace_before_colon,  ///< `Name : value` (RFC 9112 §5.1)
+    bad_header_value,         ///< control character in a value
+    obs_fold,                 ///< a line starting with SP/HTAB (RFC 9112 §5.2)
+    bare_cr,                  ///< CR not followed by LF
+    bare_lf,                  ///< LF not preceded by CR
+    missing_host,             ///< HTTP/1.1 without Host (RFC 9112 §3.2)
+    duplicate_host,           ///< more than one Host
+    bad_host,                 ///< Host is not uri-host [":" port] (RFC 9112 §3.2, RFC 9110 §7.2)
+    bad_content_length,       ///< not 1*DIGIT, or overflows
     conflicting_content_length,  ///< differing Content-Length values
     content_length_with_transfer_encoding,
-    transfer_encoding_http10,    ///< Transfer-Encoding in an HTTP/1.0 request (RFC 9112 §6.1)
-    chunked_not_last,            ///< Transfer-Encoding whose final coding is not chunked (RFC 9112 §6.3)
-    unsupported_transfer_coding, ///< a coding besides chunked (501)
-    bad_chunk_size,              ///< not hex, empty, or overflows
-    bad_chunk,                   ///< missing CRLF after chunk data, bad extension or trailer
-    uri_too_long,                ///< 414
-    headers_too_large,           ///< 431: the head exceeds max_header_bytes
-    too_many_headers,            ///< 431
-    body_too_large,              ///< 413
-    expectation_failed,          ///< Expect other than 100-continue (417)
+    transfer_encoding_http10,     ///< Transfer-Encoding in an HTTP/1.0 request (RFC 9112 §6.1)
+    chunked_not_last,             ///< Transfer-Encoding whose final coding is not chunked (RFC 9112 §6.3)
+    unsupported_transfer_coding,  ///< a coding besides chunked (501)
+    bad_chunk_size,               ///< not hex, empty, or overflows
+    bad_chunk,                    ///< missing CRLF after chunk data, bad extension or trailer
+    uri_too_long,                 ///< 414
+    headers_too_large,            ///< 431: the head exceeds max_header_bytes
+    too_many_headers,             ///< 431
+    body_too_large,               ///< 413
+    expectation_failed,           ///< Expect other than 100-continue (417)
 };
 
 /// The HTTP status keel answers a ParseError with (400, 413, 414, 417, 431, 501 or 505).
@@ -71,8 +71,8 @@ enum class BodyKind : std::uint8_t { none, content_length, chunked };
 struct RequestHead {
     std::string_view method = {};
     std::string_view target = {};
-    std::uint8_t version_minor = 1;  ///< 0 for HTTP/1.0, 1 for HTTP/1.1 (and 1.x, x > 1)
-    std::uint8_t version_major = 1;  ///< 2 for a request that came on HTTP/2
+    std::uint8_t version_minor = 1;          ///< 0 for HTTP/1.0, 1 for HTTP/1.1 (and 1.x, x > 1)
+    std::uint8_t version_major = 1;          ///< 2 for a request that came on HTTP/2
     std::vector<Header>* headers = nullptr;  ///< caller-provided, cleared and reused
 
     BodyKind body_kind = BodyKind::none;

@@ -25,11 +25,11 @@ namespace keel::http {
 
 struct Problem {
     int status = 500;
-    std::string detail = {};               ///< human explanation of this occurrence
-    std::string instance = {};        ///< the request path (filled in when answered, if empty)
+    std::string detail = {};    ///< human explanation of this occurrence
+    std::string instance = {};  ///< the request path (filled in when answered, if empty)
     std::string type = "about:blank";
-    std::string title = {};           ///< empty: the status' reason phrase
-    json::Errors errors = {};         ///< invalid fields ("errors": [{"pointer", "reason"}, ...])
+    std::string title = {};    ///< empty: the status' reason phrase
+    json::Errors errors = {};  ///< invalid fields ("errors": [{"pointer", "reason"}, ...])
     std::vector<std::pair<std::string, std::string>> headers = {};  ///< e.g. Retry-After
 };
 

@@ -19,8 +19,8 @@
 
 namespace keel::http {
 
-class TlsInfo;        // keel/http/tls_info.hpp
-class BodyStream;     // keel/http/body_stream.hpp
+class TlsInfo;     // keel/http/tls_info.hpp
+class BodyStream;  // keel/http/body_stream.hpp
 
 /// A path parameter captured by the router (`{slug}` → name "slug").
 struct PathParam {
@@ -40,7 +40,7 @@ TargetParts split_target(std::string_view target) noexcept;
 std::optional<std::string_view> find_header(const std::vector<Header>& headers, std::string_view name) noexcept;
 
 class Request {
-public:
+  public:
     Request() = default;
     Request(const Request&) = delete;
     Request& operator=(const Request&) = delete;
@@ -63,7 +63,9 @@ public:
     }
 
     const std::vector<Header>& headers() const noexcept { return *headers_; }
-    std::optional<std::string_view> header(std::string_view name) const noexcept { return find_header(*headers_, name); }
+    std::optional<std::string_view> header(std::string_view name) const noexcept {
+        return find_header(*headers_, name);
+    }
     std::string_view host() const noexcept { return host_; }
 
     /// The whole body (Content-Length or de-chunked), empty when there is none (or streamed).
@@ -125,7 +127,7 @@ public:
     /// Forgets the previous request (keeps vector capacity for the next).
     void reset() noexcept;
 
-private:
+  private:
     static const std::vector<Header> kNoHeaders;
 
     Method method_ = Method::get;

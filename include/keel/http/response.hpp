@@ -26,7 +26,7 @@ class BodyWriter;
 using StreamBody = std::function<Task<void>(BodyWriter&)>;
 
 class Response {
-public:
+  public:
     explicit Response(int status = 200);
     ~Response();
     Response(Response&& o) noexcept;
@@ -116,7 +116,7 @@ public:
     }
     bool ends_stream_on_shutdown() const noexcept { return end_on_shutdown_; }
 
-private:
+  private:
     int status_;
     bool close_ = false;
     bool end_on_shutdown_ = false;
@@ -130,7 +130,7 @@ private:
 
 /// Writes the chunks of a streamed response. Obtained as the argument of a StreamBody.
 class BodyWriter {
-public:
+  public:
     virtual ~BodyWriter() = default;
     /// Queues `data` as one chunk and waits while the connection's output is above its
     /// high-water mark. Returns false once the client is gone: stop producing.

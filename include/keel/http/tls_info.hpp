@@ -9,7 +9,7 @@
 namespace keel::http {
 
 class TlsInfo {
-public:
+  public:
     virtual ~TlsInfo() = default;
 
     virtual bool handshake_done() const noexcept = 0;

@@ -15,7 +15,7 @@
 namespace keel::http {
 
 class UpgradedStream {
-public:
+  public:
     virtual ~UpgradedStream() = default;
     /// The next bytes from the client, valid until the next read(); empty once the client has
     /// closed its side. Errc::cancelled once, when a graceful shutdown begins (reading again

@@ -33,7 +33,9 @@ template <class T>
 concept Described = describe::Described<T>;
 
 template <class T>
-concept DescribedEnum = std::is_enum_v<T> && requires { keel_json_enum(static_cast<const T*>(nullptr)); };
+concept DescribedEnum = std::is_enum_v<T> && requires {
+    keel_json_enum(static_cast<const T*>(nullptr));
+};
 
 template <class T>
 auto members() {
@@ -47,7 +49,10 @@ auto enumerators() {
 
 }  // namespace keel::json::detail
 
-#define KEEL_JSON_DETAIL_ENUMERATOR(E, e) ::keel::json::detail::Enumerator<E>{E::e, #e}
+#define KEEL_JSON_DETAIL_ENUMERATOR(E, e) \
+    ::keel::json::detail::Enumerator<E> { \
+        E::e, #e                          \
+    }
 
 /// Declares the JSON members of struct `Type` (use at namespace scope, in Type's namespace).
 /// The same declaration as KEEL_DESCRIBE: a type declared with either can be read and written
@@ -55,8 +60,8 @@ auto enumerators() {
 #define KEEL_JSON(Type, ...) KEEL_DESCRIBE(Type, __VA_ARGS__)
 
 /// Declares the string names of enum `Enum`'s values (use in Enum's namespace).
-#define KEEL_JSON_ENUM(Enum, ...)                                                                     \
-    [[maybe_unused]] inline auto keel_json_enum(const Enum*) {                                        \
+#define KEEL_JSON_ENUM(Enum, ...)                                                                \
+    [[maybe_unused]] inline auto keel_json_enum(const Enum*) {                                   \
         return std::array{KEEL_DETAIL_FOR_EACH(KEEL_JSON_DETAIL_ENUMERATOR, Enum, __VA_ARGS__)}; \
     }
 

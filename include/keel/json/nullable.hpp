@@ -15,7 +15,7 @@ namespace keel::json {
 
 template <class T>
 class Nullable {
-public:
+  public:
     /// Absent.
     Nullable() = default;
     /// A value (so that `{.url = "https://..."}` builds one in code and tests).
@@ -44,7 +44,7 @@ public:
         return value_;
     }
 
-private:
+  private:
     enum class State { absent, null, value };
     State state_ = State::absent;
     T value_{};

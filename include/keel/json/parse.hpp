@@ -196,7 +196,9 @@ void read(Reader& r, T& out, Context& ctx) {
 }
 
 template <class T>
-concept Validatable = requires(const T& t, Validator& v) { keel_validate(t, v); };
+concept Validatable = requires(const T& t, Validator& v) {
+    keel_validate(t, v);
+};
 
 }  // namespace detail
 
@@ -209,8 +211,8 @@ bool parse(std::string_view json, T& out, Errors& errors, const ParseOptions& op
     auto read = read_document(json, [&](Reader& root) { detail::read(root, out, ctx); });
     if (!read) {
         errors.clear();
-        errors.push_back({"", "malformed JSON at byte " + std::to_string(read.error().offset) + ": " +
-                                  read.error().message});
+        errors.push_back(
+            {"", "malformed JSON at byte " + std::to_string(read.error().offset) + ": " + read.error().message});
         return false;
     }
     if constexpr (detail::Validatable<T>) {

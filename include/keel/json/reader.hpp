@@ -17,7 +17,7 @@ enum class Kind { object, array, string, number, boolean, null };
 std::string_view to_string(Kind k) noexcept;
 
 class Reader {
-public:
+  public:
     virtual ~Reader() = default;
     virtual Kind kind() = 0;
     /// Each returns false when the value is not of that type (or, for integers, out of range).

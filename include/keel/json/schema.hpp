@@ -32,7 +32,7 @@
 namespace keel::json {
 
 class SchemaSet {
-public:
+  public:
     /// T's schema as JSON text: a $ref for a KEEL_JSON struct (its schema added to
     /// components()), the schema itself otherwise.
     template <class T>
@@ -42,7 +42,7 @@ public:
     const std::map<std::string, std::string>& components() const noexcept { return components_; }
     void add_component(const std::string& name, std::string schema) { components_[name] = std::move(schema); }
 
-private:
+  private:
     template <class T>
     std::string object_schema();
 

@@ -20,8 +20,8 @@
 namespace keel::json {
 
 struct FieldError {
-    std::string pointer;  ///< RFC 6901 JSON pointer to the field ("/items/0/name"; "" = the document)
-    std::string reason = {};   ///< "is required", "must be a string", …
+    std::string pointer;      ///< RFC 6901 JSON pointer to the field ("/items/0/name"; "" = the document)
+    std::string reason = {};  ///< "is required", "must be a string", …
 };
 
 using Errors = std::vector<FieldError>;
@@ -45,7 +45,7 @@ struct Pattern {
 using SchemaHints = std::map<std::string, std::string>;
 
 class Validator {
-public:
+  public:
     explicit Validator(Errors& errors) : errors_(errors) {}
     /// Recording mode: the rules are written to `hints` instead of being checked.
     Validator(Errors& errors, SchemaHints* hints) : errors_(errors), hints_(hints) {}
@@ -68,14 +68,15 @@ public:
     template <class N>
     void range(std::string_view pointer, N value, N lo, N hi) {
         if (hints_) {
-            (*hints_)[std::string(pointer)] += ",\"minimum\":" + std::to_string(lo) + ",\"maximum\":" + std::to_string(hi);
+            (*hints_)[std::string(pointer)] +=
+                ",\"minimum\":" + std::to_string(lo) + ",\"maximum\":" + std::to_string(hi);
         } else if (value < lo || value > hi) {
             error(std::string(pointer), "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
         }
     }
     bool ok() const noexcept { return errors_.empty(); }
 
-private:
+  private:
     Errors& errors_;
     SchemaHints* hints_ = nullptr;
 };

@@ -20,7 +20,7 @@
 namespace keel::json {
 
 class Writer {
-public:
+  public:
     explicit Writer(std::string& out) noexcept : out_(out) {}
 
     Writer& begin_object() { return open('{'); }
@@ -66,7 +66,7 @@ public:
     template <class T, std::enable_if_t<std::is_class_v<T> || std::is_enum_v<T>, int> = 0>
     Writer& value(const T& v);
 
-private:
+  private:
     Writer& open(char c);
     Writer& close(char c);
     Writer& write_int(std::int64_t i);

@@ -25,7 +25,7 @@ struct AccessRecord {
     std::string_view request_id = {};
     std::string_view remote_ip = {};
     std::string_view user_agent = {};
-    std::string_view trace_id;  ///< 32 hex digits when trace_context() runs outside, else empty
+    std::string_view trace_id;       ///< 32 hex digits when trace_context() runs outside, else empty
     std::string_view protocol = {};  ///< "HTTP/1.1", "HTTP/1.0" or "HTTP/2"
 };
 

@@ -15,9 +15,10 @@ namespace keel::mw {
 struct CompressOptions {
     std::size_t min_size = 1024;
     /// Prefixes of compressible media types.
-    std::vector<std::string> content_types = {"text/", "application/json", "application/problem+json",
-                                              "application/javascript", "application/xml", "image/svg+xml"};
-    int gzip_level = 5;    ///< 1-9
+    std::vector<std::string> content_types = {
+        "text/",           "application/json", "application/problem+json", "application/javascript",
+        "application/xml", "image/svg+xml"};
+    int gzip_level = 5;      ///< 1-9
     int brotli_quality = 4;  ///< 0-11
 };
 

@@ -4,8 +4,8 @@
 /// header is ignored, as the W3C specification asks). The access log and the recoverer name
 /// its trace id; handlers read it with trace_of(req) and pass `traceparent()` on outgoing calls.
 
-#include <keel/http/trace_context.hpp>
 #include <keel/http/middleware.hpp>
+#include <keel/http/trace_context.hpp>
 
 namespace keel::mw {
 

@@ -27,7 +27,7 @@ struct HostPort {
 Result<HostPort> parse_host_port(std::string_view text, std::optional<std::uint16_t> default_port = std::nullopt);
 
 class Address {
-public:
+  public:
     Address() noexcept { storage_.any.sa_family = AF_UNSPEC; }
 
     /// Parses a numeric host ("127.0.0.1", "::1", "[::1]", "0.0.0.0") and a port. No DNS.
@@ -43,7 +43,7 @@ public:
     /// "127.0.0.1:8080" or "[::1]:8080".
     std::string to_string() const;
 
-private:
+  private:
     // IPv4 or IPv6 only: 28 bytes rather than sockaddr_storage's 128 (every connection and
     // every request holds one).
     union Storage {

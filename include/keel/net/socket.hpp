@@ -11,7 +11,7 @@ namespace keel::net {
 
 /// Owns a file descriptor; closes it on destruction.
 class Fd {
-public:
+  public:
     Fd() noexcept = default;
     explicit Fd(int fd) noexcept : fd_(fd) {}
     Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
@@ -28,7 +28,7 @@ public:
     int release() noexcept { return std::exchange(fd_, -1); }
     void reset() noexcept;
 
-private:
+  private:
     int fd_ = -1;
 };
 

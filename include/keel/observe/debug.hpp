@@ -47,14 +47,14 @@ bool heap_profiles_available() noexcept;
 
 /// Sections of /debug/vars: add("pools", [&](json::Writer& w) { w.begin_object()...; }).
 class Vars {
-public:
+  public:
     using Section = std::function<void(json::Writer&)>;
     void add(std::string name, Section section);
     http::Handler handler() const;
     /// The whole document (for tests and logs).
     std::string render() const;
 
-private:
+  private:
     struct Named {
         std::string name = {};
         Section section = {};

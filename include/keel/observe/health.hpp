@@ -29,7 +29,7 @@
 namespace keel::observe {
 
 class Health {
-public:
+  public:
     using Check = std::function<Task<Result<void>>()>;
     enum class Need { required, optional };
 
@@ -41,7 +41,7 @@ public:
     http::Handler livez() const;
     http::Handler readyz() const;
 
-private:
+  private:
     struct Named {
         std::string name = {};
         Check check = {};

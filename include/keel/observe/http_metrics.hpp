@@ -13,9 +13,9 @@
 /// Bad requests answered by the server before any handler ran are counted too, by
 /// count_server_answers().
 
-#include <keel/server/server_options.hpp>
-#include <keel/observe/metrics.hpp>
 #include <keel/http/middleware.hpp>
+#include <keel/observe/metrics.hpp>
+#include <keel/server/server_options.hpp>
 
 namespace keel::observe {
 

@@ -61,7 +61,7 @@ struct LoggerOptions {
 };
 
 class Logger {
-public:
+  public:
     explicit Logger(LoggerOptions options = {});
     /// Flushes what is queued.
     ~Logger();
@@ -85,7 +85,7 @@ public:
     /// Lines dropped because the queue was full (exact after flush()).
     std::uint64_t dropped() const noexcept;
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
     Level level_;

@@ -51,32 +51,30 @@ struct alignas(64) PaddedGauge {
 
 /// A monotonically increasing count.
 class Counter {
-public:
-    void inc(std::uint64_t n = 1) noexcept {
-        shards_[detail::shard_index()].v.fetch_add(n, std::memory_order_relaxed);
-    }
+  public:
+    void inc(std::uint64_t n = 1) noexcept { shards_[detail::shard_index()].v.fetch_add(n, std::memory_order_relaxed); }
     std::uint64_t value() const noexcept;
 
-private:
+  private:
     std::array<detail::PaddedCounter, detail::kShards> shards_;
 };
 
 /// A value that goes up and down by increments (in-flight requests, open things). For values
 /// that are read from somewhere else at scrape time, use a collector.
 class Gauge {
-public:
+  public:
     void add(std::int64_t n) noexcept { shards_[detail::shard_index()].v.fetch_add(n, std::memory_order_relaxed); }
     void inc() noexcept { add(1); }
     void dec() noexcept { add(-1); }
     std::int64_t value() const noexcept;
 
-private:
+  private:
     std::array<detail::PaddedGauge, detail::kShards> shards_;
 };
 
 /// Observations counted into buckets with upper bounds `le`, plus their sum and count.
 class Histogram {
-public:
+  public:
     explicit Histogram(std::vector<double> bounds);
     void observe(double v) noexcept;
 
@@ -88,7 +86,7 @@ public:
     Snapshot snapshot() const;
     const std::vector<double>& bounds() const noexcept { return bounds_; }
 
-private:
+  private:
     struct alignas(64) Shard {
         std::unique_ptr<std::atomic<std::uint64_t>[]> buckets;  // bounds + 1 (+Inf)
         std::atomic<double> sum{0};
@@ -105,7 +103,7 @@ std::vector<double> exponential_buckets(double start, double factor, std::size_t
 /// All series of one metric name, one per combination of label values.
 template <class M>
 class Family {
-public:
+  public:
     /// The series for these label values (in the order of the family's label names).
     M& with(std::initializer_list<std::string_view> values) { return with(std::vector<std::string_view>(values)); }
     M& with(const std::vector<std::string_view>& values);
@@ -114,7 +112,7 @@ public:
 
     const std::string& name() const noexcept { return name_; }
 
-private:
+  private:
     friend class Registry;
     Family(std::string name, std::string help, std::vector<std::string> labels, std::vector<double> bounds = {})
         : name_(std::move(name)), help_(std::move(help)), labels_(std::move(labels)), bounds_(std::move(bounds)) {}
@@ -127,7 +125,7 @@ private:
 };
 
 class Registry {
-public:
+  public:
     Registry() = default;
     Registry(const Registry&) = delete;
     Registry& operator=(const Registry&) = delete;
@@ -143,7 +141,7 @@ public:
     /// Every metric in the text exposition format 0.0.4, families sorted by name.
     std::string scrape() const;
 
-private:
+  private:
     struct Entry {
         std::string type = {};
         std::unique_ptr<Family<Counter>> counter = {};

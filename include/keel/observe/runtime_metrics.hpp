@@ -12,8 +12,8 @@
 /// (Connection pools push their own: keel/db/pool_metrics.hpp.)
 
 #include <keel/core/worker_pool.hpp>
-#include <keel/server/server.hpp>
 #include <keel/observe/metrics.hpp>
+#include <keel/server/server.hpp>
 
 #include <functional>
 #include <string>

@@ -23,7 +23,7 @@ struct Info {
     std::string title;
     std::string version;
     std::string description = {};
-    std::string license = "MIT";  ///< SPDX identifier ("" leaves the license out)
+    std::string license = "MIT";            ///< SPDX identifier ("" leaves the license out)
     std::vector<std::string> servers = {};  ///< none: "/" (the server that serves the document)
     /// name → Security Scheme Object as JSON text: {"bearer", R"({"type":"http","scheme":"bearer"})"}
     std::map<std::string, std::string> security_schemes = {};

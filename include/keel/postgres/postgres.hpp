@@ -55,7 +55,7 @@ struct ConnectOptions {
 
 /// Query parameters in text format (NULL as nullopt).
 class Params {
-public:
+  public:
     template <class... A>
     static Params of(const A&... args) {
         Params p;
@@ -81,14 +81,14 @@ public:
     }
     const std::vector<std::optional<std::string>>& values() const noexcept { return values_; }
 
-private:
+  private:
     std::vector<std::optional<std::string>> values_;
 };
 
 class Rows;
 
 class Row {
-public:
+  public:
     bool is_null(int col) const;
     /// Typed access by 0-based column index or by column name (see the file comment).
     template <class T>
@@ -117,7 +117,7 @@ public:
     int column(std::string_view name) const;
     int column_index(std::string_view name) const noexcept;
 
-private:
+  private:
     friend class Rows;
     Row(const pg_result* res, int row) : res_(res), row_(row) {}
     std::int64_t get_int(int col) const;
@@ -131,7 +131,7 @@ private:
 
 /// The rows of one statement (may be none, e.g. for an UPDATE without RETURNING).
 class Rows {
-public:
+  public:
     Rows() = default;
     explicit Rows(pg_result* res);
     std::size_t size() const noexcept;
@@ -141,7 +141,7 @@ public:
     Row operator[](std::size_t i) const { return Row(res_.get(), static_cast<int>(i)); }
 
     class iterator {
-    public:
+      public:
         Row operator*() const { return (*rows_)[i_]; }
         iterator& operator++() {
             ++i_;
@@ -149,7 +149,7 @@ public:
         }
         bool operator!=(const iterator& o) const { return i_ != o.i_; }
 
-    private:
+      private:
         friend class Rows;
         iterator(const Rows* rows, std::size_t i) : rows_(rows), i_(i) {}
         const Rows* rows_;
@@ -158,7 +158,7 @@ public:
     iterator begin() const { return {this, 0}; }
     iterator end() const { return {this, size()}; }
 
-private:
+  private:
     struct Clear {
         void operator()(pg_result* r) const noexcept;
     };
@@ -177,7 +177,7 @@ struct Query {
 };
 
 class Conn final : public IoWatcher {
-public:
+  public:
     /// Connects without blocking the loop (libpq's connect state machine, socket on the loop).
     static Task<Result<std::unique_ptr<Conn>>> connect(ConnectOptions options);
     ~Conn();
@@ -230,7 +230,7 @@ public:
 
     void on_io(std::uint32_t events) override;
 
-private:
+  private:
     class IoWait;
     explicit Conn(pg_conn* c, ConnectOptions options);
     Task<Result<void>> wait_io(std::uint32_t events, TimePoint deadline);
@@ -245,7 +245,7 @@ private:
     pg_conn* conn_;
     ConnectOptions options_;
     std::unordered_map<std::string, std::string> prepared_;  // sql → statement name
-    std::uint64_t statement_counter_ = 0;  // names are never reused
+    std::uint64_t statement_counter_ = 0;                    // names are never reused
     bool broken_ = false;
     // The coroutine waiting for readiness, and what it got.
     std::coroutine_handle<> waiting_;
@@ -266,7 +266,7 @@ Task<Result<int>> migrate(Conn& conn, std::span<const db::Migration> migrations)
 ///
 /// For several statements on one connection (a transaction, a pipeline), acquire() one.
 class Database : public db::Queries<Database> {
-public:
+  public:
     Database(db::PoolOptions pool, ConnectOptions connect);
 
     /// query_one, query_all and execute (keel/db/queries.hpp), each on a connection of the pool.
@@ -276,7 +276,7 @@ public:
     /// The same calls, given up when `stop` fires while they wait for a connection. (The
     /// coroutines are static: a Scoped is a temporary, gone before they run.)
     class Scoped {
-    public:
+      public:
         template <class T, class... A>
         Task<Result<T>> query_one(std::string sql, A... args) {
             return one<T>(*db_.pool_, stop_, std::move(sql), std::move(args)...);
@@ -290,7 +290,7 @@ public:
             return exec(*db_.pool_, stop_, std::move(sql), std::move(args)...);
         }
 
-    private:
+      private:
         friend class Database;
         Scoped(Database& db, StopToken stop) : db_(db), stop_(stop) {}
         template <class T, class... A>
@@ -319,7 +319,7 @@ public:
     db::PoolStats stats() const { return pool_->stats(); }
     void close() { pool_->close(); }
 
-private:
+  private:
     std::unique_ptr<db::Pool<Conn>> pool_;
 };
 

@@ -17,7 +17,7 @@
 namespace keel::ratelimit {
 
 struct Limit {
-    double rate = 1.0;       ///< sustained requests per second (> 0)
+    double rate = 1.0;        ///< sustained requests per second (> 0)
     std::uint32_t burst = 1;  ///< requests allowed at once (>= 1)
 
     Duration interval() const noexcept {

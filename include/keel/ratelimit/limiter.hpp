@@ -19,7 +19,7 @@
 namespace keel::ratelimit {
 
 class Limiter {
-public:
+  public:
     virtual ~Limiter() = default;
     /// Counts one request for `key` when allowed. Ready at once for local limiters.
     virtual Task<Decision> check(std::string key) = 0;
@@ -32,7 +32,7 @@ struct LocalOptions {
 };
 
 class LocalLimiter final : public Limiter {
-public:
+  public:
     LocalLimiter(Limit limit, LocalOptions options = {});
 
     /// The synchronous check (what check() returns).
@@ -41,7 +41,7 @@ public:
     const Limit& limit() const noexcept override { return limit_; }
     std::size_t keys() const;
 
-private:
+  private:
     struct Entry {
         std::string key = {};
         TimePoint tat = {};

@@ -9,8 +9,8 @@
 /// RateLimit header draft. A denied request gets 429 problem+json with `Retry-After`. An empty
 /// key means "not limited". With a LocalLimiter the check runs inline (no coroutine).
 
-#include <keel/ratelimit/limiter.hpp>
 #include <keel/http/middleware.hpp>
+#include <keel/ratelimit/limiter.hpp>
 
 #include <functional>
 #include <memory>

@@ -69,7 +69,7 @@ struct Stats {
 Result<Options> parse_url(std::string_view url);
 
 class Client {
-public:
+  public:
     explicit Client(Options options);
     ~Client();
     Client(const Client&) = delete;
@@ -80,8 +80,8 @@ public:
     /// this form inside a co_await: GCC 12 cannot compile a braced list there ("array used as
     /// initializer"), so `co_await redis.command({"GET", key})` does not build with it.
     template <class... A>
-        requires(sizeof...(A) > 0 && (std::is_convertible_v<const A&, std::string_view> && ...))
-    Task<Result<Reply>> command(const A&... args) {
+    requires(sizeof...(A) > 0 &&
+             (std::is_convertible_v<const A&, std::string_view> && ...)) Task<Result<Reply>> command(const A&... args) {
         return command(std::vector<std::string>{std::string(std::string_view(args))...});
     }
     Stats stats() const;
@@ -93,7 +93,7 @@ public:
         std::atomic<std::uint64_t> commands{0}, errors{0}, connects{0};
     };
 
-private:
+  private:
     Options options_;
     std::shared_ptr<Counters> counters_ = std::make_shared<Counters>();
     PerLoop<Connection> connections_;  // last: connections use the members above

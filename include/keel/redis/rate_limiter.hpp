@@ -6,8 +6,8 @@
 /// When Redis cannot be reached the limiter fails open (allows: a limiter should not take the
 /// service down with it; the default) or closed (denies), and counts how often.
 
-#include <keel/redis/client.hpp>
 #include <keel/ratelimit/limiter.hpp>
+#include <keel/redis/client.hpp>
 
 #include <atomic>
 #include <functional>
@@ -27,14 +27,14 @@ struct RateLimiterOptions {
 };
 
 class RateLimiter final : public ratelimit::Limiter {
-public:
+  public:
     RateLimiter(Client& redis, ratelimit::Limit limit, RateLimiterOptions options = {});
     Task<ratelimit::Decision> check(std::string key) override;
     const ratelimit::Limit& limit() const noexcept override { return limit_; }
     /// Checks answered without Redis (allowed when failing open, denied when closed).
     std::uint64_t unavailable() const noexcept { return unavailable_.load(); }
 
-private:
+  private:
     Client& redis_;
     ratelimit::Limit limit_;
     RateLimiterOptions options_;

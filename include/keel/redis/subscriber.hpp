@@ -28,7 +28,7 @@ struct SubscriberStats {
 };
 
 class Subscriber {
-public:
+  public:
     using OnMessage = std::function<void(std::string_view channel, std::string_view message)>;
 
     Subscriber(Loop& loop, Options options, std::vector<std::string> channels, OnMessage on_message,
@@ -43,7 +43,7 @@ public:
 
     class Session;  // lives on the loop (private)
 
-private:
+  private:
     Loop& loop_;
     std::unique_ptr<Session> session_;
     std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);

@@ -42,8 +42,8 @@ struct Operation {
     std::string description = {};
     std::vector<std::string> tags = {};
     std::string operation_id = {};
-    SchemaFn request = {};     ///< an application/json body
-    QueryFn query = {};        ///< the parameters of a query bound with web::bind_query<T>
+    SchemaFn request = {};  ///< an application/json body
+    QueryFn query = {};     ///< the parameters of a query bound with web::bind_query<T>
     std::map<int, ResponseDoc> responses = {};
     std::vector<std::string> security = {};  ///< names of the document's security schemes
 };
@@ -79,8 +79,8 @@ QueryFn query() {
             [&](const auto&... m) {
                 (([&] {
                      using M = typename std::decay_t<decltype(m)>::type;
-                     params.push_back({m.name, s.of<M>(),
-                                       !json::detail::may_be_absent<M> && !json::detail::vector_of<M>::value});
+                     params.push_back(
+                         {m.name, s.of<M>(), !json::detail::may_be_absent<M> && !json::detail::vector_of<M>::value});
                  }()),
                  ...);
             },
@@ -91,8 +91,8 @@ QueryFn query() {
 
 /// A registered route as the documentation sees it.
 struct RouteInfo {
-    std::string method;   ///< "GET", …, or "*"
-    std::string pattern;  ///< the full pattern ("/v1/links/{slug}")
+    std::string method;                          ///< "GET", …, or "*"
+    std::string pattern;                         ///< the full pattern ("/v1/links/{slug}")
     std::shared_ptr<const Operation> operation;  ///< null when the route has no doc()
 };
 

@@ -50,7 +50,7 @@ struct Table;
 }
 
 class Router {
-public:
+  public:
     Router();
     ~Router();
     Router(Router&&) noexcept;
@@ -90,7 +90,7 @@ public:
     /// them alive and may be copied freely.
     Handler handler();
 
-private:
+  private:
     Router(std::shared_ptr<detail::Table> table, std::string prefix, std::vector<Middleware> stack, bool root);
     void check_no_routes_yet(const char* what) const;
 

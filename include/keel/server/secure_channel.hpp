@@ -16,7 +16,7 @@
 namespace keel::server {
 
 class SecureChannel : public http::TlsInfo {
-public:
+  public:
     enum class Status : unsigned char {
         ok,          ///< `bytes` were read or written (> 0)
         want_read,   ///< wait until the socket is readable, then call again
@@ -40,7 +40,7 @@ public:
 };
 
 class SecureChannelFactory {
-public:
+  public:
     virtual ~SecureChannelFactory() = default;
     /// A channel for a freshly accepted socket (the server side of a handshake); null when one
     /// cannot be made (out of memory), and the connection is closed.

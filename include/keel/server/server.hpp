@@ -46,7 +46,7 @@ struct LoopStats {
 };
 
 class Server {
-public:
+  public:
     /// `workers` (optional) is the pool keel::offload uses from handlers.
     Server(ServerOptions options, http::Handler handler, WorkerPool* workers = nullptr);
     /// Stops at once if still running (prefer shutdown + wait_drained).
@@ -85,7 +85,7 @@ public:
 
     class Worker;  // one loop thread (private implementation)
 
-private:
+  private:
     friend class Worker;
     void on_worker_drained();
     Result<void> start_on_inherited(unsigned threads);

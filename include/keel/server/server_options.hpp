@@ -34,9 +34,9 @@ struct ServerEvent {
 /// attempts are visible. Views are valid during the call only.
 struct ServerAnswer {
     int status = 0;
-    std::string_view method = {};  ///< empty when the request line was not read
-    std::string_view path = {};    ///< empty when the request line was not read
-    std::string_view reason;  ///< what went wrong ("the request header was not received in time")
+    std::string_view method = {};      ///< empty when the request line was not read
+    std::string_view path = {};        ///< empty when the request line was not read
+    std::string_view reason;           ///< what went wrong ("the request header was not received in time")
     std::string_view request_id = {};  ///< also sent as X-Request-ID and in the problem body
     std::string_view remote_ip = {};
     Duration duration{};  ///< from the request's first byte (or the accept) to the answer

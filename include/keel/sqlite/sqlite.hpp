@@ -47,7 +47,7 @@ struct sqlite3_stmt;
 namespace keel::sqlite {
 
 struct Options {
-    std::string path;                       ///< file path (created when missing)
+    std::string path;  ///< file path (created when missing)
     Duration busy_timeout = std::chrono::seconds(5);
     bool read_only = false;
 };
@@ -56,7 +56,7 @@ class Conn;
 
 /// A prepared statement borrowed from a connection's cache; reset when destroyed.
 class Stmt {
-public:
+  public:
     Stmt(Stmt&& o) noexcept : conn_(o.conn_), stmt_(std::exchange(o.stmt_, nullptr)) {}
     Stmt& operator=(Stmt&&) = delete;
     ~Stmt();
@@ -114,7 +114,7 @@ public:
         }
     }
 
-private:
+  private:
     friend class Conn;
 
     Stmt(Conn* conn, sqlite3_stmt* stmt) : conn_(conn), stmt_(stmt) {}
@@ -128,7 +128,7 @@ private:
 };
 
 class Conn {
-public:
+  public:
     static Result<std::unique_ptr<Conn>> open(const Options& options);
     ~Conn();
     Conn(const Conn&) = delete;
@@ -200,7 +200,7 @@ public:
     /// Maps the connection's last error to a keel::Error (see the file comment).
     Error last_error(int rc, std::string_view what);
 
-private:
+  private:
     friend class Stmt;
     explicit Conn(sqlite3* db) : db_(db) {}
     sqlite3* db_;
@@ -221,15 +221,19 @@ struct DatabaseOptions {
 /// connection (waiting on the loop, not blocking it) and run fn(Conn&) -> Result<R> on the
 /// WorkerPool of the awaiting loop.
 class Database : public db::Queries<Database> {
-public:
+  public:
     explicit Database(DatabaseOptions options);
     ~Database();
 
     /// fn(Conn&) -> Result<R> on a reader (read) or the writer (write), on the worker pool.
     template <class F>
-    auto read(F fn, StopToken stop = {}) { return run(readers_, std::move(fn), stop); }
+    auto read(F fn, StopToken stop = {}) {
+        return run(readers_, std::move(fn), stop);
+    }
     template <class F>
-    auto write(F fn, StopToken stop = {}) { return run(writer_, std::move(fn), stop); }
+    auto write(F fn, StopToken stop = {}) {
+        return run(writer_, std::move(fn), stop);
+    }
 
     /// query_one, query_all and execute (keel/db/queries.hpp): Conn's calls on a reader, or
     /// for execute on the writer. with(req) gives them the request's stop token.
@@ -239,24 +243,26 @@ public:
 
     /// The same calls, given up when `stop` fires while they wait for a connection.
     class Scoped {
-    public:
+      public:
         template <class T, class... A>
         Task<Result<T>> query_one(std::string sql, A... args) {
-            return db_.read([sql = std::move(sql), ... args = std::move(args)](Conn& c) { return c.query_one<T>(sql, args...); },
-                            stop_);
+            return db_.read(
+                [sql = std::move(sql), ... args = std::move(args)](Conn& c) { return c.query_one<T>(sql, args...); },
+                stop_);
         }
         template <class T, class... A>
         Task<Result<std::vector<T>>> query_all(std::string sql, A... args) {
-            return db_.read([sql = std::move(sql), ... args = std::move(args)](Conn& c) { return c.query_all<T>(sql, args...); },
-                            stop_);
+            return db_.read(
+                [sql = std::move(sql), ... args = std::move(args)](Conn& c) { return c.query_all<T>(sql, args...); },
+                stop_);
         }
         template <class... A>
         Task<Result<db::Executed>> execute(std::string sql, A... args) {
-            return db_.write([sql = std::move(sql), ... args = std::move(args)](Conn& c) { return c.execute(sql, args...); },
-                             stop_);
+            return db_.write(
+                [sql = std::move(sql), ... args = std::move(args)](Conn& c) { return c.execute(sql, args...); }, stop_);
         }
 
-    private:
+      private:
         friend class Database;
         Scoped(Database& db, StopToken stop) : db_(db), stop_(stop) {}
         Database& db_;
@@ -271,7 +277,7 @@ public:
         writer_.close();
     }
 
-private:
+  private:
     // fn is moved into the coroutine frame: the call may be awaited long after it is made.
     template <class F, class R = typename std::invoke_result_t<F&, Conn&>>
     static Task<R> run(db::Pool<Conn>& pool, F fn, StopToken stop) {

@@ -7,8 +7,9 @@
 ///     EXPECT_EQ(res.status, 200);
 ///
 /// Coroutine handlers run on a private Loop on the calling thread until they finish; keel::offload
-/// runs on `workers`, or on a one-thread pool of the call's own when none is given. Streamed and file bodies are collected whole. No framing is
-/// applied: HEAD gets the body the handler produced, and no Date/Content-Length are added.
+/// runs on `workers`, or on a one-thread pool of the call's own when none is given. Streamed and file bodies are
+/// collected whole. No framing is applied: HEAD gets the body the handler produced, and no Date/Content-Length are
+/// added.
 
 #include <keel/core/worker_pool.hpp>
 #include <keel/http/handler.hpp>

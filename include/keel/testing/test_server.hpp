@@ -16,7 +16,7 @@
 namespace keel::testing {
 
 class TestServer {
-public:
+  public:
     /// Starts at once (1 loop thread, port 0 unless options say otherwise). Throws on failure.
     explicit TestServer(http::Handler handler, server::ServerOptions options = default_options(),
                         WorkerPool* workers = nullptr);
@@ -29,7 +29,7 @@ public:
     std::string url(std::string_view path = "/") const;
     server::Server& server() noexcept { return *server_; }
 
-private:
+  private:
     std::unique_ptr<server::Server> server_;
 };
 
@@ -43,7 +43,7 @@ struct RawResponse {
 
 /// A blocking TCP client for tests. Every read has a timeout; nothing waits forever.
 class RawClient {
-public:
+  public:
     explicit RawClient(std::uint16_t port, std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
     ~RawClient();
     RawClient(const RawClient&) = delete;
@@ -66,7 +66,7 @@ public:
     /// True when the server closed the connection within the timeout (EOF or reset).
     bool closed_by_peer();
 
-private:
+  private:
     bool fill();
     int fd_ = -1;
     std::chrono::milliseconds timeout_;

@@ -40,8 +40,8 @@ struct Certificate {
 };
 
 struct Options {
-    std::vector<Certificate> certificates;  ///< at least one; the first is the default
-    std::string client_ca = {};             ///< PEM CA bundle: require client certificates
+    std::vector<Certificate> certificates;         ///< at least one; the first is the default
+    std::string client_ca = {};                    ///< PEM CA bundle: require client certificates
     std::vector<std::string> alpn = {"http/1.1"};  ///< in the server's order of preference
     Duration ticket_key_lifetime = std::chrono::hours(1);
 };
@@ -55,7 +55,7 @@ struct Stats {
 };
 
 class ServerContext final : public server::SecureChannelFactory, public std::enable_shared_from_this<ServerContext> {
-public:
+  public:
     /// Loads every certificate and key (and the client CA); fails with the file and the reason.
     static Result<std::shared_ptr<ServerContext>> create(Options options);
     ~ServerContext() override;
@@ -77,13 +77,13 @@ public:
         std::atomic<std::uint64_t> handshakes{0}, resumed{0}, failed{0}, timed_out{0}, reloads{0};
     };
 
-private:
+  private:
     friend struct ServerContextAccess;  // the OpenSSL callbacks
     explicit ServerContext(Options options);
 
     Options options_;
     std::unique_ptr<TicketKeys> tickets_;
-    mutable std::mutex mu_;                   // guards current_ (swapped by reload)
+    mutable std::mutex mu_;  // guards current_ (swapped by reload)
     std::shared_ptr<const Contexts> current_;
     Counters counters_;
 };

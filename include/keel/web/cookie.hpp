@@ -43,12 +43,12 @@ struct SetCookie {
     std::string name;
     std::string value = {};
     std::string path = "/";
-    std::string domain = {};                      ///< empty: host-only cookie
+    std::string domain = {};                           ///< empty: host-only cookie
     std::optional<std::chrono::seconds> max_age = {};  ///< none: a session cookie; 0: delete now
     bool secure = false;
     bool http_only = true;
     SameSite same_site = SameSite::lax;
-    bool partitioned = false;                     ///< CHIPS; requires secure
+    bool partitioned = false;  ///< CHIPS; requires secure
 };
 
 /// The Set-Cookie field value for `c` (throws std::invalid_argument, see the file comment).
@@ -59,6 +59,6 @@ http::Response& set_cookie(http::Response& res, const SetCookie& c);
 
 /// Appends a Set-Cookie that deletes cookie `name` (same path and domain as when it was set).
 http::Response& clear_cookie(http::Response& res, std::string_view name, std::string_view path = "/",
-                       std::string_view domain = {});
+                             std::string_view domain = {});
 
 }  // namespace keel::web

@@ -45,7 +45,8 @@ using FormFields = std::vector<FormField>;
 /// after max_fields + 1 fields, so that a caller enforcing max_fields sees there were more
 /// without the cost of decoding (and allocating) all of them.
 Result<FormFields, json::FieldError> parse_urlencoded(std::string_view text,
-                                                      std::size_t max_fields = std::numeric_limits<std::size_t>::max() - 1);
+                                                      std::size_t max_fields = std::numeric_limits<std::size_t>::max() -
+                                                                               1);
 
 /// True for application/x-www-form-urlencoded (parameters ignored).
 bool is_urlencoded_content_type(std::string_view content_type) noexcept;
@@ -109,8 +110,9 @@ bool read_scalar(std::string_view text, T& out, std::string& reason) {
         reason = "must be one of " + allowed;
         return false;
     } else {
-        static_assert(sizeof(T) == 0, "a form or query field binds to a string, number, bool, enum, or an "
-                                      "optional or vector of one; nested structs need a JSON body");
+        static_assert(sizeof(T) == 0,
+                      "a form or query field binds to a string, number, bool, enum, or an "
+                      "optional or vector of one; nested structs need a JSON body");
         return false;
     }
 }
@@ -188,7 +190,7 @@ void bind_fields(const FormFields& fields, T& out, json::Errors& errors, const F
 /// `fields` as a T, or the 400 Problem listing every bad field (`detail` says which input).
 template <class T>
 Result<T, http::Problem> bind_fields(const FormFields& fields, std::string_view detail = "the form failed validation",
-                               const FieldBindOptions& options = {}) {
+                                     const FieldBindOptions& options = {}) {
     json::Errors errors;
     T value{};
     bind_fields(fields, value, errors, options);
@@ -200,11 +202,14 @@ Result<T, http::Problem> bind_fields(const FormFields& fields, std::string_view 
 
 /// The request's query string as a T (unknown parameters ignored by default).
 template <class T>
-Result<T, http::Problem> bind_query(const http::Request& req, const FieldBindOptions& options = {.reject_unknown_fields = false}) {
+Result<T, http::Problem> bind_query(const http::Request& req,
+                                    const FieldBindOptions& options = {.reject_unknown_fields = false}) {
     auto fields = parse_urlencoded(req.query());  // bounded by server.max_uri_bytes
     if (!fields) {
-        return http::Problem{.status = 400, .detail = "the query string is malformed", .instance = std::string(req.path()),
-                       .errors = {fields.error()}};
+        return http::Problem{.status = 400,
+                             .detail = "the query string is malformed",
+                             .instance = std::string(req.path()),
+                             .errors = {fields.error()}};
     }
     return bind_fields<T>(*fields, "the query string failed validation", options);
 }
@@ -216,19 +221,21 @@ template <class T>
 Result<T, http::Problem> bind_form(const http::Request& req, const FieldBindOptions& options = {}) {
     if (!is_urlencoded_content_type(req.header("Content-Type").value_or(""))) {
         return http::Problem{.status = 415,
-                       .detail = "the request body must be a form",
-                       .instance = std::string(req.path()),
-                       .errors = {{"", "Content-Type must be application/x-www-form-urlencoded"}}};
+                             .detail = "the request body must be a form",
+                             .instance = std::string(req.path()),
+                             .errors = {{"", "Content-Type must be application/x-www-form-urlencoded"}}};
     }
     auto fields = parse_urlencoded(req.body(), options.max_fields);
     if (!fields) {
-        return http::Problem{.status = 400, .detail = "the form is malformed", .instance = std::string(req.path()),
-                       .errors = {fields.error()}};
+        return http::Problem{.status = 400,
+                             .detail = "the form is malformed",
+                             .instance = std::string(req.path()),
+                             .errors = {fields.error()}};
     }
     if (fields->size() > options.max_fields) {
         return http::Problem{.status = 413,
-                       .detail = "the form has more than " + std::to_string(options.max_fields) + " fields",
-                       .instance = std::string(req.path())};
+                             .detail = "the form has more than " + std::to_string(options.max_fields) + " fields",
+                             .instance = std::string(req.path())};
     }
     return bind_fields<T>(*fields, "the form failed validation", options);
 }

@@ -21,14 +21,14 @@
 namespace keel::web {
 
 class Hub {
-public:
+  public:
     void join(const std::shared_ptr<WebSocket>& ws);
     void leave(const WebSocket& ws);
     /// Queues `text` to every member (on each member's loop); returns how many it went to.
     std::size_t broadcast(std::string text);
     std::size_t size() const;
 
-private:
+  private:
     struct Member {
         std::weak_ptr<WebSocket> ws;
         const WebSocket* id;

@@ -20,8 +20,8 @@
 
 #include <keel/core/result.hpp>
 #include <keel/core/task.hpp>
-#include <keel/web/form.hpp>
 #include <keel/http/problem.hpp>
+#include <keel/web/form.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -36,18 +36,18 @@ class Request;
 namespace keel::web {
 
 struct FormLimits {
-    std::size_t max_fields = 1000;                      ///< text fields and files together
-    std::size_t max_field_bytes = 64 * 1024;            ///< one text value
+    std::size_t max_fields = 1000;            ///< text fields and files together
+    std::size_t max_field_bytes = 64 * 1024;  ///< one text value
     std::size_t max_files = 32;
     std::uint64_t max_file_bytes = 64ULL * 1024 * 1024;  ///< one file
-    std::size_t memory_file_bytes = 256 * 1024;         ///< larger files go to a temporary file
+    std::size_t memory_file_bytes = 256 * 1024;          ///< larger files go to a temporary file
     std::size_t max_part_header_bytes = 8 * 1024;
-    std::string temp_dir = {};                          ///< "" = $TMPDIR, else /tmp
+    std::string temp_dir = {};  ///< "" = $TMPDIR, else /tmp
 };
 
 /// One uploaded file.
 class FormFile {
-public:
+  public:
     FormFile() = default;
     ~FormFile();
     FormFile(FormFile&& o) noexcept;
@@ -70,7 +70,7 @@ public:
     /// system); the temporary file is then no longer deleted.
     Result<void> save_as(const std::string& destination);
 
-private:
+  private:
     friend class FormBuilder;
     std::string data_;
     std::string path_;

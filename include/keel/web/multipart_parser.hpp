@@ -15,7 +15,7 @@
 namespace keel::web {
 
 class MultipartParser {
-public:
+  public:
     /// What a part's headers said. `filename` is as sent (untrusted: see sanitize_filename).
     struct PartHead {
         std::string name = {};
@@ -24,7 +24,7 @@ public:
     };
 
     class Sink {
-    public:
+      public:
         virtual ~Sink() = default;
         virtual Result<void, http::Problem> begin(const PartHead& head) = 0;
         virtual Result<void, http::Problem> data(std::string_view bytes) = 0;
@@ -44,7 +44,7 @@ public:
     /// The body has ended: a 400 Problem unless the closing delimiter was seen.
     Result<void, http::Problem> finish() const;
 
-private:
+  private:
     enum class State { preamble, after_delimiter, headers, body, done };
 
     Result<void, http::Problem> parse_headers(std::string_view block, Sink& sink);

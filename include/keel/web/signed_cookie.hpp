@@ -19,7 +19,7 @@
 namespace keel::web {
 
 class CookieSigner {
-public:
+  public:
     /// Throws std::invalid_argument when `keys` is empty or a key is shorter than 32 bytes.
     explicit CookieSigner(std::vector<std::string> keys);
 
@@ -29,7 +29,7 @@ public:
     /// (also for a missing cookie).
     std::optional<std::string> verify(std::string_view name, std::optional<std::string_view> cookie_value) const;
 
-private:
+  private:
     std::vector<std::string> keys_;
 };
 

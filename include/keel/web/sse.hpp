@@ -51,7 +51,7 @@ struct SseOptions {
 };
 
 class SseWriter {
-public:
+  public:
     SseWriter(http::BodyWriter& out, SseOptions options) : out_(out), options_(options) {}
 
     /// Sends one event; false once the client is gone or the server is stopping.
@@ -64,7 +64,7 @@ public:
     /// Fires when the client goes away or the server shuts down.
     StopToken stop_token() const noexcept { return out_.stop_token(); }
 
-private:
+  private:
     http::BodyWriter& out_;
     SseOptions options_;
 };

@@ -33,11 +33,11 @@
 namespace keel::web {
 
 struct StaticOptions {
-    std::string strip_prefix = {};           ///< URL prefix mapped to the root ("/static")
-    std::string index = "index.html";        ///< a directory's file; "" = directories are 404
-    bool precompressed = true;               ///< look for .br / .gz siblings
-    bool serve_hidden = false;               ///< serve names starting with '.'
-    std::string cache_control = {};          ///< e.g. "public, max-age=3600"; "" = none
+    std::string strip_prefix = {};              ///< URL prefix mapped to the root ("/static")
+    std::string index = "index.html";           ///< a directory's file; "" = directories are 404
+    bool precompressed = true;                  ///< look for .br / .gz siblings
+    bool serve_hidden = false;                  ///< serve names starting with '.'
+    std::string cache_control = {};             ///< e.g. "public, max-age=3600"; "" = none
     std::size_t memory_body_bytes = 64 * 1024;  ///< files up to this are read into the response
     std::size_t max_ranges = 16;
 };

@@ -66,7 +66,7 @@ class MessageDeflate;
 /// Why the server ended WebSockets, counted (share one between endpoints or give each its own);
 /// collector() exports it as keel_websocket_server_closes_total{reason}.
 class WebSocketStats {
-public:
+  public:
     enum class Reason : std::uint8_t { too_slow, inflate_rate, too_big, protocol, count };
     void count(Reason r) noexcept { counts_[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed); }
     std::uint64_t closes(Reason r) const noexcept {
@@ -75,7 +75,7 @@ public:
     /// For a metrics registry; holds only a weak reference to the stats.
     static metrics::Collector collector(const std::shared_ptr<WebSocketStats>& stats);
 
-private:
+  private:
     std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(Reason::count)> counts_{};
 };
 
@@ -100,7 +100,7 @@ struct WebSocketOptions {
     /// Subprotocols this endpoint speaks, in preference order (Sec-WebSocket-Protocol).
     std::vector<std::string> subprotocols = {};
     std::size_t max_message_bytes = 1024 * 1024;
-    bool compression = true;  ///< accept permessage-deflate
+    bool compression = true;               ///< accept permessage-deflate
     std::size_t compress_min_bytes = 128;  ///< smaller messages are sent as they are
     Duration ping_interval = std::chrono::seconds(30);
     Duration close_timeout = std::chrono::seconds(5);  ///< waiting for the peer's close reply
@@ -113,7 +113,7 @@ struct WebSocketOptions {
 };
 
 class WebSocket : public std::enable_shared_from_this<WebSocket> {
-public:
+  public:
     WebSocket(http::UpgradedStream& io, const WebSocketOptions& options, std::string subprotocol, bool deflate,
               bool client_resets_context);
     ~WebSocket();
@@ -146,7 +146,7 @@ public:
     /// Bytes of messages queued by send() and not yet handed to the connection.
     std::size_t queued_bytes() const noexcept { return queued_bytes_; }
 
-private:
+  private:
     struct SendTurn;
     Task<bool> send_frame(Opcode opcode, std::string_view payload, bool compress);
     Task<void> send_close(std::uint16_t code, std::string_view reason);

@@ -20,8 +20,8 @@ struct FrameHeader {
     std::uint8_t opcode = 0;  ///< as sent (may be a reserved value: the caller refuses it)
     bool masked = false;
     std::uint8_t mask[4] = {};
-    std::uint64_t length = 0;       ///< payload bytes
-    std::size_t header_bytes = 0;   ///< 2 to 14
+    std::uint64_t length = 0;      ///< payload bytes
+    std::size_t header_bytes = 0;  ///< 2 to 14
 };
 
 enum class FrameParse { complete, incomplete, invalid };

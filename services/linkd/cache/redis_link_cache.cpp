@@ -155,8 +155,14 @@ keel::Task<void> RedisLinkCache::put(std::string slug, CachedAnswer answer, keel
 }
 
 keel::Task<bool> RedisLinkCache::announce(std::string slug) {
-    std::vector<std::string> args{"EVAL", kInvalidate, "2", options_.prefix + slug, options_.prefix + "*changes",
-                                  options_.channel, slug, millis(options_.change_mark)};
+    std::vector<std::string> args{"EVAL",
+                                  kInvalidate,
+                                  "2",
+                                  options_.prefix + slug,
+                                  options_.prefix + "*changes",
+                                  options_.channel,
+                                  slug,
+                                  millis(options_.change_mark)};
     auto r = co_await redis_.command(std::move(args));
     bool ok = r && !r->is_error();
     if (ok) {
@@ -202,8 +208,8 @@ RedisLinkCacheStats RedisLinkCache::stats() const {
         std::lock_guard lock(mu_);
         pending = pending_.size();
     }
-    return {hits_.load(),    misses_.load(),   errors_.load(),  sent_.load(), pending,
-            dropped_.load(), received_.load(), resyncs_.load(), subscriber_.subscribed()};
+    return {hits_.load(),     misses_.load(),  errors_.load(),          sent_.load(), pending, dropped_.load(),
+            received_.load(), resyncs_.load(), subscriber_.subscribed()};
 }
 
 }  // namespace linkd

@@ -22,7 +22,7 @@ struct RedisLinkCacheOptions {
     std::string prefix = "linkd:link:";
     std::string channel = "linkd:invalidate";
     keel::Duration retry_every = std::chrono::milliseconds(250);  ///< failed announcements
-    std::size_t max_pending = 10'000;  ///< failed announcements kept for retry, at most
+    std::size_t max_pending = 10'000;                             ///< failed announcements kept for retry, at most
     /// How long the mark a change leaves on its slug lives: a lookup that read the database
     /// before the change and stores later than this could still store its old answer.
     keel::Duration change_mark = std::chrono::minutes(1);
@@ -40,7 +40,7 @@ struct RedisLinkCacheStats {
 };
 
 class RedisLinkCache final : public SharedLinkCache {
-public:
+  public:
     /// What an instance forgets when told; called on the subscriber's loop.
     struct Listeners {
         std::function<void(std::string_view slug)> forget_link = {};
@@ -71,7 +71,7 @@ public:
     static std::string encode(const CachedAnswer& answer);
     static std::optional<CachedAnswer> decode(std::string_view value);
 
-private:
+  private:
     keel::Task<bool> announce(std::string slug);
     keel::Task<void> announce_pending();  // on loop_
 

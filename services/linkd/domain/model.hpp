@@ -22,7 +22,7 @@ struct Link {
     std::int64_t created_at = 0;
     std::int64_t updated_at = 0;
     std::optional<std::int64_t> expires_at = {};
-    std::int64_t clicks = 0;  ///< flushed clicks (pending ones live in ClickCounter)
+    std::int64_t clicks = 0;                         ///< flushed clicks (pending ones live in ClickCounter)
     std::optional<std::int64_t> last_click_at = {};  ///< as of the last flush
     /// When the representation last changed (owner edits, clicks): set by the service for
     /// Last-Modified, not stored.

@@ -63,19 +63,21 @@ void WebhookSender::publish(std::string_view type, const Link& link) {
     Event e;
     e.id = "evt_" + random_base62(20);
     e.type = std::string(type);
-    e.body = keel::json::encode(EventPayload{
-        .id = e.id,
-        .type = e.type,
-        .occurred_at = format_time(system_now()),
-        .link = {.slug = link.slug,
-                 .url = link.url,
-                 .permanent = link.permanent,
-                 .created_at = format_time(link.created_at),
-                 .expires_at = link.expires_at ? std::optional<std::string>(format_time(*link.expires_at)) : std::nullopt}});
+    e.body = keel::json::encode(
+        EventPayload{.id = e.id,
+                     .type = e.type,
+                     .occurred_at = format_time(system_now()),
+                     .link = {.slug = link.slug,
+                              .url = link.url,
+                              .permanent = link.permanent,
+                              .created_at = format_time(link.created_at),
+                              .expires_at = link.expires_at ? std::optional<std::string>(format_time(*link.expires_at))
+                                                            : std::nullopt}});
     if (pending_.load() >= options_.max_queue) {
         refused_.fetch_add(1);
         if (logger_) {
-            logger_->error("webhook queue full: event not sent", {{"event", e.id}, {"type", e.type}, {"slug", link.slug}});
+            logger_->error("webhook queue full: event not sent",
+                           {{"event", e.id}, {"type", e.type}, {"slug", link.slug}});
         }
         return;
     }
@@ -143,7 +145,8 @@ std::size_t WebhookSender::drain(keel::TimePoint deadline) {
         std::promise<void> listed;
         loop_.post([this, &listed, left] {
             for (const Event& e : queue_) {
-                logger_->error("webhook not delivered before shutdown", {{"event", e.id}, {"type", e.type}, {"body", e.body}});
+                logger_->error("webhook not delivered before shutdown",
+                               {{"event", e.id}, {"type", e.type}, {"body", e.body}});
             }
             logger_->error("webhooks pending at shutdown", {{"pending", left}, {"in_flight", in_flight_}});
             listed.set_value();

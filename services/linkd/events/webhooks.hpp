@@ -10,8 +10,8 @@
 #include "domain/model.hpp"
 #include "service/events.hpp"
 
-#include <keel/core/loop.hpp>
 #include <keel/client/client.hpp>
+#include <keel/core/loop.hpp>
 #include <keel/observe/log.hpp>
 
 #include <atomic>
@@ -42,7 +42,7 @@ std::string webhook_signature(std::string_view secret, std::string_view timestam
 
 /// Sends LinkEvents as webhooks.
 class WebhookSender final : public LinkEvents {
-public:
+  public:
     /// Deliveries run on `loop` (linkd's background loop) with `client`.
     WebhookSender(WebhookOptions options, keel::client::Client& client, keel::Loop& loop, keel::log::Logger* logger);
 
@@ -55,7 +55,7 @@ public:
     std::size_t drain(keel::TimePoint deadline);
     WebhookStats stats() const;
 
-private:
+  private:
     struct Event {
         std::string id = {};
         std::string type = {};
@@ -69,7 +69,7 @@ private:
     keel::client::Client& client_;
     keel::Loop& loop_;
     keel::log::Logger* logger_;
-    std::deque<Event> queue_;  // loop thread
+    std::deque<Event> queue_;    // loop thread
     std::size_t in_flight_ = 0;  // loop thread
     std::atomic<std::size_t> pending_{0};
     std::atomic<std::uint64_t> delivered_{0}, failed_{0}, refused_{0};

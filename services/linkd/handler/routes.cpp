@@ -2,7 +2,6 @@
 
 #include "handler/dto.hpp"
 
-#include <keel/web/api_docs.hpp>
 #include <keel/http/date.hpp>
 #include <keel/http/json.hpp>
 #include <keel/http/problem.hpp>
@@ -11,6 +10,7 @@
 #include <keel/middleware/request_id.hpp>
 #include <keel/middleware/trace_context.hpp>
 #include <keel/ratelimit/middleware.hpp>
+#include <keel/web/api_docs.hpp>
 
 #include <charconv>
 #include <cstdio>
@@ -39,38 +39,38 @@ std::string trace_id(Request& req) {
 Problem problem_of(const ServiceError& e, Request& req, const RoutesConfig& cfg) {
     Problem p{.status = 500, .detail = e.detail};
     switch (e.fault) {
-    case Fault::invalid:
-        p.status = 400;
-        p.errors = e.fields;
-        return p;
-    case Fault::unauthenticated:
-        p.status = 401;
-        p.headers = {{"WWW-Authenticate", "Bearer realm=\"linkd\""}};
-        return p;
-    case Fault::forbidden:
-        p.status = 403;
-        return p;
-    case Fault::not_found:
-        p.status = 404;
-        return p;
-    case Fault::gone:
-        p.status = 410;
-        return p;
-    case Fault::conflict:
-        p.status = 409;
-        return p;
-    case Fault::unavailable:
-        if (cfg.logger) {
-            cfg.logger->warn("dependency unavailable", {{"error", e.detail},
-                                                        {"path", req.path()},
-                                                        {"request_id", keel::mw::request_id_of(req)},
-                                                        {"trace_id", trace_id(req)}});
-        }
-        return Problem{.status = 503,
-                       .detail = "the database is unavailable or busy; retry shortly",
-                       .headers = {{"Retry-After", "1"}}};
-    case Fault::internal:
-        break;
+        case Fault::invalid:
+            p.status = 400;
+            p.errors = e.fields;
+            return p;
+        case Fault::unauthenticated:
+            p.status = 401;
+            p.headers = {{"WWW-Authenticate", "Bearer realm=\"linkd\""}};
+            return p;
+        case Fault::forbidden:
+            p.status = 403;
+            return p;
+        case Fault::not_found:
+            p.status = 404;
+            return p;
+        case Fault::gone:
+            p.status = 410;
+            return p;
+        case Fault::conflict:
+            p.status = 409;
+            return p;
+        case Fault::unavailable:
+            if (cfg.logger) {
+                cfg.logger->warn("dependency unavailable", {{"error", e.detail},
+                                                            {"path", req.path()},
+                                                            {"request_id", keel::mw::request_id_of(req)},
+                                                            {"trace_id", trace_id(req)}});
+            }
+            return Problem{.status = 503,
+                           .detail = "the database is unavailable or busy; retry shortly",
+                           .headers = {{"Retry-After", "1"}}};
+        case Fault::internal:
+            break;
     }
     if (cfg.logger) {
         cfg.logger->error("request failed", {{"error", e.detail},
@@ -94,7 +94,9 @@ keel::Result<T, Problem> answer(ServiceResult<T> r, Request& req, const RoutesCo
     }
 }
 
-const Principal& caller(Request& req) { return *req.context().get<Principal>(); }
+const Principal& caller(Request& req) {
+    return *req.context().get<Principal>();
+}
 
 std::string base_url(const RoutesConfig& cfg, Request& req) {
     if (!cfg.base_url.empty()) {
@@ -120,7 +122,8 @@ bool none_match(std::string_view header, std::string_view etag) {
     std::size_t pos = 0;
     while (pos < header.size()) {
         std::size_t comma = header.find(',', pos);
-        std::string_view tag = header.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
+        std::string_view tag =
+            header.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
         while (!tag.empty() && (tag.front() == ' ' || tag.front() == '\t')) {
             tag.remove_prefix(1);
         }
@@ -260,8 +263,8 @@ keel::Task<ProblemOr> link_stats(Config cfg, Request& req) {
 
 keel::Task<ProblemOr> create_key(Config cfg, Request& req) {
     KEEL_CO_TRY(in, keel::http::bind<CreateKeyInput>(req));
-    KEEL_CO_TRY(made, answer(co_await cfg->keys.create(caller(req), std::move(in.name), in.admin.value_or(false)), req,
-                             *cfg));
+    KEEL_CO_TRY(
+        made, answer(co_await cfg->keys.create(caller(req), std::move(in.name), in.admin.value_or(false)), req, *cfg));
     Response res = keel::http::json_response(to_out(made), 201);
     res.header("Location", "/v1/keys/" + std::to_string(made.key.id));
     res.header("Cache-Control", "no-store");  // it holds a secret
@@ -305,28 +308,32 @@ void add_routes(keel::router::Router& r, const RoutesConfig& config) {
     using keel::router::problem;
     // Health answers are small JSON objects written by hand: their schema is written by hand too.
     keel::router::ResponseDoc health{
-        .description = "the service's state",
-        .schema = [](keel::json::SchemaSet&) {
-            return std::string(R"({"type":"object","required":["status"],"properties":{"status":{"type":"string",)"
-                               R"("enum":["ok","ready"]},"checks":{"type":"object","additionalProperties":{"type":"string"}}}})");
+        .description = "the service's state", .schema = [](keel::json::SchemaSet&) {
+            return std::string(
+                R"({"type":"object","required":["status"],"properties":{"status":{"type":"string",)"
+                R"("enum":["ok","ready"]},"checks":{"type":"object","additionalProperties":{"type":"string"}}}})");
         }};
     auto unavailable = problem("the database is unreachable (Retry-After)");
-    r.get("/healthz", [](Request&) { return Response::json(R"({"status":"ok"})"); })
-        .doc({.summary = "Liveness", .tags = {"health"}, .operation_id = "healthz", .responses = {{200, health}}});
+    r.get("/healthz", [](Request&) {
+         return Response::json(R"({"status":"ok"})");
+     }).doc({.summary = "Liveness", .tags = {"health"}, .operation_id = "healthz", .responses = {{200, health}}});
     r.get("/readyz", [cfg](Request& req) { return readyz(cfg, req); })
         .doc({.summary = "Readiness",
               .tags = {"health"},
               .operation_id = "readyz",
               .responses = {{200, health}, {503, unavailable}}});
-    r.get("/openapi.json", [cfg](Request&) {
-        Response res = Response::json({});
-        res.static_body(cfg->openapi_json);
-        return res;
-    }).doc({.summary = "This contract, as JSON",
-            .tags = {"health"},
-            .operation_id = "openapi",
-            .responses = {{200, {.description = "OpenAPI 3.1",
-                                 .schema = [](keel::json::SchemaSet&) { return std::string(R"({"type":"object"})"); }}}}});
+    r.get("/openapi.json",
+          [cfg](Request&) {
+              Response res = Response::json({});
+              res.static_body(cfg->openapi_json);
+              return res;
+          })
+        .doc({.summary = "This contract, as JSON",
+              .tags = {"health"},
+              .operation_id = "openapi",
+              .responses = {{200, {.description = "OpenAPI 3.1", .schema = [](keel::json::SchemaSet&) {
+                                       return std::string(R"({"type":"object"})");
+                                   }}}}});
     if (keel::web::api_docs_assets_present(cfg->docs_assets_dir)) {
         keel::web::ApiDocsOptions docs{.assets_dir = cfg->docs_assets_dir, .title = "linkd API"};
         r.get("/docs", keel::web::api_docs_page(docs));
@@ -338,9 +345,8 @@ void add_routes(keel::router::Router& r, const RoutesConfig& config) {
     // Rate limits: creation per API key (after authentication), redirects per client IP.
     std::vector<keel::http::Middleware> per_key, per_ip;
     if (cfg->create_limiter) {
-        per_key.push_back(keel::ratelimit::rate_limit(cfg->create_limiter, [](Request& req) {
-            return "key:" + std::to_string(caller(req).key_id);
-        }));
+        per_key.push_back(keel::ratelimit::rate_limit(
+            cfg->create_limiter, [](Request& req) { return "key:" + std::to_string(caller(req).key_id); }));
     }
     if (cfg->redirect_limiter) {
         per_ip.push_back(keel::ratelimit::rate_limit(cfg->redirect_limiter, keel::ratelimit::client_ip_key));
@@ -374,7 +380,9 @@ void add_routes(keel::router::Router& r, const RoutesConfig& config) {
                   .tags = {"links"},
                   .operation_id = "listLinks",
                   .query = keel::router::query<ListLinksQuery>(),
-                  .responses = {{200, json<LinkPageOut>("a page of links")}, {400, bad_request}, {401, unauthorized},
+                  .responses = {{200, json<LinkPageOut>("a page of links")},
+                                {400, bad_request},
+                                {401, unauthorized},
                                 {503, unavailable}},
                   .security = api_key});
         v1.get("/links/{slug}", [cfg](Request& req) { return get_link(cfg, req); })
@@ -392,20 +400,27 @@ void add_routes(keel::router::Router& r, const RoutesConfig& config) {
                   .tags = {"links"},
                   .operation_id = "updateLink",
                   .request = keel::router::body<UpdateLinkInput>(),
-                  .responses = {{200, json<LinkOut>("the changed link")}, {400, bad_request}, {401, unauthorized},
-                                {404, not_found}, {415, not_json}, {503, unavailable}},
+                  .responses = {{200, json<LinkOut>("the changed link")},
+                                {400, bad_request},
+                                {401, unauthorized},
+                                {404, not_found},
+                                {415, not_json},
+                                {503, unavailable}},
                   .security = api_key});
         v1.del("/links/{slug}", [cfg](Request& req) { return delete_link(cfg, req); })
             .doc({.summary = "Delete a link",
                   .tags = {"links"},
                   .operation_id = "deleteLink",
-                  .responses = {{204, {.description = "deleted"}}, {401, unauthorized}, {404, not_found}, {503, unavailable}},
+                  .responses =
+                      {{204, {.description = "deleted"}}, {401, unauthorized}, {404, not_found}, {503, unavailable}},
                   .security = api_key});
         v1.get("/links/{slug}/stats", [cfg](Request& req) { return link_stats(cfg, req); })
             .doc({.summary = "Clicks in total and per day for the last 30 days",
                   .tags = {"links"},
                   .operation_id = "getLinkStats",
-                  .responses = {{200, json<LinkStatsOut>("the statistics")}, {401, unauthorized}, {404, not_found},
+                  .responses = {{200, json<LinkStatsOut>("the statistics")},
+                                {401, unauthorized},
+                                {404, not_found},
                                 {503, unavailable}},
                   .security = api_key});
         v1.post("/keys", [cfg](Request& req) { return create_key(cfg, req); })
@@ -413,41 +428,51 @@ void add_routes(keel::router::Router& r, const RoutesConfig& config) {
                   .tags = {"keys"},
                   .operation_id = "createKey",
                   .request = keel::router::body<CreateKeyInput>(),
-                  .responses = {{201, json<KeyCreatedOut>("the key, with its secret shown once")}, {400, bad_request},
-                                {401, unauthorized}, {403, forbidden}, {415, not_json}, {503, unavailable}},
+                  .responses = {{201, json<KeyCreatedOut>("the key, with its secret shown once")},
+                                {400, bad_request},
+                                {401, unauthorized},
+                                {403, forbidden},
+                                {415, not_json},
+                                {503, unavailable}},
                   .security = api_key});
         v1.del("/keys/{id}", [cfg](Request& req) { return revoke_key(cfg, req); })
             .doc({.summary = "Revoke an API key (admin only)",
                   .tags = {"keys"},
                   .operation_id = "revokeKey",
-                  .responses = {{204, {.description = "revoked"}}, {401, unauthorized}, {403, forbidden},
-                                {404, problem("no such key")}, {503, unavailable}},
+                  .responses = {{204, {.description = "revoked"}},
+                                {401, unauthorized},
+                                {403, forbidden},
+                                {404, problem("no such key")},
+                                {503, unavailable}},
                   .security = api_key});
     });
     // The hot path: answered without a coroutine when the cache knows the slug.
-    r.with(per_ip).get("/{slug}", [cfg](Request& req) -> Outcome {
-        std::optional<Response> redirect;
-        std::optional<ServiceError> failed;
-        bool known = cfg->links.follow_cached(req.param("slug"), [&](const ServiceResult<Redirect>& r) {
-            if (r) {
-                redirect.emplace(redirect_to(*r, *cfg));  // (copies the URL out of the cache entry)
-            } else {
-                failed = r.error();
-            }
-        });
-        if (!known) {
-            return keel::http::respond(follow_uncached(cfg, req), req);
-        }
-        return failed ? keel::http::respond(problem_of(*failed, req, *cfg), req) : std::move(*redirect);
-    }).doc({.summary = "Redirect to the link's URL",
-            .tags = {"redirect"},
-            .operation_id = "followLink",
-            .responses = {{301, {.description = "a permanent link"}},
-                          {302, {.description = "the link's URL (Location)"}},
-                          {404, problem("no such link")},
-                          {410, problem("the link expired")},
-                          {429, problem("the client's redirect limit (Retry-After)")},
-                          {503, unavailable}}});
+    r.with(per_ip)
+        .get("/{slug}",
+             [cfg](Request& req) -> Outcome {
+                 std::optional<Response> redirect;
+                 std::optional<ServiceError> failed;
+                 bool known = cfg->links.follow_cached(req.param("slug"), [&](const ServiceResult<Redirect>& r) {
+                     if (r) {
+                         redirect.emplace(redirect_to(*r, *cfg));  // (copies the URL out of the cache entry)
+                     } else {
+                         failed = r.error();
+                     }
+                 });
+                 if (!known) {
+                     return keel::http::respond(follow_uncached(cfg, req), req);
+                 }
+                 return failed ? keel::http::respond(problem_of(*failed, req, *cfg), req) : std::move(*redirect);
+             })
+        .doc({.summary = "Redirect to the link's URL",
+              .tags = {"redirect"},
+              .operation_id = "followLink",
+              .responses = {{301, {.description = "a permanent link"}},
+                            {302, {.description = "the link's URL (Location)"}},
+                            {404, problem("no such link")},
+                            {410, problem("the link expired")},
+                            {429, problem("the client's redirect limit (Retry-After)")},
+                            {503, unavailable}}});
 }
 
 }  // namespace linkd

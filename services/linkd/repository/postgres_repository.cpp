@@ -20,14 +20,16 @@ using keel::db::or_none;
 
 /// `head` + the columns of a Link + `tail`.
 std::string with_link_columns(std::string_view head, std::string_view tail = {}) {
-    return std::string(head) + "id, slug, url, owner, permanent, created_at, updated_at, expires_at, clicks, last_click_at" +
+    return std::string(head) +
+           "id, slug, url, owner, permanent, created_at, updated_at, expires_at, clicks, last_click_at" +
            std::string(tail);
 }
 
 class PostgresRepository final : public Repository {
-public:
+  public:
     explicit PostgresRepository(const RepositoryOptions& o)
-        : db_(o.pool, {.conninfo = o.url, .connect_timeout = o.pool.acquire_timeout, .query_timeout = o.query_timeout}) {}
+        : db_(o.pool,
+              {.conninfo = o.url, .connect_timeout = o.pool.acquire_timeout, .query_timeout = o.query_timeout}) {}
 
     Task<Result<int>> migrate() override { return db_.migrate(migrations::postgres()); }
 
@@ -41,7 +43,8 @@ public:
     Task<Result<Link>> insert_link(Link link) override { co_return co_await inserts_.submit(std::move(link)); }
 
     Task<Result<std::optional<Link>>> find_link(std::string slug) override {
-        co_return or_none(co_await db_.query_one<Link>(with_link_columns("SELECT ", " FROM links WHERE slug = $1"), slug));
+        co_return or_none(
+            co_await db_.query_one<Link>(with_link_columns("SELECT ", " FROM links WHERE slug = $1"), slug));
     }
 
     Task<Result<std::optional<Link>>> update_link(std::int64_t owner, std::string slug, LinkChange ch,
@@ -76,11 +79,12 @@ public:
         q.push_back({"BEGIN", {}});
         for (const ClickDelta& d : batch) {
             // Clicks of a link deleted meanwhile update nothing and insert nothing.
-            q.push_back({"WITH t AS (UPDATE links SET clicks = clicks + $2::bigint, last_click_at = $4::bigint "
-                         "WHERE id = $1 RETURNING id) "
-                         "INSERT INTO clicks_daily (link_id, day, clicks) SELECT id, $3::integer, $2::bigint FROM t "
-                         "ON CONFLICT (link_id, day) DO UPDATE SET clicks = clicks_daily.clicks + EXCLUDED.clicks",
-                         pg::Params::of(d.link_id, d.count, d.day, d.at), true});
+            q.push_back(
+                {"WITH t AS (UPDATE links SET clicks = clicks + $2::bigint, last_click_at = $4::bigint "
+                 "WHERE id = $1 RETURNING id) "
+                 "INSERT INTO clicks_daily (link_id, day, clicks) SELECT id, $3::integer, $2::bigint FROM t "
+                 "ON CONFLICT (link_id, day) DO UPDATE SET clicks = clicks_daily.clicks + EXCLUDED.clicks",
+                 pg::Params::of(d.link_id, d.count, d.day, d.at), true});
         }
         q.push_back({"COMMIT", {}});
         KEEL_CO_TRY(done, co_await c->pipeline(std::move(q)));
@@ -94,9 +98,10 @@ public:
     }
 
     Task<Result<ApiKey>> insert_key(ApiKey key) override {
-        KEEL_CO_TRY(id, co_await db_.query_one<std::int64_t>("INSERT INTO api_keys (name, prefix, hash, admin, created_at) "
-                                                            "VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                                                            key.name, key.prefix, key.hash, key.admin, key.created_at));
+        KEEL_CO_TRY(id,
+                    co_await db_.query_one<std::int64_t>("INSERT INTO api_keys (name, prefix, hash, admin, created_at) "
+                                                         "VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                                                         key.name, key.prefix, key.hash, key.admin, key.created_at));
         key.id = id;
         co_return key;
     }
@@ -107,8 +112,8 @@ public:
     }
 
     Task<Result<bool>> revoke_key(std::int64_t id, std::int64_t now) override {
-        KEEL_CO_TRY(done, co_await db_.execute("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-                                               id, now));
+        KEEL_CO_TRY(done, co_await db_.execute(
+                              "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL", id, now));
         co_return done.rows_affected == 1;
     }
 
@@ -168,8 +173,8 @@ public:
         for (std::size_t i = 0; i < batch.size(); ++i) {
             const pg::Rows& rows = results[first + i];
             if (rows.empty()) {
-                out.emplace_back(keel::Error::with_detail(keel::Errc::conflict,
-                                                          "duplicate key: slug \"" + batch[i].slug + "\""));
+                out.emplace_back(
+                    keel::Error::with_detail(keel::Errc::conflict, "duplicate key: slug \"" + batch[i].slug + "\""));
             } else {
                 batch[i].id = rows[0].get<std::int64_t>(0);
                 out.emplace_back(std::move(batch[i]));
@@ -181,10 +186,10 @@ public:
     std::vector<NamedPoolStats> pool_stats() const override { return {{"postgres", db_.stats()}}; }
     void close() override { db_.close(); }
 
-private:
+  private:
     pg::Database db_;
-    keel::db::GroupCommit<Link, Result<Link>> inserts_{
-        [this](std::vector<Link>& batch) { return write_links(batch); }, {.max_batch = 128}};
+    keel::db::GroupCommit<Link, Result<Link>> inserts_{[this](std::vector<Link>& batch) { return write_links(batch); },
+                                                       {.max_batch = 128}};
 };
 
 }  // namespace

@@ -27,7 +27,7 @@ struct NamedPoolStats {
 };
 
 class Repository {
-public:
+  public:
     virtual ~Repository() = default;
 
     /// Applies the migrations this database lacks (see migrations/<driver>/).

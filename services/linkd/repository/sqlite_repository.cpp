@@ -19,12 +19,13 @@ using keel::db::or_none;
 
 /// `head` + the columns of a Link + `tail`.
 std::string with_link_columns(std::string_view head, std::string_view tail = {}) {
-    return std::string(head) + "id, slug, url, owner, permanent, created_at, updated_at, expires_at, clicks, last_click_at" +
+    return std::string(head) +
+           "id, slug, url, owner, permanent, created_at, updated_at, expires_at, clicks, last_click_at" +
            std::string(tail);
 }
 
 class SqliteRepository final : public Repository {
-public:
+  public:
     SqliteRepository(const RepositoryOptions& o, std::string path)
         : db_(sqlite::DatabaseOptions{.file = {.path = std::move(path), .busy_timeout = o.query_timeout},
                                       .readers = o.pool}) {}
@@ -71,7 +72,8 @@ public:
     }
 
     Task<Result<std::optional<Link>>> find_link(std::string slug) override {
-        co_return or_none(co_await db_.query_one<Link>(with_link_columns("SELECT ", " FROM links WHERE slug = ?1"), slug));
+        co_return or_none(
+            co_await db_.query_one<Link>(with_link_columns("SELECT ", " FROM links WHERE slug = ?1"), slug));
     }
 
     Task<Result<std::optional<Link>>> update_link(std::int64_t owner, std::string slug, LinkChange ch,
@@ -111,9 +113,10 @@ public:
                     if (total.rows_affected == 0) {
                         continue;  // deleted since it was clicked
                     }
-                    KEEL_TRY_VOID(c.execute("INSERT INTO clicks_daily (link_id, day, clicks) VALUES (?1, ?2, ?3) "
-                                            "ON CONFLICT (link_id, day) DO UPDATE SET clicks = clicks + excluded.clicks",
-                                            d.link_id, d.day, d.count));
+                    KEEL_TRY_VOID(
+                        c.execute("INSERT INTO clicks_daily (link_id, day, clicks) VALUES (?1, ?2, ?3) "
+                                  "ON CONFLICT (link_id, day) DO UPDATE SET clicks = clicks + excluded.clicks",
+                                  d.link_id, d.day, d.count));
                 }
                 return {};
             });
@@ -139,8 +142,8 @@ public:
     }
 
     Task<Result<bool>> revoke_key(std::int64_t id, std::int64_t now) override {
-        KEEL_CO_TRY(done, co_await db_.execute("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-                                               id, now));
+        KEEL_CO_TRY(done, co_await db_.execute(
+                              "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL", id, now));
         co_return done.rows_affected == 1;
     }
 
@@ -153,10 +156,10 @@ public:
     }
     void close() override { db_.close(); }
 
-private:
+  private:
     sqlite::Database db_;
-    keel::db::GroupCommit<Link, Result<Link>> inserts_{
-        [this](std::vector<Link>& batch) { return write_links(batch); }, {.max_batch = 128}};
+    keel::db::GroupCommit<Link, Result<Link>> inserts_{[this](std::vector<Link>& batch) { return write_links(batch); },
+                                                       {.max_batch = 128}};
 };
 
 }  // namespace

@@ -15,7 +15,7 @@
 namespace linkd {
 
 class ClickCounter {
-public:
+  public:
     void record(std::int64_t link_id, std::int64_t count = 1) {
         Shard& s = shards_[static_cast<std::uint64_t>(link_id) % kShards];
         std::lock_guard lock(s.mu);
@@ -65,7 +65,7 @@ public:
         }
     }
 
-private:
+  private:
     static constexpr std::size_t kShards = 16;
     struct Shard {
         mutable std::mutex mu = {};

@@ -20,7 +20,9 @@ std::string format_time(std::int64_t t) {
     return buf;
 }
 
-std::string format_day(std::int64_t day) { return format_time(day * 86400).substr(0, 10); }
+std::string format_day(std::int64_t day) {
+    return format_time(day * 86400).substr(0, 10);
+}
 
 namespace {
 bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
@@ -61,8 +63,8 @@ std::optional<std::int64_t> parse_time(std::string_view s) {
         ++i;
     } else if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
         int oh, om;
-        if (!digits(s, i + 1, 2, oh) || i + 3 >= s.size() || s[i + 3] != ':' || !digits(s, i + 4, 2, om) ||
-            oh > 23 || om > 59) {
+        if (!digits(s, i + 1, 2, oh) || i + 3 >= s.size() || s[i + 3] != ':' || !digits(s, i + 4, 2, om) || oh > 23 ||
+            om > 59) {
             return std::nullopt;
         }
         offset = (s[i] == '+' ? 1 : -1) * (oh * 3600 + om * 60);

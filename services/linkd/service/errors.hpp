@@ -28,7 +28,8 @@ struct ServiceError {
     keel::json::Errors fields = {};
 
     ServiceError() = default;
-    ServiceError(Fault f, std::string d, keel::json::Errors e = {}) : fault(f), detail(std::move(d)), fields(std::move(e)) {}
+    ServiceError(Fault f, std::string d, keel::json::Errors e = {})
+        : fault(f), detail(std::move(d)), fields(std::move(e)) {}
     /// A repository's error seen from the service: conflict stays conflict, unavailable,
     /// timeout, overloaded and cancelled are unavailable, the rest internal. Implicit, so that
     /// KEEL_CO_TRY passes repository errors up as they are.

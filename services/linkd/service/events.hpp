@@ -8,7 +8,7 @@
 namespace linkd {
 
 class LinkEvents {
-public:
+  public:
     virtual ~LinkEvents() = default;
     /// Called on the request's loop right after the link is stored; must not block.
     virtual void link_created(const Link& link) = 0;

@@ -10,8 +10,12 @@ namespace {
 
 constexpr std::string_view kKeyTag = "lk_";
 
-ServiceError unauthenticated(std::string detail) { return {Fault::unauthenticated, std::move(detail), {}}; }
-ServiceError forbidden() { return {Fault::forbidden, "this operation needs an admin key", {}}; }
+ServiceError unauthenticated(std::string detail) {
+    return {Fault::unauthenticated, std::move(detail), {}};
+}
+ServiceError forbidden() {
+    return {Fault::forbidden, "this operation needs an admin key", {}};
+}
 
 }  // namespace
 
@@ -89,8 +93,10 @@ Task<ServiceResult<CreatedKey>> KeyService::create(const Principal& caller, std:
     if (name.empty() || name.size() > 100) {
         co_return ServiceError{Fault::invalid, "the key failed validation", {{"/name", "must be 1 to 100 bytes long"}}};
     }
-    if (std::any_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
-        co_return ServiceError{Fault::invalid, "the key failed validation",
+    if (std::any_of(name.begin(), name.end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+        co_return ServiceError{Fault::invalid,
+                               "the key failed validation",
                                {{"/name", "must not contain control characters (CR, LF, NUL, tab, ...)"}}};
     }
     co_return co_await insert(std::move(name), admin, std::nullopt);
@@ -114,8 +120,8 @@ Task<ServiceResult<void>> KeyService::revoke(const Principal& caller, std::int64
 Task<ServiceResult<std::optional<CreatedKey>>> KeyService::ensure_admin(std::string configured_key) {
     if (!configured_key.empty()) {
         if (!well_formed(configured_key)) {
-            co_return ServiceError{Fault::invalid,
-                                   "auth.admin_key must be \"lk_\" followed by 40 letters or digits", {}};
+            co_return ServiceError{
+                Fault::invalid, "auth.admin_key must be \"lk_\" followed by 40 letters or digits", {}};
         }
         const std::string prefix = configured_key.substr(kKeyTag.size(), kPrefixLength);
         auto is_it = [&](const std::optional<ApiKey>& k) {
@@ -124,8 +130,8 @@ Task<ServiceResult<std::optional<CreatedKey>>> KeyService::ensure_admin(std::str
         KEEL_CO_TRY(existing, co_await repo_.find_key_by_prefix(prefix));
         if (existing) {
             if (!is_it(existing)) {
-                co_return ServiceError{Fault::conflict,
-                                       "auth.admin_key clashes with a stored key that is not that active admin key", {}};
+                co_return ServiceError{
+                    Fault::conflict, "auth.admin_key clashes with a stored key that is not that active admin key", {}};
             }
             co_return std::optional<CreatedKey>{};
         }

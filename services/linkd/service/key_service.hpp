@@ -5,10 +5,10 @@
 // revoking drops the cache at once, here and (through on_revoked, with Redis) on every
 // instance; without Redis, other instances follow within the TTL.
 
+#include "domain/model.hpp"
 #include "repository/repository.hpp"
 #include "service/clock.hpp"
 #include "service/errors.hpp"
-#include "domain/model.hpp"
 
 #include <keel/cache/lru_cache.hpp>
 
@@ -31,7 +31,7 @@ struct KeyServiceOptions {
 };
 
 class KeyService {
-public:
+  public:
     static constexpr std::size_t kPrefixLength = 8;
     static constexpr std::size_t kRandomLength = 40;
 
@@ -58,7 +58,7 @@ public:
     /// Forget every verified key (another instance revoked one).
     void forget_verified() { verified_.clear(); }
 
-private:
+  private:
     Task<ServiceResult<CreatedKey>> insert(std::string name, bool admin, std::optional<std::string> secret);
 
     Repository& repo_;

@@ -12,9 +12,9 @@
 namespace linkd {
 namespace {
 
-constexpr std::array<std::string_view, 14> kReserved = {"v1", "v2", "healthz", "readyz", "livez", "metrics",
-                                                        "openapi", "debug", "admin", "api", "docs", "static",
-                                                        "assets", "favicon"};
+constexpr std::array<std::string_view, 14> kReserved = {"v1",      "v2",      "healthz", "readyz", "livez",
+                                                        "metrics", "openapi", "debug",   "admin",  "api",
+                                                        "docs",    "static",  "assets",  "favicon"};
 
 bool iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -89,8 +89,7 @@ std::optional<std::string> LinkService::url_problem(std::string_view url) {
 }
 
 std::optional<std::string> LinkService::slug_problem(std::string_view slug) {
-    if (slug.size() < 3 || slug.size() > 64 ||
-        !std::all_of(slug.begin(), slug.end(), [](char c) {
+    if (slug.size() < 3 || slug.size() > 64 || !std::all_of(slug.begin(), slug.end(), [](char c) {
             return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
         })) {
         return "must be 3 to 64 letters, digits, '_' or '-'";

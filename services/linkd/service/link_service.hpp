@@ -3,11 +3,11 @@
 // generation, expiry, the redirect cache and click counting. Thin handlers call this; SQL
 // lives in the repository.
 
+#include "domain/model.hpp"
 #include "repository/repository.hpp"
 #include "service/click_counter.hpp"
 #include "service/clock.hpp"
 #include "service/errors.hpp"
-#include "domain/model.hpp"
 #include "service/events.hpp"
 #include "service/shared_cache.hpp"
 
@@ -71,7 +71,7 @@ struct LinkServiceOptions {
 };
 
 class LinkService {
-public:
+  public:
     static constexpr int kMaxPage = 100;
     static constexpr int kDefaultPage = 20;
     static constexpr int kStatsDays = 30;
@@ -130,7 +130,7 @@ public:
     static std::optional<std::string> url_problem(std::string_view url);
     static std::optional<std::string> slug_problem(std::string_view slug);
 
-private:
+  private:
     Link with_pending(Link l) const;
     /// `own`: the Redirect keeps the link alive (else it is valid while the cache entry is read).
     ServiceResult<Redirect> answer(const CachedAnswer& link, std::string_view slug, bool own);

@@ -35,7 +35,7 @@ struct SharedLookup {
 };
 
 class SharedLinkCache {
-public:
+  public:
     virtual ~SharedLinkCache() = default;
 
     virtual keel::Task<SharedLookup> get(std::string slug) = 0;

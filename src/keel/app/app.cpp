@@ -12,6 +12,7 @@
 #include "config_schema.hpp"
 #include "handover.hpp"
 
+#include <unistd.h>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -19,7 +20,6 @@
 #include <iostream>
 #include <thread>
 #include <tuple>
-#include <unistd.h>
 
 namespace keel {
 
@@ -77,6 +77,8 @@ void App::register_runtime_metrics() {
 void App::register_vars() {
     vars_.add("build", [](json::Writer& w) {
         observe::BuildInfo b = observe::build_info();
+        // One key and its value per line:
+        // clang-format off
         w.begin_object()
             .key("version").value(b.version)
             .key("git_commit").value(b.git_commit)
@@ -85,14 +87,18 @@ void App::register_vars() {
             .key("build_type").value(b.build_type)
             .key("heap_profiles").value(observe::heap_profiles_available())
             .end_object();
+        // clang-format on
     });
     vars_.add("process", [this](json::Writer& w) {
+        // One key and its value per line:
+        // clang-format off
         w.begin_object()
             .key("name").value(options_.name)
             .key("pid").value(static_cast<std::int64_t>(::getpid()))
             .key("uptime_seconds").value(std::chrono::duration<double>(Clock::now() - started_).count())
             .key("ready").value(ready())
             .end_object();
+        // clang-format on
     });
     vars_.add("config", [this](json::Writer& w) {
         w.begin_object();
@@ -105,6 +111,8 @@ void App::register_vars() {
         w.begin_array();
         if (const server::Server* s = server_.load(std::memory_order_acquire)) {
             for (const server::LoopStats& l : s->loop_stats()) {
+                // One key and its value per line:
+                // clang-format off
                 w.begin_object()
                     .key("index").value(static_cast<std::int64_t>(l.index))
                     .key("connections_open").value(l.connections_open)
@@ -114,11 +122,14 @@ void App::register_vars() {
                     .key("bytes_out").value(l.bytes_out)
                     .key("lag_seconds").value(std::chrono::duration<double>(l.lag).count())
                     .end_object();
+                // clang-format on
             }
         }
         w.end_array();
     });
     vars_.add("workers", [this](json::Writer& w) {
+        // One key and its value per line:
+        // clang-format off
         w.begin_object()
             .key("threads").value(static_cast<std::int64_t>(workers_->threads()))
             .key("queue_depth").value(static_cast<std::int64_t>(workers_->queue_depth()))
@@ -126,6 +137,7 @@ void App::register_vars() {
             .key("rejected").value(workers_->rejected())
             .key("completed").value(workers_->completed())
             .end_object();
+        // clang-format on
     });
 }
 
@@ -141,7 +153,9 @@ server::ServerOptions App::server_options() const {
     return o;
 }
 
-void App::handle(http::Handler handler) { handler_ = std::move(handler); }
+void App::handle(http::Handler handler) {
+    handler_ = std::move(handler);
+}
 
 http::Middleware App::recoverer() {
     log::Logger* logger = logger_.get();
@@ -194,17 +208,18 @@ std::function<void(const server::ServerAnswer&)> App::server_answer_sink() {
             count(a);
         }
         if (logger) {
-            logger->info("request", {{"method", a.method},
-                                     {"route", ""},
-                                     {"path", a.path},
-                                     {"status", a.status},
-                                     {"duration_us", static_cast<std::int64_t>(
-                                                         std::chrono::duration_cast<std::chrono::microseconds>(a.duration)
-                                                             .count())},
-                                     {"request_id", a.request_id},
-                                     {"remote_ip", a.remote_ip},
-                                     {"answered_by", "server"},
-                                     {"reason", a.reason}});
+            logger->info(
+                "request",
+                {{"method", a.method},
+                 {"route", ""},
+                 {"path", a.path},
+                 {"status", a.status},
+                 {"duration_us",
+                  static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::microseconds>(a.duration).count())},
+                 {"request_id", a.request_id},
+                 {"remote_ip", a.remote_ip},
+                 {"answered_by", "server"},
+                 {"reason", a.reason}});
         }
     };
 }
@@ -230,6 +245,8 @@ void App::add_admin_routes(router::Router& r) {
     r.get(std::string(detail::kReadyzPath), health_.readyz());
 }
 
-void App::on_shutdown(std::function<void()> hook) { hooks_.push_back(std::move(hook)); }
+void App::on_shutdown(std::function<void()> hook) {
+    hooks_.push_back(std::move(hook));
+}
 
 }  // namespace keel

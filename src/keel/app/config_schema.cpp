@@ -34,8 +34,9 @@ void define_standard_keys(config::Config& c, const std::string& admin_listen) {
     c.define_duration("server.shutdown_delay", 0s, 0s, 10min,
                       "at shutdown, report not-ready (/readyz 503) but keep serving this long before closing the "
                       "listeners: a load balancer's time to take the instance out");
-    c.define_string("server.tls_cert", "",
-                    "PEM certificate chain: serve HTTPS (several, comma-separated: chosen by SNI, the first by default)");
+    c.define_string(
+        "server.tls_cert", "",
+        "PEM certificate chain: serve HTTPS (several, comma-separated: chosen by SNI, the first by default)");
     c.define_string("server.tls_key", "", "PEM private key of each server.tls_cert (both or neither)");
     c.define_string("server.tls_client_ca", "", "PEM CA bundle: require client certificates signed by it");
     c.define_duration("server.tls_handshake_timeout", d.tls_handshake_timeout, 1ms, 1h,
@@ -103,10 +104,9 @@ server::ServerOptions server_options_from(const config::Config& c) {
                                   std::to_string(o.limits.max_header_bytes) + ")");
     }
     if (o.read_header_timeout > o.read_timeout) {
-        throw config::ConfigError("keel: config: server.read_header_timeout = " +
-                                  config::format_duration(o.read_header_timeout) +
-                                  ": must not exceed server.read_timeout (" + config::format_duration(o.read_timeout) +
-                                  ")");
+        throw config::ConfigError(
+            "keel: config: server.read_header_timeout = " + config::format_duration(o.read_header_timeout) +
+            ": must not exceed server.read_timeout (" + config::format_duration(o.read_timeout) + ")");
     }
     return o;
 }

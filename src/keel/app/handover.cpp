@@ -21,7 +21,9 @@ namespace {
 
 constexpr int kFirstFd = 3;
 
-bool starts_with(const char* s, std::string_view prefix) { return std::string_view(s).substr(0, prefix.size()) == prefix; }
+bool starts_with(const char* s, std::string_view prefix) {
+    return std::string_view(s).substr(0, prefix.size()) == prefix;
+}
 
 /// Writes `n` in decimal at `out` (a buffer of 20+ chars), without allocating: used between
 /// fork and exec, where only async-signal-safe work is allowed.
@@ -133,17 +135,19 @@ Result<pid_t> start_successor(const std::string& exe, const std::vector<std::str
         int status = 0;
         if (::waitpid(pid, &status, WNOHANG) == pid) {
             ::close(notify);
-            return Error::with_detail(Errc::unavailable,
-                                      "the new process exited with " +
-                                          std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)) +
-                                          " before it was ready");
+            return Error::with_detail(
+                Errc::unavailable,
+                "the new process exited with " +
+                    std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)) +
+                    " before it was ready");
         }
         pollfd p{notify, POLLIN, 0};
         if (::poll(&p, 1, 100) == 1) {
             char buf[512];
             ssize_t n = ::recv(notify, buf, sizeof buf, 0);
             std::string_view msg(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
-            if (msg.substr(0, 8) == "READY=1\n" || msg == "READY=1" || msg.find("\nREADY=1") != std::string_view::npos) {
+            if (msg.substr(0, 8) == "READY=1\n" || msg == "READY=1" ||
+                msg.find("\nREADY=1") != std::string_view::npos) {
                 ::close(notify);
                 return pid;
             }

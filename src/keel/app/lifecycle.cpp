@@ -11,13 +11,13 @@
 #include "socket_activation.hpp"
 #include "systemd_notify.hpp"
 
+#include <unistd.h>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <thread>
 #include <tuple>
-#include <unistd.h>
 
 namespace keel {
 

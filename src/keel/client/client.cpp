@@ -74,7 +74,8 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* userp) 
         }
         return s;
     };
-    t->response.headers.emplace_back(std::string(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
+    t->response.headers.emplace_back(std::string(trim(line.substr(0, colon))),
+                                     std::string(trim(line.substr(colon + 1))));
     return line.size();
 }
 
@@ -92,7 +93,7 @@ std::optional<std::string_view> ClientResponse::header(std::string_view name) co
 // ---- Driver: one libcurl multi handle driven by one loop ----------------------------------
 
 class Client::Driver {
-public:
+  public:
     Driver(Loop& loop, const ClientOptions& o) : loop_(loop) {
         multi_ = curl_multi_init();
         curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &Driver::on_socket);
@@ -112,7 +113,7 @@ public:
 
     void start(Transfer* t) { curl_multi_add_handle(multi_, t->easy); }
 
-private:
+  private:
     /// A socket libcurl asked us to watch. The loop's epoll is edge-triggered while libcurl
     /// assumes level-triggered readiness, so after each action the socket is re-armed
     /// (EPOLL_CTL_MOD reports it again if it is still ready).
@@ -209,8 +210,7 @@ private:
 // ---- Client --------------------------------------------------------------------------------
 
 Client::Client(ClientOptions options)
-    : options_(std::move(options)),
-      drivers_([this](Loop& loop) { return std::make_unique<Driver>(loop, options_); }) {
+    : options_(std::move(options)), drivers_([this](Loop& loop) { return std::make_unique<Driver>(loop, options_); }) {
     global_init();
 }
 
@@ -237,10 +237,12 @@ Task<Result<ClientResponse>> Client::attempt(const ClientRequest& req) {
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(options_.connect_timeout).count()));
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-                     static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(options_.timeout).count()));
+    curl_easy_setopt(
+        e, CURLOPT_CONNECTTIMEOUT_MS,
+        static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(options_.connect_timeout).count()));
+    curl_easy_setopt(
+        e, CURLOPT_TIMEOUT_MS,
+        static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(options_.timeout).count()));
     curl_easy_setopt(e, CURLOPT_USERAGENT, options_.user_agent.c_str());
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     if (req.method == "HEAD") {
@@ -251,7 +253,7 @@ Task<Result<ClientResponse>> Client::attempt(const ClientRequest& req) {
     if (!req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, req.body.data());  // req outlives the transfer
-        t.headers = curl_slist_append(t.headers, "Expect:");      // no 100-continue round trip
+        t.headers = curl_slist_append(t.headers, "Expect:");       // no 100-continue round trip
     }
     for (const auto& [k, v] : req.headers) {
         t.headers = curl_slist_append(t.headers, (k + ": " + v).c_str());
@@ -281,23 +283,23 @@ Task<Result<ClientResponse>> Client::attempt(const ClientRequest& req) {
     if (t.result != CURLE_OK) {
         std::string what = t.error[0] ? t.error : curl_easy_strerror(t.result);
         switch (t.result) {
-        case CURLE_WRITE_ERROR:
-            if (t.too_large) {
-                co_return Error::with_detail(Errc::invalid_argument,
-                                             "client: response body larger than " + std::to_string(t.limit) + " bytes");
-            }
-            break;
-        case CURLE_OPERATION_TIMEDOUT:
-            co_return Error::with_detail(Errc::timeout, "client: " + what);
-        case CURLE_COULDNT_CONNECT:
-        case CURLE_COULDNT_RESOLVE_HOST:
-        case CURLE_SEND_ERROR:
-        case CURLE_RECV_ERROR:
-        case CURLE_GOT_NOTHING:
-        case CURLE_PARTIAL_FILE:
-            co_return Error::with_detail(Errc::unavailable, "client: " + what);
-        default:
-            break;
+            case CURLE_WRITE_ERROR:
+                if (t.too_large) {
+                    co_return Error::with_detail(Errc::invalid_argument, "client: response body larger than " +
+                                                                             std::to_string(t.limit) + " bytes");
+                }
+                break;
+            case CURLE_OPERATION_TIMEDOUT:
+                co_return Error::with_detail(Errc::timeout, "client: " + what);
+            case CURLE_COULDNT_CONNECT:
+            case CURLE_COULDNT_RESOLVE_HOST:
+            case CURLE_SEND_ERROR:
+            case CURLE_RECV_ERROR:
+            case CURLE_GOT_NOTHING:
+            case CURLE_PARTIAL_FILE:
+                co_return Error::with_detail(Errc::unavailable, "client: " + what);
+            default:
+                break;
         }
         co_return Error::with_detail(Errc::internal, "client: " + what);
     }
@@ -309,8 +311,8 @@ Task<Result<ClientResponse>> Client::attempt(const ClientRequest& req) {
 
 Task<Result<ClientResponse>> Client::send(ClientRequest request) {
     const std::string& m = request.method;
-    bool idempotent = request.idempotent.value_or(m == "GET" || m == "HEAD" || m == "PUT" || m == "DELETE" ||
-                                                  m == "OPTIONS");
+    bool idempotent =
+        request.idempotent.value_or(m == "GET" || m == "HEAD" || m == "PUT" || m == "DELETE" || m == "OPTIONS");
     thread_local std::mt19937_64 rng{std::random_device{}()};
     for (int attempt = 0;; ++attempt) {
         Result<ClientResponse> r = co_await this->attempt(request);

@@ -1,14 +1,14 @@
 #include <keel/config/config.hpp>
 
-#include <CLI/CLI.hpp>
 #include <toml++/toml.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <charconv>
-#include <fstream>
-#include <functional>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
+#include <functional>
 #include <iostream>
 #include <sstream>
 
@@ -16,11 +16,16 @@ namespace keel::config {
 
 std::string_view to_string(Source s) noexcept {
     switch (s) {
-        case Source::defaults: return "default";
-        case Source::file: return "file";
-        case Source::env: return "env";
-        case Source::flag: return "flag";
-        case Source::code: return "code";
+        case Source::defaults:
+            return "default";
+        case Source::file:
+            return "file";
+        case Source::env:
+            return "env";
+        case Source::flag:
+            return "flag";
+        case Source::code:
+            return "code";
     }
     return "?";
 }
@@ -55,19 +60,27 @@ bool parse_duration(std::string_view s, Duration& out) noexcept {
         std::string_view unit = s.substr(0, u);
         s.remove_prefix(u);
         long double scale;
-        if (unit == "ns") scale = 1;
-        else if (unit == "us") scale = 1e3L;
-        else if (unit == "ms") scale = 1e6L;
-        else if (unit == "s") scale = 1e9L;
-        else if (unit == "m") scale = 60e9L;
-        else if (unit == "h") scale = 3600e9L;
-        else return false;
+        if (unit == "ns")
+            scale = 1;
+        else if (unit == "us")
+            scale = 1e3L;
+        else if (unit == "ms")
+            scale = 1e6L;
+        else if (unit == "s")
+            scale = 1e9L;
+        else if (unit == "m")
+            scale = 60e9L;
+        else if (unit == "h")
+            scale = 3600e9L;
+        else
+            return false;
         total_ns += number * scale;
     }
     if (total_ns > 9.2e18L) {
         return false;
     }
-    out = std::chrono::duration_cast<Duration>(std::chrono::nanoseconds(static_cast<std::int64_t>(std::llround(total_ns))));
+    out = std::chrono::duration_cast<Duration>(
+        std::chrono::nanoseconds(static_cast<std::int64_t>(std::llround(total_ns))));
     return true;
 }
 
@@ -97,14 +110,22 @@ bool parse_bytes(std::string_view s, std::uint64_t& out) noexcept {
     }
     std::string_view unit(end, static_cast<std::size_t>(s.data() + s.size() - end));
     std::uint64_t mult;
-    if (unit.empty() || unit == "B") mult = 1;
-    else if (unit == "KiB") mult = 1ull << 10;
-    else if (unit == "MiB") mult = 1ull << 20;
-    else if (unit == "GiB") mult = 1ull << 30;
-    else if (unit == "kB" || unit == "KB") mult = 1000;
-    else if (unit == "MB") mult = 1000'000;
-    else if (unit == "GB") mult = 1000'000'000;
-    else return false;
+    if (unit.empty() || unit == "B")
+        mult = 1;
+    else if (unit == "KiB")
+        mult = 1ull << 10;
+    else if (unit == "MiB")
+        mult = 1ull << 20;
+    else if (unit == "GiB")
+        mult = 1ull << 30;
+    else if (unit == "kB" || unit == "KB")
+        mult = 1000;
+    else if (unit == "MB")
+        mult = 1000'000;
+    else if (unit == "GB")
+        mult = 1000'000'000;
+    else
+        return false;
     if (n > UINT64_MAX / mult) {
         return false;
     }
@@ -132,7 +153,8 @@ Config& Config::define_bool(std::string key, bool fallback, std::string help) {
     return *this;
 }
 
-Config& Config::define_int(std::string key, std::int64_t fallback, std::int64_t min, std::int64_t max, std::string help) {
+Config& Config::define_int(std::string key, std::int64_t fallback, std::int64_t min, std::int64_t max,
+                           std::string help) {
     Entry& e = define(std::move(key), Kind::integer, std::move(help));
     e.value = e.fallback = fallback;
     e.min_i = min;
@@ -170,7 +192,8 @@ Config& Config::define_bytes(std::string key, std::uint64_t fallback, std::uint6
 
 std::string Config::allowed_text(const Entry& e) const {
     switch (e.kind) {
-        case Kind::boolean: return "true or false";
+        case Kind::boolean:
+            return "true or false";
         case Kind::integer:
             return "an integer between " + std::to_string(e.min_i) + " and " + std::to_string(e.max_i);
         case Kind::string: {
@@ -221,7 +244,8 @@ std::string redact_credentials(std::string_view text) {
     return out;
 }
 
-Config::Value Config::parse(const std::string& key, const Entry& e, std::string_view text, std::string_view origin) const {
+Config::Value Config::parse(const std::string& key, const Entry& e, std::string_view text,
+                            std::string_view origin) const {
     auto fail = [&]() -> ConfigError {
         std::string shown = e.secret ? std::string("[redacted]") : redact_credentials(text);
         return ConfigError("keel: config: " + key + " = \"" + shown + "\" (from " + std::string(origin) +
@@ -229,8 +253,10 @@ Config::Value Config::parse(const std::string& key, const Entry& e, std::string_
     };
     switch (e.kind) {
         case Kind::boolean:
-            if (text == "true" || text == "1" || text == "yes" || text == "on") return true;
-            if (text == "false" || text == "0" || text == "no" || text == "off") return false;
+            if (text == "true" || text == "1" || text == "yes" || text == "on")
+                return true;
+            if (text == "false" || text == "0" || text == "no" || text == "off")
+                return false;
             throw fail();
         case Kind::integer: {
             std::int64_t v = 0;
@@ -399,13 +425,21 @@ const Config::Entry& Config::at(std::string_view key, Kind kind) const {
     return it->second;
 }
 
-bool Config::get_bool(std::string_view key) const { return std::get<bool>(at(key, Kind::boolean).value); }
-std::int64_t Config::get_int(std::string_view key) const { return std::get<std::int64_t>(at(key, Kind::integer).value); }
+bool Config::get_bool(std::string_view key) const {
+    return std::get<bool>(at(key, Kind::boolean).value);
+}
+std::int64_t Config::get_int(std::string_view key) const {
+    return std::get<std::int64_t>(at(key, Kind::integer).value);
+}
 const std::string& Config::get_string(std::string_view key) const {
     return std::get<std::string>(at(key, Kind::string).value);
 }
-Duration Config::get_duration(std::string_view key) const { return std::get<Duration>(at(key, Kind::duration).value); }
-std::uint64_t Config::get_bytes(std::string_view key) const { return std::get<std::uint64_t>(at(key, Kind::bytes).value); }
+Duration Config::get_duration(std::string_view key) const {
+    return std::get<Duration>(at(key, Kind::duration).value);
+}
+std::uint64_t Config::get_bytes(std::string_view key) const {
+    return std::get<std::uint64_t>(at(key, Kind::bytes).value);
+}
 
 Source Config::source(std::string_view key) const {
     auto it = entries_.find(key);
@@ -420,11 +454,16 @@ std::string Config::format(const Entry& e) const {
         return std::get<std::string>(e.value).empty() ? "" : "[redacted]";
     }
     switch (e.kind) {
-        case Kind::boolean: return std::get<bool>(e.value) ? "true" : "false";
-        case Kind::integer: return std::to_string(std::get<std::int64_t>(e.value));
-        case Kind::string: return redact_credentials(std::get<std::string>(e.value));
-        case Kind::duration: return format_duration(std::get<Duration>(e.value));
-        case Kind::bytes: return std::to_string(std::get<std::uint64_t>(e.value));
+        case Kind::boolean:
+            return std::get<bool>(e.value) ? "true" : "false";
+        case Kind::integer:
+            return std::to_string(std::get<std::int64_t>(e.value));
+        case Kind::string:
+            return redact_credentials(std::get<std::string>(e.value));
+        case Kind::duration:
+            return format_duration(std::get<Duration>(e.value));
+        case Kind::bytes:
+            return std::to_string(std::get<std::uint64_t>(e.value));
     }
     return "";
 }
@@ -444,8 +483,8 @@ std::string Config::help() const {
     for (const auto& [key, e] : entries_) {
         Entry shown = e;
         shown.value = e.fallback;
-        o << "  --" << key << "  (" << env_name(key) << ")  " << e.help << " [default: " << format(shown)
-          << "; " << allowed_text(e) << "]\n";
+        o << "  --" << key << "  (" << env_name(key) << ")  " << e.help << " [default: " << format(shown) << "; "
+          << allowed_text(e) << "]\n";
     }
     return o.str();
 }

@@ -15,7 +15,7 @@ namespace keel::detail {
 namespace {
 
 class EpollBackend final : public LoopBackend {
-public:
+  public:
     EpollBackend() : fd_(::epoll_create1(EPOLL_CLOEXEC)) {
         if (fd_ < 0) {
             throw std::runtime_error(std::string("keel: cannot create event loop: ") + std::strerror(errno));
@@ -48,7 +48,7 @@ public:
         return n;
     }
 
-private:
+  private:
     static constexpr int kMaxEvents = 256;
 
     Result<void> control(int op, int fd, std::uint32_t events, IoWatcher* watcher) {
@@ -68,6 +68,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<LoopBackend> make_epoll_backend() { return std::make_unique<EpollBackend>(); }
+std::unique_ptr<LoopBackend> make_epoll_backend() {
+    return std::make_unique<EpollBackend>();
+}
 
 }  // namespace keel::detail

@@ -19,7 +19,7 @@ namespace keel::detail {
 namespace {
 
 constexpr std::size_t kGranule = 64;
-constexpr std::size_t kClasses = 32;          // frames up to 2 KiB are pooled
+constexpr std::size_t kClasses = 32;  // frames up to 2 KiB are pooled
 constexpr std::size_t kMaxCachedPerClass = 256;
 
 struct FreeBlock {
@@ -45,7 +45,9 @@ struct FreeLists {
 
 thread_local FreeLists t_lists;
 
-std::size_t class_of(std::size_t size) { return (size + kGranule - 1) / kGranule - 1; }
+std::size_t class_of(std::size_t size) {
+    return (size + kGranule - 1) / kGranule - 1;
+}
 
 }  // namespace
 

@@ -2,7 +2,9 @@
 
 namespace keel {
 
-std::string_view to_string(IoBackend b) noexcept { return b == IoBackend::io_uring ? "io_uring" : "epoll"; }
+std::string_view to_string(IoBackend b) noexcept {
+    return b == IoBackend::io_uring ? "io_uring" : "epoll";
+}
 
 std::optional<IoBackend> parse_io_backend(std::string_view name) noexcept {
     if (name == "epoll") {

@@ -127,7 +127,8 @@ IoRing::IoRing() : s_(std::make_unique<State>()) {
     }
     s_->buffer_ring_bytes = kBuffers * sizeof(io_uring_buf);
     void* ring_mem = ::mmap(nullptr, s_->buffer_ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-    void* buffer_mem = ::mmap(nullptr, kBuffers * kBufferSize, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    void* buffer_mem =
+        ::mmap(nullptr, kBuffers * kBufferSize, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
     if (ring_mem == MAP_FAILED || buffer_mem == MAP_FAILED) {
         int err = errno;
         io_uring_queue_exit(&s_->ring);
@@ -191,7 +192,9 @@ void IoRing::cancel(Completion* c, RingOp op) {
     io_uring_sqe_set_data64(s, 0);
 }
 
-void IoRing::submit() { io_uring_submit(&s_->ring); }
+void IoRing::submit() {
+    io_uring_submit(&s_->ring);
+}
 
 void IoRing::start_on_this_thread() {
     if (s_->disabled) {
@@ -204,8 +207,12 @@ void IoRing::start_on_this_thread() {
     }
 }
 
-bool IoRing::more(std::uint32_t flags) noexcept { return flags & IORING_CQE_F_MORE; }
-bool IoRing::has_buffer(std::uint32_t flags) noexcept { return flags & IORING_CQE_F_BUFFER; }
+bool IoRing::more(std::uint32_t flags) noexcept {
+    return flags & IORING_CQE_F_MORE;
+}
+bool IoRing::has_buffer(std::uint32_t flags) noexcept {
+    return flags & IORING_CQE_F_BUFFER;
+}
 
 void IoRing::hold(RingInbox& inbox, std::uint32_t flags, std::size_t n) noexcept {
     auto bid = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
@@ -260,7 +267,9 @@ unsigned IoRing::held(const RingInbox& inbox) const noexcept {
     return n;
 }
 
-void IoRing::recv_when_buffers_return(int fd, Completion* c) { s_->starved.emplace_back(fd, c); }
+void IoRing::recv_when_buffers_return(int fd, Completion* c) {
+    s_->starved.emplace_back(fd, c);
+}
 
 bool IoRing::forget(Completion* c) noexcept {
     return std::erase_if(s_->starved, [c](const auto& s) { return s.second == c; }) > 0;

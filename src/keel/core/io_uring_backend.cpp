@@ -8,7 +8,7 @@ namespace keel::detail {
 namespace {
 
 class IoUringBackend final : public LoopBackend {
-public:
+  public:
     Result<void> watch(int fd, std::uint32_t events, IoWatcher* watcher) override {
         ring_.watch(fd, events, watcher);
         return {};
@@ -31,12 +31,14 @@ public:
     }
     IoRing* ring() noexcept override { return &ring_; }
 
-private:
+  private:
     IoRing ring_;  // throws when io_uring is unavailable (or keel was built without liburing)
 };
 
 }  // namespace
 
-std::unique_ptr<LoopBackend> make_io_uring_backend() { return std::make_unique<IoUringBackend>(); }
+std::unique_ptr<LoopBackend> make_io_uring_backend() {
+    return std::make_unique<IoUringBackend>();
+}
 
 }  // namespace keel::detail

@@ -44,7 +44,9 @@ Loop::~Loop() {
     ::close(event_fd_);
 }
 
-Loop* Loop::current() noexcept { return t_current; }
+Loop* Loop::current() noexcept {
+    return t_current;
+}
 
 void Loop::stop() noexcept {
     stop_.store(true, std::memory_order_release);
@@ -65,9 +67,13 @@ void Loop::post(std::function<void()> fn) {
     }
 }
 
-void Loop::defer(std::function<void()> fn) { deferred_.push_back(std::move(fn)); }
+void Loop::defer(std::function<void()> fn) {
+    deferred_.push_back(std::move(fn));
+}
 
-TimerId Loop::run_after(Duration delay, std::function<void()> fn) { return run_at(Clock::now() + delay, std::move(fn)); }
+TimerId Loop::run_after(Duration delay, std::function<void()> fn) {
+    return run_at(Clock::now() + delay, std::move(fn));
+}
 
 TimerId Loop::run_at(TimePoint when, std::function<void()> fn) {
     TimerId id = next_timer_id_++;
@@ -102,7 +108,9 @@ Result<void> Loop::modify(int fd, std::uint32_t epoll_events, IoWatcher* watcher
     return backend_->modify(fd, epoll_events, watcher);
 }
 
-void Loop::unwatch(int fd) noexcept { backend_->unwatch(fd); }
+void Loop::unwatch(int fd) noexcept {
+    backend_->unwatch(fd);
+}
 
 void Loop::drain_posted() {
     std::uint64_t count;

@@ -16,7 +16,7 @@ class IoWatcher;
 namespace detail {
 
 class LoopBackend {
-public:
+  public:
     virtual ~LoopBackend() = default;
 
     /// Edge-triggered readiness of `fd` for `watcher` (epoll events; EPOLLET is implied).

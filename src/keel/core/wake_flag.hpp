@@ -16,9 +16,13 @@
 namespace keel::detail {
 
 /// Producer, after publishing its work: true when the caller must wake the loop.
-inline bool raise_wake(std::atomic<bool>& flag) noexcept { return !flag.exchange(true, std::memory_order_acq_rel); }
+inline bool raise_wake(std::atomic<bool>& flag) noexcept {
+    return !flag.exchange(true, std::memory_order_acq_rel);
+}
 
 /// Consumer, before reading the queue: later posts wake the loop again.
-inline void clear_wake(std::atomic<bool>& flag) noexcept { (void)flag.exchange(false, std::memory_order_acq_rel); }
+inline void clear_wake(std::atomic<bool>& flag) noexcept {
+    (void)flag.exchange(false, std::memory_order_acq_rel);
+}
 
 }  // namespace keel::detail

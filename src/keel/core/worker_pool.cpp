@@ -18,7 +18,9 @@ WorkerPool::WorkerPool(WorkerPoolOptions options) : capacity_(options.queue_capa
     }
 }
 
-WorkerPool::~WorkerPool() { stop(); }
+WorkerPool::~WorkerPool() {
+    stop();
+}
 
 bool WorkerPool::try_submit(std::function<void()> job) {
     {

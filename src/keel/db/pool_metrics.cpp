@@ -7,12 +7,14 @@ using metrics::SampledFamily;
 metrics::Collector pool_collector(std::function<std::vector<std::pair<std::string, PoolStats>>()> stats) {
     return [stats = std::move(stats)](std::vector<SampledFamily>& out) {
         SampledFamily max_open{"keel_db_pool_max_open_connections", "Most connections the pool may open.", "gauge", {}};
-        SampledFamily open{"keel_db_pool_open_connections", "Connections open (in use, idle or connecting).", "gauge", {}};
+        SampledFamily open{
+            "keel_db_pool_open_connections", "Connections open (in use, idle or connecting).", "gauge", {}};
         SampledFamily in_use{"keel_db_pool_in_use_connections", "Connections checked out.", "gauge", {}};
         SampledFamily idle{"keel_db_pool_idle_connections", "Connections idle in the pool.", "gauge", {}};
-        SampledFamily waits{"keel_db_pool_wait_total", "Acquisitions that had to wait for a connection.", "counter", {}};
-        SampledFamily waited{"keel_db_pool_wait_seconds_total", "Total time spent waiting for connections.", "counter",
-                             {}};
+        SampledFamily waits{
+            "keel_db_pool_wait_total", "Acquisitions that had to wait for a connection.", "counter", {}};
+        SampledFamily waited{
+            "keel_db_pool_wait_seconds_total", "Total time spent waiting for connections.", "counter", {}};
         SampledFamily closed{"keel_db_pool_closed_total", "Connections closed by the pool, by reason.", "counter", {}};
         SampledFamily errors{"keel_db_pool_connect_errors_total", "Failed attempts to connect.", "counter", {}};
         for (const auto& [name, s] : stats()) {

@@ -179,8 +179,8 @@ ParseResult ChunkedDecoder::decode(char* body, std::size_t len, std::vector<Head
                     return error(ParseError::too_many_headers);
                 }
                 std::string_view trimmed = trim_ows(value);
-                trailer_spans_.push_back({line_start_, colon,
-                                          static_cast<std::size_t>(trimmed.data() - body), trimmed.size()});
+                trailer_spans_.push_back(
+                    {line_start_, colon, static_cast<std::size_t>(trimmed.data() - body), trimmed.size()});
                 read_pos_ = lf_pos + 1;
                 line_start_ = read_pos_;
                 state_ = State::trailer_start;

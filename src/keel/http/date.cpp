@@ -40,8 +40,8 @@ std::string format_http_date(std::int64_t t) {
 
 std::optional<std::int64_t> parse_http_date(std::string_view s) {
     // "Sun, 29 Nov 2026 12:00:00 GMT": fixed positions.
-    if (s.size() != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' ||
-        s[19] != ':' || s[22] != ':' || s.substr(25) != " GMT") {
+    if (s.size() != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' || s[19] != ':' ||
+        s[22] != ':' || s.substr(25) != " GMT") {
         return std::nullopt;
     }
     auto num = [&](std::size_t pos, std::size_t n) -> int {

@@ -18,8 +18,7 @@ Task<Response> run_after(Task<Response> inner, Request& req, const After& after)
 }  // namespace
 
 Handler wrap(Handler next, Before before, After after) {
-    return [next = std::move(next), before = std::move(before), after = std::move(after)](
-               Request& req) -> Outcome {
+    return [next = std::move(next), before = std::move(before), after = std::move(after)](Request& req) -> Outcome {
         if (before) {
             if (std::optional<Response> early = before(req)) {
                 return Outcome(std::move(*early));

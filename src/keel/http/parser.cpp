@@ -1,7 +1,7 @@
 #include <keel/http/parser.hpp>
 
-#include <keel/http/detail/byte_classes.hpp>
 #include <keel/core/detail/simd_scan.hpp>
+#include <keel/http/detail/byte_classes.hpp>
 
 #include <array>
 #include <cstring>
@@ -107,7 +107,9 @@ ParseResult incomplete_or_limit(std::size_t len, const ParserLimits& limits, boo
     return {ParseStatus::incomplete};
 }
 
-ParseResult fail(ParseError e) { return {ParseStatus::error, 0, e}; }
+ParseResult fail(ParseError e) {
+    return {ParseStatus::error, 0, e};
+}
 
 }  // namespace
 
@@ -156,8 +158,7 @@ namespace {
 /// authority-form (RFC 9112 §3.2.3): host ":" port, the port required; CONNECT's only form.
 bool authority_form(std::string_view target) noexcept {
     std::size_t colon = target.rfind(':');
-    return colon != std::string_view::npos && colon + 1 < target.size() && target.back() != ']' &&
-           valid_host(target);
+    return colon != std::string_view::npos && colon + 1 < target.size() && target.back() != ']' && valid_host(target);
 }
 
 /// The authority of an absolute-form target ("http://a.example:8080/x?y" → "a.example:8080").
@@ -349,7 +350,8 @@ ParseResult parse_request_head(const char* data, std::size_t len, RequestHead& h
         return fail(ParseError::uri_too_long);
     }
     if (*c.p != ' ' || target_len == 0) {
-        return fail(*c.p == ' ' || *c.p == '\r' || *c.p == '\n' ? ParseError::bad_request_line : ParseError::bad_target);
+        return fail(*c.p == ' ' || *c.p == '\r' || *c.p == '\n' ? ParseError::bad_request_line
+                                                                : ParseError::bad_target);
     }
     head.target = {start, target_len};
     {
@@ -360,7 +362,9 @@ ParseResult parse_request_head(const char* data, std::size_t len, RequestHead& h
         } else if (!ok) {
             // absolute-form (RFC 9112 §3.2.2) for the schemes an origin server serves.
             std::string_view t = head.target;
-            auto starts = [&](std::string_view prefix) { return t.size() > prefix.size() && iequals(t.substr(0, prefix.size()), prefix); };
+            auto starts = [&](std::string_view prefix) {
+                return t.size() > prefix.size() && iequals(t.substr(0, prefix.size()), prefix);
+            };
             ok = starts("http://") || starts("https://");
             if (ok) {
                 // A non-empty authority that is a valid host[:port], ending at the path, query
@@ -434,8 +438,8 @@ ParseResult parse_request_head(const char* data, std::size_t len, RequestHead& h
                 return fail(*c.p == '\n' ? ParseError::bare_lf : ParseError::bad_header_name);
             }
             return fail(*c.p == ' ' || *c.p == '\t' ? ParseError::whitespace_before_colon
-                        : *c.p == '\n'             ? ParseError::bare_lf
-                                                   : ParseError::bad_header_name);
+                        : *c.p == '\n'              ? ParseError::bare_lf
+                                                    : ParseError::bad_header_name);
         }
         if (c.p == start) {
             return fail(ParseError::bad_header_name);
@@ -487,48 +491,84 @@ ParseResult parse_request_head(const char* data, std::size_t len, RequestHead& h
 
 int status_for(ParseError e) noexcept {
     switch (e) {
-        case ParseError::uri_too_long: return 414;
+        case ParseError::uri_too_long:
+            return 414;
         case ParseError::headers_too_large:
-        case ParseError::too_many_headers: return 431;
-        case ParseError::body_too_large: return 413;
-        case ParseError::expectation_failed: return 417;
-        case ParseError::unsupported_transfer_coding: return 501;
-        case ParseError::unsupported_version: return 505;
-        case ParseError::none: return 200;
-        default: return 400;
+        case ParseError::too_many_headers:
+            return 431;
+        case ParseError::body_too_large:
+            return 413;
+        case ParseError::expectation_failed:
+            return 417;
+        case ParseError::unsupported_transfer_coding:
+            return 501;
+        case ParseError::unsupported_version:
+            return 505;
+        case ParseError::none:
+            return 200;
+        default:
+            return 400;
     }
 }
 
 std::string_view describe(ParseError e) noexcept {
     switch (e) {
-        case ParseError::none: return "no error";
-        case ParseError::bad_request_line: return "malformed request line";
-        case ParseError::bad_method: return "method is not a valid token";
-        case ParseError::bad_target: return "invalid request target";
-        case ParseError::bad_version: return "malformed HTTP version";
-        case ParseError::unsupported_version: return "HTTP version not supported";
-        case ParseError::bad_header_name: return "invalid character in header name";
-        case ParseError::whitespace_before_colon: return "whitespace between header name and colon";
-        case ParseError::bad_header_value: return "invalid character in header value";
-        case ParseError::obs_fold: return "obsolete line folding is not allowed";
-        case ParseError::bare_cr: return "CR not followed by LF";
-        case ParseError::bare_lf: return "LF without preceding CR";
-        case ParseError::missing_host: return "HTTP/1.1 request without Host header";
-        case ParseError::duplicate_host: return "more than one Host header";
-        case ParseError::bad_host: return "Host header is not a valid host[:port]";
-        case ParseError::bad_content_length: return "invalid Content-Length";
-        case ParseError::conflicting_content_length: return "conflicting Content-Length values";
-        case ParseError::content_length_with_transfer_encoding: return "both Content-Length and Transfer-Encoding";
-        case ParseError::transfer_encoding_http10: return "Transfer-Encoding in an HTTP/1.0 request";
-        case ParseError::chunked_not_last: return "Transfer-Encoding must end with chunked, once";
-        case ParseError::unsupported_transfer_coding: return "unsupported transfer coding";
-        case ParseError::bad_chunk_size: return "invalid chunk size";
-        case ParseError::bad_chunk: return "malformed chunked body";
-        case ParseError::uri_too_long: return "request target too long";
-        case ParseError::headers_too_large: return "request header fields too large";
-        case ParseError::too_many_headers: return "too many header fields";
-        case ParseError::body_too_large: return "request body too large";
-        case ParseError::expectation_failed: return "unsupported expectation";
+        case ParseError::none:
+            return "no error";
+        case ParseError::bad_request_line:
+            return "malformed request line";
+        case ParseError::bad_method:
+            return "method is not a valid token";
+        case ParseError::bad_target:
+            return "invalid request target";
+        case ParseError::bad_version:
+            return "malformed HTTP version";
+        case ParseError::unsupported_version:
+            return "HTTP version not supported";
+        case ParseError::bad_header_name:
+            return "invalid character in header name";
+        case ParseError::whitespace_before_colon:
+            return "whitespace between header name and colon";
+        case ParseError::bad_header_value:
+            return "invalid character in header value";
+        case ParseError::obs_fold:
+            return "obsolete line folding is not allowed";
+        case ParseError::bare_cr:
+            return "CR not followed by LF";
+        case ParseError::bare_lf:
+            return "LF without preceding CR";
+        case ParseError::missing_host:
+            return "HTTP/1.1 request without Host header";
+        case ParseError::duplicate_host:
+            return "more than one Host header";
+        case ParseError::bad_host:
+            return "Host header is not a valid host[:port]";
+        case ParseError::bad_content_length:
+            return "invalid Content-Length";
+        case ParseError::conflicting_content_length:
+            return "conflicting Content-Length values";
+        case ParseError::content_length_with_transfer_encoding:
+            return "both Content-Length and Transfer-Encoding";
+        case ParseError::transfer_encoding_http10:
+            return "Transfer-Encoding in an HTTP/1.0 request";
+        case ParseError::chunked_not_last:
+            return "Transfer-Encoding must end with chunked, once";
+        case ParseError::unsupported_transfer_coding:
+            return "unsupported transfer coding";
+        case ParseError::bad_chunk_size:
+            return "invalid chunk size";
+        case ParseError::bad_chunk:
+            return "malformed chunked body";
+        case ParseError::uri_too_long:
+            return "request target too long";
+        case ParseError::headers_too_large:
+            return "request header fields too large";
+        case ParseError::too_many_headers:
+            return "too many header fields";
+        case ParseError::body_too_large:
+            return "request body too large";
+        case ParseError::expectation_failed:
+            return "unsupported expectation";
     }
     return "unknown error";
 }

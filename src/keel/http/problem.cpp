@@ -64,7 +64,8 @@ Problem to_problem(const Error& e) {
         case Errc::unavailable:
         case Errc::timeout:
         case Errc::cancelled:
-            return Problem{.status = 503, .detail = "a dependency is busy or unavailable; retry shortly",
+            return Problem{.status = 503,
+                           .detail = "a dependency is busy or unavailable; retry shortly",
                            .headers = {{"Retry-After", "1"}}};
         case Errc::internal:
         case Errc::io:

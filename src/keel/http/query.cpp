@@ -35,7 +35,9 @@ bool name_is(std::string_view raw, std::string_view name) {
 
 }  // namespace
 
-std::optional<std::string> decode_query_component(std::string_view s) { return percent_decode(s, true); }
+std::optional<std::string> decode_query_component(std::string_view s) {
+    return percent_decode(s, true);
+}
 
 std::optional<std::string> query_param(std::string_view query, std::string_view name) {
     std::optional<std::string> found;

@@ -3,8 +3,8 @@
 
 #include <keel/http/detail/byte_classes.hpp>
 
-#include <cstring>
 #include <unistd.h>
+#include <cstring>
 
 namespace keel::http {
 namespace {

@@ -60,8 +60,12 @@ void fill_random(std::array<std::uint8_t, N>& out) {
 
 }  // namespace
 
-std::string TraceContext::trace_id_hex() const { return hex(trace_id); }
-std::string TraceContext::span_id_hex() const { return hex(span_id); }
+std::string TraceContext::trace_id_hex() const {
+    return hex(trace_id);
+}
+std::string TraceContext::span_id_hex() const {
+    return hex(span_id);
+}
 
 std::string TraceContext::traceparent() const {
     std::string out = "00-" + hex(trace_id) + "-" + hex(span_id) + "-";

@@ -6,12 +6,18 @@ namespace keel::json {
 
 std::string_view to_string(Kind k) noexcept {
     switch (k) {
-        case Kind::object: return "object";
-        case Kind::array: return "array";
-        case Kind::string: return "string";
-        case Kind::number: return "number";
-        case Kind::boolean: return "boolean";
-        case Kind::null: return "null";
+        case Kind::object:
+            return "object";
+        case Kind::array:
+            return "array";
+        case Kind::string:
+            return "string";
+        case Kind::number:
+            return "number";
+        case Kind::boolean:
+            return "boolean";
+        case Kind::null:
+            return "null";
     }
     return "?";
 }
@@ -23,7 +29,7 @@ namespace od = simdjson::ondemand;
 // Finds where a malformed document goes wrong, for the error message only: simdjson's first
 // pass can reject a document without saying where. A small recursive-descent syntax check.
 class SyntaxScan {
-public:
+  public:
     explicit SyntaxScan(std::string_view s) : s_(s) {}
     std::size_t first_error() {
         ws();
@@ -34,7 +40,7 @@ public:
         return i_ < s_.size() ? i_ : s_.size();
     }
 
-private:
+  private:
     void ws() {
         while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) {
             ++i_;
@@ -66,7 +72,8 @@ private:
     }
     bool number() {
         std::size_t start = i_;
-        if (i_ < s_.size() && s_[i_] == '-') ++i_;
+        if (i_ < s_.size() && s_[i_] == '-')
+            ++i_;
         while (i_ < s_.size() && (std::isdigit(static_cast<unsigned char>(s_[i_])) || s_[i_] == '.' || s_[i_] == 'e' ||
                                   s_[i_] == 'E' || s_[i_] == '+' || s_[i_] == '-')) {
             ++i_;
@@ -89,13 +96,16 @@ private:
             for (;;) {
                 ws();
                 if (c == '{') {
-                    if (!string()) return false;
+                    if (!string())
+                        return false;
                     ws();
-                    if (i_ >= s_.size() || s_[i_] != ':') return false;
+                    if (i_ >= s_.size() || s_[i_] != ':')
+                        return false;
                     ++i_;
                     ws();
                 }
-                if (!value(depth + 1)) return false;
+                if (!value(depth + 1))
+                    return false;
                 ws();
                 if (i_ < s_.size() && s_[i_] == ',') {
                     ++i_;
@@ -108,10 +118,14 @@ private:
                 return false;
             }
         }
-        if (c == '"') return string();
-        if (c == 't') return lit("true");
-        if (c == 'f') return lit("false");
-        if (c == 'n') return lit("null");
+        if (c == '"')
+            return string();
+        if (c == 't')
+            return lit("true");
+        if (c == 'f')
+            return lit("false");
+        if (c == 'n')
+            return lit("null");
         return number();
     }
 
@@ -120,19 +134,25 @@ private:
 };
 
 class DomReader final : public Reader {
-public:
+  public:
     explicit DomReader(simdjson::dom::element e) : e_(e) {}
 
     Kind kind() override {
         switch (e_.type()) {
-            case simdjson::dom::element_type::OBJECT: return Kind::object;
-            case simdjson::dom::element_type::ARRAY: return Kind::array;
-            case simdjson::dom::element_type::STRING: return Kind::string;
+            case simdjson::dom::element_type::OBJECT:
+                return Kind::object;
+            case simdjson::dom::element_type::ARRAY:
+                return Kind::array;
+            case simdjson::dom::element_type::STRING:
+                return Kind::string;
             case simdjson::dom::element_type::INT64:
             case simdjson::dom::element_type::UINT64:
-            case simdjson::dom::element_type::DOUBLE: return Kind::number;
-            case simdjson::dom::element_type::BOOL: return Kind::boolean;
-            case simdjson::dom::element_type::NULL_VALUE: return Kind::null;
+            case simdjson::dom::element_type::DOUBLE:
+                return Kind::number;
+            case simdjson::dom::element_type::BOOL:
+                return Kind::boolean;
+            case simdjson::dom::element_type::NULL_VALUE:
+                return Kind::null;
         }
         return Kind::null;
     }
@@ -169,7 +189,7 @@ public:
         }
     }
 
-private:
+  private:
     simdjson::dom::element e_;
 };
 
@@ -193,6 +213,8 @@ Result<void, MalformedJson> read_document(std::string_view json, const std::func
     return {};
 }
 
-bool is_valid_utf8(std::string_view text) noexcept { return simdjson::validate_utf8(text.data(), text.size()); }
+bool is_valid_utf8(std::string_view text) noexcept {
+    return simdjson::validate_utf8(text.data(), text.size());
+}
 
 }  // namespace keel::json

@@ -24,8 +24,9 @@ std::string pointer_token(std::string_view key) {
 void merge_rule_errors(Errors& errors, Errors rules) {
     for (FieldError& e : rules) {
         bool reported = std::any_of(errors.begin(), errors.end(), [&](const FieldError& seen) {
-            return seen.pointer == e.pointer || (e.pointer.size() > seen.pointer.size() &&
-                                                 e.pointer.starts_with(seen.pointer) && e.pointer[seen.pointer.size()] == '/');
+            return seen.pointer == e.pointer ||
+                   (e.pointer.size() > seen.pointer.size() && e.pointer.starts_with(seen.pointer) &&
+                    e.pointer[seen.pointer.size()] == '/');
         });
         if (!reported) {
             errors.push_back(std::move(e));
@@ -35,13 +36,14 @@ void merge_rule_errors(Errors& errors, Errors rules) {
 
 void Validator::length(std::string_view pointer, std::string_view s, std::size_t min, std::size_t max) {
     if (hints_) {
-        (*hints_)[std::string(pointer)] += ",\"minLength\":" + std::to_string(min) + ",\"maxLength\":" + std::to_string(max);
+        (*hints_)[std::string(pointer)] +=
+            ",\"minLength\":" + std::to_string(min) + ",\"maxLength\":" + std::to_string(max);
         return;
     }
     if (s.size() < min || s.size() > max) {
-        error(std::string(pointer), min == max ? "must be exactly " + std::to_string(min) + " bytes long"
-                                               : "must be between " + std::to_string(min) + " and " +
-                                                     std::to_string(max) + " bytes long");
+        error(std::string(pointer),
+              min == max ? "must be exactly " + std::to_string(min) + " bytes long"
+                         : "must be between " + std::to_string(min) + " and " + std::to_string(max) + " bytes long");
     }
 }
 

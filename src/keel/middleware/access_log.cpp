@@ -19,7 +19,8 @@ http::Middleware access_log(std::function<void(const AccessRecord&)> sink) {
             },
             [sink](http::Request& req, http::Response& res) {
                 const Started* s = req.context().get<Started>();
-                auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - (s ? s->at : Clock::now()));
+                auto elapsed =
+                    std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - (s ? s->at : Clock::now()));
                 const ClientIp* ip = req.context().get<ClientIp>();
                 std::string peer;
                 if (!ip) {

@@ -34,7 +34,8 @@ http::Middleware no_cache() {
 http::Middleware security_headers(SecurityHeadersOptions o) {
     std::string hsts;
     if (o.hsts_max_age.count() > 0) {
-        hsts = "max-age=" + std::to_string(o.hsts_max_age.count()) + (o.hsts_include_subdomains ? "; includeSubDomains" : "");
+        hsts = "max-age=" + std::to_string(o.hsts_max_age.count()) +
+               (o.hsts_include_subdomains ? "; includeSubDomains" : "");
     }
     return [o, hsts](http::Handler next) {
         return http::wrap(std::move(next), nullptr, [o, hsts](http::Request&, http::Response& r) {

@@ -23,8 +23,10 @@ Coding negotiate(std::string_view accept) {
         accept = comma == std::string_view::npos ? std::string_view{} : accept.substr(comma + 1);
         std::size_t semi = item.find(';');
         std::string_view name = item.substr(0, semi);
-        while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
-        while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+        while (!name.empty() && name.front() == ' ')
+            name.remove_prefix(1);
+        while (!name.empty() && name.back() == ' ')
+            name.remove_suffix(1);
         double q = 1.0;
         if (semi != std::string_view::npos) {
             std::string_view params = item.substr(semi + 1);
@@ -33,7 +35,9 @@ Coding negotiate(std::string_view accept) {
                 q = std::strtod(std::string(params.substr(qpos + 2)).c_str(), nullptr);
             }
         }
-        auto is = [&](const char* n) { return name.size() == std::strlen(n) && ::strncasecmp(name.data(), n, name.size()) == 0; };
+        auto is = [&](const char* n) {
+            return name.size() == std::strlen(n) && ::strncasecmp(name.data(), n, name.size()) == 0;
+        };
         if (is("gzip") || is("x-gzip")) {
             q_gzip = q;
         } else if (is("br")) {
@@ -42,10 +46,14 @@ Coding negotiate(std::string_view accept) {
             q_any = q;
         }
     }
-    if (q_gzip < 0) q_gzip = q_any;
-    if (q_br < 0) q_br = q_any;
-    if (q_br > 0 && q_br >= q_gzip) return Coding::br;
-    if (q_gzip > 0) return Coding::gzip;
+    if (q_gzip < 0)
+        q_gzip = q_any;
+    if (q_br < 0)
+        q_br = q_any;
+    if (q_br > 0 && q_br >= q_gzip)
+        return Coding::br;
+    if (q_gzip > 0)
+        return Coding::gzip;
     return Coding::identity;
 }
 
@@ -72,7 +80,8 @@ bool brotli(std::string_view in, std::string& out, int quality) {
     }
     out.resize(size);
     if (!BrotliEncoderCompress(quality, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_TEXT, in.size(),
-                               reinterpret_cast<const uint8_t*>(in.data()), &size, reinterpret_cast<uint8_t*>(out.data()))) {
+                               reinterpret_cast<const uint8_t*>(in.data()), &size,
+                               reinterpret_cast<uint8_t*>(out.data()))) {
         return false;
     }
     out.resize(size);
@@ -85,8 +94,8 @@ http::Middleware compress(CompressOptions o) {
     return [o](http::Handler next) {
         return http::wrap(std::move(next), nullptr, [o](http::Request& req, http::Response& res) {
             // Streams, file bodies (sendfile) and ranges (206: the bytes of one coding) pass as they are.
-            if (res.is_stream() || res.has_file_body() || res.status() == 206 || !http::status_allows_body(res.status()) ||
-                res.header_value("Content-Encoding")) {
+            if (res.is_stream() || res.has_file_body() || res.status() == 206 ||
+                !http::status_allows_body(res.status()) || res.header_value("Content-Encoding")) {
                 return;
             }
             std::string_view ct = res.header_value("Content-Type").value_or("");

@@ -74,7 +74,8 @@ Cidr parse_cidr(const std::string& text) {
             c.prefix = -1;
         }
         if (c.prefix < 0 || c.prefix > max) {
-            throw std::invalid_argument("keel: real_ip: \"" + text + "\": prefix length must be 0-" + std::to_string(max));
+            throw std::invalid_argument("keel: real_ip: \"" + text + "\": prefix length must be 0-" +
+                                        std::to_string(max));
         }
     }
     return c;
@@ -100,7 +101,8 @@ std::string_view forwarded_for(std::string_view header) {
             continue;
         }
         std::size_t end = header.find_first_of(";,", pos);
-        std::string_view v = trim(header.substr(pos + 4, end == std::string_view::npos ? std::string_view::npos : end - pos - 4));
+        std::string_view v =
+            trim(header.substr(pos + 4, end == std::string_view::npos ? std::string_view::npos : end - pos - 4));
         if (v.size() >= 2 && v.front() == '"' && v.back() == '"') {
             v = v.substr(1, v.size() - 2);
         }

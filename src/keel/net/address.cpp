@@ -77,7 +77,8 @@ Result<Address> Address::parse(std::string_view host, std::uint16_t port) {
         a.len_ = sizeof(sockaddr_in6);
         return a;
     }
-    return Error::with_detail(Errc::invalid_argument, "not a numeric IPv4 or IPv6 address: \"" + std::string(host) + "\"");
+    return Error::with_detail(Errc::invalid_argument,
+                              "not a numeric IPv4 or IPv6 address: \"" + std::string(host) + "\"");
 }
 
 Address Address::from_sockaddr(const sockaddr* sa, socklen_t len) noexcept {

@@ -83,16 +83,16 @@ void record(Families& f, http::Request& req, int status, double seconds) {
 }  // namespace
 
 http::Middleware http_metrics(metrics::Registry& registry) {
-    auto families = std::make_shared<Families>(Families{
-        requests_family(registry),
-        registry.histogram("keel_http_request_duration_seconds",
-                           "Time from the request's arrival at the handler chain to its response, by route.",
-                           {"method", "route"}, metrics::exponential_buckets(0.0001, 2.5, 12)),
-        registry.gauge("keel_http_requests_in_flight", "Requests being handled now.").get(),
-        {}});
-    auto& by_protocol = registry.counter("keel_http_protocol_requests_total",
-                                         "HTTP requests answered, by protocol (HTTP/1.0, HTTP/1.1, HTTP/2).",
-                                         {"protocol"});
+    auto families = std::make_shared<Families>(
+        Families{requests_family(registry),
+                 registry.histogram("keel_http_request_duration_seconds",
+                                    "Time from the request's arrival at the handler chain to its response, by route.",
+                                    {"method", "route"}, metrics::exponential_buckets(0.0001, 2.5, 12)),
+                 registry.gauge("keel_http_requests_in_flight", "Requests being handled now.").get(),
+                 {}});
+    auto& by_protocol =
+        registry.counter("keel_http_protocol_requests_total",
+                         "HTTP requests answered, by protocol (HTTP/1.0, HTTP/1.1, HTTP/2).", {"protocol"});
     families->by_protocol[0] = &by_protocol.with({"HTTP/1.0"});
     families->by_protocol[1] = &by_protocol.with({"HTTP/1.1"});
     families->by_protocol[2] = &by_protocol.with({"HTTP/2"});

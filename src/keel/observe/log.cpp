@@ -1,5 +1,5 @@
-#include <keel/observe/log.hpp>
 #include <keel/json/writer.hpp>
+#include <keel/observe/log.hpp>
 
 #include <spdlog/async.h>
 #include <spdlog/async_logger.h>
@@ -11,8 +11,8 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
-#include <condition_variable>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
@@ -21,23 +21,35 @@
 namespace keel::log {
 
 Result<Level> parse_level(std::string_view n) noexcept {
-    if (n == "trace") return Level::trace;
-    if (n == "debug") return Level::debug;
-    if (n == "info") return Level::info;
-    if (n == "warn" || n == "warning") return Level::warn;
-    if (n == "error") return Level::error;
-    if (n == "off") return Level::off;
+    if (n == "trace")
+        return Level::trace;
+    if (n == "debug")
+        return Level::debug;
+    if (n == "info")
+        return Level::info;
+    if (n == "warn" || n == "warning")
+        return Level::warn;
+    if (n == "error")
+        return Level::error;
+    if (n == "off")
+        return Level::off;
     return Error(Errc::invalid_argument, "log level must be trace, debug, info, warn, error or off");
 }
 
 std::string_view to_string(Level l) noexcept {
     switch (l) {
-        case Level::trace: return "trace";
-        case Level::debug: return "debug";
-        case Level::info: return "info";
-        case Level::warn: return "warn";
-        case Level::error: return "error";
-        case Level::off: return "off";
+        case Level::trace:
+            return "trace";
+        case Level::debug:
+            return "debug";
+        case Level::info:
+            return "info";
+        case Level::warn:
+            return "warn";
+        case Level::error:
+            return "error";
+        case Level::off:
+            return "off";
     }
     return "info";
 }
@@ -46,7 +58,7 @@ namespace {
 
 // Writes each (already formatted) line plus '\n'; counts lines so flush() can wait for them.
 class LineSink final : public spdlog::sinks::base_sink<std::mutex> {
-public:
+  public:
     LineSink(std::FILE* file, bool owns, std::function<void(std::string_view)> callback)
         : file_(file), owns_(owns), callback_(std::move(callback)) {
         if (file_ && owns_) {
@@ -58,10 +70,10 @@ public:
             std::fclose(file_);
         }
     }
-    std::atomic<std::uint64_t> written{0};        // batches
+    std::atomic<std::uint64_t> written{0};  // batches
     std::atomic<std::uint64_t> written_lines{0};
 
-protected:
+  protected:
     // A message is a batch of lines separated by '\n' (without the last one).
     void sink_it_(const spdlog::details::log_msg& msg) override {
         std::string_view text(msg.payload.data(), msg.payload.size());
@@ -89,14 +101,16 @@ protected:
         }
     }
 
-private:
+  private:
     std::FILE* file_;
     bool owns_;
     std::function<void(std::string_view)> callback_;
 };
 
 // Same escaping as every JSON keel writes (control characters, U+2028/9, invalid UTF-8).
-void append_escaped(std::string& out, std::string_view s) { json::write_string(out, s); }
+void append_escaped(std::string& out, std::string_view s) {
+    json::write_string(out, s);
+}
 
 // RFC 3339 UTC with milliseconds; the date/time part is re-formatted once per second per thread.
 void append_timestamp(std::string& out) {
@@ -311,7 +325,8 @@ std::uint64_t Logger::dropped() const noexcept {
     // Lines lost: exact once every batch posted was written or dropped (after flush()); while
     // batches are still queued, the batches dropped so far (a lower bound).
     std::uint64_t overrun = impl_->pool->overrun_counter();
-    if (impl_->sink->written.load(std::memory_order_acquire) + overrun >= impl_->posted.load(std::memory_order_relaxed)) {
+    if (impl_->sink->written.load(std::memory_order_acquire) + overrun >=
+        impl_->posted.load(std::memory_order_relaxed)) {
         return impl_->posted_lines.load(std::memory_order_relaxed) -
                impl_->sink->written_lines.load(std::memory_order_relaxed);
     }

@@ -68,7 +68,9 @@ Histogram::Snapshot Histogram::snapshot() const {
     return out;
 }
 
-std::vector<double> default_buckets() { return {.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}; }
+std::vector<double> default_buckets() {
+    return {.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10};
+}
 
 std::vector<double> exponential_buckets(double start, double factor, std::size_t count) {
     std::vector<double> b;

@@ -68,8 +68,8 @@ void add_process_metrics(metrics::Registry& registry) {
         out.push_back(one("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
                           "gauge", boot + std::stod(f[19]) / ticks));
         out.push_back(one("process_virtual_memory_bytes", "Virtual memory size in bytes.", "gauge", std::stod(f[20])));
-        out.push_back(one("process_resident_memory_bytes", "Resident memory size in bytes.", "gauge",
-                          std::stod(f[21]) * page));
+        out.push_back(
+            one("process_resident_memory_bytes", "Resident memory size in bytes.", "gauge", std::stod(f[21]) * page));
         out.push_back(one("process_open_fds", "Number of open file descriptors.", "gauge", count_fds()));
         rlimit lim{};
         ::getrlimit(RLIMIT_NOFILE, &lim);
@@ -85,15 +85,19 @@ void add_server_metrics(metrics::Registry& registry, std::function<const server:
             return;
         }
         SampledFamily open{"keel_connections_open", "Client connections open now, by loop.", "gauge", {}};
-        SampledFamily accepted{"keel_connections_accepted_total", "Client connections accepted, by loop.", "counter", {}};
+        SampledFamily accepted{
+            "keel_connections_accepted_total", "Client connections accepted, by loop.", "counter", {}};
         SampledFamily closed{"keel_connections_closed_total", "Client connections closed, by loop.", "counter", {}};
         SampledFamily in{"keel_http_received_bytes_total", "Bytes read from clients, by loop.", "counter", {}};
         SampledFamily sent{"keel_http_sent_bytes_total", "Bytes written to clients, by loop.", "counter", {}};
         SampledFamily lag{"keel_loop_lag_seconds",
-                          "How late the loop's periodic 100 ms timer last fired: time the loop was busy.", "gauge", {}};
+                          "How late the loop's periodic 100 ms timer last fired: time the loop was busy.",
+                          "gauge",
+                          {}};
         SampledFamily exhausted{"keel_accept_fd_exhausted_total",
                                 "Times accepting paused because the process had no file descriptor left, by loop.",
-                                "counter", {}};
+                                "counter",
+                                {}};
         for (const server::LoopStats& l : s->loop_stats()) {
             std::vector<std::pair<std::string, std::string>> labels{{"loop", std::to_string(l.index)}};
             open.samples.push_back({labels, static_cast<double>(l.connections_open)});

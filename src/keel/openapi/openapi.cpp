@@ -53,7 +53,8 @@ std::string openapi_path(std::string_view pattern, std::vector<PathParam>& param
             schema = R"({"type":"string","description":"the rest of the path, slashes included"})";
         } else if (std::size_t colon = inside.find(':'); colon != std::string_view::npos) {
             name = inside.substr(0, colon);
-            schema = R"({"type":"string","pattern":)" + quoted("^(?:" + std::string(inside.substr(colon + 1)) + ")$") + "}";
+            schema =
+                R"({"type":"string","pattern":)" + quoted("^(?:" + std::string(inside.substr(colon + 1)) + ")$") + "}";
         } else {
             name = inside;
         }
@@ -104,8 +105,8 @@ std::string operation_json(const router::RouteInfo& route, const std::string& pa
     if (op && !op->description.empty()) {
         field("description", quoted(op->description));
     }
-    field("operationId", quoted(op && !op->operation_id.empty() ? op->operation_id
-                                                                 : default_operation_id(route.method, path)));
+    field("operationId",
+          quoted(op && !op->operation_id.empty() ? op->operation_id : default_operation_id(route.method, path)));
     if (op && !op->tags.empty()) {
         std::string tags;
         for (const std::string& t : op->tags) {
@@ -120,15 +121,17 @@ std::string operation_json(const router::RouteInfo& route, const std::string& pa
     }
     if (op && op->query) {
         for (const router::QueryParam& q : op->query(schemas)) {
-            params += (params.empty() ? "" : ",") + std::string(R"({"name":)") + quoted(q.name) + R"(,"in":"query","required":)" +
-                      (q.required ? "true" : "false") + R"(,"schema":)" + q.schema + "}";
+            params += (params.empty() ? "" : ",") + std::string(R"({"name":)") + quoted(q.name) +
+                      R"(,"in":"query","required":)" + (q.required ? "true" : "false") + R"(,"schema":)" + q.schema +
+                      "}";
         }
     }
     if (!params.empty()) {
         field("parameters", "[" + params + "]");
     }
     if (op && op->request) {
-        field("requestBody", R"({"required":true,"content":{"application/json":{"schema":)" + op->request(schemas) + "}}}");
+        field("requestBody",
+              R"({"required":true,"content":{"application/json":{"schema":)" + op->request(schemas) + "}}}");
     }
     std::string responses;
     if (op) {
@@ -180,7 +183,8 @@ std::string document(const router::Router& router, const Info& info) {
     if (uses_problem) {
         schemas.add_component("Problem", std::string(kProblemSchema));
     }
-    std::string doc = R"({"openapi":"3.1.0","info":{"title":)" + quoted(info.title) + R"(,"version":)" + quoted(info.version);
+    std::string doc =
+        R"({"openapi":"3.1.0","info":{"title":)" + quoted(info.title) + R"(,"version":)" + quoted(info.version);
     if (!info.description.empty()) {
         doc += R"(,"description":)" + quoted(info.description);
     }
@@ -192,7 +196,8 @@ std::string document(const router::Router& router, const Info& info) {
     for (const std::string& url : info.servers) {
         servers += (servers.empty() ? "" : ",") + std::string(R"({"url":)") + quoted(url) + "}";
     }
-    doc += R"(,"servers":[)" + (servers.empty() ? std::string(R"({"url":"/","description":"this server"})") : servers) + "]";
+    doc += R"(,"servers":[)" + (servers.empty() ? std::string(R"({"url":"/","description":"this server"})") : servers) +
+           "]";
     std::string path_json;
     for (const auto& [path, ops] : paths) {
         path_json += (path_json.empty() ? "" : ",") + quoted(path) + ":{" + ops + "}";
@@ -234,8 +239,10 @@ void serve(router::Router& router, const Info& info, const std::string& path) {
         .doc({.summary = "This API's OpenAPI document",
               .tags = {"meta"},
               .operation_id = "getOpenApiDocument",
-              .responses = {{200, router::ResponseDoc{.description = "OpenAPI 3.1, as JSON",
-                                                      .schema = [](json::SchemaSet&) { return std::string(R"({"type":"object"})"); }}}}});
+              .responses = {
+                  {200, router::ResponseDoc{.description = "OpenAPI 3.1, as JSON", .schema = [](json::SchemaSet&) {
+                                                return std::string(R"({"type":"object"})");
+                                            }}}}});
     *doc = document(router, info);
 }
 

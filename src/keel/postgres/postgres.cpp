@@ -28,9 +28,13 @@ std::uint64_t big_endian(const char* p, int n) noexcept {
 // Binary integers: int2, int4, int8 signed, oid unsigned.
 std::int64_t binary_int(Oid t, const char* p, int n) noexcept {
     switch (n) {
-    case 2: return static_cast<std::int16_t>(big_endian(p, 2));
-    case 4: return t == kOid ? static_cast<std::int64_t>(big_endian(p, 4)) : static_cast<std::int32_t>(big_endian(p, 4));
-    default: return static_cast<std::int64_t>(big_endian(p, 8));
+        case 2:
+            return static_cast<std::int16_t>(big_endian(p, 2));
+        case 4:
+            return t == kOid ? static_cast<std::int64_t>(big_endian(p, 4))
+                             : static_cast<std::int32_t>(big_endian(p, 4));
+        default:
+            return static_cast<std::int64_t>(big_endian(p, 8));
     }
 }
 
@@ -44,19 +48,32 @@ std::string trimmed(const char* msg) {
 
 std::string type_name(Oid t) {
     switch (t) {
-    case kBool: return "boolean";
-    case kInt8: return "bigint";
-    case kInt2: return "smallint";
-    case kInt4: return "integer";
-    case kFloat4: return "real";
-    case kFloat8: return "double precision";
-    case kNumeric: return "numeric";
-    case kText: return "text";
-    case kVarchar: return "varchar";
-    case 1184: return "timestamptz";
-    case 1114: return "timestamp";
-    case 1082: return "date";
-    default: return "type oid " + std::to_string(t);
+        case kBool:
+            return "boolean";
+        case kInt8:
+            return "bigint";
+        case kInt2:
+            return "smallint";
+        case kInt4:
+            return "integer";
+        case kFloat4:
+            return "real";
+        case kFloat8:
+            return "double precision";
+        case kNumeric:
+            return "numeric";
+        case kText:
+            return "text";
+        case kVarchar:
+            return "varchar";
+        case 1184:
+            return "timestamptz";
+        case 1114:
+            return "timestamp";
+        case 1082:
+            return "date";
+        default:
+            return "type oid " + std::to_string(t);
     }
 }
 
@@ -64,11 +81,15 @@ std::string type_name(Oid t) {
 
 // ---- Rows / Row ---------------------------------------------------------------------------
 
-void Rows::Clear::operator()(pg_result* r) const noexcept { PQclear(r); }
+void Rows::Clear::operator()(pg_result* r) const noexcept {
+    PQclear(r);
+}
 
 Rows::Rows(pg_result* res) : res_(res, Clear{}) {}
 
-std::size_t Rows::size() const noexcept { return res_ ? static_cast<std::size_t>(PQntuples(res_.get())) : 0; }
+std::size_t Rows::size() const noexcept {
+    return res_ ? static_cast<std::size_t>(PQntuples(res_.get())) : 0;
+}
 
 std::int64_t Rows::affected() const noexcept {
     if (!res_) {
@@ -78,7 +99,9 @@ std::int64_t Rows::affected() const noexcept {
     return n && *n ? std::strtoll(n, nullptr, 10) : 0;
 }
 
-bool Row::is_null(int col) const { return PQgetisnull(res_, row_, col) != 0; }
+bool Row::is_null(int col) const {
+    return PQgetisnull(res_, row_, col) != 0;
+}
 
 int Row::column_index(std::string_view name) const noexcept {
     for (int i = 0, n = PQnfields(res_); i < n; ++i) {
@@ -100,15 +123,15 @@ int Row::column(std::string_view name) const {
 void Row::check(int col, bool ok, std::string_view wanted) const {
     if (col < 0 || col >= PQnfields(res_)) {
         throw db::RowError("keel: postgres: column " + std::to_string(col) + " is out of range (the result has " +
-                       std::to_string(PQnfields(res_)) + ")");
+                           std::to_string(PQnfields(res_)) + ")");
     }
     if (PQgetisnull(res_, row_, col)) {
-        throw db::RowError("keel: postgres: column \"" + std::string(PQfname(res_, col)) + "\" is NULL, cannot read it as " +
-                       std::string(wanted) + " (use std::optional)");
+        throw db::RowError("keel: postgres: column \"" + std::string(PQfname(res_, col)) +
+                           "\" is NULL, cannot read it as " + std::string(wanted) + " (use std::optional)");
     }
     if (!ok) {
         throw db::RowError("keel: postgres: column \"" + std::string(PQfname(res_, col)) + "\" is " +
-                       type_name(PQftype(res_, col)) + ", cannot read it as " + std::string(wanted));
+                           type_name(PQftype(res_, col)) + ", cannot read it as " + std::string(wanted));
     }
 }
 
@@ -159,19 +182,21 @@ std::string Row::get_text(int col) const {
 
 /// Suspends the coroutine until on_io (or the deadline timer) resumes it.
 class Conn::IoWait {
-public:
+  public:
     explicit IoWait(Conn* c) : c_(c) {}
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<> h) noexcept { c_->waiting_ = h; }
     void await_resume() const noexcept {}
 
-private:
+  private:
     Conn* c_;
 };
 
 Conn::Conn(pg_conn* c, ConnectOptions options) : conn_(c), options_(std::move(options)) {}
 
-Conn::~Conn() { PQfinish(conn_); }
+Conn::~Conn() {
+    PQfinish(conn_);
+}
 
 bool Conn::broken() const noexcept {
     // Left inside a transaction (a caller's bug or an error mid-way): not reusable either.
@@ -477,7 +502,8 @@ Task<Result<std::unique_ptr<Conn>>> Conn::connect(ConnectOptions options) {
     if (PQsetnonblocking(raw, 1) != 0) {
         co_return conn->connection_error("set non-blocking");
     }
-    PQsetNoticeProcessor(raw, [](void*, const char*) {}, nullptr);  // notices are not errors
+    PQsetNoticeProcessor(
+        raw, [](void*, const char*) {}, nullptr);  // notices are not errors
     conn->broken_ = false;
     co_return conn;
 }
@@ -488,9 +514,10 @@ std::unique_ptr<db::Pool<Conn>> make_pool(db::PoolOptions pool, ConnectOptions c
 }
 
 Task<Result<int>> migrate(Conn& conn, std::span<const db::Migration> migrations) {
-    KEEL_CO_TRY_VOID(co_await conn.exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
-                                        "version integer PRIMARY KEY, name text NOT NULL, "
-                                        "applied_at timestamptz NOT NULL DEFAULT now())"));
+    KEEL_CO_TRY_VOID(
+        co_await conn.exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                           "version integer PRIMARY KEY, name text NOT NULL, "
+                           "applied_at timestamptz NOT NULL DEFAULT now())"));
     // One transaction; the advisory lock makes instances that start together take turns.
     KEEL_CO_TRY_VOID(co_await conn.exec("BEGIN; SELECT pg_advisory_xact_lock(7260134)"));
     auto body = [&]() -> Task<Result<int>> {
@@ -502,8 +529,8 @@ Task<Result<int>> migrate(Conn& conn, std::span<const db::Migration> migrations)
         KEEL_CO_TRY(todo, db::plan_migrations(migrations, applied));
         for (const db::Migration* m : todo) {
             if (auto r = co_await conn.exec(std::string(m->sql)); !r) {
-                co_return Error::with_detail(r.error().code(), "migration " + std::string(m->name) + ": " +
-                                                                   std::string(r.error().message()));
+                co_return Error::with_detail(
+                    r.error().code(), "migration " + std::string(m->name) + ": " + std::string(r.error().message()));
             }
             KEEL_CO_TRY(ins, co_await conn.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
                                                  m->version, m->name));

@@ -56,6 +56,8 @@ std::size_t LocalLimiter::keys() const {
     return n;
 }
 
-Task<Decision> LocalLimiter::check(std::string key) { co_return allow(key); }
+Task<Decision> LocalLimiter::check(std::string key) {
+    co_return allow(key);
+}
 
 }  // namespace keel::ratelimit

@@ -16,10 +16,11 @@ http::Response too_many(http::Request& req, const Decision& d, const Limit& limi
     std::int64_t retry = std::max<std::int64_t>(1, header_seconds(d.retry_after));
     char rate[32];
     std::snprintf(rate, sizeof rate, "%g", limit.rate);
-    http::Response res = http::problem(429,
-                                       "rate limit exceeded: " + std::to_string(limit.burst) + " requests at once, then " +
-                                           rate + " per second; retry in " + std::to_string(retry) + " s",
-                                       req.path());
+    http::Response res =
+        http::problem(429,
+                      "rate limit exceeded: " + std::to_string(limit.burst) + " requests at once, then " + rate +
+                          " per second; retry in " + std::to_string(retry) + " s",
+                      req.path());
     res.header("Retry-After", std::to_string(retry));
     add_headers(res, d);
     return res;
@@ -35,7 +36,9 @@ std::int64_t header_seconds(Duration d) noexcept {
     return s.count() + (s < d ? 1 : 0);
 }
 
-std::string client_ip_key(http::Request& req) { return mw::client_ip(req); }
+std::string client_ip_key(http::Request& req) {
+    return mw::client_ip(req);
+}
 
 http::Middleware rate_limit(std::shared_ptr<Limiter> limiter, KeyFn key) {
     auto* local = dynamic_cast<LocalLimiter*>(limiter.get());

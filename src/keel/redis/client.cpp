@@ -17,30 +17,30 @@ namespace detail {
 Reply convert(const redisReply* r) {
     Reply out;
     switch (r->type) {
-    case REDIS_REPLY_STRING:
-        out.type = Reply::Type::string;
-        out.str.assign(r->str, r->len);
-        break;
-    case REDIS_REPLY_STATUS:
-        out.type = Reply::Type::status;
-        out.str.assign(r->str, r->len);
-        break;
-    case REDIS_REPLY_ERROR:
-        out.type = Reply::Type::error;
-        out.str.assign(r->str, r->len);
-        break;
-    case REDIS_REPLY_INTEGER:
-        out.type = Reply::Type::integer;
-        out.integer = r->integer;
-        break;
-    case REDIS_REPLY_ARRAY:
-        out.type = Reply::Type::array;
-        for (std::size_t i = 0; i < r->elements; ++i) {
-            out.elements.push_back(convert(r->element[i]));
-        }
-        break;
-    default:
-        out.type = Reply::Type::nil;
+        case REDIS_REPLY_STRING:
+            out.type = Reply::Type::string;
+            out.str.assign(r->str, r->len);
+            break;
+        case REDIS_REPLY_STATUS:
+            out.type = Reply::Type::status;
+            out.str.assign(r->str, r->len);
+            break;
+        case REDIS_REPLY_ERROR:
+            out.type = Reply::Type::error;
+            out.str.assign(r->str, r->len);
+            break;
+        case REDIS_REPLY_INTEGER:
+            out.type = Reply::Type::integer;
+            out.integer = r->integer;
+            break;
+        case REDIS_REPLY_ARRAY:
+            out.type = Reply::Type::array;
+            for (std::size_t i = 0; i < r->elements; ++i) {
+                out.elements.push_back(convert(r->element[i]));
+            }
+            break;
+        default:
+            out.type = Reply::Type::nil;
     }
     return out;
 }
@@ -179,7 +179,7 @@ struct Wait {
 
 /// One pipelined connection on one loop.
 class Client::Connection {
-public:
+  public:
     Connection(Loop& loop, const Options& o, std::shared_ptr<Counters> counters)
         : loop_(loop), options_(o), counters_(std::move(counters)), adapter_(loop), backoff_(o) {}
     ~Connection() { adapter_.close(); }
@@ -229,7 +229,7 @@ public:
         co_return std::move(*p->result);
     }
 
-private:
+  private:
     bool connect() {
         if (Clock::now() < retry_at_) {
             return false;  // backing off
@@ -294,7 +294,8 @@ Result<Options> parse_url(std::string_view url) {
     }
     std::string_view rest = url.substr(kScheme.size());
     if (rest.find_first_of("?#") != std::string_view::npos) {
-        return Error(Errc::invalid_argument, "query parameters are not supported; use redis://[[user]:password@]host[:port][/db]");
+        return Error(Errc::invalid_argument,
+                     "query parameters are not supported; use redis://[[user]:password@]host[:port][/db]");
     }
     std::size_t slash = rest.find('/');
     std::string_view authority = rest.substr(0, slash);

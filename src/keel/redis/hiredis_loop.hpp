@@ -19,7 +19,7 @@ Reply convert(const redisReply* r);
 /// hiredis reads at most a buffer per call, so after handling an event the socket is re-armed
 /// (EPOLL_CTL_MOD reports it again if data is still there). Loop thread only.
 class LoopAdapter final : public IoWatcher {
-public:
+  public:
     explicit LoopAdapter(Loop& loop) : loop_(loop) {}
 
     /// Starts connecting to host:port; `owner` becomes the context's `data` (what the connect
@@ -43,7 +43,7 @@ public:
 
     void on_io(std::uint32_t ev) override;
 
-private:
+  private:
     void want(std::uint32_t bit, bool on);
     void gone();  // hiredis frees the context after this: forget it
     void send_setup(const char* what, std::vector<std::string> args);
@@ -58,7 +58,7 @@ private:
 
 /// Reconnect delays: reconnect_min, doubling up to reconnect_max, until reset() on success.
 class Backoff {
-public:
+  public:
     explicit Backoff(const Options& o) : min_(o.reconnect_min), max_(o.reconnect_max) {}
     Duration next() {
         delay_ = delay_ == Duration::zero() ? min_ : std::min(delay_ * 2, max_);
@@ -66,7 +66,7 @@ public:
     }
     void reset() { delay_ = Duration::zero(); }
 
-private:
+  private:
     Duration min_, max_, delay_{};
 };
 

@@ -29,8 +29,8 @@ RateLimiter::RateLimiter(Client& redis, ratelimit::Limit limit, RateLimiterOptio
 Task<ratelimit::Decision> RateLimiter::check(std::string key) {
     auto interval_us = std::chrono::duration_cast<std::chrono::microseconds>(limit_.interval()).count();
     // Built before co_await: GCC 12 mis-compiles string literals in a braced list inside one.
-    std::vector<std::string> args{"EVAL", kScript, "1", options_.prefix + key, std::to_string(interval_us),
-                                  std::to_string(limit_.burst)};
+    std::vector<std::string> args{
+        "EVAL", kScript, "1", options_.prefix + key, std::to_string(interval_us), std::to_string(limit_.burst)};
     auto r = co_await redis_.command(std::move(args));
     ratelimit::Decision d;
     d.limit = limit_.burst;

@@ -8,7 +8,7 @@ namespace keel::redis {
 
 /// The connection, its subscription and its reconnect timer; loop thread only.
 class Subscriber::Session {
-public:
+  public:
     Session(Loop& loop, Options o, std::vector<std::string> channels, OnMessage on_message,
             std::function<void()> on_subscribed)
         : loop_(loop),
@@ -62,7 +62,7 @@ public:
                 failures_.load(std::memory_order_relaxed)};
     }
 
-private:
+  private:
     void subscribe() {
         std::vector<const char*> argv{"SUBSCRIBE"};
         std::vector<std::size_t> lens{9};
@@ -91,7 +91,8 @@ private:
         const redisReply* payload = r->element[2];
         if (kind == "message" && channel->type == REDIS_REPLY_STRING && payload->type == REDIS_REPLY_STRING) {
             self->messages_.fetch_add(1, std::memory_order_relaxed);
-            self->on_message_(std::string_view(channel->str, channel->len), std::string_view(payload->str, payload->len));
+            self->on_message_(std::string_view(channel->str, channel->len),
+                              std::string_view(payload->str, payload->len));
         } else if (kind == "subscribe" && ++self->confirmed_ == self->channels_.size()) {
             self->backoff_.reset();
             self->subscribed_.store(true, std::memory_order_relaxed);
@@ -141,8 +142,12 @@ Subscriber::~Subscriber() {
     destroy_on_loop(loop_, std::move(session_));
 }
 
-bool Subscriber::subscribed() const noexcept { return session_->subscribed(); }
+bool Subscriber::subscribed() const noexcept {
+    return session_->subscribed();
+}
 
-SubscriberStats Subscriber::stats() const noexcept { return session_->stats(); }
+SubscriberStats Subscriber::stats() const noexcept {
+    return session_->stats();
+}
 
 }  // namespace keel::redis

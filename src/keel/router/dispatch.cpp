@@ -32,7 +32,8 @@ struct SplitPath {
         for (std::size_t start = 0;;) {
             std::size_t slash = decoded.find('/', start);
             offsets.push_back(start);
-            segs.push_back(decoded.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
+            segs.push_back(
+                decoded.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
             if (slash == std::string_view::npos) {
                 return;
             }

@@ -108,7 +108,9 @@ Router& Router::doc(Operation operation) {
     return *this;
 }
 
-const std::vector<RouteInfo>& Router::routes() const noexcept { return table_->routes; }
+const std::vector<RouteInfo>& Router::routes() const noexcept {
+    return table_->routes;
+}
 
 Router& Router::mount(std::string_view prefix, Router&& sub) {
     if (prefix.empty() || prefix[0] != '/' || prefix.back() == '/') {

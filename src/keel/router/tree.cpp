@@ -4,7 +4,9 @@
 
 namespace keel::router::detail {
 
-void setup_error(const std::string& msg) { throw std::invalid_argument("keel: router: " + msg); }
+void setup_error(const std::string& msg) {
+    throw std::invalid_argument("keel: router: " + msg);
+}
 
 Endpoint& insert(Node& root, std::string_view pattern, const std::vector<Segment>& segs) {
     Node* n = &root;
@@ -38,7 +40,8 @@ Endpoint& insert(Node& root, std::string_view pattern, const std::vector<Segment
                     try {
                         p.regex.emplace(s.regex, std::regex::ECMAScript | std::regex::optimize);
                     } catch (const std::regex_error& e) {
-                        setup_error("invalid regex \"" + s.regex + "\" in \"" + std::string(pattern) + "\": " + e.what());
+                        setup_error("invalid regex \"" + s.regex + "\" in \"" + std::string(pattern) +
+                                    "\": " + e.what());
                     }
                 }
                 p.node = std::make_unique<Node>();

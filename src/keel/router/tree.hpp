@@ -23,8 +23,8 @@ struct Endpoint {
     std::string pattern;  // the route template, e.g. "/v1/links/{slug}"
     std::array<Handler, kKnownMethods> by_method;
     std::vector<std::pair<std::string, Handler>> extension;  // methods outside http::Method
-    Handler any;                                              // registered with "*"
-    std::string allow;                                        // computed when frozen
+    Handler any;                                             // registered with "*"
+    std::string allow;                                       // computed when frozen
 
     const Handler* find(const http::Request& req) const {
         http::Method m = req.method();

@@ -181,7 +181,8 @@ void Connection::process() {
                 }
                 return;
             case Fill::full:
-                respond_error(phase_ == Phase::head ? http::ParseError::headers_too_large : http::ParseError::body_too_large);
+                respond_error(phase_ == Phase::head ? http::ParseError::headers_too_large
+                                                    : http::ParseError::body_too_large);
                 continue;
             case Fill::error:
                 close();
@@ -345,7 +346,9 @@ void Connection::dispatch() {
     run_.run(worker_, x_->req, {.remote = &remote_, .tls = tls_.get(), .received_at = rq_.started}, *this);
 }
 
-void Connection::handler_started() { phase_ = Phase::handler; }
+void Connection::handler_started() {
+    phase_ = Phase::handler;
+}
 
 bool Connection::handler_ended(bool timed_out) {
     if (phase_ == Phase::closed) {
@@ -402,7 +405,8 @@ void Connection::start_stream(http::Response& r) {
     phase_ = Phase::stream;
     response_coroutine_ = true;
     flush();
-    start_response_coroutine([this] { return x_->stream_fn(*this); }, [this](std::exception_ptr e) { on_stream_done(e); });
+    start_response_coroutine([this] { return x_->stream_fn(*this); },
+                             [this](std::exception_ptr e) { on_stream_done(e); });
 }
 
 void Connection::on_stream_done(std::exception_ptr e) {
@@ -443,7 +447,9 @@ void Connection::request_done() {
     rq_.started = last_activity_ = worker_.loop().now();
 }
 
-void Connection::respond_error(http::ParseError e) { respond_problem(status_for(e), describe(e)); }
+void Connection::respond_error(http::ParseError e) {
+    respond_problem(status_for(e), describe(e));
+}
 
 void Connection::respond_problem(int status, std::string_view detail) {
     // The request line, when it was read (for the problem's instance, the log and the metric).
@@ -643,8 +649,8 @@ void Connection::begin_shutdown() {
 }
 
 void Connection::release_if_idle() noexcept {
-    if (phase_ != Phase::head || in_.start != in_.end || rq_.head_parsed || coroutine_running() ||
-        out_.close_after || pending_out() > 0 || up_.stream || h2_) {
+    if (phase_ != Phase::head || in_.start != in_.end || rq_.head_parsed || coroutine_running() || out_.close_after ||
+        pending_out() > 0 || up_.stream || h2_) {
         return;
     }
     if (x_) {
@@ -673,7 +679,9 @@ void Connection::force_close() {
     close();
 }
 
-StopToken Connection::stop_token() const noexcept { return run_.stop_token(); }
+StopToken Connection::stop_token() const noexcept {
+    return run_.stop_token();
+}
 
 H2Transport::Read Connection::H2Port::read_more() {
     switch (c_.fill()) {

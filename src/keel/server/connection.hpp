@@ -31,8 +31,8 @@
 #include <keel/http/parser.hpp>
 #include <keel/http/request.hpp>
 #include <keel/http/response.hpp>
-#include <keel/server/secure_channel.hpp>
 #include <keel/http/upgrade.hpp>
+#include <keel/server/secure_channel.hpp>
 
 #include "exchange.hpp"
 #include "exchange_runner.hpp"
@@ -49,7 +49,7 @@
 namespace keel::server {
 
 class Connection final : public IoWatcher, public Completion, public http::BodyWriter, public StreamedBodyReader {
-public:
+  public:
     /// `tls` set: the connection speaks TLS through it (ServerOptions::tls made it).
     Connection(Server::Worker& worker, int fd, const net::Address& remote, std::unique_ptr<SecureChannel> tls);
     ~Connection() override;
@@ -80,7 +80,7 @@ public:
     bool handler_ended(bool timed_out);
     void delivered_late() { drive(); }
 
-private:
+  private:
     static constexpr std::size_t kInitialBuffer = kReadBufferSize;
     // Above this much unsent output we stop answering pipelined requests until the client reads.
     static constexpr std::size_t kHighWater = 256 * 1024;
@@ -185,8 +185,8 @@ private:
         bool poll_out_armed = false;  // a file body waits for room in the socket
     } ring_io_;
     Phase phase_ = Phase::head;
-    bool tls_wants_write_ = false;  // TLS needs the socket writable to go on (EPOLLOUT watched)
-    bool http1_ = false;            // decided: HTTP/1.x (else still sniffing, or h2_ is set)
+    bool tls_wants_write_ = false;     // TLS needs the socket writable to go on (EPOLLOUT watched)
+    bool http1_ = false;               // decided: HTTP/1.x (else still sniffing, or h2_ is set)
     bool response_coroutine_ = false;  // a streamed body's producer or an upgrade handler runs
     // drive() re-entered from inside itself (an inline answer) runs once more instead of nesting.
     enum class Drive : std::uint8_t { idle, driving, again };
@@ -220,8 +220,8 @@ private:
         bool sent_continue = false;
         bool keep_alive = true;
         bool head_request = false;
-        bool first = true;         // no request answered yet (read_header_timeout, not idle_timeout)
-        TimePoint started;         // its first byte arrived (or the last answer went out)
+        bool first = true;  // no request answered yet (read_header_timeout, not idle_timeout)
+        TimePoint started;  // its first byte arrived (or the last answer went out)
     } rq_;
     ExchangeRunner run_;  // the handler, its deadline and the exchange's stop token
 
@@ -230,11 +230,11 @@ private:
     static constexpr std::size_t kStreamedBodyBuffer = 64 * 1024;
     struct StreamedBody {
         bool streaming = false;
-        bool done = false;             // the whole body was handed over
-        bool timed_out = false;        // read() answers 408
-        std::uint64_t left = 0;        // Content-Length bytes not yet handed over
-        std::size_t handed = 0;        // Content-Length: bytes at the body's start handed by read()
-        std::size_t chunks_handed = 0; // chunked: decoded bytes handed by read()
+        bool done = false;              // the whole body was handed over
+        bool timed_out = false;         // read() answers 408
+        std::uint64_t left = 0;         // Content-Length bytes not yet handed over
+        std::size_t handed = 0;         // Content-Length: bytes at the body's start handed by read()
+        std::size_t chunks_handed = 0;  // chunked: decoded bytes handed by read()
     } body_;
 
     // An upgraded connection (WebSocket), valid while phase_ is upgraded.
@@ -257,7 +257,7 @@ private:
         bool close_after = false;  // close once everything is sent (lingering)
         bool chunked = false;      // the streamed response is chunk-framed
         bool stream_ends_on_shutdown = false;
-        TimePoint blocked_since{};  // the socket took no more (write_timeout counts from here)
+        TimePoint blocked_since{};             // the socket took no more (write_timeout counts from here)
         std::coroutine_handle<> drain_waiter;  // a streamed body's writer waiting for room
     } out_;
 
@@ -268,7 +268,7 @@ private:
         std::size_t bytes = 0;
     } linger_;
 
-public:
+  public:
     // The worker's intrusive list of live connections (declared last: see the member order).
     Connection* prev = nullptr;
     Connection* next = nullptr;
@@ -276,7 +276,7 @@ public:
 
 // The UpgradeHandler's view of its connection (connection_upgrade.cpp has the rest).
 class Connection::Upgraded final : public http::UpgradedStream {
-public:
+  public:
     explicit Upgraded(Connection& c) : c_(c) {}
     Task<Result<std::string_view>> read() override { return c_.upgraded_read(); }
     Task<bool> write(std::string_view bytes) override { return c_.write(bytes); }
@@ -289,13 +289,13 @@ public:
         c_.up_.read_timed_out = false;
     }
 
-private:
+  private:
     Connection& c_;
 };
 
 // The connection as its HTTP/2 session sees it (H2Transport); nothing else of it is visible there.
 class Connection::H2Port final : public H2Transport {
-public:
+  public:
     explicit H2Port(Connection& c) : c_(c) {}
     std::string_view received() const noexcept override {
         return {c_.in_.buf.get() + c_.in_.start, c_.in_.end - c_.in_.start};
@@ -318,7 +318,7 @@ public:
     const http::TlsInfo* tls() const noexcept override { return c_.tls_.get(); }
     TimePoint last_activity() const noexcept override { return c_.last_activity_; }
 
-private:
+  private:
     Connection& c_;
 };
 

@@ -41,8 +41,8 @@ Connection::Fill Connection::fill() {
             std::size_t limit = limits.max_header_bytes + 1024;
             if (phase_ == Phase::body) {
                 limit = rq_.head_len + (x_->head.body_kind == http::BodyKind::content_length
-                                         ? static_cast<std::size_t>(x_->head.content_length)
-                                         : static_cast<std::size_t>(limits.max_body_bytes) + kChunkSlack);
+                                            ? static_cast<std::size_t>(x_->head.content_length)
+                                            : static_cast<std::size_t>(limits.max_body_bytes) + kChunkSlack);
             }
             if (in_.cap >= limit) {
                 return Fill::full;
@@ -210,8 +210,8 @@ void Connection::on_sent(int result) {
         wire.clear();
         x_->wire_sent = 0;
     }
-    if (pending_out() == 0 && phase_ == Phase::head && in_.start == in_.end && ring_io_.inbox.empty() && !out_.close_after &&
-        !out_.drain_waiter) {
+    if (pending_out() == 0 && phase_ == Phase::head && in_.start == in_.end && ring_io_.inbox.empty() &&
+        !out_.close_after && !out_.drain_waiter) {
         // The common case: a response went out and nothing waited for it. The request loop is
         // already waiting for the next bytes; only the write clock and the buffers are left.
         flush();

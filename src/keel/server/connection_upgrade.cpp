@@ -16,7 +16,8 @@ void Connection::start_upgrade(http::Response& r) {
     phase_ = Phase::upgraded;
     response_coroutine_ = true;
     flush();
-    start_response_coroutine([this] { return up_.fn(*up_.stream); }, [this](std::exception_ptr e) { on_upgrade_done(e); });
+    start_response_coroutine([this] { return up_.fn(*up_.stream); },
+                             [this](std::exception_ptr e) { on_upgrade_done(e); });
 }
 
 void Connection::on_upgrade_done(std::exception_ptr e) {

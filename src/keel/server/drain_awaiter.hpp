@@ -21,7 +21,9 @@ struct DrainAwaiter {
 struct Reschedule {
     Loop& loop;
     bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) { loop.defer([h] { h.resume(); }); }
+    void await_suspend(std::coroutine_handle<> h) {
+        loop.defer([h] { h.resume(); });
+    }
     void await_resume() const noexcept {}
 };
 
@@ -29,13 +31,15 @@ struct Reschedule {
 // stream): `co_await pacing.next(loop)` at the top of each read; every kReadsBeforeReschedule-th
 // read in a row that did not have to wait goes through the loop first (Reschedule).
 class ReadPacing {
-public:
+  public:
     static constexpr int kReadsBeforeReschedule = 16;
 
     struct Awaiter {
         Loop* loop;  // null: not due, no suspension
         bool await_ready() const noexcept { return loop == nullptr; }
-        void await_suspend(std::coroutine_handle<> h) { loop->defer([h] { h.resume(); }); }
+        void await_suspend(std::coroutine_handle<> h) {
+            loop->defer([h] { h.resume(); });
+        }
         void await_resume() const noexcept {}
     };
     Awaiter next(Loop& loop) noexcept {
@@ -48,7 +52,7 @@ public:
     /// The reader waited for bytes: the run of reads that completed at once is over.
     void waited() noexcept { in_a_row_ = 0; }
 
-private:
+  private:
     int in_a_row_ = 0;
 };
 

@@ -52,7 +52,7 @@ struct Arrival {
 };
 
 class ExchangeRunner {
-public:
+  public:
     enum class State : std::uint8_t { idle, running, timed_out };
 
     /// Counts the request, gives it what the transport knows and its stop token, invokes the
@@ -73,7 +73,7 @@ public:
     StopSource& stop() noexcept { return stop_; }
     StopToken stop_token() const noexcept { return const_cast<StopSource&>(stop_).token(); }
 
-private:
+  private:
     template <ExchangeOwner Owner>
     void complete(Server::Worker& worker, Owner& owner, std::optional<http::Response> r, std::exception_ptr e);
 

@@ -7,10 +7,10 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <unistd.h>
 #include <algorithm>
 #include <charconv>
 #include <cstring>
-#include <unistd.h>
 
 namespace keel::server {
 namespace {
@@ -18,14 +18,16 @@ namespace {
 // Flood defences (beside nghttp2's own: at most 8 CONTINUATION frames per header block, 32
 // SETTINGS entries per frame, 1000 queued ACKs). A bucket starts full, refills with time, and
 // a client that empties it is cut with GOAWAY ENHANCE_YOUR_CALM.
-constexpr double kControlBurst = 200;      // SETTINGS and PING frames
+constexpr double kControlBurst = 200;  // SETTINGS and PING frames
 constexpr double kControlPerSecond = 20;
-constexpr double kResetBurst = 200;        // streams the client reset before we answered
-constexpr double kResetPerSecond = 20;     // (CVE-2023-44487); each stream that finishes earns one back
+constexpr double kResetBurst = 200;     // streams the client reset before we answered
+constexpr double kResetPerSecond = 20;  // (CVE-2023-44487); each stream that finishes earns one back
 constexpr std::int32_t kStreamWindow = 256 * 1024;
 constexpr std::int32_t kConnectionWindow = 1024 * 1024;
 
-H2Session& self(void* user_data) { return *static_cast<H2Session*>(user_data); }
+H2Session& self(void* user_data) {
+    return *static_cast<H2Session*>(user_data);
+}
 
 std::string_view view(nghttp2_rcbuf* b) {
     nghttp2_vec v = nghttp2_rcbuf_get_buf(b);
@@ -138,7 +140,8 @@ int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void* us
     // Our response is complete while the client's request is not (an early 413, 408, 431, or a
     // handler that answered before reading the whole body): on_tick resets the stream soon.
     if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
-        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) && nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id) == 0) {
+        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+        nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id) == 0) {
         self(user_data).answered_early(frame->hd.stream_id);
     }
     return 0;
@@ -285,9 +288,13 @@ bool H2Session::start() {
     return true;
 }
 
-bool H2Session::dead() const noexcept { return conn_->closed(); }
+bool H2Session::dead() const noexcept {
+    return conn_->closed();
+}
 
-const ServerOptions& H2Session::options() const noexcept { return conn_->worker().options(); }
+const ServerOptions& H2Session::options() const noexcept {
+    return conn_->worker().options();
+}
 
 H2Stream* H2Session::find(std::int32_t id) {
     auto it = streams_.find(id);
@@ -310,13 +317,14 @@ void H2Session::receive() {
     receiving_ = true;
     while (!dead() && !closing_) {
         if (std::string_view in = conn_->received(); !in.empty()) {
-            ssize_t rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const std::uint8_t*>(in.data()), in.size());
+            ssize_t rv =
+                nghttp2_session_mem_recv(session_, reinterpret_cast<const std::uint8_t*>(in.data()), in.size());
             conn_->consume_received();
             if (rv < 0) {
                 // A connection error. Protocol errors have their GOAWAY queued by nghttp2; the
                 // fatal floods (CONTINUATION, queued ACKs) get ours. Sent, then closed.
                 conn_->worker().emit(ServerEvent::Level::debug, "http2 connection error",
-                                   nghttp2_strerror(static_cast<int>(rv)));
+                                     nghttp2_strerror(static_cast<int>(rv)));
                 if (rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS || rv == NGHTTP2_ERR_FLOODED) {
                     terminate(NGHTTP2_ENHANCE_YOUR_CALM);
                 }
@@ -508,7 +516,9 @@ void H2Stream::deliver(http::Response& r) {
     session.submit(*this);
 }
 
-void H2Stream::deliver_problem(int status, std::string_view detail) { session.answer_problem(*this, status, detail); }
+void H2Stream::deliver_problem(int status, std::string_view detail) {
+    session.answer_problem(*this, status, detail);
+}
 
 bool H2Stream::handler_ended(bool timed_out) {
     if (streaming_body) {
@@ -522,7 +532,9 @@ bool H2Stream::handler_ended(bool timed_out) {
     return !session.coroutine_done(*this) && !timed_out;
 }
 
-void H2Stream::delivered_late() { session.send(); }
+void H2Stream::delivered_late() {
+    session.send();
+}
 
 void H2Session::on_data(std::int32_t id, const char* data, std::size_t len) {
     H2Stream* s = find(id);
@@ -560,9 +572,13 @@ void H2Session::end_of_body(H2Stream& s) {
     s.wake_body_reader();
 }
 
-void H2Stream::wake_body_reader() { wake_reader(session.transport().worker().loop()); }
+void H2Stream::wake_body_reader() {
+    wake_reader(session.transport().worker().loop());
+}
 
-Loop& H2Stream::reader_loop() noexcept { return session.transport().worker().loop(); }
+Loop& H2Stream::reader_loop() noexcept {
+    return session.transport().worker().loop();
+}
 
 void H2Stream::consumed(std::size_t n) {
     if (!closed && !session.dead()) {
@@ -694,7 +710,8 @@ void H2Session::start_stream(H2Stream& s) {
     s.running = true;
     ++running_;
     H2Stream* sp = &s;
-    start_response_coroutine([sp] { return sp->stream_fn(*sp); }, [this, sp](std::exception_ptr e) { on_stream_done(*sp, e); });
+    start_response_coroutine([sp] { return sp->stream_fn(*sp); },
+                             [this, sp](std::exception_ptr e) { on_stream_done(*sp, e); });
 }
 
 void H2Session::on_stream_done(H2Stream& s, std::exception_ptr e) {
@@ -725,7 +742,7 @@ void H2Session::stream_closed(std::int32_t id, std::uint32_t error_code) {
     if (s->running) {
         s->run.stop().request_stop();  // reset by the client: the work done for it is cancelled
         s->wake_body_reader();
-        return;                  // released when its coroutine is done
+        return;  // released when its coroutine is done
     }
     release(*s);
 }
@@ -785,7 +802,7 @@ bool H2Session::reset_allowed(std::int32_t id) {
 
 void H2Session::terminate(std::uint32_t error_code) {
     conn_->worker().emit(ServerEvent::Level::warn, "http2 client cut off",
-                       error_code == NGHTTP2_ENHANCE_YOUR_CALM ? "flood (ENHANCE_YOUR_CALM)" : "protocol error");
+                         error_code == NGHTTP2_ENHANCE_YOUR_CALM ? "flood (ENHANCE_YOUR_CALM)" : "protocol error");
     nghttp2_session_terminate_session(session_, error_code);
     closing_ = true;
 }
@@ -813,8 +830,9 @@ void H2Session::on_tick(TimePoint now) {
             s.body_timed_out = true;  // read() answers 408
             s.wake_body_reader();
         }
-        bool incomplete = s.state == H2Stream::State::receiving ||
-                          (s.state == H2Stream::State::waiting && nghttp2_session_get_stream_remote_close(session_, s.id) == 0);
+        bool incomplete =
+            s.state == H2Stream::State::receiving ||
+            (s.state == H2Stream::State::waiting && nghttp2_session_get_stream_remote_close(session_, s.id) == 0);
         if (incomplete && now - s.started > o.read_timeout) {
             answer_problem(s, 408, "the request was not received in time");
         } else if (s.state == H2Stream::State::handler && s.run.check_deadline(now, o.handler_timeout, s)) {
@@ -830,7 +848,8 @@ void H2Session::on_tick(TimePoint now) {
     } else if (window_stalled_since_ == TimePoint{}) {
         window_stalled_since_ = now;
     } else if (now - window_stalled_since_ > o.write_timeout) {
-        conn_->worker().emit(ServerEvent::Level::debug, "write timeout (http2 window closed)", conn_->remote().to_string());
+        conn_->worker().emit(ServerEvent::Level::debug, "write timeout (http2 window closed)",
+                             conn_->remote().to_string());
         conn_->close();
         return;
     }

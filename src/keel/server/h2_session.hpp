@@ -7,9 +7,9 @@
 
 #include <keel/core/stop_token.hpp>
 #include <keel/http/body_stream.hpp>
-#include <keel/server/server_options.hpp>
 #include <keel/http/request.hpp>
 #include <keel/http/response.hpp>
+#include <keel/server/server_options.hpp>
 
 #include "exchange_runner.hpp"
 #include "streamed_body.hpp"
@@ -32,7 +32,7 @@ class H2Session;
 /// What an HTTP/2 session needs of the connection it runs on, and nothing more: the bytes read,
 /// more of them, the output, and the connection's end.
 class H2Transport {
-public:
+  public:
     enum class Read : std::uint8_t { data, again, eof, error };
     virtual ~H2Transport() = default;
 
@@ -64,7 +64,7 @@ public:
 // One request/response exchange. Owned by its session; outlives nghttp2's stream while a
 // handler or a streamed body still runs on it.
 class H2Stream final : public http::BodyWriter, public StreamedBodyReader {
-public:
+  public:
     H2Stream(H2Session& session, std::int32_t id, TimePoint now);
     ~H2Stream() override;
 
@@ -88,10 +88,10 @@ public:
     bool body_too_large = false;
     // streamed body (ServerOptions::stream_body): the handler runs after the headers
     bool streaming_body = false;
-    bool body_complete = false;   // END_STREAM seen
+    bool body_complete = false;  // END_STREAM seen
     bool body_timed_out = false;
     std::uint64_t body_total = 0;
-    std::string handed;           // the piece the handler holds (until its next read())
+    std::string handed;  // the piece the handler holds (until its next read())
 
     http::Request req;
     ExchangeRunner run;  // the handler, its deadline and its stop token
@@ -111,8 +111,8 @@ public:
     bool head_only = false;
     // streamed response
     http::StreamBody stream_fn;
-    std::string pending;  // written by the stream, not yet taken by nghttp2
-    std::size_t buffered = 0;  // this stream's part of the session's buffered_ (unsent body bytes in memory)
+    std::string pending;            // written by the stream, not yet taken by nghttp2
+    std::size_t buffered = 0;       // this stream's part of the session's buffered_ (unsent body bytes in memory)
     TimePoint answered_early_at{};  // our response ended before the client's request did
     bool stream_finished = false;
     std::coroutine_handle<> drain_waiter;
@@ -126,7 +126,7 @@ public:
     bool handler_ended(bool timed_out);
     void delivered_late();
 
-private:
+  private:
     // StreamedBodyReader
     Step next_step() override;
     Loop& reader_loop() noexcept override;
@@ -141,7 +141,7 @@ struct TokenBucket {
 };
 
 class H2Session {
-public:
+  public:
     explicit H2Session(std::unique_ptr<H2Transport> transport);
     ~H2Session();
     H2Session(const H2Session&) = delete;
@@ -189,7 +189,7 @@ public:
     H2Transport& transport() noexcept { return *conn_; }
     nghttp2_session* raw() noexcept { return session_; }
 
-private:
+  private:
     friend class H2Stream;
     // Above this much unsent output nghttp2 is not asked for more frames (nor the socket read)
     // until the client reads.
@@ -217,7 +217,7 @@ private:
     std::unordered_map<std::int32_t, std::unique_ptr<H2Stream>> streams_;
     std::size_t running_ = 0;
     std::int32_t highest_stream_ = 0;  // the highest stream id the client opened
-    bool receiving_ = false;  // inside nghttp2_session_mem_recv: sending waits until it returns
+    bool receiving_ = false;           // inside nghttp2_session_mem_recv: sending waits until it returns
     bool sending_ = false;
     bool send_again_ = false;
     bool shutting_down_ = false;

@@ -13,7 +13,7 @@ namespace {
 // The response is gathered as views first, then copied with one growth of `out`: one size
 // check and no strlen per piece, on the path every response takes.
 class Pieces {
-public:
+  public:
     void add(std::string_view s) noexcept {
         views_[count_++] = s;
         bytes_ += s.size();
@@ -28,7 +28,7 @@ public:
         }
     }
 
-private:
+  private:
     std::array<std::string_view, 12> views_;
     std::size_t count_ = 0;
     std::size_t bytes_ = 0;
@@ -42,8 +42,19 @@ Framing serialize_response(std::string& out, http::Response& r, const HeadContex
     if (status < 100 || status > 999) {
         status = 500;
     }
-    char code[13] = {'H', 'T', 'T', 'P', '/', '1', '.', '1', ' ', static_cast<char>('0' + status / 100),
-                     static_cast<char>('0' + status / 10 % 10), static_cast<char>('0' + status % 10), ' '};
+    char code[13] = {'H',
+                     'T',
+                     'T',
+                     'P',
+                     '/',
+                     '1',
+                     '.',
+                     '1',
+                     ' ',
+                     static_cast<char>('0' + status / 100),
+                     static_cast<char>('0' + status / 10 % 10),
+                     static_cast<char>('0' + status % 10),
+                     ' '};
     Pieces head;
     head.add({code, sizeof code});
     head.add(http::reason_phrase(status));

@@ -10,11 +10,11 @@
 namespace keel::server {
 
 struct HeadContext {
-    int version_minor = 1;          ///< the request's: HTTP/1.0 gets no chunked coding
-    bool keep_alive = true;         ///< the request allows another after this one
-    bool head_request = false;      ///< HEAD: the head of a GET, no body
-    bool must_close = false;        ///< the server closes after this response (shutdown, errors)
-    std::string_view date_line;     ///< "Date: ...\r\n", refreshed once a second
+    int version_minor = 1;       ///< the request's: HTTP/1.0 gets no chunked coding
+    bool keep_alive = true;      ///< the request allows another after this one
+    bool head_request = false;   ///< HEAD: the head of a GET, no body
+    bool must_close = false;     ///< the server closes after this response (shutdown, errors)
+    std::string_view date_line;  ///< "Date: ...\r\n", refreshed once a second
 };
 
 struct Framing {

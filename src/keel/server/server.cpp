@@ -1,15 +1,15 @@
 #include <keel/http/date.hpp>
 #include <keel/http/problem.hpp>
 #include <keel/http/request_id.hpp>
-#include <keel/server/server.hpp>
 #include <keel/net/socket.hpp>
+#include <keel/server/server.hpp>
 
 #include "connection.hpp"
 #include "worker.hpp"
 
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -111,7 +111,8 @@ void Server::Worker::report_handler_exception(std::exception_ptr e) const {
 }
 
 http::Response Server::Worker::answer_problem(int status, std::string_view detail, std::string_view method,
-                                        std::string_view path, const net::Address& remote, TimePoint since) const {
+                                              std::string_view path, const net::Address& remote,
+                                              TimePoint since) const {
     http::Response r = http::problem(status, detail, path);
     // No middleware ran for this answer: stamp it with an id of its own, so the client's report
     // and the server's log line can be matched.
@@ -180,7 +181,9 @@ void Server::Worker::remove(Connection* c) noexcept {
     check_drained();
 }
 
-void Server::Worker::on_io(std::uint32_t) { accept_all(); }
+void Server::Worker::on_io(std::uint32_t) {
+    accept_all();
+}
 
 // Edge-triggered: any listener's edge drains them all (an inherited socket is shared with the
 // other loops, so another may have taken its connections first: that is EAGAIN here).
@@ -281,8 +284,8 @@ void Server::Worker::pause_accepting(int err) {
     if (now - last_exhausted_log_ >= kExhaustedLogInterval) {
         last_exhausted_log_ = now;
         emit(ServerEvent::Level::warn, "accept: out of file descriptors, retrying",
-             std::string(std::strerror(err)) + " (loop " + std::to_string(index_) + ", " +
-                 std::to_string(open()) + " connections open)");
+             std::string(std::strerror(err)) + " (loop " + std::to_string(index_) + ", " + std::to_string(open()) +
+                 " connections open)");
     }
     accept_retry_ = loop_.run_after(kAcceptRetry, [this] {
         accept_retry_ = 0;
@@ -368,7 +371,8 @@ void Server::Worker::finish_accepting(int listener) {
 }
 
 void Server::Worker::check_drained() {
-    bool accepting = std::any_of(ring_listeners_.begin(), ring_listeners_.end(), [](const auto& l) { return l->armed; });
+    bool accepting =
+        std::any_of(ring_listeners_.begin(), ring_listeners_.end(), [](const auto& l) { return l->armed; });
     if (draining_ && !drained_reported_ && head_ == nullptr && !accepting) {
         drained_reported_ = true;
         server_.on_worker_drained();
@@ -380,7 +384,9 @@ void Server::Worker::check_drained() {
 Server::Server(ServerOptions options, http::Handler handler, WorkerPool* workers)
     : options_(std::move(options)), handler_(std::move(handler)), workers_pool_(workers) {}
 
-Server::~Server() { stop(); }
+Server::~Server() {
+    stop();
+}
 
 Result<void> Server::start() {
     if (started_) {

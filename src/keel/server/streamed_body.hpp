@@ -16,10 +16,10 @@
 namespace keel::server {
 
 class StreamedBodyReader : public http::BodyStream {
-public:
+  public:
     Task<Result<std::string_view, http::Problem>> read() final;
 
-protected:
+  protected:
     struct Step {
         enum class Kind : std::uint8_t { piece, end, refuse, again, wait };
         Kind kind;

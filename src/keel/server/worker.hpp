@@ -3,8 +3,8 @@
 // duplicates of inherited ones) and its connections.
 
 #include <keel/core/loop.hpp>
-#include <keel/server/server.hpp>
 #include <keel/net/socket.hpp>
+#include <keel/server/server.hpp>
 
 #include "exchange.hpp"
 
@@ -21,7 +21,7 @@ namespace keel::server {
 class Connection;
 
 class Server::Worker final : public IoWatcher {
-public:
+  public:
     Worker(Server& server, unsigned index);
     ~Worker();
 
@@ -52,12 +52,12 @@ public:
     /// The problem+json answer the server gives itself (with a request id of its own), reported
     /// through answered(). `method` and `path` are empty when the request line was not read.
     http::Response answer_problem(int status, std::string_view detail, std::string_view method, std::string_view path,
-                            const net::Address& remote, TimePoint since) const;
+                                  const net::Address& remote, TimePoint since) const;
 
     // Per-loop pools: what a connection needs only while a request is in progress.
     std::unique_ptr<Exchange> take_exchange();
     void give_back(std::unique_ptr<Exchange> x) noexcept;  ///< `x` cleared (Exchange::reset)
-    std::unique_ptr<char[]> take_buffer();  ///< kReadBufferSize bytes
+    std::unique_ptr<char[]> take_buffer();                 ///< kReadBufferSize bytes
     void give_back(std::unique_ptr<char[]> buffer) noexcept;
 
     void add(Connection* c) noexcept;
@@ -88,7 +88,7 @@ public:
 
     void on_io(std::uint32_t events) override;  // a listener
 
-private:
+  private:
     // io_uring: a listener served by a multishot accept (one completion per connection).
     struct RingListener final : Completion {
         Worker* worker;

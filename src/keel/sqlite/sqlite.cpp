@@ -57,8 +57,12 @@ Result<std::int64_t> Stmt::run() {
     }
 }
 
-int Stmt::columns() const noexcept { return sqlite3_column_count(stmt_); }
-bool Stmt::is_null(int col) const noexcept { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+int Stmt::columns() const noexcept {
+    return sqlite3_column_count(stmt_);
+}
+bool Stmt::is_null(int col) const noexcept {
+    return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
+}
 std::string_view Stmt::column_name(int col) const noexcept {
     const char* n = sqlite3_column_name(stmt_, col);
     return n ? n : "?";
@@ -78,8 +82,8 @@ void Stmt::type_error(int col, std::string_view wanted) const {
     static constexpr const char* kTypes[] = {"?", "integer", "real", "text", "blob", "null"};
     int t = sqlite3_column_type(stmt_, col);
     throw db::RowError("keel: sqlite: column " + std::to_string(col) + " (" + std::string(column_name(col)) + ") is " +
-                   kTypes[t >= 1 && t <= 5 ? t : 0] + ", cannot read it as " + std::string(wanted) + " in: " +
-                   sqlite3_sql(stmt_));
+                       kTypes[t >= 1 && t <= 5 ? t : 0] + ", cannot read it as " + std::string(wanted) +
+                       " in: " + sqlite3_sql(stmt_));
 }
 
 std::int64_t Stmt::get_int(int col) const {
@@ -111,8 +115,8 @@ std::string Stmt::get_text(int col) const {
 Result<std::unique_ptr<Conn>> Conn::open(const Options& options) {
     sqlite3* db = nullptr;
     // NOMUTEX: a connection is used by one thread at a time (the pool hands it out).
-    int flags = (options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
-                SQLITE_OPEN_NOMUTEX;
+    int flags =
+        (options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(options.path.c_str(), &db, flags, nullptr);
     if (rc != SQLITE_OK) {
         std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
@@ -120,8 +124,8 @@ Result<std::unique_ptr<Conn>> Conn::open(const Options& options) {
         return Error::with_detail(Errc::unavailable, "sqlite: cannot open \"" + options.path + "\": " + msg);
     }
     sqlite3_extended_result_codes(db, 1);
-    sqlite3_busy_timeout(db, static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                  options.busy_timeout).count()));
+    sqlite3_busy_timeout(
+        db, static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(options.busy_timeout).count()));
     std::unique_ptr<Conn> conn(new Conn(db));
     // WAL lets readers run while the writer writes; NORMAL sync is durable across process
     // crashes (only an OS crash can lose the last transactions), the usual WAL pairing.
@@ -156,23 +160,23 @@ Error Conn::last_error(int rc, std::string_view what) {
         msg += " (in: " + std::string(what.substr(0, 200)) + ")";
     }
     switch (primary) {
-    case SQLITE_CONSTRAINT:
-        if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
-            return Error::with_detail(Errc::conflict, std::move(msg));
-        }
-        return Error::with_detail(Errc::invalid_argument, std::move(msg));
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return Error::with_detail(Errc::unavailable, std::move(msg));
-    case SQLITE_IOERR:
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-    case SQLITE_CANTOPEN:
-    case SQLITE_FULL:
-        broken_ = true;
-        return Error::with_detail(Errc::unavailable, std::move(msg));
-    default:
-        return Error::with_detail(Errc::internal, std::move(msg));
+        case SQLITE_CONSTRAINT:
+            if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+                return Error::with_detail(Errc::conflict, std::move(msg));
+            }
+            return Error::with_detail(Errc::invalid_argument, std::move(msg));
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+            return Error::with_detail(Errc::unavailable, std::move(msg));
+        case SQLITE_IOERR:
+        case SQLITE_CORRUPT:
+        case SQLITE_NOTADB:
+        case SQLITE_CANTOPEN:
+        case SQLITE_FULL:
+            broken_ = true;
+            return Error::with_detail(Errc::unavailable, std::move(msg));
+        default:
+            return Error::with_detail(Errc::internal, std::move(msg));
     }
 }
 
@@ -201,7 +205,9 @@ Result<Stmt> Conn::prepare(std::string_view sql) {
     return Stmt(this, it->second);
 }
 
-std::int64_t Conn::last_insert_rowid() const noexcept { return sqlite3_last_insert_rowid(db_); }
+std::int64_t Conn::last_insert_rowid() const noexcept {
+    return sqlite3_last_insert_rowid(db_);
+}
 
 // ---- Database -----------------------------------------------------------------------------
 
@@ -225,7 +231,9 @@ Database::Database(DatabaseOptions options)
               connector(options_.file)),
       readers_(options_.readers, connector(options_.file)) {}
 
-Database::~Database() { close(); }
+Database::~Database() {
+    close();
+}
 
 Task<Result<int>> Database::migrate(std::span<const db::Migration> migrations) {
     co_return co_await write([migrations](Conn& c) { return sqlite::migrate(c, migrations); });
@@ -236,8 +244,9 @@ Task<Result<int>> Database::migrate(std::span<const db::Migration> migrations) {
 namespace keel::sqlite {
 
 Result<int> migrate(Conn& conn, std::span<const db::Migration> migrations) {
-    KEEL_TRY_VOID(conn.exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
-                            "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"));
+    KEEL_TRY_VOID(
+        conn.exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                  "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"));
     // IMMEDIATE takes the write lock now, so two processes starting together apply once.
     KEEL_TRY_VOID(conn.exec("BEGIN IMMEDIATE"));
     auto body = [&]() -> Result<int> {
@@ -255,8 +264,8 @@ Result<int> migrate(Conn& conn, std::span<const db::Migration> migrations) {
         KEEL_TRY(todo, db::plan_migrations(migrations, applied));
         for (const db::Migration* m : todo) {
             if (auto r = conn.exec(m->sql); !r) {
-                return Error::with_detail(r.error().code(), "migration " + std::string(m->name) + ": " +
-                                                                std::string(r.error().message()));
+                return Error::with_detail(
+                    r.error().code(), "migration " + std::string(m->name) + ": " + std::string(r.error().message()));
             }
             KEEL_TRY(st, conn.prepare("INSERT INTO schema_migrations (version, name, applied_at) "
                                       "VALUES (?1, ?2, unixepoch())"));

@@ -2,9 +2,9 @@
 
 #include <keel/core/loop.hpp>
 
-#include <stdexcept>
 #include <strings.h>
 #include <unistd.h>
+#include <stdexcept>
 
 namespace keel::testing {
 namespace {
@@ -15,7 +15,7 @@ bool iequals(std::string_view a, std::string_view b) {
 
 // Collects a streamed body in memory.
 class CollectingWriter final : public http::BodyWriter {
-public:
+  public:
     explicit CollectingWriter(std::string& out) : out_(out) {}
     Task<bool> write(std::string_view data) override {
         out_.append(data);
@@ -23,7 +23,7 @@ public:
     }
     StopToken stop_token() const noexcept override { return {}; }
 
-private:
+  private:
     std::string& out_;
 };
 
@@ -101,7 +101,8 @@ RecordedResponse call(const http::Handler& handler, const TestRequest& t, Worker
     limits.max_body_bytes = UINT64_MAX;
     auto parsed = http::parse_request_head(raw.data(), raw.size(), head, limits);
     if (parsed.status != http::ParseStatus::complete) {
-        throw std::invalid_argument("keel::testing: invalid test request: " + std::string(http::describe(parsed.error)));
+        throw std::invalid_argument("keel::testing: invalid test request: " +
+                                    std::string(http::describe(parsed.error)));
     }
     http::Request req;
     req.assign(head, t.body, nullptr);

@@ -34,7 +34,9 @@ TestServer::TestServer(http::Handler handler, server::ServerOptions options, Wor
     }
 }
 
-TestServer::~TestServer() { server_->stop(); }
+TestServer::~TestServer() {
+    server_->stop();
+}
 
 std::string TestServer::url(std::string_view path) const {
     return "http://127.0.0.1:" + std::to_string(port()) + std::string(path);
@@ -46,7 +48,8 @@ std::optional<std::string> header_in(std::string_view head, std::string_view nam
     while (pos != std::string_view::npos && pos + 2 < head.size()) {
         std::size_t start = pos + 2;
         std::size_t eol = head.find("\r\n", start);
-        std::string_view line = head.substr(start, eol == std::string_view::npos ? std::string_view::npos : eol - start);
+        std::string_view line =
+            head.substr(start, eol == std::string_view::npos ? std::string_view::npos : eol - start);
         std::size_t colon = line.find(':');
         if (colon != std::string_view::npos && colon == name.size() &&
             ::strncasecmp(line.data(), name.data(), name.size()) == 0) {
@@ -62,7 +65,9 @@ std::optional<std::string> header_in(std::string_view head, std::string_view nam
 }
 }  // namespace
 
-std::optional<std::string> RawResponse::header(std::string_view name) const { return header_in(head, name); }
+std::optional<std::string> RawResponse::header(std::string_view name) const {
+    return header_in(head, name);
+}
 
 namespace {
 
@@ -122,7 +127,9 @@ bool RawClient::send(std::string_view bytes) {
     return true;
 }
 
-void RawClient::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+void RawClient::shutdown_write() {
+    ::shutdown(fd_, SHUT_WR);
+}
 
 bool RawClient::fill() {
     char chunk[16384];

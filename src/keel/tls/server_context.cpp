@@ -52,7 +52,8 @@ constexpr std::size_t kMaxPemBytes = 1024 * 1024;
 Result<std::string> read_pem_file(const std::string& path, std::string_view what) {
     int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
-        return Error::with_detail(Errc::invalid_argument, "tls: " + std::string(what) + " " + path + ": " + std::strerror(errno));
+        return Error::with_detail(Errc::invalid_argument,
+                                  "tls: " + std::string(what) + " " + path + ": " + std::strerror(errno));
     }
     struct FdCloser {
         int fd;
@@ -60,10 +61,12 @@ Result<std::string> read_pem_file(const std::string& path, std::string_view what
     } closer{fd};
     struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        return Error::with_detail(Errc::invalid_argument, "tls: " + std::string(what) + " " + path + ": not a regular file");
+        return Error::with_detail(Errc::invalid_argument,
+                                  "tls: " + std::string(what) + " " + path + ": not a regular file");
     }
     if (static_cast<std::uint64_t>(st.st_size) > kMaxPemBytes) {
-        return Error::with_detail(Errc::invalid_argument, "tls: " + std::string(what) + " " + path + ": larger than 1 MiB");
+        return Error::with_detail(Errc::invalid_argument,
+                                  "tls: " + std::string(what) + " " + path + ": larger than 1 MiB");
     }
     std::string pem(static_cast<std::size_t>(st.st_size), '\0');
     std::size_t got = 0;
@@ -73,7 +76,8 @@ Result<std::string> read_pem_file(const std::string& path, std::string_view what
             continue;
         }
         if (n <= 0) {
-            return Error::with_detail(Errc::invalid_argument, "tls: " + std::string(what) + " " + path + ": read failed");
+            return Error::with_detail(Errc::invalid_argument,
+                                      "tls: " + std::string(what) + " " + path + ": read failed");
         }
         got += static_cast<std::size_t>(n);
     }
@@ -217,7 +221,9 @@ int set_mac_key(EVP_MAC_CTX* hctx, unsigned char* key, std::size_t n) {
     return EVP_MAC_CTX_set_params(hctx, params);
 }
 
-ServerContext* owner_of(SSL* ssl) { return static_cast<ServerContext*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl))); }
+ServerContext* owner_of(SSL* ssl) {
+    return static_cast<ServerContext*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+}
 
 }  // namespace
 
@@ -330,7 +336,8 @@ Result<std::shared_ptr<ServerContext::Contexts>> load(const Options& o, ServerCo
         SSL_CTX_set_min_proto_version(x, TLS1_2_VERSION);
         SSL_CTX_set_options(x, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
         // The output buffer may move between a partial write and its retry (it is a std::string).
-        SSL_CTX_set_mode(x, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+        SSL_CTX_set_mode(
+            x, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
         if (SSL_CTX_set_cipher_list(x, kTls12Ciphers) != 1 || SSL_CTX_set1_groups_list(x, kGroups) != 1) {
             return fail("cipher configuration");
         }
@@ -363,7 +370,7 @@ Result<std::shared_ptr<ServerContext::Contexts>> load(const Options& o, ServerCo
 
 // One TLS connection, on its loop thread.
 class Channel final : public server::SecureChannel {
-public:
+  public:
     Channel(SSL* ssl, std::shared_ptr<const ServerContext::Contexts> keep, ServerContext::Counters& counters)
         : ssl_(ssl), keep_(std::move(keep)), counters_(counters) {}
     ~Channel() override { SSL_free(ssl_); }
@@ -406,7 +413,7 @@ public:
     std::string_view peer_subject() const noexcept override { return subject_; }
     bool resumed() const noexcept override { return SSL_session_reused(ssl_) == 1; }
 
-private:
+  private:
     void note_handshake() {
         if (done_ || (!SSL_is_init_finished(ssl_) && !client_finished())) {
             return;

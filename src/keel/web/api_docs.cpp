@@ -1,9 +1,9 @@
 #include <keel/web/api_docs.hpp>
 
-#include <keel/web/html.hpp>
 #include <keel/http/problem.hpp>
-#include <keel/web/static_files.hpp>
 #include <keel/json/writer.hpp>
+#include <keel/web/html.hpp>
+#include <keel/web/static_files.hpp>
 
 #include <unistd.h>
 
@@ -59,10 +59,9 @@ http::Handler api_docs_assets(const ApiDocsOptions& options) {
     json::write_string(script, options.spec_url);
     script += ", dom_id: \"#docs\", deepLinking: true});\n});\n";
     auto init = std::make_shared<const std::string>(std::move(script));
-    http::Handler files = static_files(options.assets_dir, {.strip_prefix = options.prefix,
-                                                      .index = "",
-                                                      .precompressed = false,
-                                                      .cache_control = "public, max-age=3600"});
+    http::Handler files = static_files(
+        options.assets_dir,
+        {.strip_prefix = options.prefix, .index = "", .precompressed = false, .cache_control = "public, max-age=3600"});
     std::string prefix = options.prefix + "/";
     return [init, files, prefix](http::Request& req) -> http::Outcome {
         std::string_view name = req.path();

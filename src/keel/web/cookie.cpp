@@ -30,7 +30,9 @@ bool is_attribute_text(std::string_view s) {
     return true;
 }
 
-[[noreturn]] void invalid(std::string what) { throw std::invalid_argument("Set-Cookie: " + what); }
+[[noreturn]] void invalid(std::string what) {
+    throw std::invalid_argument("Set-Cookie: " + what);
+}
 
 }  // namespace
 
@@ -111,17 +113,17 @@ std::string format_set_cookie(const SetCookie& c) {
         out += "; HttpOnly";
     }
     switch (c.same_site) {
-    case SameSite::lax:
-        out += "; SameSite=Lax";
-        break;
-    case SameSite::strict:
-        out += "; SameSite=Strict";
-        break;
-    case SameSite::none:
-        out += "; SameSite=None";
-        break;
-    case SameSite::unset:
-        break;
+        case SameSite::lax:
+            out += "; SameSite=Lax";
+            break;
+        case SameSite::strict:
+            out += "; SameSite=Strict";
+            break;
+        case SameSite::none:
+            out += "; SameSite=None";
+            break;
+        case SameSite::unset:
+            break;
     }
     if (c.partitioned) {
         out += "; Partitioned";
@@ -129,9 +131,12 @@ std::string format_set_cookie(const SetCookie& c) {
     return out;
 }
 
-http::Response& set_cookie(http::Response& res, const SetCookie& c) { return res.header("Set-Cookie", format_set_cookie(c)); }
+http::Response& set_cookie(http::Response& res, const SetCookie& c) {
+    return res.header("Set-Cookie", format_set_cookie(c));
+}
 
-http::Response& clear_cookie(http::Response& res, std::string_view name, std::string_view path, std::string_view domain) {
+http::Response& clear_cookie(http::Response& res, std::string_view name, std::string_view path,
+                             std::string_view domain) {
     return set_cookie(res, SetCookie{.name = std::string(name),
                                      .path = std::string(path),
                                      .domain = std::string(domain),

@@ -50,7 +50,8 @@ bool MessageDeflate::compress(std::string_view in, std::string& out) {
         out.erase(at + (room - std::min<std::size_t>(z.avail_out, room)));  // keep what deflate wrote
     } while (z.avail_in > 0 || z.avail_out == 0);
     // A sync flush ends with 00 00 FF FF, which the receiver adds back (RFC 7692 §7.2.1).
-    if (out.size() - start >= 4 && std::string_view(out).substr(out.size() - 4) == std::string_view("\0\0\xFF\xFF", 4)) {
+    if (out.size() - start >= 4 &&
+        std::string_view(out).substr(out.size() - 4) == std::string_view("\0\0\xFF\xFF", 4)) {
         out.resize(out.size() - 4);
     }
     return true;

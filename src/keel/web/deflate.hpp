@@ -15,7 +15,7 @@
 namespace keel::web::detail {
 
 class MessageDeflate {
-public:
+  public:
     explicit MessageDeflate(bool client_resets_context) : client_resets_(client_resets_context) {}
     ~MessageDeflate();
     MessageDeflate(const MessageDeflate&) = delete;
@@ -28,7 +28,7 @@ public:
     /// A compressed message's payload inflated into `out`, at most `limit` bytes.
     Inflated decompress(std::string_view in, std::size_t limit, std::string& out);
 
-private:
+  private:
     bool client_resets_;
     std::unique_ptr<z_stream> deflater_;
     std::unique_ptr<z_stream> inflater_;

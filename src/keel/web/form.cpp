@@ -21,7 +21,8 @@ Result<FormFields, json::FieldError> parse_urlencoded(std::string_view text, std
         auto name = percent_decode(raw_name, true);
         auto value = percent_decode(raw_value, true);
         if (!name || !value) {
-            return json::FieldError{"/" + json::pointer_token(name ? *name : raw_name), "has a malformed percent-escape"};
+            return json::FieldError{"/" + json::pointer_token(name ? *name : raw_name),
+                                    "has a malformed percent-escape"};
         }
         fields.push_back({std::move(*name), std::move(*value)});
     }
@@ -30,7 +31,7 @@ Result<FormFields, json::FieldError> parse_urlencoded(std::string_view text, std
 
 bool is_urlencoded_content_type(std::string_view content_type) noexcept {
     return http::detail::iequals(http::detail::trim_ows(content_type.substr(0, content_type.find(';'))),
-                           "application/x-www-form-urlencoded");
+                                 "application/x-www-form-urlencoded");
 }
 
 namespace detail {

@@ -1,21 +1,23 @@
 #include <keel/web/multipart.hpp>
 
 #include <keel/http/body_stream.hpp>
-#include <keel/web/multipart_parser.hpp>
 #include <keel/http/request.hpp>
+#include <keel/web/multipart_parser.hpp>
 
-#include <cerrno>
-#include <cstdio>
-#include <utility>
-#include <cstdlib>
-#include <cstring>
 #include <fcntl.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <utility>
 
 namespace keel::web {
 namespace {
 
-http::Problem too_large(std::string detail) { return http::Problem{.status = 413, .detail = std::move(detail)}; }
+http::Problem too_large(std::string detail) {
+    return http::Problem{.status = 413, .detail = std::move(detail)};
+}
 
 Result<void> write_all(int fd, std::string_view bytes) {
     while (!bytes.empty()) {
@@ -98,7 +100,7 @@ const FormFile* Form::file(std::string_view name) const noexcept {
 
 /// Builds a Form from the parser's parts, enforcing the limits.
 class FormBuilder final : public MultipartParser::Sink {
-public:
+  public:
     explicit FormBuilder(const FormLimits& limits) : limits_(limits) {}
 
     Result<void, http::Problem> begin(const MultipartParser::PartHead& head) override {
@@ -124,8 +126,8 @@ public:
         if (!in_file_) {
             FormField& field = form.fields.back();
             if (field.value.size() + bytes.size() > limits_.max_field_bytes) {
-                return too_large("field \"" + field.name + "\" is longer than " + std::to_string(limits_.max_field_bytes) +
-                                 " bytes");
+                return too_large("field \"" + field.name + "\" is longer than " +
+                                 std::to_string(limits_.max_field_bytes) + " bytes");
             }
             field.value.append(bytes);
             return {};
@@ -161,7 +163,7 @@ public:
 
     Form form;
 
-private:
+  private:
     Result<void, http::Problem> spill(FormFile& f) {
         std::string dir = limits_.temp_dir;
         if (dir.empty()) {
@@ -184,7 +186,9 @@ private:
     }
 
     // The cause (a full disk, a missing temp_dir) is an internal matter: a generic 500.
-    static http::Problem storage_failed(const Error&) { return http::Problem{.status = 500, .detail = "the upload could not be stored"}; }
+    static http::Problem storage_failed(const Error&) {
+        return http::Problem{.status = 500, .detail = "the upload could not be stored"};
+    }
 
     const FormLimits& limits_;
     bool in_file_ = false;
@@ -210,16 +214,18 @@ http::Problem with_instance(http::Problem p, const http::Request& req) {
 
 http::Problem unsupported(const http::Request& req) {
     return with_instance(http::Problem{.status = 415,
-                                 .detail = "the request body must be a form",
-                                 .errors = {{"", "Content-Type must be application/x-www-form-urlencoded or "
-                                                 "multipart/form-data with a boundary"}}},
+                                       .detail = "the request body must be a form",
+                                       .errors = {{"",
+                                                   "Content-Type must be application/x-www-form-urlencoded or "
+                                                   "multipart/form-data with a boundary"}}},
                          req);
 }
 
 Result<Form, http::Problem> urlencoded_form(std::string_view body, const FormLimits& limits, const http::Request& req) {
     auto fields = parse_urlencoded(body, limits.max_fields);
     if (!fields) {
-        return with_instance(http::Problem{.status = 400, .detail = "the form is malformed", .errors = {fields.error()}}, req);
+        return with_instance(
+            http::Problem{.status = 400, .detail = "the form is malformed", .errors = {fields.error()}}, req);
     }
     if (fields->size() > limits.max_fields) {
         return with_instance(too_large("the form has more than " + std::to_string(limits.max_fields) + " fields"), req);
@@ -239,12 +245,12 @@ Result<Form, http::Problem> urlencoded_form(std::string_view body, const FormLim
 Result<Form, http::Problem> parse_form(const http::Request& req, const FormLimits& limits) {
     std::optional<std::string> boundary;
     switch (kind_of(req, boundary)) {
-    case FormKind::urlencoded:
-        return urlencoded_form(req.body(), limits, req);
-    case FormKind::other:
-        return unsupported(req);
-    case FormKind::multipart:
-        break;
+        case FormKind::urlencoded:
+            return urlencoded_form(req.body(), limits, req);
+        case FormKind::other:
+            return unsupported(req);
+        case FormKind::multipart:
+            break;
     }
     MultipartParser parser(*boundary, limits.max_part_header_bytes);
     FormBuilder builder(limits);

@@ -5,7 +5,9 @@
 namespace keel::web {
 namespace {
 
-http::Problem malformed(std::string detail) { return http::Problem{.status = 400, .detail = "malformed multipart body: " + std::move(detail)}; }
+http::Problem malformed(std::string detail) {
+    return http::Problem{.status = 400, .detail = "malformed multipart body: " + std::move(detail)};
+}
 
 // RFC 2046 bchars (plus space, not last).
 bool is_boundary_char(char c) {
@@ -43,7 +45,8 @@ void for_each_parameter(std::string_view value, F fn) {
             i = value.find(';', i);
         } else {
             std::size_t semi = value.find(';', i);
-            out = http::detail::trim_ows(value.substr(i, semi == std::string_view::npos ? std::string_view::npos : semi - i));
+            out = http::detail::trim_ows(
+                value.substr(i, semi == std::string_view::npos ? std::string_view::npos : semi - i));
             i = semi;
         }
         fn(key, std::move(out));
@@ -115,95 +118,97 @@ Result<void, http::Problem> MultipartParser::feed(std::string_view bytes, Sink& 
     for (;;) {
         std::string_view rest = std::string_view(pending_).substr(start);
         switch (state_) {
-        case State::preamble: {
-            std::size_t at = rest.find(delimiter_);
-            if (at == std::string_view::npos) {
-                // Preamble is ignored; keep only what could begin a delimiter.
-                start += rest.size() > delimiter_.size() ? rest.size() - delimiter_.size() : 0;
-                pending_.erase(0, start);
-                return {};
-            }
-            start += at + delimiter_.size();
-            state_ = State::after_delimiter;
-            break;
-        }
-        case State::after_delimiter: {
-            // "--" closes the body right after the boundary (RFC 2046 §5.1.1: close-delimiter :=
-            // delimiter "--"); transport padding (spaces, tabs) may only come before a CRLF.
-            if (rest.size() < 2) {
-                pending_.erase(0, start);
-                return {};
-            }
-            if (rest.substr(0, 2) == "--") {
-                state_ = State::done;
-                start += 2;
+            case State::preamble: {
+                std::size_t at = rest.find(delimiter_);
+                if (at == std::string_view::npos) {
+                    // Preamble is ignored; keep only what could begin a delimiter.
+                    start += rest.size() > delimiter_.size() ? rest.size() - delimiter_.size() : 0;
+                    pending_.erase(0, start);
+                    return {};
+                }
+                start += at + delimiter_.size();
+                state_ = State::after_delimiter;
                 break;
             }
-            std::size_t pad = 0;
-            while (pad < rest.size() && (rest[pad] == ' ' || rest[pad] == '\t')) {
-                ++pad;
-            }
-            if (rest.size() - pad < 2) {
-                pending_.erase(0, start);
-                return {};
-            }
-            if (rest.substr(pad, 2) == "\r\n") {
-                state_ = State::headers;
-            } else {
-                return malformed("a boundary line is followed by something other than CRLF or \"--\"");
-            }
-            start += pad + 2;
-            break;
-        }
-        case State::headers: {
-            std::size_t end = rest.starts_with("\r\n") ? 0 : rest.find("\r\n\r\n");
-            if (end == std::string_view::npos) {
-                // The block ends at rest.size() - 3 at the earliest: refuse only what must be too
-                // long, so the verdict does not depend on where the body was split.
-                if (rest.size() > max_header_bytes_ + 3) {
-                    return malformed("a part's headers are longer than " + std::to_string(max_header_bytes_) + " bytes");
+            case State::after_delimiter: {
+                // "--" closes the body right after the boundary (RFC 2046 §5.1.1: close-delimiter :=
+                // delimiter "--"); transport padding (spaces, tabs) may only come before a CRLF.
+                if (rest.size() < 2) {
+                    pending_.erase(0, start);
+                    return {};
                 }
-                pending_.erase(0, start);
-                return {};
+                if (rest.substr(0, 2) == "--") {
+                    state_ = State::done;
+                    start += 2;
+                    break;
+                }
+                std::size_t pad = 0;
+                while (pad < rest.size() && (rest[pad] == ' ' || rest[pad] == '\t')) {
+                    ++pad;
+                }
+                if (rest.size() - pad < 2) {
+                    pending_.erase(0, start);
+                    return {};
+                }
+                if (rest.substr(pad, 2) == "\r\n") {
+                    state_ = State::headers;
+                } else {
+                    return malformed("a boundary line is followed by something other than CRLF or \"--\"");
+                }
+                start += pad + 2;
+                break;
             }
-            if (end > max_header_bytes_) {
-                return malformed("a part's headers are longer than " + std::to_string(max_header_bytes_) + " bytes");
+            case State::headers: {
+                std::size_t end = rest.starts_with("\r\n") ? 0 : rest.find("\r\n\r\n");
+                if (end == std::string_view::npos) {
+                    // The block ends at rest.size() - 3 at the earliest: refuse only what must be too
+                    // long, so the verdict does not depend on where the body was split.
+                    if (rest.size() > max_header_bytes_ + 3) {
+                        return malformed("a part's headers are longer than " + std::to_string(max_header_bytes_) +
+                                         " bytes");
+                    }
+                    pending_.erase(0, start);
+                    return {};
+                }
+                if (end > max_header_bytes_) {
+                    return malformed("a part's headers are longer than " + std::to_string(max_header_bytes_) +
+                                     " bytes");
+                }
+                if (auto r = parse_headers(rest.substr(0, end), sink); !r) {
+                    return r;
+                }
+                start += end == 0 ? 2 : end + 4;
+                state_ = State::body;
+                break;
             }
-            if (auto r = parse_headers(rest.substr(0, end), sink); !r) {
-                return r;
-            }
-            start += end == 0 ? 2 : end + 4;
-            state_ = State::body;
-            break;
-        }
-        case State::body: {
-            std::size_t at = rest.find(delimiter_);
-            if (at == std::string_view::npos) {
-                // All but a possible delimiter prefix at the end is part data.
-                std::size_t safe = rest.size() >= delimiter_.size() ? rest.size() - (delimiter_.size() - 1) : 0;
-                if (safe > 0) {
-                    if (auto r = sink.data(rest.substr(0, safe)); !r) {
+            case State::body: {
+                std::size_t at = rest.find(delimiter_);
+                if (at == std::string_view::npos) {
+                    // All but a possible delimiter prefix at the end is part data.
+                    std::size_t safe = rest.size() >= delimiter_.size() ? rest.size() - (delimiter_.size() - 1) : 0;
+                    if (safe > 0) {
+                        if (auto r = sink.data(rest.substr(0, safe)); !r) {
+                            return r;
+                        }
+                    }
+                    pending_.erase(0, start + safe);
+                    return {};
+                }
+                if (at > 0) {
+                    if (auto r = sink.data(rest.substr(0, at)); !r) {
                         return r;
                     }
                 }
-                pending_.erase(0, start + safe);
-                return {};
-            }
-            if (at > 0) {
-                if (auto r = sink.data(rest.substr(0, at)); !r) {
+                if (auto r = sink.end(); !r) {
                     return r;
                 }
+                start += at + delimiter_.size();
+                state_ = State::after_delimiter;
+                break;
             }
-            if (auto r = sink.end(); !r) {
-                return r;
-            }
-            start += at + delimiter_.size();
-            state_ = State::after_delimiter;
-            break;
-        }
-        case State::done:
-            pending_.clear();  // the epilogue is ignored
-            return {};
+            case State::done:
+                pending_.clear();  // the epilogue is ignored
+                return {};
         }
     }
 }

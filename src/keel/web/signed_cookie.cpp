@@ -15,8 +15,8 @@ constexpr std::size_t kMacBytes = 32;  // SHA-256
 // base64url without padding (RFC 4648 §5), through OpenSSL's base64 with the alphabet swapped.
 std::string base64url_encode(std::string_view bytes) {
     std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(bytes.data()),
-                            static_cast<int>(bytes.size()));
+    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                            reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
     out.resize(static_cast<std::size_t>(n));
     while (!out.empty() && out.back() == '=') {
         out.pop_back();
@@ -41,8 +41,8 @@ std::optional<std::string> base64url_decode(std::string_view text) {
     std::size_t padding = (4 - in.size() % 4) % 4;
     in.append(padding, '=');
     std::string out(in.size() / 4 * 3, '\0');
-    int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(in.data()),
-                            static_cast<int>(in.size()));
+    int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                            reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
     if (n < 0) {
         return std::nullopt;
     }
@@ -79,7 +79,8 @@ std::string CookieSigner::sign(std::string_view name, std::string_view value) co
     return encoded + "." + base64url_encode(mac(keys_.front(), name, encoded));
 }
 
-std::optional<std::string> CookieSigner::verify(std::string_view name, std::optional<std::string_view> cookie_value) const {
+std::optional<std::string> CookieSigner::verify(std::string_view name,
+                                                std::optional<std::string_view> cookie_value) const {
     if (!cookie_value) {
         return std::nullopt;
     }

@@ -82,18 +82,20 @@ Task<bool> SseWriter::wait(Duration d) {
 }
 
 http::Response sse(std::function<Task<void>(SseWriter&)> producer, SseOptions options) {
-    http::Response r = http::Response::stream("text/event-stream",
-                                  [producer = std::move(producer), options](http::BodyWriter& w) -> Task<void> {
-                                      SseWriter out(w, options);
-                                      co_await producer(out);
-                                  });
+    http::Response r = http::Response::stream(
+        "text/event-stream", [producer = std::move(producer), options](http::BodyWriter& w) -> Task<void> {
+            SseWriter out(w, options);
+            co_await producer(out);
+        });
     r.header("Cache-Control", "no-cache");
     r.header("X-Accel-Buffering", "no");  // nginx and friends: do not buffer the stream
     r.end_stream_on_shutdown();
     return r;
 }
 
-std::optional<std::string_view> last_event_id(const http::Request& req) { return req.header("Last-Event-ID"); }
+std::optional<std::string_view> last_event_id(const http::Request& req) {
+    return req.header("Last-Event-ID");
+}
 
 std::optional<std::int64_t> last_event_id_number(const http::Request& req) {
     auto id = last_event_id(req);

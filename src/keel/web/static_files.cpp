@@ -26,7 +26,7 @@ namespace {
 
 /// An open file, closed unless released into a Response.
 class OpenFile {
-public:
+  public:
     explicit OpenFile(int fd = -1) : fd_(fd) {}
     ~OpenFile() {
         if (fd_ >= 0) {
@@ -41,7 +41,7 @@ public:
     int get() const noexcept { return fd_; }
     int release() noexcept { return std::exchange(fd_, -1); }
 
-private:
+  private:
     int fd_;
 };
 
@@ -68,7 +68,8 @@ enum class RangeVerdict { none, ranges, unsatisfiable };
 /// RFC 9110 §14.1.2 "bytes=" ranges against a file of `size` bytes. `none` means serve the
 /// whole file: no Range, another unit, bad syntax, too many ranges, or ranges that would add
 /// up to more than the file (overlap amplification).
-RangeVerdict parse_ranges(std::string_view header, std::uint64_t size, std::size_t max_ranges, std::vector<ByteRange>& out) {
+RangeVerdict parse_ranges(std::string_view header, std::uint64_t size, std::size_t max_ranges,
+                          std::vector<ByteRange>& out) {
     if (!header.starts_with("bytes=")) {
         return RangeVerdict::none;
     }
@@ -187,7 +188,7 @@ struct Served {
 };
 
 class StaticFiles {
-public:
+  public:
     StaticFiles(const std::string& root, StaticOptions options) : options_(std::move(options)) {
         int fd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0) {
@@ -198,7 +199,7 @@ public:
 
     http::Response serve(http::Request& req) const;
 
-private:
+  private:
     http::Response not_found(const http::Request& req) const { return http::problem(404, "no such file", req.path()); }
     http::Response open_error(int err, const http::Request& req) const {
         if (err == EACCES || err == EPERM) {
@@ -206,7 +207,8 @@ private:
         }
         return not_found(req);  // ENOENT, ENOTDIR, EXDEV (outside the root), ELOOP, …
     }
-    std::optional<Served> try_sibling(const std::string& relative, std::string_view suffix, std::string_view coding) const;
+    std::optional<Served> try_sibling(const std::string& relative, std::string_view suffix,
+                                      std::string_view coding) const;
     http::Response respond(http::Request& req, Served served, std::string_view name) const;
 
     OpenFile root_;
@@ -246,7 +248,8 @@ http::Response StaticFiles::serve(http::Request& req) const {
     // Reject "." and ".." outright (RESOLVE_BENEATH would refuse escapes anyway), and dot-files.
     for (std::size_t at = 0; at <= relative.size();) {
         std::size_t slash = relative.find('/', at);
-        std::string_view segment = std::string_view(relative).substr(at, slash == std::string::npos ? std::string::npos : slash - at);
+        std::string_view segment =
+            std::string_view(relative).substr(at, slash == std::string::npos ? std::string::npos : slash - at);
         if (segment == "." || segment == ".." || (!options_.serve_hidden && segment.starts_with('.'))) {
             return not_found(req);
         }
@@ -445,8 +448,8 @@ http::Response StaticFiles::respond(http::Request& req, Served served, std::stri
     if (verdict == RangeVerdict::ranges) {
         whole = ranges.front();
         r.set_status(206);
-        r.header("Content-Range", "bytes " + std::to_string(whole.first) + "-" + std::to_string(whole.first + whole.length - 1) +
-                                      "/" + std::to_string(size));
+        r.header("Content-Range", "bytes " + std::to_string(whole.first) + "-" +
+                                      std::to_string(whole.first + whole.length - 1) + "/" + std::to_string(size));
     }
     if (req.method() == http::Method::head || whole.length > options_.memory_body_bytes) {
         // HEAD gets the GET's Content-Length; the server sends none of the file.

@@ -6,8 +6,8 @@
 
 #include <openssl/evp.h>
 
-#include <algorithm>
 #include <strings.h>
+#include <algorithm>
 
 namespace keel::web {
 namespace {
@@ -311,8 +311,12 @@ Task<bool> WebSocket::send_frame(Opcode opcode, std::string_view payload, bool c
 Task<bool> WebSocket::send(const Message& message) {
     return send_frame(message.type == MessageType::text ? Opcode::text : Opcode::binary, message.data, true);
 }
-Task<bool> WebSocket::send_text(std::string_view text) { return send_frame(Opcode::text, text, true); }
-Task<bool> WebSocket::send_binary(std::string_view bytes) { return send_frame(Opcode::binary, bytes, true); }
+Task<bool> WebSocket::send_text(std::string_view text) {
+    return send_frame(Opcode::text, text, true);
+}
+Task<bool> WebSocket::send_binary(std::string_view bytes) {
+    return send_frame(Opcode::binary, bytes, true);
+}
 
 Task<void> WebSocket::send_close(std::uint16_t code, std::string_view reason) {
     if (close_sent_ || detached_) {
@@ -369,8 +373,9 @@ Task<Result<Message, CloseStatus>> WebSocket::receive() {
                 co_return co_await fail(1002, "RSV1 is set outside a compressed message's first frame");
             }
             if (!control && message_.size() + h.length > options_.max_message_bytes) {
-                co_return co_await fail(1009, "a message is larger than " + std::to_string(options_.max_message_bytes) +
-                                                  " bytes", WebSocketStats::Reason::too_big);
+                co_return co_await fail(
+                    1009, "a message is larger than " + std::to_string(options_.max_message_bytes) + " bytes",
+                    WebSocketStats::Reason::too_big);
             }
             if (unread.size() - h.header_bytes >= h.length) {
                 std::string payload(unread.substr(h.header_bytes, static_cast<std::size_t>(h.length)));
@@ -400,7 +405,8 @@ Task<Result<Message, CloseStatus>> WebSocket::receive() {
                             co_return co_await fail(1007, "the close reason is not UTF-8");
                         }
                     }
-                    co_await send_close(peer.code == 1005 ? 1000 : peer.code, std::string_view{});  // the reply, unless ours went first
+                    co_await send_close(peer.code == 1005 ? 1000 : peer.code,
+                                        std::string_view{});  // the reply, unless ours went first
                     closed_ = true;
                     status_ = std::move(peer);
                     co_return status_;
@@ -444,13 +450,16 @@ Task<Result<Message, CloseStatus>> WebSocket::receive() {
                             break;
                         case detail::MessageDeflate::Inflated::too_large:
                             if (rate_bound) {
-                                co_return co_await fail(1008, "compressed messages inflate to more than " +
-                                                                  std::to_string(options_.max_inflate_bytes_per_second) +
-                                                                  " bytes a second", WebSocketStats::Reason::inflate_rate);
+                                co_return co_await fail(1008,
+                                                        "compressed messages inflate to more than " +
+                                                            std::to_string(options_.max_inflate_bytes_per_second) +
+                                                            " bytes a second",
+                                                        WebSocketStats::Reason::inflate_rate);
                             }
-                            co_return co_await fail(1009, "a message is larger than " +
-                                                              std::to_string(options_.max_message_bytes) + " bytes",
-                                                    WebSocketStats::Reason::too_big);
+                            co_return co_await fail(
+                                1009,
+                                "a message is larger than " + std::to_string(options_.max_message_bytes) + " bytes",
+                                WebSocketStats::Reason::too_big);
                         case detail::MessageDeflate::Inflated::corrupt:
                             co_return co_await fail(1007, "a compressed message does not inflate");
                     }
@@ -503,7 +512,8 @@ double WebSocket::inflate_allowance() noexcept {
         inflate_credit_ = burst;
     } else {
         double seconds = std::chrono::duration<double>(now - inflate_refilled_).count();
-        inflate_credit_ = std::min(burst, inflate_credit_ + seconds * static_cast<double>(options_.max_inflate_bytes_per_second));
+        inflate_credit_ =
+            std::min(burst, inflate_credit_ + seconds * static_cast<double>(options_.max_inflate_bytes_per_second));
     }
     inflate_refilled_ = now;
     return std::max(0.0, inflate_credit_);

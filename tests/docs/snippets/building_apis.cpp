@@ -3,11 +3,11 @@
 // drift from the API. Nothing here runs; it only has to build.
 #include <keel/client/client.hpp>
 #include <keel/keel.hpp>
+#include <keel/middleware/basics.hpp>
 #include <keel/middleware/compress.hpp>
 #include <keel/middleware/cors.hpp>
 #include <keel/middleware/real_ip.hpp>
 #include <keel/middleware/request_id.hpp>
-#include <keel/middleware/basics.hpp>
 #include <keel/middleware/timeout.hpp>
 #include <keel/middleware/trace_context.hpp>
 #include <keel/postgres/postgres.hpp>
@@ -22,28 +22,36 @@ using namespace std::chrono_literals;
 
 namespace docs_building_apis {
 
-keel::Response get_user(keel::Request&) { return keel::Response::text("user"); }
-keel::Response get_me(keel::Request&) { return keel::Response::text("me"); }
-keel::Response serve_static(keel::Request&) { return keel::Response::text("file"); }
-keel::Response create_link(keel::Request&) { return keel::Response::text("made", 201); }
+keel::Response get_user(keel::Request&) {
+    return keel::Response::text("user");
+}
+keel::Response get_me(keel::Request&) {
+    return keel::Response::text("me");
+}
+keel::Response serve_static(keel::Request&) {
+    return keel::Response::text("file");
+}
+keel::Response create_link(keel::Request&) {
+    return keel::Response::text("made", 201);
+}
 
 void routes(keel::App& app, keel::Router admin_router) {
     keel::Router r;
-    r.get("/users/{id:[0-9]+}", get_user);        // constrained parameter (regex compiled once)
-    r.get("/users/me", get_me);                   // static beats parameter
-    r.get("/static/{path...}", serve_static);     // catch-all, slashes included
+    r.get("/users/{id:[0-9]+}", get_user);     // constrained parameter (regex compiled once)
+    r.get("/users/me", get_me);                // static beats parameter
+    r.get("/static/{path...}", serve_static);  // catch-all, slashes included
     r.group("/v1", [&](keel::Router& v1) {
-        v1.use(keel::mw::timeout(2s));            // only the routes of this group
+        v1.use(keel::mw::timeout(2s));  // only the routes of this group
         v1.post("/links", create_link);
     });
-    r.mount("/admin", std::move(admin_router));   // another router's routes under a prefix
+    r.mount("/admin", std::move(admin_router));  // another router's routes under a prefix
     app.handle(r.handler());
 }
 
 void middleware(keel::App& app, keel::Router& r) {
-    r.use(app.access_log());              // one JSON line per request, as finally sent
-    r.use(app.recoverer());               // exceptions → 500, logged with the request id
-    r.use(keel::mw::request_id());        // X-Request-ID in and out, and in problem bodies
+    r.use(app.access_log());                   // one JSON line per request, as finally sent
+    r.use(app.recoverer());                    // exceptions → 500, logged with the request id
+    r.use(keel::mw::request_id());             // X-Request-ID in and out, and in problem bodies
     r.use(keel::mw::real_ip({"10.0.0.0/8"}));  // only trusted proxies' headers are believed
     r.use(keel::mw::security_headers());
     r.use(keel::mw::cors({.allowed_origins = {"https://app.example.com"}}));
@@ -59,7 +67,10 @@ KEEL_JSON(Link, url, slug)
 struct CreateLink;
 Link make_link(const CreateLink& in);
 
-struct CreateLink { std::string url; std::optional<std::string> slug; };
+struct CreateLink {
+    std::string url;
+    std::optional<std::string> slug;
+};
 KEEL_JSON(CreateLink, url, slug)
 
 void keel_validate(const CreateLink& in, keel::json::Validator& v) {
@@ -67,11 +78,13 @@ void keel_validate(const CreateLink& in, keel::json::Validator& v) {
 }
 
 keel::ProblemOr create(keel::Request& req) {
-    KEEL_TRY(in, keel::bind<CreateLink>(req));   // or 415, or one 400 listing every bad field
+    KEEL_TRY(in, keel::bind<CreateLink>(req));  // or 415, or one 400 listing every bad field
     return keel::json_response(make_link(in), 201);
 }
 
-Link make_link(const CreateLink& in) { return {in.url, in.slug.value_or("generated")}; }
+Link make_link(const CreateLink& in) {
+    return {in.url, in.slug.value_or("generated")};
+}
 
 struct User {
     std::int64_t id = 0;
@@ -90,9 +103,11 @@ void databases(keel::Router& r) {
 
 keel::Task<keel::ProblemOr> by_lease(keel::postgres::Database& db, keel::Request& req) {
     auto conn = co_await db.pool().acquire(req.stop_token());
-    if (!conn) co_return keel::http::to_problem(conn.error());
+    if (!conn)
+        co_return keel::http::to_problem(conn.error());
     auto rows = co_await (*conn)->query("SELECT name FROM users WHERE id = $1", req.param("id"));
-    if (!rows || rows->empty()) co_return keel::Problem{.status = 404, .detail = "no such user"};
+    if (!rows || rows->empty())
+        co_return keel::Problem{.status = 404, .detail = "no such user"};
     co_return keel::Response::text((*rows)[0].get<std::string>("name"));
 }
 
@@ -115,14 +130,18 @@ struct Repo {
 keel::Task<keel::Result<std::shared_ptr<const User>>> cached_user(Repo& repo, std::string id) {
     keel::cache::LruCache<std::shared_ptr<const User>> users({.max_entries = 100'000, .max_bytes = 64 << 20});
     keel::cache::SingleFlight<keel::Result<std::shared_ptr<const User>>> loads;
-    auto user = co_await keel::cache::cache_aside(users, loads, id,
+    auto user = co_await keel::cache::cache_aside(
+        users, loads, id,
         {.entry = {.ttl = 60s, .stale_while_revalidate = 30s, .stale_if_error = 10min},
-         .negative_ttl = 5s, .is_negative = [](const auto& u) { return u == nullptr; }},
-        [&] { return repo.find_user(id); });   // Task<Result<std::shared_ptr<const User>>>
+         .negative_ttl = 5s,
+         .is_negative = [](const auto& u) { return u == nullptr; }},
+        [&] { return repo.find_user(id); });  // Task<Result<std::shared_ptr<const User>>>
     co_return user;
 }
 
-keel::Response follow(keel::Request&) { return keel::Response::text("", 302); }
+keel::Response follow(keel::Request&) {
+    return keel::Response::text("", 302);
+}
 
 void rate_limits(keel::Router& r) {
     auto per_ip = std::make_shared<keel::ratelimit::LocalLimiter>(keel::ratelimit::Limit{.rate = 100, .burst = 200});
@@ -131,18 +150,22 @@ void rate_limits(keel::Router& r) {
 
 keel::Task<void> invalidation(keel::Loop& loop, const keel::redis::Options& options, keel::redis::Client& redis,
                               keel::cache::LruCache<std::string>& cache, const std::string& key) {
-    keel::redis::Subscriber sub(loop, options, {"invalidate"},
-        [&](std::string_view /*channel*/, std::string_view key) { cache.erase(key); },
+    keel::redis::Subscriber sub(
+        loop, options, {"invalidate"}, [&](std::string_view /*channel*/, std::string_view key) { cache.erase(key); },
         [&] { cache.clear(); });
-    (void)co_await redis.command("PUBLISH", "invalidate", key);   // from any instance
+    (void)co_await redis.command("PUBLISH", "invalidate", key);  // from any instance
 }
 
 keel::Task<void> webhook(keel::Request& req, keel::log::Logger& log, std::string hook, std::string event) {
     keel::client::Client client({.timeout = 2s, .max_retries = 2});
-    keel::client::ClientRequest post{.method = "POST", .url = hook, .headers = {{"Content-Type", "application/json"}},
-                                     .body = event, .trace = *keel::mw::trace_of(req)};   // sends traceparent
+    keel::client::ClientRequest post{.method = "POST",
+                                     .url = hook,
+                                     .headers = {{"Content-Type", "application/json"}},
+                                     .body = event,
+                                     .trace = *keel::mw::trace_of(req)};  // sends traceparent
     auto res = co_await client.send(std::move(post));
-    if (!res) log.warn("webhook", {{"error", res.error().message()}});
+    if (!res)
+        log.warn("webhook", {{"error", res.error().message()}});
 }
 
 }  // namespace docs_building_apis

@@ -2,19 +2,19 @@
 // line), each in a context that compiles. docs_test checks that every example of every header
 // appears here (or in examples/) line for line. Nothing here runs; it only has to build.
 #include <keel/client/client.hpp>
-#include <keel/keel.hpp>
-#include <keel/testing/recorder.hpp>
-#include <keel/testing/test_server.hpp>
 #include <keel/core/collector.hpp>
 #include <keel/core/per_loop.hpp>
 #include <keel/core/spread_lock.hpp>
 #include <keel/db/group_commit.hpp>
 #include <keel/db/pool_metrics.hpp>
+#include <keel/keel.hpp>
 #include <keel/middleware/request_id.hpp>
 #include <keel/postgres/postgres.hpp>
 #include <keel/ratelimit/gcra.hpp>
 #include <keel/redis/client.hpp>
 #include <keel/redis/subscriber.hpp>
+#include <keel/testing/recorder.hpp>
+#include <keel/testing/test_server.hpp>
 #include <keel/tls/server_context.hpp>
 
 #include <gtest/gtest.h>
@@ -35,8 +35,12 @@ using keel::Response;
 using keel::Result;
 using keel::Task;
 
-struct Todo { std::int64_t id = 0; std::string title; bool done = false; };
-KEEL_DESCRIBE(Todo, id, title, done)     // in Todo's namespace, after the struct
+struct Todo {
+    std::int64_t id = 0;
+    std::string title;
+    bool done = false;
+};
+KEEL_DESCRIBE(Todo, id, title, done)  // in Todo's namespace, after the struct
 
 namespace todo {
 std::vector<keel::db::Migration> migrations();
@@ -83,9 +87,9 @@ Task<void> aside(LruCache<Entry>& cache, SingleFlight<Result<Entry>>& flight, ke
 
 std::optional<std::shared_ptr<const Link>> lru(const std::string& slug, std::shared_ptr<const Link> loaded) {
     LruCache<std::shared_ptr<const Link>> links({.max_entries = 100'000, .max_bytes = 64 << 20});
-    if (auto hit = links.get(slug)) return *hit;                       // fresh only
-    links.put(slug, loaded, {.ttl = 60s, .stale_while_revalidate = 30s, .stale_if_error = 10min},
-              loaded->url.size());
+    if (auto hit = links.get(slug))
+        return *hit;  // fresh only
+    links.put(slug, loaded, {.ttl = 60s, .stale_while_revalidate = 30s, .stale_if_error = 10min}, loaded->url.size());
     return std::nullopt;
 }
 
@@ -101,8 +105,10 @@ namespace client {
 Task<void> get() {
     keel::client::Client client({.timeout = 5s});
     auto res = co_await client.get("http://127.0.0.1:9000/health");
-    if (!res) log(res.error().message());          // Errc::timeout, unavailable, ...
-    else use(res->status, res->body);
+    if (!res)
+        log(res.error().message());  // Errc::timeout, unavailable, ...
+    else
+        use(res->status, res->body);
 }
 }  // namespace client
 
@@ -112,7 +118,7 @@ using keel::config::Config;
 std::int64_t port(int argc, char** argv) {
     Config c("KEEL");
     c.define_int("server.port", 8080, 0, 65535, "TCP port to listen on");
-    c.load(argc, argv);           // --server.port 9000, KEEL_SERVER_PORT=9000, [server] port = 9000
+    c.load(argc, argv);  // --server.port 9000, KEEL_SERVER_PORT=9000, [server] port = 9000
     auto port = c.get_int("server.port");
     return port;
 }
@@ -137,7 +143,7 @@ Task<void> flush_forever();
 void run(keel::App& app, keel::sqlite::Database& db, const std::vector<keel::db::Migration>& migrations) {
     keel::LoopThread background(&app.workers());
     auto applied = background.block_on([&] { return db.migrate(migrations); });  // a Task's result
-    background.spawn([&] { return flush_forever(); });                            // a Task<void>
+    background.spawn([&] { return flush_forever(); });                           // a Task<void>
     (void)applied;
 }
 }  // namespace loop_thread
@@ -148,7 +154,8 @@ namespace http = keel::http;
 std::string hash_password(const std::string& pw);
 Task<keel::ProblemOr> login(std::string pw) {
     auto digest = co_await keel::offload([&] { return hash_password(pw); });
-    if (!digest) co_return http::Problem{.status = 503, .headers = {{"Retry-After", "1"}}};
+    if (!digest)
+        co_return http::Problem{.status = 503, .headers = {{"Retry-After", "1"}}};
     co_return Response::text(*digest);
 }
 }  // namespace offload
@@ -162,7 +169,7 @@ struct Connection {
 };
 void get() {
     PerLoop<Connection> connections{[&](Loop& loop) { return std::make_unique<Connection>(loop); }};
-    Connection& c = connections.get();   // on a loop thread
+    Connection& c = connections.get();  // on a loop thread
     (void)c;
 }
 }  // namespace per_loop
@@ -173,9 +180,10 @@ using keel::Result;
 struct User {};
 void use(const User&);
 Result<void> f() {
-    Result<User> find(std::int64_t id);                  // Error on failure
+    Result<User> find(std::int64_t id);  // Error on failure
     auto u = find(7);
-    if (!u) return u.error();                             // or KEEL_TRY(user, find(7));
+    if (!u)
+        return u.error();  // or KEEL_TRY(user, find(7));
     use(*u);
     return {};
 }
@@ -217,8 +225,9 @@ namespace pg = keel::postgres;
 Task<Result<void>> f(db::PoolOptions options, db::Pool<pg::Conn>::ConnectFn connect, db::Pool<pg::Conn>::PingFn ping,
                      Request& req, std::int64_t id) {
     db::Pool<pg::Conn> pool(options, connect, ping);
-    auto lease = co_await pool.acquire(req.stop_token());   // Result<Pool::Lease>
-    if (!lease) co_return lease.error();                     // Errc::timeout: the pool stayed full
+    auto lease = co_await pool.acquire(req.stop_token());  // Result<Pool::Lease>
+    if (!lease)
+        co_return lease.error();  // Errc::timeout: the pool stayed full
     auto rows = co_await (*lease)->query("SELECT title FROM todos WHERE id = $1", id);
     (void)rows;
     co_return Result<void>{};
@@ -228,19 +237,23 @@ Task<Result<void>> f(db::PoolOptions options, db::Pool<pg::Conn>::ConnectFn conn
 // ---- db/queries.hpp, db/scan.hpp
 namespace queries {
 Task<void> f(keel::sqlite::Database& db, Request& req, std::string sql, std::int64_t id) {
-    auto todo = co_await db.with(req).query_one<Todo>(sql, id);   // given up with the request
-    auto all = co_await db.query_all<Todo>(sql);                  // never given up
+    auto todo = co_await db.with(req).query_one<Todo>(sql, id);  // given up with the request
+    auto all = co_await db.query_all<Todo>(sql);                 // never given up
     (void)todo;
     (void)all;
 }
 }  // namespace queries
 
 namespace scan {
-struct Todo { std::int64_t id = 0; std::string title; bool done = false; };
+struct Todo {
+    std::int64_t id = 0;
+    std::string title;
+    bool done = false;
+};
 KEEL_DESCRIBE(Todo, id, title, done)
 Task<bool> f(keel::sqlite::Database& db, std::int64_t id) {
     auto todo = co_await db.query_one<Todo>("SELECT id, title, done FROM todos WHERE id = ?1", id);
-    bool missing = !todo && todo.error() == keel::Errc::not_found;   // db::errors::kNoRows
+    bool missing = !todo && todo.error() == keel::Errc::not_found;  // db::errors::kNoRows
     co_return missing;
 }
 }  // namespace scan
@@ -259,10 +272,12 @@ struct Link {
     std::string url;
 };
 KEEL_JSON(Link, url)
-Link make(const CreateLink& in) { return {in.url}; }
+Link make(const CreateLink& in) {
+    return {in.url};
+}
 
 Result<Response, Problem> create(Request& req) {
-    KEEL_TRY(in, http::bind<CreateLink>(req));   // 415 or one 400 listing every bad field
+    KEEL_TRY(in, http::bind<CreateLink>(req));  // 415 or one 400 listing every bad field
     return http::json_response(make(in), 201);
 }
 
@@ -270,8 +285,9 @@ Result<std::int64_t, Problem> parse_id(std::string_view);
 bool exists(std::int64_t id);
 
 Result<Response, Problem> get_user(Request& req) {
-    KEEL_TRY(id, parse_id(req.param("id")));               // Result<std::int64_t, Problem>
-    if (!exists(id)) return Problem{.status = 404, .detail = "no such user"};
+    KEEL_TRY(id, parse_id(req.param("id")));  // Result<std::int64_t, Problem>
+    if (!exists(id))
+        return Problem{.status = 404, .detail = "no such user"};
     return Response::text("user " + std::to_string(id));
 }
 
@@ -285,8 +301,9 @@ Task<keel::ProblemOr> get(keel::sqlite::Database& db, Request& req, std::string 
 }
 
 Response limit(Request& req) {
-    auto limit = keel::http::query_scalar(req.query(), "limit");   // Result<optional<string>>
-    if (!limit) return keel::http::problem(400, limit.error().message());   // repeated or bad %XX
+    auto limit = keel::http::query_scalar(req.query(), "limit");  // Result<optional<string>>
+    if (!limit)
+        return keel::http::problem(400, limit.error().message());  // repeated or bad %XX
     return Response::text(limit->value_or("10"));
 }
 
@@ -299,18 +316,28 @@ Response respond() {  // two alternatives, as the header shows them
 // ---- json/*.hpp
 namespace json_side {
 namespace json = keel::json;
-struct Link { std::string url; std::optional<std::string> slug; std::vector<std::string> tags; };
-KEEL_JSON(Link, url, slug, tags)          // in Link's namespace, after the struct
+struct Link {
+    std::string url;
+    std::optional<std::string> slug;
+    std::vector<std::string> tags;
+};
+KEEL_JSON(Link, url, slug, tags)  // in Link's namespace, after the struct
 
 enum class Color { red, green };
-KEEL_JSON_ENUM(Color, red, green)         // written and read as "red" / "green"
+KEEL_JSON_ENUM(Color, red, green)  // written and read as "red" / "green"
 
 void clear_expiry();
 void set_expiry(const std::string&);
-struct LinkUpdate { std::optional<std::string> url; keel::json::Nullable<std::string> expires_at; };
+struct LinkUpdate {
+    std::optional<std::string> url;
+    keel::json::Nullable<std::string> expires_at;
+};
 
 void nullable(const LinkUpdate& in) {
-    if (in.expires_at.is_null()) clear_expiry(); else if (in.expires_at) set_expiry(*in.expires_at);
+    if (in.expires_at.is_null())
+        clear_expiry();
+    else if (in.expires_at)
+        set_expiry(*in.expires_at);
 }
 
 struct CreateLink {
@@ -321,17 +348,19 @@ KEEL_JSON(CreateLink, url, slug)
 inline const std::regex kSlugRe("[A-Za-z0-9_-]{3,64}");
 bool is_reserved(const std::optional<std::string>& slug);
 
-void keel_validate(const CreateLink& in, keel::json::Validator& v) {   // found by ADL
+void keel_validate(const CreateLink& in, keel::json::Validator& v) {  // found by ADL
     v.length("/url", in.url, 1, 2048);
-    if (in.slug) v.pattern("/slug", *in.slug, kSlugRe, "3-64 letters, digits, '_' or '-'");
+    if (in.slug)
+        v.pattern("/slug", *in.slug, kSlugRe, "3-64 letters, digits, '_' or '-'");
     v.check(!is_reserved(in.slug), "/slug", "is reserved");
 }
 
 void parse(std::string_view text) {
     CreateLink in;
     json::Errors errors;
-    if (!json::parse(text, in, errors)) { /* malformed: errors[0] names the byte offset */ }
-    else if (!errors.empty()) { /* [{"/url", "is required"}, {"/slug", "must be ..."}] */ }
+    if (!json::parse(text, in, errors)) { /* malformed: errors[0] names the byte offset */
+    } else if (!errors.empty()) {         /* [{"/url", "is required"}, {"/slug", "must be ..."}] */
+    }
 }
 
 std::string write() {
@@ -363,7 +392,7 @@ std::string registry() {
     auto& created = reg.counter("linkd_links_created_total", "Links created.");
     auto& requests = reg.counter("keel_http_requests_total", "Requests.", {"method", "route", "code"});
     created.get().inc();
-    requests.with({"GET", "/v1/links/{slug}", "2xx"}).inc();   // look the series up once, keep it
+    requests.with({"GET", "/v1/links/{slug}", "2xx"}).inc();  // look the series up once, keep it
     reg.histogram("x_duration_seconds", "…", {}, metrics::default_buckets()).get().observe(0.003);
     std::string body = reg.scrape();
     return body;
@@ -375,11 +404,13 @@ namespace postgres {
 namespace postgres = keel::postgres;
 void use(const std::string&, std::int64_t);
 Task<Result<void>> lease(keel::db::Pool<keel::postgres::Conn>& pool, std::string slug) {
-    auto lease = co_await pool.acquire();                        // db::Pool<pg::Conn>
+    auto lease = co_await pool.acquire();  // db::Pool<pg::Conn>
     KEEL_CO_TRY(conn, std::move(lease));
     auto rows = co_await conn->query("SELECT url, clicks FROM links WHERE slug = $1", slug);
-    if (!rows) co_return rows.error();                             // Errc::unavailable, ...
-    for (auto row : *rows) use(row.get<std::string>(0), row.get<std::int64_t>(1));
+    if (!rows)
+        co_return rows.error();  // Errc::unavailable, ...
+    for (auto row : *rows)
+        use(row.get<std::string>(0), row.get<std::int64_t>(1));
     co_return Result<void>{};
 }
 
@@ -394,8 +425,8 @@ Task<void> database(Request& req, std::int64_t id) {
 namespace ratelimit {
 using namespace keel::ratelimit;
 bool allowed(keel::TimePoint& tat, keel::TimePoint now) {
-    Limit creation{.rate = 2.0, .burst = 10};   // 10 at once, then 2 per second
-    Decision d = gcra(tat, now, creation);      // updates tat when allowed
+    Limit creation{.rate = 2.0, .burst = 10};  // 10 at once, then 2 per second
+    Decision d = gcra(tat, now, creation);     // updates tat when allowed
     return d.allowed;
 }
 
@@ -411,12 +442,15 @@ namespace redis {
 Task<void> set(std::string key, std::string value) {
     keel::redis::Client redis({.host = "127.0.0.1", .port = 6379});
     auto r = co_await redis.command("SET", key, value, "EX", "60");
-    if (!r) log(r.error().message());               // Errc::unavailable, timeout
-    else if (r->is_error()) log(r->str);              // a Redis error reply
+    if (!r)
+        log(r.error().message());  // Errc::unavailable, timeout
+    else if (r->is_error())
+        log(r->str);  // a Redis error reply
 }
 
 void subscribe(keel::Loop& loop, const keel::redis::Options& options, keel::cache::LruCache<std::string>& cache) {
-    keel::redis::Subscriber sub(loop, options, {"invalidate"},
+    keel::redis::Subscriber sub(
+        loop, options, {"invalidate"},
         [&](std::string_view /*channel*/, std::string_view message) { cache.erase(message); },
         [&] { cache.clear(); });  // (re)subscribed: what was published meanwhile is lost
 }
@@ -429,10 +463,10 @@ Response get_user(Request&);
 Response create_link(Request&);
 void routes(keel::App& app, keel::Middleware auth) {
     keel::router::Router r;
-    r.use(keel::mw::request_id());                  // wraps everything, 404/405 included
+    r.use(keel::mw::request_id());  // wraps everything, 404/405 included
     r.get("/users/{id:[0-9]+}", get_user);
     r.group("/v1", [&](Router& v1) {
-        v1.use(auth);                                 // only these routes
+        v1.use(auth);  // only these routes
         v1.post("/links", create_link);
     });
     app.handle(r.handler());
@@ -444,7 +478,7 @@ namespace sqlite {
 namespace sqlite = keel::sqlite;
 Task<void> f(std::int64_t id, std::string title) {
     sqlite::Database db({.file = {.path = "todo.db"}});
-    co_await db.migrate(todo::migrations());                               // Result<int>
+    co_await db.migrate(todo::migrations());  // Result<int>
     auto todo = co_await db.query_one<Todo>("SELECT id, title, done FROM todos WHERE id = ?1", id);
     auto all = co_await db.query_all<Todo>("SELECT id, title, done FROM todos ORDER BY id");
     auto made = co_await db.execute("INSERT INTO todos (title) VALUES (?1)", title);
@@ -454,10 +488,13 @@ Task<void> f(std::int64_t id, std::string title) {
 
 // ---- tls/server_context.hpp
 namespace tls {
-int fail(std::string_view) { return 1; }
+int fail(std::string_view) {
+    return 1;
+}
 int f() {
     auto tls = keel::tls::ServerContext::create({.certificates = {{"cert.pem", "key.pem"}}});
-    if (!tls) return fail(tls.error().message());   // the file and OpenSSL's reason
+    if (!tls)
+        return fail(tls.error().message());  // the file and OpenSSL's reason
     keel::server::ServerOptions options;
     options.tls = *tls;
     return 0;

@@ -1,9 +1,9 @@
 // The web toolkit's documented code (keel/http/{cookie,signed_cookie,form,multipart,
 // static_files}.hpp and docs/web.md), each in a context that compiles. Nothing here runs.
-#include <keel/web/api_docs.hpp>
 #include <keel/json/schema.hpp>
 #include <keel/keel.hpp>
 #include <keel/openapi/openapi.hpp>
+#include <keel/web/api_docs.hpp>
 
 #include <chrono>
 #include <optional>
@@ -17,7 +17,7 @@ struct Config {
 };
 
 keel::Response cookies(keel::Request& req) {
-    auto theme = keel::web::cookie(req, "theme");                  // optional<string_view>
+    auto theme = keel::web::cookie(req, "theme");  // optional<string_view>
     auto res = keel::Response::text("ok");
     keel::web::set_cookie(res, {.name = "theme", .value = "dark", .max_age = std::chrono::days(30)});
     (void)theme;
@@ -26,18 +26,22 @@ keel::Response cookies(keel::Request& req) {
 
 keel::Response signed_cookies(keel::Request& req, const Config& config, const std::string& user_id) {
     keel::Response res(200);
-    keel::web::CookieSigner signer({config.cookie_key});          // ≥ 32 bytes
+    keel::web::CookieSigner signer({config.cookie_key});  // ≥ 32 bytes
     keel::web::set_cookie(res, {.name = "session", .value = signer.sign("session", user_id)});
     std::optional<std::string> user = signer.verify("session", keel::web::cookie(req, "session"));
     (void)user;
     return res;
 }
 
-struct ListQuery { std::optional<int> limit; std::optional<std::string> cursor; std::vector<std::string> tag; };
+struct ListQuery {
+    std::optional<int> limit;
+    std::optional<std::string> cursor;
+    std::vector<std::string> tag;
+};
 KEEL_JSON(ListQuery, limit, cursor, tag)
 
 keel::ProblemOr list(keel::Request& req) {
-    KEEL_TRY(q, keel::web::bind_query<ListQuery>(req));   // ?limit=20&tag=a&tag=b
+    KEEL_TRY(q, keel::web::bind_query<ListQuery>(req));  // ?limit=20&tag=a&tag=b
     return keel::Response::text(std::to_string(q.limit.value_or(20)));
 }
 
@@ -48,7 +52,7 @@ KEEL_JSON(UploadMeta, album)
 
 keel::Task<keel::ProblemOr> upload(keel::Request& req) {
     KEEL_CO_TRY(form, co_await keel::web::read_form(req));
-    KEEL_CO_TRY(meta, keel::web::bind_fields<UploadMeta>(form.fields));   // typed text fields
+    KEEL_CO_TRY(meta, keel::web::bind_fields<UploadMeta>(form.fields));  // typed text fields
     std::uint64_t bytes = 0;
     for (const keel::web::FormFile& f : form.files) {
         bytes += f.size;  // f.filename is for display only; the bytes are f.data() or f.path()
@@ -70,17 +74,18 @@ struct Signup {
 KEEL_JSON(Signup, email)
 
 void openapi_routes(keel::Router& r, const keel::Handler& echo) {
-    r.post("/echo", echo).doc({.summary = "Echo a message",
-                               .tags = {"demo"},
-                               .request = keel::router::body<EchoRequest>(),
-                               .responses = {{200, keel::router::json<EchoRequest>("the echo")},
-                                             {400, keel::router::problem("invalid body")}}});
-    keel::openapi::serve(r, {.title = "hello", .version = "1.0.0"});   // GET /openapi.json
+    r.post("/echo", echo)
+        .doc({.summary = "Echo a message",
+              .tags = {"demo"},
+              .request = keel::router::body<EchoRequest>(),
+              .responses = {{200, keel::router::json<EchoRequest>("the echo")},
+                            {400, keel::router::problem("invalid body")}}});
+    keel::openapi::serve(r, {.title = "hello", .version = "1.0.0"});  // GET /openapi.json
 }
 
 std::string schemas_of_signup() {
     keel::json::SchemaSet schemas;
-    std::string ref = schemas.of<Signup>();   // {"$ref":"#/components/schemas/Signup"}
+    std::string ref = schemas.of<Signup>();  // {"$ref":"#/components/schemas/Signup"}
     // schemas.components(): "Signup" → {"type":"object","properties":{...},"required":[...]}
     return ref + schemas.components().at("Signup");
 }

@@ -2,8 +2,8 @@
 // HTTP server only (no App, so no logger, profiler or database libraries). Prints its port,
 // serves until SIGTERM.
 #include <keel/http/json.hpp>
-#include <keel/server/server.hpp>
 #include <keel/router/router.hpp>
+#include <keel/server/server.hpp>
 #include <keel/version.hpp>
 
 #include <csignal>

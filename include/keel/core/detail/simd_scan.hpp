@@ -1,7 +1,8 @@
 #pragma once
 // Not public API (detail/: shared by the http and json modules). Finding the first byte that falls in
-// a set of byte ranges, 16 bytes at a time with SSE4.2's PCMPESTRI, for the HTTP parser (end of a header value / target) and the JSON escaper (first byte
-// needing an escape). The caller finishes the last <16 bytes with its own scalar loop.
+// a set of byte ranges, 16 bytes at a time with SSE4.2's PCMPESTRI, for the HTTP parser (end of a header value /
+// target) and the JSON escaper (first byte needing an escape). The caller finishes the last <16 bytes with its own
+// scalar loop.
 
 #include <nmmintrin.h>
 
@@ -17,7 +18,7 @@ inline bool have_sse42() noexcept {
 /// first p in [p, end - 15) whose 16-byte chunk contains a byte in a range, at that byte;
 /// otherwise the first position with fewer than 16 bytes left.
 __attribute__((target("sse4.2"))) inline const char* find_in_ranges_sse42(const char* p, const char* end,
-                                                                           const char* ranges, int ranges_len) {
+                                                                          const char* ranges, int ranges_len) {
     __m128i r = _mm_loadu_si128(reinterpret_cast<const __m128i*>(ranges));
     while (end - p >= 16) {
         __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));

@@ -16,8 +16,8 @@ constexpr std::array<std::uint8_t, 256> make_classes() {
     for (int c = 0; c < 256; ++c) {
         bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
         bool digit = c >= '0' && c <= '9';
-        bool tspecial_ok = c == '!' || c == '#' || c == '$' || c == '%' || c == '&' || c == '\'' || c == '*' || c == '+' ||
-                           c == '-' || c == '.' || c == '^' || c == '_' || c == '`' || c == '|' || c == '~';
+        bool tspecial_ok = c == '!' || c == '#' || c == '$' || c == '%' || c == '&' || c == '\'' || c == '*' ||
+                           c == '+' || c == '-' || c == '.' || c == '^' || c == '_' || c == '`' || c == '|' || c == '~';
         if (alpha || digit || tspecial_ok) {
             t[c] |= kToken;
         }
@@ -33,7 +33,8 @@ constexpr std::array<std::uint8_t, 256> make_classes() {
             t[c] |= kHex;
         }
         // A reg-name's bytes besides pct-encoding: unreserved / sub-delims (RFC 3986 §3.2.2).
-        if (alpha || digit || std::string_view("-._~!$&'()*+,;=").find(static_cast<char>(c)) != std::string_view::npos) {
+        if (alpha || digit ||
+            std::string_view("-._~!$&'()*+,;=").find(static_cast<char>(c)) != std::string_view::npos) {
             t[c] |= kHost;
         }
     }
@@ -41,7 +42,9 @@ constexpr std::array<std::uint8_t, 256> make_classes() {
 }
 constexpr auto kClass = make_classes();
 
-inline bool is(unsigned char c, std::uint8_t cls) { return (kClass[c] & cls) != 0; }
+inline bool is(unsigned char c, std::uint8_t cls) {
+    return (kClass[c] & cls) != 0;
+}
 
 /// A non-empty RFC 9110 token (header names, cookie names).
 inline bool is_token(std::string_view s) noexcept {
