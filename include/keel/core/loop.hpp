@@ -84,7 +84,6 @@ class Loop {
     /// Time at the start of the current iteration (cheap; refreshed after every epoll_wait).
     TimePoint now() const noexcept { return now_; }
     WorkerPool* workers() const noexcept { return workers_; }
-    IoBackend backend() const noexcept { return ring_ ? IoBackend::io_uring : IoBackend::epoll; }
     /// The io_uring back-end's ring, for completion-based socket I/O; null on epoll.
     IoRing* ring() const noexcept { return ring_; }
     /// How late the most recent timer fired (loop lag), for metrics.

@@ -65,7 +65,6 @@ class ExchangeRunner {
     template <ExchangeOwner Owner>
     bool check_deadline(TimePoint now, Duration limit, Owner& owner);
 
-    State state() const noexcept { return state_; }
     /// A coroutine handler is running (timed out or not): the exchange may not be freed.
     bool running() const noexcept { return state_ != State::idle; }
     bool timed_out() const noexcept { return state_ == State::timed_out; }
