@@ -176,6 +176,12 @@ struct Query {
     bool binary_rows = false;
 };
 
+/// A NOTIFY received (channel and payload).
+struct Notification {
+    std::string channel;
+    std::string payload;
+};
+
 class Conn final : public IoWatcher {
   public:
     /// Connects without blocking the loop (libpq's connect state machine, socket on the loop).
@@ -220,6 +226,11 @@ class Conn final : public IoWatcher {
     Task<Result<std::vector<Rows>>> pipeline(std::vector<Query> batch);
     /// The simple protocol: one or more statements without parameters (schema changes).
     Task<Result<void>> exec(std::string sql);
+    /// Notifications on the channels this connection LISTENs to: those already received, or
+    /// the first to arrive within `wait` (none: an empty list). A connection kept for this.
+    Task<Result<std::vector<Notification>>> notifications(Duration wait);
+    /// Ends a notifications() wait at once (from the waiter's loop).
+    void interrupt_wait();
     /// A round trip to the server (an empty query); false when the connection is unusable.
     Task<bool> ping();
 
@@ -252,12 +263,27 @@ class Conn final : public IoWatcher {
     std::uint32_t ready_events_ = 0;
 };
 
+/// fn() -> Task<Result<R>> between BEGIN and COMMIT on `conn`; ROLLBACK when it fails.
+template <class F>
+auto transaction(Conn& conn, F fn) -> decltype(fn()) {
+    KEEL_CO_TRY_VOID(co_await conn.exec("BEGIN"));
+    auto r = co_await fn();
+    if (!r) {
+        (void)co_await conn.exec("ROLLBACK");
+        co_return r;
+    }
+    KEEL_CO_TRY_VOID(co_await conn.exec("COMMIT"));
+    co_return r;
+}
+
 /// A pool whose connections come from Conn::connect and are pinged after idling.
 std::unique_ptr<db::Pool<Conn>> make_pool(db::PoolOptions pool, ConnectOptions connect);
 
 /// Applies the migrations the database lacks in one transaction, under an advisory lock so
-/// that instances starting together apply them once. Returns how many were applied.
-Task<Result<int>> migrate(Conn& conn, std::span<const db::Migration> migrations);
+/// that instances starting together apply them once. Returns how many were applied. `table`
+/// records them (a library's own schema keeps its own table).
+Task<Result<int>> migrate(Conn& conn, std::span<const db::Migration> migrations,
+                          std::string_view table = "schema_migrations");
 
 /// A pool with the same calls as sqlite::Database, each on a connection of its own:
 ///
@@ -271,7 +297,7 @@ class Database : public db::Queries<Database> {
 
     /// query_one, query_all and execute (keel/db/queries.hpp), each on a connection of the pool.
     using db::Queries<Database>::with;
-    Task<Result<int>> migrate(std::span<const db::Migration> migrations);
+    Task<Result<int>> migrate(std::span<const db::Migration> migrations, std::string_view table = "schema_migrations");
 
     /// The same calls, given up when `stop` fires while they wait for a connection. (The
     /// coroutines are static: a Scoped is a temporary, gone before they run.)

@@ -209,8 +209,9 @@ class Conn {
 };
 
 /// Applies the migrations this database lacks, in one transaction (see migrate.hpp). Returns
-/// how many were applied. Blocking: call it on a worker (Database::write does).
-Result<int> migrate(Conn& conn, std::span<const db::Migration> migrations);
+/// how many were applied, recorded in `table`. Blocking: call it on a worker (Database::write does).
+Result<int> migrate(Conn& conn, std::span<const db::Migration> migrations,
+                    std::string_view table = "schema_migrations");
 
 struct DatabaseOptions {
     Options file = {};

@@ -473,6 +473,50 @@ Task<Result<void>> Conn::exec(std::string sql) {
     co_return Result<void>{};
 }
 
+Task<Result<std::vector<Notification>>> Conn::notifications(Duration wait) {
+    std::vector<Notification> out;
+    auto collect = [&] {
+        while (PGnotify* n = PQnotifies(conn_)) {
+            out.push_back({.channel = n->relname, .payload = n->extra});
+            PQfreemem(n);
+        }
+    };
+    if (broken_ || !PQconsumeInput(conn_)) {
+        co_return connection_error("read");
+    }
+    collect();
+    if (!out.empty()) {
+        co_return out;
+    }
+    Loop* loop = Loop::current();
+    KEEL_INVARIANT(loop != nullptr);
+    int fd = PQsocket(conn_);
+    if (auto r = loop->watch(fd, EPOLLIN | EPOLLRDHUP, this); !r) {
+        broken_ = true;
+        co_return std::move(r).error();
+    }
+    ready_events_ = 0;
+    TimerId timer = loop->run_after(wait, [this] {
+        if (auto h = std::exchange(waiting_, {})) {
+            h.resume();
+        }
+    });
+    co_await IoWait(this);
+    loop->cancel(timer);
+    loop->unwatch(fd);
+    if (!PQconsumeInput(conn_)) {
+        co_return connection_error("read");
+    }
+    collect();
+    co_return out;
+}
+
+void Conn::interrupt_wait() {
+    if (auto h = std::exchange(waiting_, {})) {
+        Loop::current()->defer([h] { h.resume(); });
+    }
+}
+
 Task<bool> Conn::ping() {
     auto r = co_await exec("");
     co_return r.has_value() && !broken_;
@@ -513,15 +557,15 @@ std::unique_ptr<db::Pool<Conn>> make_pool(db::PoolOptions pool, ConnectOptions c
         pool, [connect]() { return Conn::connect(connect); }, [](Conn& c) { return c.ping(); });
 }
 
-Task<Result<int>> migrate(Conn& conn, std::span<const db::Migration> migrations) {
-    KEEL_CO_TRY_VOID(
-        co_await conn.exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
-                           "version integer PRIMARY KEY, name text NOT NULL, "
-                           "applied_at timestamptz NOT NULL DEFAULT now())"));
+Task<Result<int>> migrate(Conn& conn, std::span<const db::Migration> migrations, std::string_view table) {
+    const std::string t(table);
+    KEEL_CO_TRY_VOID(co_await conn.exec("CREATE TABLE IF NOT EXISTS " + t +
+                                        " (version integer PRIMARY KEY, name text NOT NULL, "
+                                        "applied_at timestamptz NOT NULL DEFAULT now())"));
     // One transaction; the advisory lock makes instances that start together take turns.
-    KEEL_CO_TRY_VOID(co_await conn.exec("BEGIN; SELECT pg_advisory_xact_lock(7260134)"));
-    auto body = [&]() -> Task<Result<int>> {
-        KEEL_CO_TRY(rows, co_await conn.query("SELECT version FROM schema_migrations ORDER BY version"));
+    co_return co_await transaction(conn, [&]() -> Task<Result<int>> {
+        KEEL_CO_TRY_VOID(co_await conn.exec("SELECT pg_advisory_xact_lock(7260134)"));
+        KEEL_CO_TRY(rows, co_await conn.query("SELECT version FROM " + t + " ORDER BY version"));
         std::vector<int> applied;
         for (auto row : rows) {
             applied.push_back(row.get<int>(0));
@@ -532,26 +576,19 @@ Task<Result<int>> migrate(Conn& conn, std::span<const db::Migration> migrations)
                 co_return Error::with_detail(
                     r.error().code(), "migration " + std::string(m->name) + ": " + std::string(r.error().message()));
             }
-            KEEL_CO_TRY(ins, co_await conn.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-                                                 m->version, m->name));
+            KEEL_CO_TRY(
+                ins, co_await conn.query("INSERT INTO " + t + " (version, name) VALUES ($1, $2)", m->version, m->name));
             (void)ins;
         }
         co_return static_cast<int>(todo.size());
-    };
-    auto result = co_await body();
-    if (!result) {
-        (void)co_await conn.exec("ROLLBACK");
-        co_return result;
-    }
-    KEEL_CO_TRY_VOID(co_await conn.exec("COMMIT"));
-    co_return result;
+    });
 }
 
 Database::Database(db::PoolOptions pool, ConnectOptions connect) : pool_(make_pool(pool, std::move(connect))) {}
 
-Task<Result<int>> Database::migrate(std::span<const db::Migration> migrations) {
+Task<Result<int>> Database::migrate(std::span<const db::Migration> migrations, std::string_view table) {
     KEEL_CO_TRY(conn, co_await pool_->acquire());
-    co_return co_await postgres::migrate(*conn, migrations);
+    co_return co_await postgres::migrate(*conn, migrations, table);
 }
 
 }  // namespace keel::postgres

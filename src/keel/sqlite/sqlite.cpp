@@ -243,16 +243,16 @@ Task<Result<int>> Database::migrate(std::span<const db::Migration> migrations) {
 
 namespace keel::sqlite {
 
-Result<int> migrate(Conn& conn, std::span<const db::Migration> migrations) {
-    KEEL_TRY_VOID(
-        conn.exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
-                  "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"));
+Result<int> migrate(Conn& conn, std::span<const db::Migration> migrations, std::string_view table) {
+    const std::string t(table);
+    KEEL_TRY_VOID(conn.exec("CREATE TABLE IF NOT EXISTS " + t +
+                            " (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"));
     // IMMEDIATE takes the write lock now, so two processes starting together apply once.
     KEEL_TRY_VOID(conn.exec("BEGIN IMMEDIATE"));
     auto body = [&]() -> Result<int> {
         std::vector<int> applied;
         {
-            KEEL_TRY(st, conn.prepare("SELECT version FROM schema_migrations ORDER BY version"));
+            KEEL_TRY(st, conn.prepare("SELECT version FROM " + t + " ORDER BY version"));
             for (;;) {
                 KEEL_TRY(row, st.step());
                 if (!row) {
@@ -267,8 +267,8 @@ Result<int> migrate(Conn& conn, std::span<const db::Migration> migrations) {
                 return Error::with_detail(
                     r.error().code(), "migration " + std::string(m->name) + ": " + std::string(r.error().message()));
             }
-            KEEL_TRY(st, conn.prepare("INSERT INTO schema_migrations (version, name, applied_at) "
-                                      "VALUES (?1, ?2, unixepoch())"));
+            KEEL_TRY(st,
+                     conn.prepare("INSERT INTO " + t + " (version, name, applied_at) VALUES (?1, ?2, unixepoch())"));
             st.bind_all(m->version, m->name);
             KEEL_TRY_VOID(st.run());
         }
