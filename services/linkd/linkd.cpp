@@ -40,9 +40,16 @@ void define_config(keel::config::Config& c) {
     c.define_duration("auth.cache_ttl", 30s, 0s, 1h, "how long a verified API key is cached");
     c.define_string("webhook.url", "", "receives link.created / link.deleted events (empty: off)");
     c.define_string("webhook.secret", "", "HMAC-SHA256 key for X-Linkd-Signature", {}, true);
-    c.define_int("webhook.max_attempts", 6, 1, 100, "delivery attempts per event");
+    c.define_int("webhook.max_attempts", 6, 1, 100, "delivery attempts per event (then kept as a discarded job)");
+    c.define_duration("webhook.retry_base", 1s, 1ms, 1h, "the first retry's delay (doubling, with jitter)");
+    c.define_duration("webhook.retry_max", 10min, 1ms, 24h, "no retry waits longer");
     c.define_duration("webhook.timeout", 5s, 10ms, 5min, "one delivery attempt, at most");
-    c.define_duration("webhook.drain_timeout", 10s, 0s, 10min, "at shutdown, time left to deliver what is pending");
+    c.define_int("webhook.concurrency", 4, 1, 256, "deliveries at once per instance");
+    c.define_duration("jobs.lease", 30s, 100ms, 1h,
+                      "a running job's lease: another instance takes it over this long after its own stopped");
+    c.define_duration("jobs.poll", 1s, 10ms, 1h, "how often idle instances look for due jobs besides being woken");
+    c.define_duration("webhook.drain_timeout", 10s, 0s, 10min,
+                      "at shutdown, time running deliveries get to finish (the rest stay queued in the database)");
     c.define_string("redis.url", "",
                     "redis://[[user]:password@]host[:port][/db]: rate limits and the redirect cache shared by every "
                     "instance (empty: in memory)");
@@ -84,7 +91,12 @@ LinkdOptions options_from(const keel::config::Config& c) {
     o.webhook.url = c.get_string("webhook.url");
     o.webhook.secret = c.get_string("webhook.secret");
     o.webhook.max_attempts = c.get_int<int>("webhook.max_attempts");
-    o.webhook_timeout = c.get_duration("webhook.timeout");
+    o.webhook.retry_base = c.get_duration("webhook.retry_base");
+    o.webhook.retry_max = c.get_duration("webhook.retry_max");
+    o.webhook.timeout = c.get_duration("webhook.timeout");
+    o.webhook.concurrency = c.get_int<int>("webhook.concurrency");
+    o.jobs.lease = c.get_duration("jobs.lease");
+    o.jobs.poll = c.get_duration("jobs.poll");
     o.webhook_drain = c.get_duration("webhook.drain_timeout");
     o.create_limit = {static_cast<double>(c.get_int("ratelimit.create_per_minute")) / 60.0,
                       c.get_int<std::uint32_t>("ratelimit.create_burst")};
@@ -129,11 +141,17 @@ Linkd::Linkd(LinkdOptions options, keel::WorkerPool& workers, keel::log::Logger*
         }
     }
     client_ = std::make_unique<keel::client::Client>(keel::client::ClientOptions{
-        .timeout = options_.webhook_timeout, .max_retries = 0, .user_agent = "linkd-webhooks"});
-    webhooks_ = std::make_unique<WebhookSender>(options_.webhook, *client_, background_.loop(), logger_);
+        .timeout = options_.webhook.timeout, .max_retries = 0, .user_agent = "linkd-webhooks"});
+    webhooks_ = std::make_unique<Webhooks>(options_.webhook, *client_, logger_);
     if (webhooks_->enabled()) {
         links_.set_events(webhooks_.get());
     }
+    keel::jobs::RunnerOptions jo = options_.jobs;
+    jo.queues = {webhooks_->queue()};
+    jo.shutdown_timeout = options_.webhook_drain;
+    jo.on_event = [this](const keel::jobs::Event& e) { log_job_event(e); };
+    jobs_ = std::make_unique<keel::jobs::Runner>(repo_->jobs(), std::move(jo));
+    webhooks_->install(*jobs_);
 }
 
 Linkd::~Linkd() {
@@ -152,6 +170,8 @@ keel::Result<std::optional<CreatedKey>> Linkd::start() {
     if (!admin) {
         return keel::Error::with_detail(keel::Errc::invalid_argument, admin.error().detail);
     }
+    jobs_->start(background_.loop());
+    jobs_started_ = true;
     background_.loop().post([this] {
         flush_timer_ = background_.loop().run_every(options_.flush_interval, [this] {
             if (flushing_) {
@@ -220,6 +240,30 @@ keel::Result<std::int64_t> Linkd::flush_clicks() {
     return background_.block_on([this] { return links_.flush_clicks(); });
 }
 
+void Linkd::log_job_event(const keel::jobs::Event& e) {
+    if (logger_ == nullptr) {
+        return;
+    }
+    using K = keel::jobs::Event::Kind;
+    std::string_view msg = e.kind == K::failed      ? "job attempt failed; it will be retried"
+                           : e.kind == K::discarded ? "job discarded after its last attempt"
+                           : e.kind == K::cancelled ? "job cancelled"
+                           : e.kind == K::released  ? "jobs released at shutdown"
+                                                    : "jobs: database error";
+    keel::log::Level level =
+        e.kind == K::failed || e.kind == K::released ? keel::log::Level::info : keel::log::Level::warn;
+    if (e.job_id == 0) {
+        logger_->log(level, msg, {{"error", e.message}});
+        return;
+    }
+    logger_->log(level, msg,
+                 {{"job", e.job_id},
+                  {"kind", e.job_kind},
+                  {"attempt", e.attempt},
+                  {"error", e.message},
+                  {"traceparent", e.trace_parent}});
+}
+
 void Linkd::stop() {
     if (stopped_) {
         return;
@@ -243,12 +287,15 @@ void Linkd::stop() {
                            {{"error", flushed.error().message()}, {"lost", links_.clicks().pending_total()}});
         }
     }
-    if (webhooks_->enabled()) {
-        std::size_t left = webhooks_->drain(keel::Clock::now() + options_.webhook_drain);
+    if (jobs_started_) {
+        background_.block_on([this] { return jobs_->shutdown(); });
         if (logger_) {
             auto w = webhooks_->stats();
-            logger_->info("webhooks at shutdown",
-                          {{"delivered", w.delivered}, {"failed", w.failed}, {"undelivered", left}});
+            auto j = jobs_->stats();
+            logger_->info("jobs at shutdown", {{"webhooks_delivered", w.delivered},
+                                               {"webhook_attempts_failed", w.failed},
+                                               {"webhooks_given_up", w.given_up},
+                                               {"released", j.released}});
         }
     }
     client_.reset();  // its connections live on the background loop: close them while it runs

@@ -47,8 +47,8 @@ struct LinkdOptions {
     WebhookOptions webhook = {};
     std::string redirect_cache_control = "private, max-age=0";
     std::string read_cache_control = "private, no-cache";
-    keel::Duration webhook_drain = std::chrono::seconds(10);   ///< at shutdown, at most
-    keel::Duration webhook_timeout = std::chrono::seconds(5);  ///< one delivery attempt
+    keel::Duration webhook_drain = std::chrono::seconds(10);  ///< at shutdown, what runs may finish
+    keel::jobs::RunnerOptions jobs = {};                      ///< lease, poll (queues: linkd's own)
 };
 
 /// Defines linkd's configuration keys (db.*, links.*, cache.*, clicks.*, auth.*).
@@ -64,7 +64,8 @@ class Linkd {
     ~Linkd();
 
     /// Migrates the database, makes sure an admin key exists (returning it when it was just
-    /// created, to print once) and starts the periodic click flush. Blocks until done.
+    /// created, to print once), starts the periodic click flush and the jobs runner (webhook
+    /// deliveries, including those left by an earlier run). Blocks until done.
     keel::Result<std::optional<CreatedKey>> start();
 
     /// Migrates, then creates an API key outside any request (`linkd keys create`).
@@ -80,14 +81,17 @@ class Linkd {
     /// Flushes pending clicks now (blocks); the number written.
     keel::Result<std::int64_t> flush_clicks();
 
-    /// Stops the periodic flush, flushes what is pending, closes the pools. Idempotent.
+    /// Stops the periodic flush and the jobs (what runs may finish within webhook.drain_timeout;
+    /// the rest waits in the database for the next start), flushes what is pending, closes the
+    /// pools. Idempotent.
     void stop();
 
     LinkService& links() noexcept { return links_; }
     KeyService& keys() noexcept { return keys_; }
     Repository& repository() noexcept { return *repo_; }
     keel::LoopThread& background() noexcept { return background_; }
-    WebhookSender& webhooks() noexcept { return *webhooks_; }
+    Webhooks& webhooks() noexcept { return *webhooks_; }
+    keel::jobs::Runner& jobs() noexcept { return *jobs_; }
     RedisLinkCache* shared_cache() noexcept { return shared_cache_.get(); }
 
   private:
@@ -109,10 +113,13 @@ class Linkd {
     std::unique_ptr<keel::redis::Client> redis_;    // when redis.url is set
     std::unique_ptr<RedisLinkCache> shared_cache_;  // ... and cache.shared
     std::vector<std::shared_ptr<keel::redis::RateLimiter>> redis_limiters_;
-    std::unique_ptr<WebhookSender> webhooks_;
+    std::unique_ptr<Webhooks> webhooks_;
+    std::unique_ptr<keel::jobs::Runner> jobs_;  // on the background loop: webhook deliveries
     keel::TimerId flush_timer_ = 0;
     bool flushing_ = false;  // background loop only
     bool stopped_ = false;
+    bool jobs_started_ = false;
+    void log_job_event(const keel::jobs::Event& e);
 };
 
 }  // namespace linkd

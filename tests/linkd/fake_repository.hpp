@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <map>
+#include <stdexcept>
 
 namespace linkd::test {
 
@@ -17,6 +18,9 @@ class FakeRepository : public Repository {
     std::map<std::int64_t, Link> links;  // by id
     std::map<std::int64_t, ApiKey> keys;
     std::map<std::pair<std::int64_t, std::int64_t>, std::int64_t> daily;
+    std::vector<keel::jobs::NewJob> events;  // what the event builders made, as if enqueued
+
+    keel::jobs::Store& jobs() override { throw std::logic_error("FakeRepository has no jobs store"); }
 
     Task<Result<int>> migrate() override { co_return 0; }
     Task<Result<void>> ping() override {
@@ -25,7 +29,7 @@ class FakeRepository : public Repository {
         }
         co_return Result<void>{};
     }
-    Task<Result<Link>> insert_link(Link l) override {
+    Task<Result<Link>> insert_link(Link l, EventFor event) override {
         if (down) {
             co_return unavailable();
         }
@@ -36,6 +40,7 @@ class FakeRepository : public Repository {
         }
         l.id = ++next_id_;
         links[l.id] = l;
+        record(event, l);
         co_return l;
     }
     Task<Result<std::optional<Link>>> find_link(std::string slug) override {
@@ -64,7 +69,7 @@ class FakeRepository : public Repository {
         x.updated_at = now;
         co_return std::optional<Link>(x);
     }
-    Task<Result<std::optional<Link>>> delete_link(std::int64_t owner, std::string slug) override {
+    Task<Result<std::optional<Link>>> delete_link(std::int64_t owner, std::string slug, EventFor event) override {
         if (down) {
             co_return unavailable();
         }
@@ -73,6 +78,7 @@ class FakeRepository : public Repository {
             co_return std::optional<Link>{};
         }
         links.erase(l->id);
+        record(event, *l);
         co_return l;
     }
     Task<Result<std::vector<Link>>> list_links(std::int64_t owner, std::optional<std::int64_t> before,
@@ -145,6 +151,13 @@ class FakeRepository : public Repository {
     void close() override {}
 
   private:
+    void record(const EventFor& event, const Link& l) {
+        if (event) {
+            if (auto job = event(l)) {
+                events.push_back(std::move(*job));
+            }
+        }
+    }
     static keel::Error unavailable() { return keel::Error(keel::Errc::unavailable, "database is down"); }
     std::optional<Link> by_slug(const std::string& slug) {
         for (auto& [id, l] : links) {

@@ -4,6 +4,7 @@
 #include "repository/repository.hpp"
 
 #include <keel/db/group_commit.hpp>
+#include <keel/jobs/postgres_store.hpp>
 #include <keel/postgres/postgres.hpp>
 
 #include <span>
@@ -25,13 +26,32 @@ std::string with_link_columns(std::string_view head, std::string_view tail = {})
            std::string(tail);
 }
 
+// A creation waiting for its batch: the link and the event to store with it.
+struct NewLink {
+    Link link;
+    EventFor event;
+};
+
+// The job `event` makes for `link`, if any.
+std::optional<keel::jobs::NewJob> job_for(const EventFor& event, const Link& link) {
+    return event ? event(link) : std::nullopt;
+}
+
 class PostgresRepository final : public Repository {
   public:
     explicit PostgresRepository(const RepositoryOptions& o)
-        : db_(o.pool,
-              {.conninfo = o.url, .connect_timeout = o.pool.acquire_timeout, .query_timeout = o.query_timeout}) {}
+        : db_(o.pool, connect_options(o)), jobs_(db_, connect_options(o)) {}
 
-    Task<Result<int>> migrate() override { return db_.migrate(migrations::postgres()); }
+    static pg::ConnectOptions connect_options(const RepositoryOptions& o) {
+        return {.conninfo = o.url, .connect_timeout = o.pool.acquire_timeout, .query_timeout = o.query_timeout};
+    }
+
+    Task<Result<int>> migrate() override {
+        KEEL_CO_TRY(applied, co_await db_.migrate(migrations::postgres()));
+        KEEL_CO_TRY(jobs_applied, co_await jobs_.migrate());
+        co_return applied + jobs_applied;
+    }
+    keel::jobs::Store& jobs() override { return jobs_; }
 
     Task<Result<void>> ping() override {
         KEEL_CO_TRY(one, co_await db_.query_one<std::int64_t>("SELECT 1"));
@@ -40,7 +60,10 @@ class PostgresRepository final : public Repository {
     }
 
     // Concurrent creations share one transaction (one durable commit): see write_links.
-    Task<Result<Link>> insert_link(Link link) override { co_return co_await inserts_.submit(std::move(link)); }
+    Task<Result<Link>> insert_link(Link link, EventFor event) override {
+        NewLink item{std::move(link), std::move(event)};  // named: GCC 12 mishandles such temporaries in co_await
+        co_return co_await inserts_.submit(std::move(item));
+    }
 
     Task<Result<std::optional<Link>>> find_link(std::string slug) override {
         co_return or_none(
@@ -60,9 +83,22 @@ class PostgresRepository final : public Repository {
             owner, slug, ch.url, expires, ch.expires_at.has_value(), ch.permanent, now));
     }
 
-    Task<Result<std::optional<Link>>> delete_link(std::int64_t owner, std::string slug) override {
-        co_return or_none(co_await db_.query_one<Link>(
-            with_link_columns("DELETE FROM links WHERE owner = $1 AND slug = $2 RETURNING "), owner, slug));
+    Task<Result<std::optional<Link>>> delete_link(std::int64_t owner, std::string slug, EventFor event) override {
+        std::string sql = with_link_columns("DELETE FROM links WHERE owner = $1 AND slug = $2 RETURNING ");
+        if (!event) {
+            co_return or_none(co_await db_.query_one<Link>(std::move(sql), owner, slug));
+        }
+        KEEL_CO_TRY(conn, co_await db_.acquire());
+        co_return co_await pg::transaction(*conn, [&]() -> Task<Result<std::optional<Link>>> {
+            KEEL_CO_TRY(deleted, or_none(co_await conn->query_one<Link>(std::move(sql), owner, slug)));
+            if (deleted) {
+                if (auto job = job_for(event, *deleted)) {
+                    KEEL_CO_TRY(made, co_await jobs_.enqueue(*conn, std::move(*job)));
+                    (void)made;
+                }
+            }
+            co_return deleted;
+        });
     }
 
     Task<Result<std::vector<Link>>> list_links(std::int64_t owner, std::optional<std::int64_t> before,
@@ -129,9 +165,10 @@ class PostgresRepository final : public Repository {
         return pg::Params::of(l.slug, l.url, l.owner, l.permanent, l.created_at, l.updated_at, l.expires_at);
     }
 
-    /// One batch of new links: alone, a plain INSERT; several, one pipelined transaction. A
-    /// taken slug inserts nothing (ON CONFLICT DO NOTHING), so it fails only its own request.
-    Task<std::vector<Result<Link>>> write_links(std::vector<Link>& batch) {
+    /// One batch of new links: alone and without an event, a plain INSERT; otherwise one
+    /// transaction, the INSERTs pipelined, then the events of the links stored. A taken slug
+    /// inserts nothing (ON CONFLICT DO NOTHING), so it fails only its own request.
+    Task<std::vector<Result<Link>>> write_links(std::vector<NewLink>& batch) {
         std::vector<Result<Link>> out;
         out.reserve(batch.size());
         auto fail_all = [&](const keel::Error& e) {
@@ -146,38 +183,47 @@ class PostgresRepository final : public Repository {
             co_return out;
         }
         std::vector<pg::Rows> results;
-        std::size_t first = 0;
-        if (batch.size() == 1) {
-            auto one = co_await (*conn)->query_params(kInsertLink, insert_params(batch[0]));
+        if (batch.size() == 1 && !batch[0].event) {
+            auto one = co_await (*conn)->query_params(kInsertLink, insert_params(batch[0].link));
             if (!one) {
                 fail_all(one.error());
                 co_return out;
             }
             results.push_back(std::move(*one));
         } else {
-            std::vector<pg::Query> q;
-            q.reserve(batch.size() + 2);
-            q.push_back({"BEGIN", {}});
-            for (const Link& l : batch) {
-                q.push_back({kInsertLink, insert_params(l), true});
-            }
-            q.push_back({"COMMIT", {}});
-            auto many = co_await (*conn)->pipeline(std::move(q));
-            if (!many) {
-                fail_all(many.error());
+            auto written = co_await pg::transaction(**conn, [&]() -> Task<Result<void>> {
+                std::vector<pg::Query> q;
+                q.reserve(batch.size());
+                for (const NewLink& l : batch) {
+                    q.push_back({kInsertLink, insert_params(l.link), true});
+                }
+                KEEL_CO_TRY(many, co_await (*conn)->pipeline(std::move(q)));
+                results = std::move(many);
+                for (std::size_t i = 0; i < batch.size(); ++i) {
+                    if (results[i].empty()) {
+                        continue;  // its slug is taken: no link, no event
+                    }
+                    batch[i].link.id = results[i][0].get<std::int64_t>(0);
+                    if (auto job = job_for(batch[i].event, batch[i].link)) {
+                        KEEL_CO_TRY(made, co_await jobs_.enqueue(**conn, std::move(*job)));
+                        (void)made;
+                    }
+                }
+                co_return Result<void>{};
+            });
+            if (!written) {
+                fail_all(written.error());
                 co_return out;
             }
-            results = std::move(*many);
-            first = 1;  // after BEGIN
         }
         for (std::size_t i = 0; i < batch.size(); ++i) {
-            const pg::Rows& rows = results[first + i];
+            const pg::Rows& rows = results[i];
             if (rows.empty()) {
-                out.emplace_back(
-                    keel::Error::with_detail(keel::Errc::conflict, "duplicate key: slug \"" + batch[i].slug + "\""));
+                out.emplace_back(keel::Error::with_detail(keel::Errc::conflict,
+                                                          "duplicate key: slug \"" + batch[i].link.slug + "\""));
             } else {
-                batch[i].id = rows[0].get<std::int64_t>(0);
-                out.emplace_back(std::move(batch[i]));
+                batch[i].link.id = rows[0].get<std::int64_t>(0);
+                out.emplace_back(std::move(batch[i].link));
             }
         }
         co_return out;
@@ -188,8 +234,9 @@ class PostgresRepository final : public Repository {
 
   private:
     pg::Database db_;
-    keel::db::GroupCommit<Link, Result<Link>> inserts_{[this](std::vector<Link>& batch) { return write_links(batch); },
-                                                       {.max_batch = 128}};
+    keel::jobs::PostgresStore jobs_;
+    keel::db::GroupCommit<NewLink, Result<Link>> inserts_{
+        [this](std::vector<NewLink>& batch) { return write_links(batch); }, {.max_batch = 128}};
 };
 
 }  // namespace

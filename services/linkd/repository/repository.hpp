@@ -10,7 +10,9 @@
 #include <keel/core/result.hpp>
 #include <keel/core/task.hpp>
 #include <keel/db/pool.hpp>
+#include <keel/jobs/store.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,23 +28,33 @@ struct NamedPoolStats {
     keel::db::PoolStats stats = {};
 };
 
+/// The job announcing a change, made from the stored link and enqueued in the change's own
+/// transaction (an outbox: the event exists if and only if the change does); nullopt: none.
+using EventFor = std::function<std::optional<keel::jobs::NewJob>(const Link&)>;
+
 class Repository {
   public:
     virtual ~Repository() = default;
 
-    /// Applies the migrations this database lacks (see migrations/<driver>/).
+    /// Applies the migrations this database lacks (see migrations/<driver>/), and keel's jobs
+    /// tables.
     virtual Task<Result<int>> migrate() = 0;
+    /// The jobs in this database (webhook deliveries, periodic work).
+    virtual keel::jobs::Store& jobs() = 0;
     /// A round trip to the database (readiness).
     virtual Task<Result<void>> ping() = 0;
 
-    /// Inserts and returns the link with its id; Errc::conflict when the slug exists.
-    virtual Task<Result<Link>> insert_link(Link link) = 0;
+    /// Inserts and returns the link with its id, and `event`'s job in the same transaction;
+    /// Errc::conflict when the slug exists (nothing is stored).
+    virtual Task<Result<Link>> insert_link(Link link, EventFor event = {}) = 0;
     virtual Task<Result<std::optional<Link>>> find_link(std::string slug) = 0;
     /// Changes a link of `owner`; nullopt when there is no such link of that owner.
     virtual Task<Result<std::optional<Link>>> update_link(std::int64_t owner, std::string slug, LinkChange change,
                                                           std::int64_t now) = 0;
-    /// Deletes a link of `owner` (and its click history); the deleted link, or nullopt.
-    virtual Task<Result<std::optional<Link>>> delete_link(std::int64_t owner, std::string slug) = 0;
+    /// Deletes a link of `owner` (and its click history), enqueueing `event`'s job in the same
+    /// transaction; the deleted link, or nullopt.
+    virtual Task<Result<std::optional<Link>>> delete_link(std::int64_t owner, std::string slug,
+                                                          EventFor event = {}) = 0;
     /// `owner`'s links with id < before (all when nullopt), newest first, at most `limit`.
     virtual Task<Result<std::vector<Link>>> list_links(std::int64_t owner, std::optional<std::int64_t> before,
                                                        int limit) = 0;

@@ -3,6 +3,7 @@
 #include "repository/repository.hpp"
 
 #include <keel/db/group_commit.hpp>
+#include <keel/jobs/sqlite_store.hpp>
 #include <keel/sqlite/sqlite.hpp>
 
 #include <span>
@@ -24,13 +25,24 @@ std::string with_link_columns(std::string_view head, std::string_view tail = {})
            std::string(tail);
 }
 
+// A creation waiting for its batch: the link and the event to store with it.
+struct NewLink {
+    Link link;
+    EventFor event;
+};
+
 class SqliteRepository final : public Repository {
   public:
     SqliteRepository(const RepositoryOptions& o, std::string path)
         : db_(sqlite::DatabaseOptions{.file = {.path = std::move(path), .busy_timeout = o.query_timeout},
                                       .readers = o.pool}) {}
 
-    Task<Result<int>> migrate() override { return db_.migrate(migrations::sqlite()); }
+    Task<Result<int>> migrate() override {
+        KEEL_CO_TRY(applied, co_await db_.migrate(migrations::sqlite()));
+        KEEL_CO_TRY(jobs_applied, co_await jobs_.migrate());
+        co_return applied + jobs_applied;
+    }
+    keel::jobs::Store& jobs() override { return jobs_; }
 
     Task<Result<void>> ping() override {
         KEEL_CO_TRY(one, co_await db_.query_one<std::int64_t>("SELECT 1"));
@@ -39,15 +51,29 @@ class SqliteRepository final : public Repository {
     }
 
     // Concurrent creations share one transaction (one WAL commit): see write_links.
-    Task<Result<Link>> insert_link(Link link) override { co_return co_await inserts_.submit(std::move(link)); }
+    Task<Result<Link>> insert_link(Link link, EventFor event) override {
+        NewLink item{std::move(link), std::move(event)};  // named: GCC 12 mishandles such temporaries in co_await
+        co_return co_await inserts_.submit(std::move(item));
+    }
 
-    /// One batch of new links in one transaction. A taken slug inserts nothing (ON CONFLICT DO
-    /// NOTHING), so it fails only its own request.
-    Task<std::vector<Result<Link>>> write_links(std::vector<Link>& batch) {
+    // The job `event` makes for `link`, enqueued on `c` inside its transaction.
+    Result<void> enqueue_event(sqlite::Conn& c, const EventFor& event, const Link& link) {
+        if (event) {
+            if (std::optional<keel::jobs::NewJob> job = event(link)) {
+                KEEL_TRY(made, jobs_.enqueue(c, *job));
+                (void)made;
+            }
+        }
+        return {};
+    }
+
+    /// One batch of new links (and their events) in one transaction. A taken slug inserts
+    /// nothing (ON CONFLICT DO NOTHING), so it fails only its own request.
+    Task<std::vector<Result<Link>>> write_links(std::vector<NewLink>& batch) {
         auto written = co_await db_.write([&](sqlite::Conn& c) -> Result<std::vector<Result<Link>>> {
             return c.transaction([&]() -> Result<std::vector<Result<Link>>> {
                 std::vector<Result<Link>> out;
-                for (Link& link : batch) {
+                for (auto& [link, event] : batch) {
                     auto id = c.query_one<std::int64_t>(
                         "INSERT INTO links (slug, url, owner, permanent, created_at, updated_at, expires_at) "
                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (slug) DO NOTHING RETURNING id",
@@ -60,6 +86,7 @@ class SqliteRepository final : public Repository {
                     }
                     KEEL_TRY(new_id, std::move(id));
                     link.id = new_id;
+                    KEEL_TRY_VOID(enqueue_event(c, event, link));
                     out.emplace_back(std::move(link));
                 }
                 return out;
@@ -90,11 +117,18 @@ class SqliteRepository final : public Repository {
         }));
     }
 
-    Task<Result<std::optional<Link>>> delete_link(std::int64_t owner, std::string slug) override {
-        co_return or_none(co_await db_.write([&](sqlite::Conn& c) {
-            return c.query_one<Link>(with_link_columns("DELETE FROM links WHERE owner = ?1 AND slug = ?2 RETURNING "),
-                                     owner, slug);
-        }));
+    Task<Result<std::optional<Link>>> delete_link(std::int64_t owner, std::string slug, EventFor event) override {
+        co_return co_await db_.write([&](sqlite::Conn& c) {
+            return c.transaction([&]() -> Result<std::optional<Link>> {
+                KEEL_TRY(deleted, or_none(c.query_one<Link>(
+                                      with_link_columns("DELETE FROM links WHERE owner = ?1 AND slug = ?2 RETURNING "),
+                                      owner, slug)));
+                if (deleted) {
+                    KEEL_TRY_VOID(enqueue_event(c, event, *deleted));
+                }
+                return deleted;
+            });
+        });
     }
 
     Task<Result<std::vector<Link>>> list_links(std::int64_t owner, std::optional<std::int64_t> before,
@@ -158,8 +192,9 @@ class SqliteRepository final : public Repository {
 
   private:
     sqlite::Database db_;
-    keel::db::GroupCommit<Link, Result<Link>> inserts_{[this](std::vector<Link>& batch) { return write_links(batch); },
-                                                       {.max_batch = 128}};
+    keel::jobs::SqliteStore jobs_{db_};
+    keel::db::GroupCommit<NewLink, Result<Link>> inserts_{
+        [this](std::vector<NewLink>& batch) { return write_links(batch); }, {.max_batch = 128}};
 };
 
 }  // namespace

@@ -171,7 +171,8 @@ Task<ServiceResult<Link>> LinkService::create(const Principal& caller, CreateLin
         co_return co_await insert_with_generated_slug(std::move(link));
     }
     link.slug = *in.slug;
-    auto inserted = co_await repo_.insert_link(link);
+    EventFor event = created_event();  // named: GCC 12 mishandles such temporaries in co_await
+    auto inserted = co_await repo_.insert_link(link, std::move(event));
     if (!inserted) {
         if (inserted.error().code() == keel::Errc::conflict) {
             co_return ServiceError{Fault::conflict, "the slug \"" + link.slug + "\" is taken", {}};
@@ -182,10 +183,14 @@ Task<ServiceResult<Link>> LinkService::create(const Principal& caller, CreateLin
     if (metrics_.links_created) {
         metrics_.links_created->inc();
     }
-    if (events_) {
-        events_->link_created(*inserted);
-    }
     co_return std::move(*inserted);
+}
+
+EventFor LinkService::created_event() const {
+    if (!events_) {
+        return {};
+    }
+    return [events = events_](const Link& l) { return events->link_created(l); };
 }
 
 Task<ServiceResult<Link>> LinkService::insert_with_generated_slug(Link link) {
@@ -196,14 +201,12 @@ Task<ServiceResult<Link>> LinkService::insert_with_generated_slug(Link link) {
         if (slug_problem(link.slug)) {
             continue;  // a reserved word drawn by chance
         }
-        auto inserted = co_await repo_.insert_link(link);
+        EventFor event = created_event();  // named: GCC 12 mishandles such temporaries in co_await
+        auto inserted = co_await repo_.insert_link(link, std::move(event));
         if (inserted) {
             co_await invalidate(link.slug);
             if (metrics_.links_created) {
                 metrics_.links_created->inc();
-            }
-            if (events_) {
-                events_->link_created(*inserted);
             }
             co_return std::move(*inserted);
         }
@@ -275,14 +278,15 @@ Task<ServiceResult<void>> LinkService::remove(const Principal& caller, std::stri
     if (slug_problem(slug)) {
         co_return not_found(slug);
     }
-    KEEL_CO_TRY(deleted, co_await repo_.delete_link(caller.key_id, slug));
+    EventFor event;
+    if (events_) {
+        event = [events = events_](const Link& l) { return events->link_deleted(l); };
+    }
+    KEEL_CO_TRY(deleted, co_await repo_.delete_link(caller.key_id, slug, std::move(event)));
     if (!deleted) {
         co_return not_found(slug);
     }
     co_await invalidate(slug);
-    if (events_) {
-        events_->link_deleted(*deleted);
-    }
     co_return ServiceResult<void>{};
 }
 

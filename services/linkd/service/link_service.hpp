@@ -150,6 +150,8 @@ class LinkService {
     keel::cache::SingleFlight<keel::Result<CachedAnswer>> lookups_;
     LinkMetrics metrics_;
     LinkEvents* events_ = nullptr;
+    // The creation event stored with a new link (none without events_).
+    EventFor created_event() const;
 };
 
 /// Cursor encoding (opaque to clients): exposed for tests.

@@ -172,7 +172,9 @@ Task<Result<std::vector<Failure>>> PostgresStore::failures(int limit) {
 }
 
 Task<Result<std::optional<Job>>> PostgresStore::find(std::int64_t id) {
-    co_return db::or_none(co_await db_.query_one<Job>(sql::for_postgres(sql::find_job()), id));
+    // Named, not a temporary in the co_await: GCC 12 mishandles temporaries with destructors there.
+    std::string find = sql::for_postgres(sql::find_job());
+    co_return db::or_none(co_await db_.query_one<Job>(std::move(find), id));
 }
 
 Task<Result<bool>> PostgresStore::retry(std::int64_t id, UnixMillis now) {
@@ -221,7 +223,8 @@ Task<void> PostgresStore::wait_for_work(Duration timeout) {
     }
     if (!l.conn) {
         auto conn = co_await postgres::Conn::connect(listen_);
-        if (conn && (co_await (*conn)->exec("LISTEN " + std::string(kChannel)))) {
+        std::string listen = "LISTEN " + std::string(kChannel);
+        if (conn && (co_await (*conn)->exec(std::move(listen)))) {
             l.conn = std::move(*conn);
             co_return;  // notifications sent before LISTEN were missed: claim now
         }
