@@ -24,6 +24,10 @@ void define_config(keel::config::Config& c) {
     c.define_string("docs.assets_dir", LINKD_DOCS_ASSETS,
                     "npm's swagger-ui-dist, for the /docs page (empty: no page; installed by scripts/bootstrap)");
     c.define_int("links.slug_length", 7, 4, 32, "length of generated slugs");
+    c.define_duration("links.purge_interval", 1h, 0s, 24h * 7,
+                      "how often expired links are deleted, once per cluster (0: never)");
+    c.define_duration("links.purge_after", 24h * 7, 0s, 24h * 365,
+                      "how long an expired link still answers 410 before it is deleted");
     c.define_bool("cache.memory", true,
                   "keep resolved slugs in memory (off: every redirect asks Redis or the database)");
     c.define_bool("cache.shared", true,
@@ -95,6 +99,8 @@ LinkdOptions options_from(const keel::config::Config& c) {
     o.webhook.retry_max = c.get_duration("webhook.retry_max");
     o.webhook.timeout = c.get_duration("webhook.timeout");
     o.webhook.concurrency = c.get_int<int>("webhook.concurrency");
+    o.purge_interval = c.get_duration("links.purge_interval");
+    o.purge_after = c.get_duration("links.purge_after");
     o.jobs.lease = c.get_duration("jobs.lease");
     o.jobs.poll = c.get_duration("jobs.poll");
     o.webhook_drain = c.get_duration("webhook.drain_timeout");
@@ -147,11 +153,24 @@ Linkd::Linkd(LinkdOptions options, keel::WorkerPool& workers, keel::log::Logger*
         links_.set_events(webhooks_.get());
     }
     keel::jobs::RunnerOptions jo = options_.jobs;
-    jo.queues = {webhooks_->queue()};
+    jo.queues = {webhooks_->queue(), {.name = "maintenance", .concurrency = 1}};
     jo.shutdown_timeout = options_.webhook_drain;
     jo.on_event = [this](const keel::jobs::Event& e) { log_job_event(e); };
     jobs_ = std::make_unique<keel::jobs::Runner>(repo_->jobs(), std::move(jo));
     webhooks_->install(*jobs_);
+    if (options_.purge_interval > keel::Duration::zero()) {
+        jobs_->handle_raw("links.purge_expired", [this](keel::jobs::Context&) -> keel::Task<keel::Result<void>> {
+            auto before =
+                options_.links.now() - std::chrono::duration_cast<std::chrono::seconds>(options_.purge_after).count();
+            KEEL_CO_TRY(purged, co_await links_.purge_expired(before));
+            if (logger_ && purged > 0) {
+                logger_->info("expired links purged", {{"links", purged}});
+            }
+            co_return keel::Result<void>{};
+        });
+        jobs_->every("links.purge_expired", options_.purge_interval,
+                     keel::jobs::NewJob{.kind = "links.purge_expired", .queue = "maintenance", .max_attempts = 3});
+    }
 }
 
 Linkd::~Linkd() {

@@ -48,7 +48,9 @@ struct LinkdOptions {
     std::string redirect_cache_control = "private, max-age=0";
     std::string read_cache_control = "private, no-cache";
     keel::Duration webhook_drain = std::chrono::seconds(10);  ///< at shutdown, what runs may finish
-    keel::jobs::RunnerOptions jobs = {};                      ///< lease, poll (queues: linkd's own)
+    keel::Duration purge_interval = std::chrono::hours(1);    ///< 0: expired links are kept
+    keel::Duration purge_after = std::chrono::hours(24 * 7);
+    keel::jobs::RunnerOptions jobs = {};  ///< lease, poll (queues: linkd's own)
 };
 
 /// Defines linkd's configuration keys (db.*, links.*, cache.*, clicks.*, auth.*).

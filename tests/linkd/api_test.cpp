@@ -493,6 +493,36 @@ TEST_P(ApiWebhooks, SignedEventsForCreatedAndDeletedLinksDeliveredWithRetries) {
     EXPECT_EQ(linkd_->webhooks().stats().delivered, 2u);
 }
 
+class ApiPurge : public Api {
+  protected:
+    void configure(LinkdOptions& o) override {
+        o.purge_interval = std::chrono::milliseconds(100);
+        o.purge_after = std::chrono::seconds(30);
+    }
+};
+
+TEST_P(ApiPurge, ExpiredLinksAreDeletedByThePeriodicJobOnceTheirGraceHasPassed) {
+    std::string soon = linkd::format_time(now_.load() + 60);
+    ASSERT_EQ(create(R"({"url":"https://example.com/e","slug":"ephemeral","expires_at":")" + soon + R"("})").status,
+              201);
+    ASSERT_EQ(create(R"({"url":"https://example.com/k","slug":"kept"})").status, 201);
+    auto stored = [&](const char* slug) {
+        auto found = linkd_->background().block_on([&] { return linkd_->repository().find_link(slug); });
+        EXPECT_TRUE(found);
+        return found && found->has_value();
+    };
+    now_ += 61;  // expired: answers 410, still stored within purge_after
+    EXPECT_EQ(client_->call("GET", "/ephemeral").status, 410);
+    EXPECT_TRUE(stored("ephemeral"));
+    now_ += 30;  // past the grace: the next tick deletes it
+    EXPECT_TRUE(keel::test::eventually([&] { return !stored("ephemeral"); }, std::chrono::seconds(5)));
+    EXPECT_TRUE(stored("kept"));
+    EXPECT_EQ(client_->call("GET", "/ephemeral").status, 404);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ApiPurge, ::testing::Values(Backend::sqlite, Backend::postgres),
+                         linkd::test::backend_name);
+
 INSTANTIATE_TEST_SUITE_P(Backends, ApiWebhooks, ::testing::Values(Backend::sqlite), linkd::test::backend_name);
 
 }  // namespace

@@ -81,6 +81,21 @@ class FakeRepository : public Repository {
         record(event, *l);
         co_return l;
     }
+    Task<Result<std::vector<std::string>>> purge_expired(std::int64_t expired_before, int limit) override {
+        if (down) {
+            co_return unavailable();
+        }
+        std::vector<std::string> n;
+        for (auto it = links.begin(); it != links.end() && static_cast<int>(n.size()) < limit;) {
+            if (it->second.expires_at && *it->second.expires_at < expired_before) {
+                n.push_back(it->second.slug);
+                it = links.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        co_return n;
+    }
     Task<Result<std::vector<Link>>> list_links(std::int64_t owner, std::optional<std::int64_t> before,
                                                int limit) override {
         if (down) {

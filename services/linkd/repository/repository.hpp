@@ -55,6 +55,9 @@ class Repository {
     /// transaction; the deleted link, or nullopt.
     virtual Task<Result<std::optional<Link>>> delete_link(std::int64_t owner, std::string slug,
                                                           EventFor event = {}) = 0;
+    /// Deletes up to `limit` links that expired before `expired_before` (with their click
+    /// history; no events: they had ended already); their slugs.
+    virtual Task<Result<std::vector<std::string>>> purge_expired(std::int64_t expired_before, int limit) = 0;
     /// `owner`'s links with id < before (all when nullopt), newest first, at most `limit`.
     virtual Task<Result<std::vector<Link>>> list_links(std::int64_t owner, std::optional<std::int64_t> before,
                                                        int limit) = 0;

@@ -131,6 +131,15 @@ class SqliteRepository final : public Repository {
         });
     }
 
+    Task<Result<std::vector<std::string>>> purge_expired(std::int64_t expired_before, int limit) override {
+        co_return co_await db_.write([&](sqlite::Conn& c) {
+            return c.query_all<std::string>(
+                "DELETE FROM links WHERE id IN (SELECT id FROM links WHERE expires_at IS "
+                "NOT NULL AND expires_at < ?1 LIMIT ?2) RETURNING slug",
+                expired_before, limit);
+        });
+    }
+
     Task<Result<std::vector<Link>>> list_links(std::int64_t owner, std::optional<std::int64_t> before,
                                                int limit) override {
         return db_.query_all<Link>(

@@ -425,6 +425,21 @@ Task<void> LinkService::invalidate(std::string slug) {
     }
 }
 
+Task<keel::Result<std::int64_t>> LinkService::purge_expired(std::int64_t expired_before) {
+    constexpr int kBatch = 1000;  // one short write at a time: creations are not held up
+    std::int64_t total = 0;
+    for (;;) {
+        KEEL_CO_TRY(slugs, co_await repo_.purge_expired(expired_before, kBatch));
+        for (const std::string& slug : slugs) {
+            co_await invalidate(slug);  // cached here (and in Redis): gone now
+        }
+        total += static_cast<std::int64_t>(slugs.size());
+        if (slugs.size() < static_cast<std::size_t>(kBatch)) {
+            co_return total;
+        }
+    }
+}
+
 Task<keel::Result<std::int64_t>> LinkService::flush_clicks() {
     const std::int64_t now = options_.now();
     std::vector<ClickDelta> batch = clicks_.take(day_of(now), now);

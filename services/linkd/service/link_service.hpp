@@ -107,6 +107,10 @@ class LinkService {
     /// clicks were written.
     Task<keel::Result<std::int64_t>> flush_clicks();
 
+    /// Deletes the links that expired before `expired_before`, in batches; how many. (Until
+    /// then an expired link answers 410; afterwards 404.)
+    Task<keel::Result<std::int64_t>> purge_expired(std::int64_t expired_before);
+
     keel::cache::CacheStats cache_stats() const { return cache_.stats(); }
     /// Before serving: the second cache level, shared by every instance (may stay unset).
     void set_shared_cache(SharedLinkCache* shared) { shared_ = shared; }
