@@ -2,6 +2,7 @@
 
 #include <keel/config/config.hpp>
 #include <keel/core/sleep.hpp>
+#include <keel/jobs/observe.hpp>
 #include <keel/observe/runtime_metrics.hpp>
 #include <keel/ratelimit/limiter.hpp>
 
@@ -220,6 +221,12 @@ keel::Result<CreatedKey> Linkd::create_key(std::string name, bool admin) {
         return keel::Error::with_detail(keel::Errc::invalid_argument, made.error().detail);
     }
     return std::move(*made);
+}
+
+void Linkd::add_admin_routes(keel::router::Router& admin) {
+    admin.get("/debug/jobs", keel::jobs::debug_page(repo_->jobs(), jobs_.get()));
+    admin.post("/debug/jobs/{id}/retry", keel::jobs::retry_action(repo_->jobs()));
+    admin.post("/debug/jobs/{id}/discard", keel::jobs::discard_action(repo_->jobs()));
 }
 
 void Linkd::add_routes(keel::router::Router& r, std::function<bool()> accepting) {

@@ -77,6 +77,10 @@ class Linkd {
     /// database readiness check and /debug/vars sections. Before serving.
     void observe(keel::metrics::Registry& registry, keel::observe::Health& health, keel::observe::Vars& vars);
 
+    /// The admin listener's routes of linkd: GET /debug/jobs, POST /debug/jobs/{id}/retry and
+    /// /debug/jobs/{id}/discard (keel/jobs/observe.hpp).
+    void add_admin_routes(keel::router::Router& admin);
+
     /// Adds the API's routes to `r`; `accepting` drives /readyz.
     void add_routes(keel::router::Router& r, std::function<bool()> accepting);
 

@@ -3,6 +3,7 @@
 #include "linkd.hpp"
 
 #include <keel/db/pool_metrics.hpp>
+#include <keel/jobs/observe.hpp>
 
 namespace linkd {
 
@@ -82,6 +83,7 @@ void Linkd::add_cache_metrics(keel::metrics::Registry& registry) {
 
 // What linkd depends on: the Redis rate limiters and the database pools.
 void Linkd::add_dependency_metrics(keel::metrics::Registry& registry) {
+    registry.add_collector(keel::jobs::collector(*jobs_));  // webhook deliveries, the purge
     registry.add_collector([this](std::vector<keel::metrics::SampledFamily>& out) {
         if (redis_limiters_.empty()) {
             return;

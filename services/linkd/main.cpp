@@ -159,6 +159,7 @@ int main(int argc, char** argv) {
     }
 
     service->observe(app.metrics(), app.health(), app.vars());
+    app.on_admin_routes([&service](keel::router::Router& admin) { service->add_admin_routes(admin); });
     keel::router::Router r;
     if (app.config().get_bool("metrics.http")) {
         r.use(app.http_metrics());  // outermost: counts every answer, 404s and 500s included

@@ -1,14 +1,19 @@
 // keel::jobs against both stores: SQLite in a temp dir and a real PostgreSQL (initdb + pg_ctl
 // in a temp dir). The same tests run on each: transactional enqueue, unique keys, claims and
 // leases, retries on an injected clock, the runner's outcomes (retry, discard, snooze, cancel,
-// timeout), shutdown releasing what still runs, schedule ticks once per tick, and on
-// PostgreSQL LISTEN/NOTIFY waking a runner long before its poll.
+// timeout), shutdown releasing what still runs, schedule ticks once per tick, the operator's
+// metrics and /debug/jobs actions over a real socket, and on PostgreSQL LISTEN/NOTIFY waking a
+// runner long before its poll.
 #include <keel/core/loop_thread.hpp>
 #include <keel/core/sleep.hpp>
 #include <keel/core/worker_pool.hpp>
+#include <keel/jobs/observe.hpp>
 #include <keel/jobs/postgres_store.hpp>
 #include <keel/jobs/runner.hpp>
 #include <keel/jobs/sqlite_store.hpp>
+#include <keel/observe/metrics.hpp>
+#include <keel/router/router.hpp>
+#include <keel/testing/test_server.hpp>
 
 #include <support/eventually.hpp>
 #include <support/postgres_server.hpp>
@@ -365,6 +370,85 @@ TEST_P(Jobs, TheRunnerRunsRetriesAndDiscards) {
     ASSERT_TRUE(*on_loop([&] { return store_->retry(broken.id, jobs::system_clock_millis()); }));
     EXPECT_TRUE(eventually([&] { return seen.of(broken.id).size() == 4; }));
     EXPECT_TRUE(eventually([&] { return count(jobs::State::discarded) == 1; }));
+    on_loop([&] { return runner.shutdown(); });
+}
+
+// The operator's surface: the collector's metrics, GET /debug/jobs and the retry / discard
+// actions, on a real server.
+TEST_P(Jobs, TheAdminSurfaceCountsListsFailuresAndRetriesOrDiscards) {
+    open();
+    Seen seen;
+    jobs::RunnerOptions o = fast_runner();
+    o.count_every = 20ms;
+    jobs::Runner runner(*store_, o);
+    runner.handle<Mail>("mail.send", [&](jobs::Context& ctx, Mail m) -> Task<Result<void>> {
+        seen.add(ctx.job());
+        if (m.n == 3) {
+            co_return keel::Error(keel::Errc::unavailable, "the relay said 451");
+        }
+        co_return Result<void>{};
+    });
+    jobs::Enqueued ok = enqueue(mail(1));
+    jobs::NewJob broken_job = mail(3);
+    broken_job.max_attempts = 1;
+    jobs::Enqueued broken = enqueue(broken_job);
+    jobs::NewJob later_job = mail(4);
+    later_job.run_at = jobs::system_clock_millis() + 3'600'000;
+    jobs::Enqueued later = enqueue(later_job);
+    runner.start(lt_.loop());
+    ASSERT_TRUE(eventually([&] { return count(jobs::State::completed) == 1 && count(jobs::State::discarded) == 1; }));
+
+    keel::metrics::Registry registry;
+    registry.add_collector(jobs::collector(runner));
+    EXPECT_TRUE(eventually([&] {
+        std::string text = registry.scrape();
+        return text.find("keel_jobs{queue=\"default\",state=\"discarded\"} 1\n") != std::string::npos &&
+               text.find("keel_jobs{queue=\"default\",state=\"available\"} 1\n") != std::string::npos;
+    })) << registry.scrape();
+    std::string text = registry.scrape();
+    EXPECT_NE(text.find("keel_jobs_claimed_total 2\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("keel_jobs_completed_total 1\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("keel_jobs_discarded_total 1\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("keel_jobs_running 0\n"), std::string::npos) << text;
+
+    keel::router::Router admin;
+    admin.get("/debug/jobs", jobs::debug_page(*store_, &runner));
+    admin.post("/debug/jobs/{id}/retry", jobs::retry_action(*store_));
+    admin.post("/debug/jobs/{id}/discard", jobs::discard_action(*store_));
+    keel::testing::TestServer srv(admin.handler(), keel::testing::TestServer::default_options(), &workers_);
+    auto call = [&](std::string method, std::string path) {
+        keel::testing::RawClient c(srv.port());
+        auto res = c.exchange(method + " " + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+        EXPECT_TRUE(res) << method << " " << path;
+        return res.value_or(keel::testing::RawResponse{});
+    };
+    auto page = call("GET", "/debug/jobs");
+    EXPECT_EQ(page.status, 200);
+    EXPECT_NE(page.body.find("\"worker\":\"" + runner.worker_id() + "\""), std::string::npos) << page.body;
+    EXPECT_NE(page.body.find(R"({"queue":"default","state":"completed","jobs":1})"), std::string::npos) << page.body;
+    EXPECT_NE(page.body.find("\"id\":" + std::to_string(broken.id) + ",\"kind\":\"mail.send\""), std::string::npos)
+        << page.body;
+    EXPECT_NE(page.body.find("the relay said 451"), std::string::npos) << page.body;
+
+    auto id_path = [](std::int64_t id, const char* action) {
+        return "/debug/jobs/" + std::to_string(id) + "/" + action;
+    };
+    auto retried = call("POST", id_path(broken.id, "retry"));
+    EXPECT_EQ(retried.status, 200) << retried.body;
+    EXPECT_EQ(retried.body, "{\"id\":" + std::to_string(broken.id) + ",\"retried\":true}");
+    EXPECT_TRUE(eventually([&] { return seen.of(broken.id).size() == 2; }));
+    auto completed = call("POST", id_path(ok.id, "retry"));
+    EXPECT_EQ(completed.status, 409) << completed.body;
+    EXPECT_EQ(completed.header("content-type").value_or(""), "application/problem+json");
+    EXPECT_EQ(call("POST", id_path(999'999, "retry")).status, 404);
+    EXPECT_EQ(call("POST", "/debug/jobs/seven/retry").status, 400);
+    EXPECT_EQ(call("POST", "/debug/jobs/-3/discard").status, 400);
+
+    auto discarded = call("POST", id_path(later.id, "discard"));
+    EXPECT_EQ(discarded.status, 200) << discarded.body;
+    EXPECT_TRUE(eventually([&] { return count(jobs::State::available) == 0 && count(jobs::State::discarded) == 2; }));
+    EXPECT_EQ(call("POST", id_path(later.id, "discard")).status, 409);  // already discarded
+    EXPECT_EQ(seen.of(later.id).size(), 0u);                            // it never ran
     on_loop([&] { return runner.shutdown(); });
 }
 

@@ -9,6 +9,7 @@
 
 #include <keel/json/parse.hpp>
 #include <keel/middleware/request_id.hpp>
+#include <keel/middleware/trace_context.hpp>
 #include <keel/openapi/openapi.hpp>
 
 #include <support/eventually.hpp>
@@ -76,6 +77,7 @@ class Api : public ::testing::TestWithParam<Backend> {
         admin_key_ = (*admin)->secret;
         keel::router::Router r;
         r.use(keel::mw::request_id());
+        r.use(keel::mw::trace_context());
         linkd_->add_routes(r, [this] { return accepting_.load(); });
         server_ = std::make_unique<keel::testing::TestServer>(r.handler(), keel::testing::TestServer::default_options(),
                                                               &workers_);
@@ -435,7 +437,7 @@ namespace {
 /// Receives linkd's webhooks; answers 503 to the first delivery to make linkd retry.
 struct Receiver {
     struct Delivery {
-        std::string type, id, timestamp, signature, body;
+        std::string type, id, timestamp, signature, traceparent, body;
     };
     std::mutex mu;
     std::vector<Delivery> seen;
@@ -445,7 +447,8 @@ struct Receiver {
         seen.push_back({std::string(req.header("X-Linkd-Event").value_or("")),
                         std::string(req.header("X-Linkd-Delivery").value_or("")),
                         std::string(req.header("X-Linkd-Timestamp").value_or("")),
-                        std::string(req.header("X-Linkd-Signature").value_or("")), std::string(req.body())});
+                        std::string(req.header("X-Linkd-Signature").value_or("")),
+                        std::string(req.header("traceparent").value_or("")), std::string(req.body())});
         return keel::http::Response::text("", static_cast<int>(seen.size()) <= refuse_first ? 503 : 204);
     }};
     std::vector<Delivery> wait_for(std::size_t n) {
@@ -472,7 +475,12 @@ class ApiWebhooks : public Api {
 
 TEST_P(ApiWebhooks, SignedEventsForCreatedAndDeletedLinksDeliveredWithRetries) {
     auto t0 = std::chrono::steady_clock::now();
-    ASSERT_EQ(create(R"({"url":"https://example.com/h","slug":"hooked"})").status, 201);
+    const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    ASSERT_EQ(client_
+                  ->call("POST", "/v1/links", R"({"url":"https://example.com/h","slug":"hooked"})", user_key_,
+                         {{"traceparent", "00-" + trace + "-00f067aa0ba902b7-01"}})
+                  .status,
+              201);
     EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(500));  // never waits for delivery
     auto got = receiver_.wait_for(2);
     ASSERT_EQ(got.size(), 2u);        // refused once, then delivered
@@ -483,6 +491,8 @@ TEST_P(ApiWebhooks, SignedEventsForCreatedAndDeletedLinksDeliveredWithRetries) {
     EXPECT_NE(d.signature, linkd::webhook_signature("wrong", d.timestamp, d.body));
     EXPECT_NE(d.body.find("\"type\":\"link.created\""), std::string::npos) << d.body;
     EXPECT_NE(d.body.find("\"slug\":\"hooked\",\"url\":\"https://example.com/h\""), std::string::npos) << d.body;
+    EXPECT_EQ(d.traceparent.substr(0, 36), "00-" + trace + "-")
+        << "the delivery continues the creating request's trace";
     ASSERT_EQ(client_->call("DELETE", "/v1/links/hooked", std::nullopt, user_key_).status, 204);
     auto after = receiver_.wait_for(3);
     ASSERT_EQ(after.size(), 3u);

@@ -92,6 +92,8 @@ TEST_F(Observed, ScrapePassesPromtoolAndCountersMoveByTheRequestsSent) {
                   sample(after, "keel_connections_accepted_total{loop=\"1\"}"),
               32);
     EXPECT_EQ(sample(after, "keel_db_pool_max_open_connections{pool=\"sqlite_writer\"}"), 1);
+    EXPECT_GE(sample(after, "keel_jobs_claimed_total"), 0);  // the jobs' families are exposed (promtool checks them)
+    EXPECT_NE(after.find("# TYPE keel_jobs gauge"), std::string::npos);
 
     std::string file = ::testing::TempDir() + "/linkd_scrape_" + std::to_string(::getpid()) + ".txt";
     std::ofstream(file) << after;
@@ -101,7 +103,8 @@ TEST_F(Observed, ScrapePassesPromtoolAndCountersMoveByTheRequestsSent) {
 }
 
 TEST_F(Observed, AdminEndpointsLiveOnlyOnTheAdminListener) {
-    for (const char* path : {"/metrics", "/debug/vars", "/debug/pprof/", "/debug/pprof/profile?seconds=1", "/livez"}) {
+    for (const char* path :
+         {"/metrics", "/debug/vars", "/debug/pprof/", "/debug/pprof/profile?seconds=1", "/livez", "/debug/jobs"}) {
         int status = 0;
         get(port_, path, &status);
         EXPECT_EQ(status, 404) << "public port answers " << path;
@@ -126,6 +129,15 @@ TEST_F(Observed, AdminEndpointsLiveOnlyOnTheAdminListener) {
     }
     get(admin_, "/debug/pprof/heap", &status);
     EXPECT_EQ(status, 501);  // this build has no tcmalloc, and says so
+
+    // The jobs' page: the purge schedule's first tick (at start) is a job on the maintenance queue.
+    std::string jobs;
+    EXPECT_TRUE(keel::test::eventually([&] {
+        jobs = get(admin_, "/debug/jobs", &status);
+        return status == 200 && jobs.find("\"counts\":[{\"queue\":\"maintenance\"") != std::string::npos;
+    })) << status
+        << " " << jobs;
+    EXPECT_NE(jobs.find("\"worker\":\""), std::string::npos) << jobs;
 }
 
 TEST_F(Observed, CpuProfileUnderLoadShowsKeelsOwnFunctions) {

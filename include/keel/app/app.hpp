@@ -93,6 +93,9 @@ class App {
     /// Adds /metrics, /debug/pprof/*, /debug/vars, /livez and /readyz to `r`. run() serves them
     /// on `admin.listen`, or on the main port when `admin.on_main` is true.
     void add_admin_routes(router::Router& r);
+    /// More admin routes from the service (under /debug/, e.g. keel::jobs' /debug/jobs), added
+    /// by add_admin_routes after keel's own. Before run().
+    void on_admin_routes(std::function<void(router::Router&)> add);
     /// The admin listener's port once run() is serving (0 when there is none).
     std::uint16_t admin_port() const noexcept { return admin_port_.load(std::memory_order_acquire); }
 
@@ -176,6 +179,7 @@ class App {
     http::Handler handler_;
     http::StreamBodyPredicate stream_body_;
     std::vector<std::function<void()>> hooks_;
+    std::vector<std::function<void(router::Router&)>> admin_routes_;
     std::atomic<bool> shutdown_requested_{false};
     std::atomic<bool> ready_{false};
     std::atomic<std::uint16_t> port_{0};

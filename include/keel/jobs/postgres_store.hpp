@@ -5,12 +5,12 @@
 /// runners, which LISTEN on a connection of their own, wake when it commits (the poll is only a
 /// safety net).
 ///
-///     jobs::PostgresStore jobs(db, {.conninfo = url});    // postgres::Database, LISTEN's options
-///     auto conn = co_await db.acquire();
-///     co_await (*conn)->exec("BEGIN");
-///     ... the business statements on *conn ...
-///     co_await jobs.enqueue(**conn, jobs::make("link.created", event));   // same transaction
-///     co_await (*conn)->exec("COMMIT");                    // the job exists iff this commits
+///     jobs::PostgresStore jobs(db, {.conninfo = url});  // postgres::Database, LISTEN's options
+///     KEEL_CO_TRY(conn, co_await db.acquire());
+///     auto changed = co_await postgres::transaction(*conn, [&]() -> Task<Result<jobs::Enqueued>> {
+///         KEEL_CO_TRY_VOID(co_await conn->exec("UPDATE accounts SET plan = 'pro' WHERE id = 7"));
+///         co_return co_await jobs.enqueue(*conn, jobs::make("plan.changed", event));  // same transaction
+///     });  // the job exists if and only if the transaction committed
 
 #include <keel/jobs/store.hpp>
 #include <keel/postgres/postgres.hpp>

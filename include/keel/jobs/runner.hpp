@@ -5,12 +5,12 @@
 /// takes it over only once this one stops heartbeating (it died, or lost the database).
 ///
 ///     jobs::Runner runner(store, {.queues = {{.name = "default", .concurrency = 8}}});
-///     runner.handle<SendMail>("mail.send", [](jobs::Context& ctx, SendMail m) -> Task<Result<void>> {
-///         co_return co_await mailer.send(m, ctx.job().id);   // the id dedupes a second delivery
+///     runner.handle<SendMail>("mail.send", [&](jobs::Context& ctx, SendMail m) -> Task<Result<void>> {
+///         co_return co_await mailer.send(m, ctx.job().id);  // the id dedupes a second delivery
 ///     });
 ///     runner.every("links.purge", std::chrono::hours(1), jobs::NewJob{.kind = "links.purge"});
 ///     runner.start(background.loop());
-///     ...
+///     // ... serve until SIGTERM ...
 ///     background.block_on([&] { return runner.shutdown(); });
 ///
 /// An attempt that fails (an error, an exception, its timeout) runs again after an exponential
@@ -27,6 +27,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -104,12 +105,15 @@ struct RunnerOptions {
     std::string worker_id = {};  ///< default: host, pid and a random part (unique per process)
     WallClock clock = system_clock_millis;
     std::function<void(const Event&)> on_event = {};
+    Duration count_every = std::chrono::seconds(5);  ///< how fresh counts() is
 };
 
 struct RunnerStats {
     std::uint64_t fetches = 0;  ///< claim rounds (each asks every queue with room)
     std::uint64_t claimed = 0, completed = 0, retried = 0, discarded = 0, cancelled = 0, snoozed = 0, released = 0;
     std::uint64_t running = 0;
+    std::uint64_t wait_ms = 0;  ///< summed over claimed jobs: from run_at to the claim
+    std::uint64_t run_ms = 0;   ///< summed over ended runs: the handler's time
 };
 
 class Runner {
@@ -143,6 +147,8 @@ class Runner {
 
     const std::string& worker_id() const noexcept { return options_.worker_id; }
     RunnerStats stats() const noexcept;
+    /// The jobs per queue and state as last counted (every RunnerOptions::count_every).
+    std::vector<Count> counts() const;
 
   private:
     struct Kind {
@@ -191,12 +197,19 @@ class Runner {
     bool stopping_ = false;
     bool fetching_ = false;
     bool heartbeat_in_flight_ = false;
+    int tasks_ = 0;  // coroutines started and not ended (jobs, the fetcher, heartbeats, ...)
+    void spawn_task(Task<void> task);
     std::vector<TimerId> timers_;
-    std::coroutine_handle<> idle_waiter_;  // shutdown() waiting for the last job or the fetcher
+    std::coroutine_handle<> idle_waiter_;  // shutdown() waiting for tasks_ to reach 0
     struct Counters {
         std::atomic<std::uint64_t> fetches{0}, claimed{0}, completed{0}, retried{0}, discarded{0}, cancelled{0},
-            snoozed{0}, released{0}, running{0};
+            snoozed{0}, released{0}, running{0}, wait_ms{0}, run_ms{0};
     } counters_;
+    // The store's counts per queue and state, refreshed by the loop (RunnerOptions::count_every)
+    // for scrapes, which must not wait on the database.
+    mutable std::mutex counts_mu_;
+    std::vector<Count> counts_;
+    Task<void> refresh_counts();
 };
 
 }  // namespace keel::jobs

@@ -3,13 +3,13 @@
 /// database's single writer, so claiming needs no locking beyond it; a runner in this process
 /// is woken by every enqueue made through this store (SQLite is one process's database).
 ///
-///     jobs::SqliteStore jobs(db);                        // sqlite::Database
+///     jobs::SqliteStore jobs(db);  // sqlite::Database
 ///     co_await jobs.migrate();
 ///     // In the caller's transaction: the job exists if and only if it commits.
 ///     co_await db.write([&](sqlite::Conn& c) {
 ///         return c.transaction([&]() -> Result<void> {
-///             KEEL_TRY_VOID(c.execute("INSERT INTO links ...", ...));
-///             KEEL_TRY(job, jobs.enqueue(c, jobs::make("link.created", event)));
+///             KEEL_TRY_VOID(c.execute("UPDATE accounts SET plan = ?1 WHERE id = ?2", "pro", id));
+///             KEEL_TRY_VOID(jobs.enqueue(c, jobs::make("plan.changed", event)));
 ///             return {};
 ///         });
 ///     });

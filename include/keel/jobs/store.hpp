@@ -86,7 +86,7 @@ class Store {
     /// A discarded, cancelled or waiting job runs again now (with attempts to spare); false
     /// when it is running or completed, or does not exist.
     virtual Task<Result<bool>> retry(std::int64_t id, UnixMillis now) = 0;
-    /// A job not running is kept as discarded; false otherwise.
+    /// A waiting job (available) is kept as discarded; false when it runs or has ended.
     virtual Task<Result<bool>> discard(std::int64_t id, UnixMillis now) = 0;
     /// Deletes completed and cancelled jobs finished before `finished_before` and discarded ones
     /// before `discarded_before` (their unique keys are free again); how many went.

@@ -97,6 +97,9 @@ void Webhooks::install(keel::jobs::Runner& runner) {
                             {"X-Linkd-Signature", webhook_signature(options_.secret, ts, e.body)}},
                 .body = e.body,
                 .idempotent = false};  // retried by the job, with its back-off
+            if (!ctx.job().trace_parent.empty()) {
+                req.headers.emplace_back("traceparent", ctx.job().trace_parent);  // the creating request's trace
+            }
             auto res = co_await client_.send(std::move(req));
             if (res && res->status >= 200 && res->status < 300) {
                 delivered_.fetch_add(1);
@@ -111,7 +114,8 @@ void Webhooks::install(keel::jobs::Runner& runner) {
                                                                         {"type", e.type},
                                                                         {"job", ctx.job().id},
                                                                         {"attempts", ctx.job().attempt},
-                                                                        {"error", why}});
+                                                                        {"error", why},
+                                                                        {"traceparent", ctx.job().trace_parent}});
                 }
             }
             co_return keel::Error::with_detail(keel::Errc::unavailable, "webhook " + e.id + ": " + why);

@@ -34,6 +34,12 @@ std::string trace_id(Request& req) {
     return t ? t->trace_id_hex() : std::string();
 }
 
+// What work done later for this request (a webhook's job) carries to name its trace.
+std::string traceparent(Request& req) {
+    const keel::http::TraceContext* t = keel::mw::trace_of(req);
+    return t ? t->traceparent() : std::string();
+}
+
 /// The problem a ServiceError is answered with: a Fault becomes a status; the causes of 503
 /// and 500 are logged (with the request's ids), never sent.
 Problem problem_of(const ServiceError& e, Request& req, const RoutesConfig& cfg) {
@@ -178,7 +184,7 @@ keel::Task<ProblemOr> follow_uncached(Config cfg, Request& req) {
 
 keel::Task<ProblemOr> create_link(Config cfg, Request& req) {
     KEEL_CO_TRY(in, keel::http::bind<CreateLinkInput>(req));
-    KEEL_CO_TRY(link, answer(co_await cfg->links.create(caller(req), std::move(in)), req, *cfg));
+    KEEL_CO_TRY(link, answer(co_await cfg->links.create(caller(req), std::move(in), traceparent(req)), req, *cfg));
     Response res = keel::http::json_response(to_out(link, base_url(*cfg, req)), 201);
     res.header("Location", "/v1/links/" + link.slug);
     co_return res;
@@ -214,7 +220,8 @@ keel::Task<ProblemOr> update_link(Config cfg, Request& req) {
 }
 
 keel::Task<ProblemOr> delete_link(Config cfg, Request& req) {
-    KEEL_CO_TRY_VOID(answer(co_await cfg->links.remove(caller(req), std::string(req.param("slug"))), req, *cfg));
+    KEEL_CO_TRY_VOID(
+        answer(co_await cfg->links.remove(caller(req), std::string(req.param("slug")), traceparent(req)), req, *cfg));
     co_return Response(204);
 }
 

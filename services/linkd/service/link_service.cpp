@@ -138,7 +138,7 @@ Link LinkService::with_pending(Link l) const {
     return l;
 }
 
-Task<ServiceResult<Link>> LinkService::create(const Principal& caller, CreateLinkInput in) {
+Task<ServiceResult<Link>> LinkService::create(const Principal& caller, CreateLinkInput in, std::string trace_parent) {
     keel::json::Errors errors;
     if (auto p = url_problem(in.url)) {
         errors.push_back({"/url", *p});
@@ -168,10 +168,10 @@ Task<ServiceResult<Link>> LinkService::create(const Principal& caller, CreateLin
     link.created_at = link.updated_at = now;
     link.expires_at = expires;
     if (!in.slug) {
-        co_return co_await insert_with_generated_slug(std::move(link));
+        co_return co_await insert_with_generated_slug(std::move(link), std::move(trace_parent));
     }
     link.slug = *in.slug;
-    EventFor event = created_event();  // named: GCC 12 mishandles such temporaries in co_await
+    EventFor event = created_event(std::move(trace_parent));  // named: GCC 12 mishandles such temporaries in co_await
     auto inserted = co_await repo_.insert_link(link, std::move(event));
     if (!inserted) {
         if (inserted.error().code() == keel::Errc::conflict) {
@@ -186,14 +186,37 @@ Task<ServiceResult<Link>> LinkService::create(const Principal& caller, CreateLin
     co_return std::move(*inserted);
 }
 
-EventFor LinkService::created_event() const {
+namespace {
+
+// `make(link)`'s job, which carries `trace_parent`.
+template <class Make>
+EventFor traced(Make make, std::string trace_parent) {
+    return [make = std::move(make), trace_parent = std::move(trace_parent)](const Link& l) {
+        std::optional<keel::jobs::NewJob> job = make(l);
+        if (job) {
+            job->trace_parent = trace_parent;
+        }
+        return job;
+    };
+}
+
+}  // namespace
+
+EventFor LinkService::created_event(std::string trace_parent) const {
     if (!events_) {
         return {};
     }
-    return [events = events_](const Link& l) { return events->link_created(l); };
+    return traced([events = events_](const Link& l) { return events->link_created(l); }, std::move(trace_parent));
 }
 
-Task<ServiceResult<Link>> LinkService::insert_with_generated_slug(Link link) {
+EventFor LinkService::deleted_event(std::string trace_parent) const {
+    if (!events_) {
+        return {};
+    }
+    return traced([events = events_](const Link& l) { return events->link_deleted(l); }, std::move(trace_parent));
+}
+
+Task<ServiceResult<Link>> LinkService::insert_with_generated_slug(Link link, std::string trace_parent) {
     // 62^7 ≈ 3.5e12 slugs: a collision is rare; after a few, longer slugs make the next one rarer.
     std::size_t length = options_.slug_length;
     for (int attempt = 0; attempt < 8; ++attempt) {
@@ -201,7 +224,7 @@ Task<ServiceResult<Link>> LinkService::insert_with_generated_slug(Link link) {
         if (slug_problem(link.slug)) {
             continue;  // a reserved word drawn by chance
         }
-        EventFor event = created_event();  // named: GCC 12 mishandles such temporaries in co_await
+        EventFor event = created_event(trace_parent);  // named: GCC 12 mishandles such temporaries in co_await
         auto inserted = co_await repo_.insert_link(link, std::move(event));
         if (inserted) {
             co_await invalidate(link.slug);
@@ -274,14 +297,11 @@ Task<ServiceResult<Link>> LinkService::update(const Principal& caller, std::stri
     co_return with_pending(std::move(*updated));
 }
 
-Task<ServiceResult<void>> LinkService::remove(const Principal& caller, std::string slug) {
+Task<ServiceResult<void>> LinkService::remove(const Principal& caller, std::string slug, std::string trace_parent) {
     if (slug_problem(slug)) {
         co_return not_found(slug);
     }
-    EventFor event;
-    if (events_) {
-        event = [events = events_](const Link& l) { return events->link_deleted(l); };
-    }
+    EventFor event = deleted_event(std::move(trace_parent));
     KEEL_CO_TRY(deleted, co_await repo_.delete_link(caller.key_id, slug, std::move(event)));
     if (!deleted) {
         co_return not_found(slug);

@@ -78,10 +78,11 @@ class LinkService {
 
     LinkService(Repository& repo, ClickCounter& clicks, LinkServiceOptions options);
 
-    Task<ServiceResult<Link>> create(const Principal& caller, CreateLinkInput in);
+    /// `trace_parent`: the request's W3C traceparent, carried by the webhook event's job.
+    Task<ServiceResult<Link>> create(const Principal& caller, CreateLinkInput in, std::string trace_parent = {});
     Task<ServiceResult<Link>> get(const Principal& caller, std::string slug);
     Task<ServiceResult<Link>> update(const Principal& caller, std::string slug, UpdateLinkInput in);
-    Task<ServiceResult<void>> remove(const Principal& caller, std::string slug);
+    Task<ServiceResult<void>> remove(const Principal& caller, std::string slug, std::string trace_parent = {});
     /// `limit` 1-100 (nullopt: 20); `cursor` from the previous page.
     Task<ServiceResult<LinkPage>> list(const Principal& caller, std::optional<int> limit,
                                        std::optional<std::string> cursor);
@@ -138,7 +139,7 @@ class LinkService {
     Link with_pending(Link l) const;
     /// `own`: the Redirect keeps the link alive (else it is valid while the cache entry is read).
     ServiceResult<Redirect> answer(const CachedAnswer& link, std::string_view slug, bool own);
-    Task<ServiceResult<Link>> insert_with_generated_slug(Link link);
+    Task<ServiceResult<Link>> insert_with_generated_slug(Link link, std::string trace_parent);
     /// A miss in memory: the shared cache, then the database (which fills the shared cache).
     Task<keel::Result<CachedAnswer>> load(std::string slug);
     /// `slug` changed: forget it here and, through the shared cache, everywhere.
@@ -154,8 +155,10 @@ class LinkService {
     keel::cache::SingleFlight<keel::Result<CachedAnswer>> lookups_;
     LinkMetrics metrics_;
     LinkEvents* events_ = nullptr;
-    // The creation event stored with a new link (none without events_).
-    EventFor created_event() const;
+    // The event stored with a created / deleted link (none without events_), its job carrying
+    // the request's traceparent.
+    EventFor created_event(std::string trace_parent) const;
+    EventFor deleted_event(std::string trace_parent) const;
 };
 
 /// Cursor encoding (opaque to clients): exposed for tests.

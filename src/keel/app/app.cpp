@@ -243,6 +243,13 @@ void App::add_admin_routes(router::Router& r) {
     r.get(std::string(detail::kVarsPath), vars_.handler());
     r.get(std::string(detail::kLivezPath), health_.livez());
     r.get(std::string(detail::kReadyzPath), health_.readyz());
+    for (const auto& add : admin_routes_) {
+        add(r);
+    }
+}
+
+void App::on_admin_routes(std::function<void(router::Router&)> add) {
+    admin_routes_.push_back(std::move(add));
 }
 
 void App::on_shutdown(std::function<void()> hook) {

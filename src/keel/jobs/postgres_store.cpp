@@ -69,8 +69,8 @@ Task<Result<Enqueued>> PostgresStore::enqueue(postgres::Conn& tx, NewJob job) {
         KEEL_CO_TRY(locked, co_await tx.query("SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))",
                                               job.kind, *job.unique_key));
         (void)locked;
-        auto existing =
-            co_await tx.query_one<std::int64_t>(sql::for_postgres(sql::kFindUnique), job.kind, *job.unique_key, now);
+        auto existing = co_await tx.query_one<std::int64_t>(db::postgres_placeholders(sql::kFindUnique), job.kind,
+                                                            *job.unique_key, now);
         if (existing) {
             co_return Enqueued{.id = *existing, .existed = true};
         }
@@ -84,8 +84,8 @@ Task<Result<Enqueued>> PostgresStore::enqueue(postgres::Conn& tx, NewJob job) {
     }
     // The NOTIFY is part of the statement's transaction: runners hear of the job once it commits.
     KEEL_CO_TRY(id, co_await tx.query_one<std::int64_t>(
-                        "WITH job AS (" + sql::for_postgres(sql::kInsertValues) + ") SELECT id FROM job, pg_notify('" +
-                            std::string(kChannel) + "', $2)",
+                        "WITH job AS (" + db::postgres_placeholders(sql::kInsertValues) +
+                            ") SELECT id FROM job, pg_notify('" + std::string(kChannel) + "', $2)",
                         job.kind, job.queue, job.args, job.priority, job.max_attempts, job.run_at.value_or(now), now,
                         job.unique_key, unique_until, job.trace_parent));
     co_return Enqueued{.id = id, .existed = false};
@@ -102,9 +102,10 @@ Task<Result<Enqueued>> PostgresStore::enqueue(NewJob job) {
 Task<Result<std::vector<Job>>> PostgresStore::claim(std::string queue, int limit, std::string worker, UnixMillis now,
                                                     UnixMillis lease_until) {
     KEEL_CO_TRY(conn, co_await db_.acquire());
-    auto claimed = co_await conn->query_all<Job>(
-        sql::for_postgres(sql::kClaimHead) + " FOR UPDATE SKIP LOCKED) RETURNING " + std::string(sql::kJobColumns),
-        queue, now, worker, lease_until, limit);
+    auto claimed =
+        co_await conn->query_all<Job>(db::postgres_placeholders(sql::kClaimHead) +
+                                          " FOR UPDATE SKIP LOCKED) RETURNING " + std::string(sql::kJobColumns),
+                                      queue, now, worker, lease_until, limit);
     if (claimed) {
         sort_for_running(*claimed);
     }
@@ -118,7 +119,8 @@ Task<Result<std::int64_t>> PostgresStore::affected(std::string sql, postgres::Pa
 }
 
 Task<Result<void>> PostgresStore::heartbeat(std::string worker, UnixMillis lease_until) {
-    KEEL_CO_TRY(n, co_await affected(sql::for_postgres(sql::kHeartbeat), postgres::Params::of(worker, lease_until)));
+    KEEL_CO_TRY(
+        n, co_await affected(db::postgres_placeholders(sql::kHeartbeat), postgres::Params::of(worker, lease_until)));
     (void)n;
     co_return Result<void>{};
 }
@@ -140,14 +142,14 @@ Task<Result<bool>> PostgresStore::finish(std::string worker, Finish f, UnixMilli
 }
 
 Task<Result<int>> PostgresStore::release(std::string worker) {
-    KEEL_CO_TRY(n, co_await affected(sql::for_postgres(sql::kRelease), postgres::Params::of(worker)));
+    KEEL_CO_TRY(n, co_await affected(db::postgres_placeholders(sql::kRelease), postgres::Params::of(worker)));
     co_return static_cast<int>(n);
 }
 
 Task<Result<bool>> PostgresStore::enqueue_tick(std::string name, UnixMillis tick, NewJob job) {
     KEEL_CO_TRY(conn, co_await db_.acquire());
     co_return co_await postgres::transaction(*conn, [&]() -> Task<Result<bool>> {
-        KEEL_CO_TRY(moved, co_await conn->query(sql::for_postgres(sql::kMoveSchedule), name, tick));
+        KEEL_CO_TRY(moved, co_await conn->query(db::postgres_placeholders(sql::kMoveSchedule), name, tick));
         if (moved.empty()) {
             co_return false;  // this tick (or a later one) is some process's already
         }
@@ -158,7 +160,7 @@ Task<Result<bool>> PostgresStore::enqueue_tick(std::string name, UnixMillis tick
 }
 
 Task<Result<std::optional<UnixMillis>>> PostgresStore::last_tick(std::string name) {
-    co_return db::or_none(co_await db_.query_one<std::int64_t>(sql::for_postgres(sql::kLastTick), name));
+    co_return db::or_none(co_await db_.query_one<std::int64_t>(db::postgres_placeholders(sql::kLastTick), name));
 }
 
 Task<Result<std::vector<Count>>> PostgresStore::counts() {
@@ -167,13 +169,13 @@ Task<Result<std::vector<Count>>> PostgresStore::counts() {
 }
 
 Task<Result<std::vector<Failure>>> PostgresStore::failures(int limit) {
-    KEEL_CO_TRY(rows, co_await db_.query_all<FailureRow>(sql::for_postgres(sql::kFailures), limit));
+    KEEL_CO_TRY(rows, co_await db_.query_all<FailureRow>(db::postgres_placeholders(sql::kFailures), limit));
     co_return to_failures(rows);
 }
 
 Task<Result<std::optional<Job>>> PostgresStore::find(std::int64_t id) {
     // Named, not a temporary in the co_await: GCC 12 mishandles temporaries with destructors there.
-    std::string find = sql::for_postgres(sql::find_job());
+    std::string find = db::postgres_placeholders(sql::find_job());
     co_return db::or_none(co_await db_.query_one<Job>(std::move(find), id));
 }
 
@@ -190,13 +192,13 @@ Task<Result<bool>> PostgresStore::retry(std::int64_t id, UnixMillis now) {
 }
 
 Task<Result<bool>> PostgresStore::discard(std::int64_t id, UnixMillis now) {
-    KEEL_CO_TRY(n, co_await affected(sql::for_postgres(sql::kDiscard), postgres::Params::of(id, now)));
+    KEEL_CO_TRY(n, co_await affected(db::postgres_placeholders(sql::kDiscard), postgres::Params::of(id, now)));
     co_return n == 1;
 }
 
 Task<Result<int>> PostgresStore::prune(UnixMillis finished_before, UnixMillis discarded_before) {
-    KEEL_CO_TRY(
-        n, co_await affected(sql::for_postgres(sql::kPrune), postgres::Params::of(finished_before, discarded_before)));
+    KEEL_CO_TRY(n, co_await affected(db::postgres_placeholders(sql::kPrune),
+                                     postgres::Params::of(finished_before, discarded_before)));
     co_return static_cast<int>(n);
 }
 

@@ -1,8 +1,9 @@
 #pragma once
 // What both stores share: the migrations' own table, the checks on a NewJob, the statements
-// both dialects say alike (written with SQLite's ?N; for_postgres() makes them $N), and rows
-// read from the inspection queries before they become Counts and Failures.
+// both dialects say alike (written with SQLite's ?N; db::postgres_placeholders makes them $N),
+// and rows read from the inspection queries before they become Counts and Failures.
 #include <keel/core/describe.hpp>
+#include <keel/db/placeholders.hpp>
 #include <keel/jobs/store.hpp>
 
 #include <algorithm>
@@ -59,16 +60,6 @@ inline std::string find_job() {
     return "SELECT " + std::string(kJobColumns) + " FROM keel_jobs WHERE id = ?1";
 }
 
-/// The same statement with PostgreSQL's $N for SQLite's ?N.
-inline std::string for_postgres(std::string_view statement) {
-    std::string out(statement);
-    for (std::size_t i = 0; i + 1 < out.size(); ++i) {
-        if (out[i] == '?' && out[i + 1] >= '0' && out[i + 1] <= '9') {
-            out[i] = '$';
-        }
-    }
-    return out;
-}
 }  // namespace sql
 
 inline UnixMillis to_millis(Duration d) {

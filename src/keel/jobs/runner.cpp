@@ -77,7 +77,8 @@ RunnerStats Runner::stats() const noexcept {
     return {.fetches = get(counters_.fetches), .claimed = get(counters_.claimed), .completed = get(counters_.completed),
             .retried = get(counters_.retried), .discarded = get(counters_.discarded),
             .cancelled = get(counters_.cancelled), .snoozed = get(counters_.snoozed),
-            .released = get(counters_.released), .running = get(counters_.running)};
+            .released = get(counters_.released), .running = get(counters_.running),
+            .wait_ms = get(counters_.wait_ms), .run_ms = get(counters_.run_ms)};
     // clang-format on
 }
 
@@ -98,17 +99,30 @@ void Runner::start(Loop& loop) {
     loop.post([this, &loop] {
         loop_ = &loop;
         fetching_ = true;
-        keel::spawn(fetch_loop(), [](std::exception_ptr) {});
+        spawn_task(fetch_loop());
         Duration beat = options_.lease / 3;
         timers_.push_back(loop.run_every(beat, [this] {
             if (!running_.empty() && !heartbeat_in_flight_) {
                 heartbeat_in_flight_ = true;
-                keel::spawn(heartbeat(), [](std::exception_ptr) {});
+                spawn_task(heartbeat());
             }
         }));
-        timers_.push_back(loop.run_every(std::chrono::minutes(1), [this] { keel::spawn(prune(), [](auto) {}); }));
+        timers_.push_back(loop.run_every(std::chrono::minutes(1), [this] { spawn_task(prune()); }));
+        spawn_task(refresh_counts());
+        timers_.push_back(loop.run_every(options_.count_every, [this] { spawn_task(refresh_counts()); }));
         for (std::size_t i = 0; i < schedules_.size(); ++i) {
-            keel::spawn(tick(i), [](std::exception_ptr) {});  // a tick missed while down runs now
+            spawn_task(tick(i));  // a tick missed while down runs now
+        }
+    });
+}
+
+void Runner::spawn_task(Task<void> task) {
+    ++tasks_;
+    keel::spawn(std::move(task), [this](std::exception_ptr) {
+        if (--tasks_ == 0 && stopping_) {
+            if (auto h = std::exchange(idle_waiter_, {})) {
+                loop_->defer([h] { h.resume(); });  // once this coroutine's frame is gone
+            }
         }
     });
 }
@@ -130,6 +144,10 @@ Task<void> Runner::fetch_loop() {
                 continue;  // the next poll tries again
             }
             counters_.claimed.fetch_add(claimed->size(), std::memory_order_relaxed);
+            for (const Job& job : *claimed) {
+                counters_.wait_ms.fetch_add(static_cast<std::uint64_t>(std::max<UnixMillis>(0, t - job.run_at)),
+                                            std::memory_order_relaxed);
+            }
             maybe_more = maybe_more || static_cast<int>(claimed->size()) == free;
             for (Job& job : *claimed) {
                 start_job(q, std::move(job));
@@ -140,11 +158,6 @@ Task<void> Runner::fetch_loop() {
         }
     }
     fetching_ = false;
-    if (running_.empty()) {
-        if (auto h = std::exchange(idle_waiter_, {})) {
-            h.resume();
-        }
-    }
 }
 
 void Runner::start_job(Queue& q, Job job) {
@@ -152,7 +165,7 @@ void Runner::start_job(Queue& q, Job job) {
     counters_.running.fetch_add(1, std::memory_order_relaxed);
     auto r = std::make_unique<Running>();
     running_.emplace(job.id, std::move(r));
-    keel::spawn(run_job(q, std::move(job)), [](std::exception_ptr) {});
+    spawn_task(run_job(q, std::move(job)));
 }
 
 Task<Finish> Runner::attempt(const Kind& kind, const Job& job, Running& r) {
@@ -217,7 +230,10 @@ Task<void> Runner::run_job(Queue& q, Job job) {
         f.run_at = now() + to_millis(backoff({}, job.attempt, unit_random()));
         f.error = "no handler for kind \"" + job.kind + "\"";
     } else {
+        UnixMillis began = now();
         f = co_await attempt(kind->second, job, r);
+        counters_.run_ms.fetch_add(static_cast<std::uint64_t>(std::max<UnixMillis>(0, now() - began)),
+                                   std::memory_order_relaxed);
     }
     bool released = stopping_ && r.stop.stop_requested();
     if (!released) {
@@ -255,11 +271,6 @@ Task<void> Runner::run_job(Queue& q, Job job) {
     if (was_full && !stopping_) {
         store_.interrupt_wait();  // room again: claim the next one
     }
-    if (stopping_ && running_.empty() && !fetching_) {
-        if (auto h = std::exchange(idle_waiter_, {})) {
-            h.resume();
-        }
-    }
 }
 
 Task<void> Runner::heartbeat() {
@@ -277,8 +288,7 @@ void Runner::arm_schedule(std::size_t i) {
     UnixMillis interval = std::max<UnixMillis>(1, to_millis(schedules_[i].interval));
     UnixMillis t = now();
     UnixMillis next = (t / interval + 1) * interval;
-    timers_.push_back(loop_->run_after(std::chrono::milliseconds(next - t),
-                                       [this, i] { keel::spawn(tick(i), [](std::exception_ptr) {}); }));
+    timers_.push_back(loop_->run_after(std::chrono::milliseconds(next - t), [this, i] { spawn_task(tick(i)); }));
 }
 
 Task<void> Runner::tick(std::size_t i) {
@@ -294,6 +304,19 @@ Task<void> Runner::tick(std::size_t i) {
         emit(Event::Kind::store_error, nullptr, made.error().message());
     }
     arm_schedule(i);
+}
+
+Task<void> Runner::refresh_counts() {
+    auto counted = co_await store_.counts();
+    if (counted) {
+        std::lock_guard lock(counts_mu_);
+        counts_ = std::move(*counted);
+    }
+}
+
+std::vector<Count> Runner::counts() const {
+    std::lock_guard lock(counts_mu_);
+    return counts_;
 }
 
 Task<void> Runner::prune() {
@@ -323,7 +346,7 @@ Task<void> Runner::shutdown() {
             h.resume();
         }
     });
-    co_await Park{idle_waiter_, running_.empty() && !fetching_};
+    co_await Park{idle_waiter_, tasks_ == 0};
     loop_->cancel(deadline);
     if (!running_.empty()) {
         // The rest are told to stop and given back: another process runs them, this attempt not
@@ -339,8 +362,9 @@ Task<void> Runner::shutdown() {
             emit(Event::Kind::store_error, nullptr, released.error().message());
         }
     }
-    // Handlers return once their stop token fires; the runner outlives them.
-    co_await Park{idle_waiter_, running_.empty() && !fetching_};
+    // Handlers return once their stop token fires; the runner outlives them and every other
+    // coroutine it started (a claim, a heartbeat, a count in flight).
+    co_await Park{idle_waiter_, tasks_ == 0};
     (void)timed_out;
 }
 

@@ -6,6 +6,7 @@
 #include <keel/core/per_loop.hpp>
 #include <keel/core/spread_lock.hpp>
 #include <keel/db/group_commit.hpp>
+#include <keel/db/placeholders.hpp>
 #include <keel/db/pool_metrics.hpp>
 #include <keel/keel.hpp>
 #include <keel/middleware/request_id.hpp>
@@ -233,6 +234,19 @@ Task<Result<void>> f(db::PoolOptions options, db::Pool<pg::Conn>::ConnectFn conn
     co_return Result<void>{};
 }
 }  // namespace pool
+
+// ---- db/placeholders.hpp
+namespace placeholders {
+namespace db = keel::db;
+struct Row {
+    std::int64_t a = 0;
+};
+KEEL_DESCRIBE(Row, a)
+Task<void> f(keel::postgres::Conn& conn, std::int64_t id) {
+    auto row = co_await conn.query_one<Row>(db::postgres_placeholders("SELECT a FROM t WHERE id = ?1"), id);
+    (void)row;
+}
+}  // namespace placeholders
 
 // ---- db/queries.hpp, db/scan.hpp
 namespace queries {
