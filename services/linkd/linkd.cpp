@@ -2,6 +2,7 @@
 
 #include <keel/config/config.hpp>
 #include <keel/core/sleep.hpp>
+#include <keel/idempotency/middleware.hpp>
 #include <keel/jobs/observe.hpp>
 #include <keel/observe/runtime_metrics.hpp>
 #include <keel/ratelimit/limiter.hpp>
@@ -29,6 +30,8 @@ void define_config(keel::config::Config& c) {
                       "how often expired links are deleted, once per cluster (0: never)");
     c.define_duration("links.purge_after", 24h * 7, 0s, 24h * 365,
                       "how long an expired link still answers 410 before it is deleted");
+    c.define_duration("idempotency.ttl", 24h, 0s, 24h * 30,
+                      "how long POST /v1/links and /v1/keys replay the answer to a repeated Idempotency-Key (0: off)");
     c.define_bool("cache.memory", true,
                   "keep resolved slugs in memory (off: every redirect asks Redis or the database)");
     c.define_bool("cache.shared", true,
@@ -102,6 +105,7 @@ LinkdOptions options_from(const keel::config::Config& c) {
     o.webhook.concurrency = c.get_int<int>("webhook.concurrency");
     o.purge_interval = c.get_duration("links.purge_interval");
     o.purge_after = c.get_duration("links.purge_after");
+    o.idempotency_ttl = c.get_duration("idempotency.ttl");
     o.jobs.lease = c.get_duration("jobs.lease");
     o.jobs.poll = c.get_duration("jobs.poll");
     o.webhook_drain = c.get_duration("webhook.drain_timeout");
@@ -172,6 +176,15 @@ Linkd::Linkd(LinkdOptions options, keel::WorkerPool& workers, keel::log::Logger*
         jobs_->every("links.purge_expired", options_.purge_interval,
                      keel::jobs::NewJob{.kind = "links.purge_expired", .queue = "maintenance", .max_attempts = 3});
     }
+    jobs_->handle_raw("idempotency.prune", [this](keel::jobs::Context&) -> keel::Task<keel::Result<void>> {
+        KEEL_CO_TRY(pruned, co_await repo_->idempotency_keys().prune(keel::idempotency::system_clock_millis()));
+        if (logger_ && pruned > 0) {
+            logger_->info("expired idempotency keys pruned", {{"keys", pruned}});
+        }
+        co_return keel::Result<void>{};
+    });
+    jobs_->every("idempotency.prune", std::chrono::hours(1),
+                 keel::jobs::NewJob{.kind = "idempotency.prune", .queue = "maintenance", .max_attempts = 3});
 }
 
 Linkd::~Linkd() {
@@ -258,6 +271,15 @@ void Linkd::add_routes(keel::router::Router& r, std::function<bool()> accepting)
     }
     if (options_.redirect_limit.rate > 0) {
         cfg.redirect_limiter = limiter(options_.redirect_limit, "linkd:rl:redirect:");
+    }
+    if (options_.idempotency_ttl > keel::Duration::zero()) {
+        // Keys are per API key (after authentication; an unauthenticated request has none).
+        auto principal = [](keel::http::Request& req) -> std::optional<std::string> {
+            const Principal* p = req.context().get<Principal>();
+            return p ? std::optional<std::string>("key:" + std::to_string(p->key_id)) : std::nullopt;
+        };
+        cfg.idempotency = keel::idempotency::middleware(repo_->idempotency_keys(),
+                                                        {.principal = principal, .ttl = options_.idempotency_ttl});
     }
     linkd::add_routes(r, cfg);
 }

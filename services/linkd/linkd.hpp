@@ -50,7 +50,8 @@ struct LinkdOptions {
     keel::Duration webhook_drain = std::chrono::seconds(10);  ///< at shutdown, what runs may finish
     keel::Duration purge_interval = std::chrono::hours(1);    ///< 0: expired links are kept
     keel::Duration purge_after = std::chrono::hours(24 * 7);
-    keel::jobs::RunnerOptions jobs = {};  ///< lease, poll (queues: linkd's own)
+    keel::Duration idempotency_ttl = std::chrono::hours(24);  ///< 0: Idempotency-Key is ignored
+    keel::jobs::RunnerOptions jobs = {};                      ///< lease, poll (queues: linkd's own)
 };
 
 /// Defines linkd's configuration keys (db.*, links.*, cache.*, clicks.*, auth.*).

@@ -16,7 +16,7 @@
 #include <keel/testing/test_server.hpp>
 
 #include <support/eventually.hpp>
-#include <support/postgres_server.hpp>
+#include <support/shared_postgres.hpp>
 
 #include <gtest/gtest.h>
 
@@ -46,16 +46,6 @@ jobs::UnixMillis fake_clock() {
     return g_now.load();
 }
 
-keel::test::PostgresServer* g_pg = nullptr;
-class PgEnv : public ::testing::Environment {
-  public:
-    void TearDown() override {
-        delete g_pg;
-        g_pg = nullptr;
-    }
-};
-const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new PgEnv);
-
 class Jobs : public ::testing::TestWithParam<std::string> {
   protected:
     void TearDown() override {
@@ -81,15 +71,7 @@ class Jobs : public ::testing::TestWithParam<std::string> {
     // A fresh database and its store (migrated), reading `clock`.
     jobs::Store& open(jobs::WallClock clock = jobs::system_clock_millis) {
         if (postgres()) {
-            if (g_pg == nullptr) {
-                g_pg = new keel::test::PostgresServer();
-            }
-            const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-            std::string db = "j_" + std::string(info->name());
-            for (auto& ch : db) {
-                ch = std::isalnum(static_cast<unsigned char>(ch)) ? static_cast<char>(std::tolower(ch)) : '_';
-            }
-            url_ = g_pg->create_database(db);
+            url_ = keel::test::database_for_this_test("j_");
             pg_ = std::make_unique<keel::postgres::Database>(keel::db::PoolOptions{.max_open = 8},
                                                              keel::postgres::ConnectOptions{.conninfo = url_});
             store_ =

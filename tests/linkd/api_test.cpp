@@ -530,6 +530,53 @@ TEST_P(ApiPurge, ExpiredLinksAreDeletedByThePeriodicJobOnceTheirGraceHasPassed) 
     EXPECT_EQ(client_->call("GET", "/ephemeral").status, 404);
 }
 
+// POST /v1/links and /v1/keys with Idempotency-Key: a client's retry creates nothing twice.
+TEST_P(Api, IdempotencyKeyMakesCreationsSafeToRetry) {
+    auto with_key = [](std::string key) {
+        return std::vector<std::pair<std::string, std::string>>{{"Idempotency-Key", key}};
+    };
+    const std::string body = R"({"url":"https://example.com/once"})";  // a generated slug: a rerun would differ
+    auto first = client_->call("POST", "/v1/links", body, user_key_, with_key("\"order-7\""));
+    ASSERT_EQ(first.status, 201) << first.body;
+    EXPECT_EQ(first.header("Idempotent-Replayed"), std::nullopt);
+    for (int i = 0; i < 2; ++i) {
+        auto again = client_->call("POST", "/v1/links", body, user_key_, with_key("\"order-7\""));
+        EXPECT_EQ(again.status, 201);
+        EXPECT_EQ(again.body, first.body);
+        EXPECT_EQ(again.header("Location"), first.header("Location"));
+        EXPECT_EQ(again.header("Idempotent-Replayed"), "true");
+    }
+    auto page = parse<LinkPageOut>(client_->call("GET", "/v1/links", std::nullopt, user_key_));
+    EXPECT_EQ(page.items.size(), 1u) << "a replay created a link";
+
+    auto other = client_->call("POST", "/v1/links", R"({"url":"https://example.com/other"})", user_key_,
+                               with_key("\"order-7\""));
+    EXPECT_EQ(other.status, 422) << other.body;
+    EXPECT_NE(other.body.find("Idempotency-Key"), std::string::npos) << other.body;
+    EXPECT_EQ(client_->call("POST", "/v1/links", body, user_key_, with_key("\"\"")).status, 400);
+    // Keys are per API key: another caller's "order-7" is its own.
+    std::string second_user = new_key("second", false);
+    auto theirs = client_->call("POST", "/v1/links", body, second_user, with_key("\"order-7\""));
+    EXPECT_EQ(theirs.status, 201);
+    EXPECT_NE(parse<LinkOut>(theirs).slug, parse<LinkOut>(first).slug);
+    // A refused answer (a taken slug: 409) is kept too: the retry is told the same.
+    const std::string taken =
+        R"({"url":"https://example.com/t","slug":)" + std::string("\"") + parse<LinkOut>(first).slug + "\"}";
+    EXPECT_EQ(client_->call("POST", "/v1/links", taken, user_key_, with_key("t1")).status, 409);
+    auto refused = client_->call("POST", "/v1/links", taken, user_key_, with_key("t1"));
+    EXPECT_EQ(refused.status, 409);
+    EXPECT_EQ(refused.header("Idempotent-Replayed"), "true");
+
+    // An admin creating a key: the retry gets the same key (its secret included), not a second one.
+    const std::string key_body = R"({"name":"ci","admin":false})";
+    auto made = client_->call("POST", "/v1/keys", key_body, admin_key_, with_key("k-ci"));
+    ASSERT_EQ(made.status, 201) << made.body;
+    auto remade = client_->call("POST", "/v1/keys", key_body, admin_key_, with_key("k-ci"));
+    EXPECT_EQ(remade.status, 201);
+    EXPECT_EQ(parse<KeyCreatedOut>(remade).key, parse<KeyCreatedOut>(made).key);
+    EXPECT_EQ(remade.header("Idempotent-Replayed"), "true");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ApiPurge, ::testing::Values(Backend::sqlite, Backend::postgres),
                          linkd::test::backend_name);
 

@@ -5,7 +5,7 @@ from linkd's routes and types, and prints every difference (exit 1 if any):
     compare_contract.py <openapi.json from openapi.yaml> <generated.json>
 
 Compared: the operations (method and path), each one's operationId, status codes, security
-(public or API key), path and query parameter names, and the request and 2xx response bodies'
+(public or API key), path, query and header parameter names, and the request and 2xx response bodies'
 shapes: property names, types (after resolving $refs and setting "or null" aside) and required
 members. A member the code writes as null when empty may be required-and-nullable in the
 contract while the code's schema calls it optional. Descriptions, examples, formats and value
@@ -123,9 +123,10 @@ def main():
                 if p["in"] in kinds:
                     names.add((p["in"], p["name"]))
             return names
-        if params(contract, a, ("path", "query")) != params(code, b, ("path", "query")):
-            out.append(f"{where}: parameters {sorted(params(contract, a, ('path', 'query')))} in the contract, "
-                       f"{sorted(params(code, b, ('path', 'query')))} in the code")
+        kinds = ("path", "query", "header")
+        if params(contract, a, kinds) != params(code, b, kinds):
+            out.append(f"{where}: parameters {sorted(params(contract, a, kinds))} in the contract, "
+                       f"{sorted(params(code, b, kinds))} in the code")
         ra = a.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
         rb = b.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
         if (ra is None) != (rb is None):

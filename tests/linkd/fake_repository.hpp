@@ -21,6 +21,9 @@ class FakeRepository : public Repository {
     std::vector<keel::jobs::NewJob> events;  // what the event builders made, as if enqueued
 
     keel::jobs::Store& jobs() override { throw std::logic_error("FakeRepository has no jobs store"); }
+    keel::idempotency::Store& idempotency_keys() override {
+        throw std::logic_error("FakeRepository has no idempotency keys");
+    }
 
     Task<Result<int>> migrate() override { co_return 0; }
     Task<Result<void>> ping() override {

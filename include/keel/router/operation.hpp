@@ -31,6 +31,14 @@ struct QueryParam {
 };
 using QueryFn = std::function<std::vector<QueryParam>(json::SchemaSet&)>;
 
+/// A request header an operation reads (an `in: header` parameter).
+struct HeaderParam {
+    std::string name;
+    std::string description = {};
+    std::string schema = R"({"type":"string"})";  ///< JSON text
+    bool required = false;
+};
+
 struct ResponseDoc {
     std::string description;
     SchemaFn schema = {};  ///< none: no body (or problem+json from 400 up)
@@ -44,6 +52,7 @@ struct Operation {
     std::string operation_id = {};
     SchemaFn request = {};  ///< an application/json body
     QueryFn query = {};     ///< the parameters of a query bound with web::bind_query<T>
+    std::vector<HeaderParam> headers = {};
     std::map<int, ResponseDoc> responses = {};
     std::vector<std::string> security = {};  ///< names of the document's security schemes
 };

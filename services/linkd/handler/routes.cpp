@@ -358,6 +358,19 @@ void add_routes(keel::router::Router& r, const RoutesConfig& config) {
     if (cfg->redirect_limiter) {
         per_ip.push_back(keel::ratelimit::rate_limit(cfg->redirect_limiter, keel::ratelimit::client_ip_key));
     }
+    // Creations replay their first answer to a repeated Idempotency-Key (inside the rate limit:
+    // a 429 is not stored).
+    std::vector<keel::http::Middleware> once;
+    if (cfg->idempotency) {
+        once.push_back(cfg->idempotency);
+        per_key.push_back(cfg->idempotency);
+    }
+    std::vector<keel::router::HeaderParam> idempotency_key = {
+        {.name = "Idempotency-Key",
+         .description = "Makes a retry safe: a repeat with the same key and body gets the first answer again "
+                        "(Idempotent-Replayed: true) and creates nothing; the key with another body is 422, a repeat "
+                        "while the first runs is 409. Kept 24 h (idempotency.ttl), per API key."}};
+    auto reused_key = problem("the Idempotency-Key was used for another request");
     r.group("/v1", [&](keel::router::Router& v1) {
         v1.use(authenticate(cfg));
         // What each route takes and answers: tests/linkd compares it with openapi.yaml.
@@ -373,12 +386,14 @@ void add_routes(keel::router::Router& r, const RoutesConfig& config) {
                   .tags = {"links"},
                   .operation_id = "createLink",
                   .request = keel::router::body<CreateLinkInput>(),
+                  .headers = idempotency_key,
                   .responses = {{201, json<LinkOut>("the link (Location: its URL)")},
                                 {400, bad_request},
                                 {401, unauthorized},
-                                {409, problem("the slug is taken")},
+                                {409, problem("the slug is taken, or this Idempotency-Key's first request still runs")},
                                 {413, problem("the body is too large")},
                                 {415, not_json},
+                                {422, reused_key},
                                 {429, problem("the key's creation limit (Retry-After)")},
                                 {503, unavailable}},
                   .security = api_key});
@@ -396,6 +411,10 @@ void add_routes(keel::router::Router& r, const RoutesConfig& config) {
             .doc({.summary = "Read a link",
                   .tags = {"links"},
                   .operation_id = "getLink",
+                  .headers = {{.name = "If-None-Match",
+                               .description = "an ETag from an earlier read: 304 when unchanged"},
+                              {.name = "If-Modified-Since",
+                               .description = "a Last-Modified from an earlier read: 304 when unchanged"}},
                   .responses = {{200, json<LinkOut>("the link (ETag, Last-Modified)")},
                                 {304, {.description = "not modified"}},
                                 {401, unauthorized},
@@ -430,16 +449,20 @@ void add_routes(keel::router::Router& r, const RoutesConfig& config) {
                                 {404, not_found},
                                 {503, unavailable}},
                   .security = api_key});
-        v1.post("/keys", [cfg](Request& req) { return create_key(cfg, req); })
+        v1.with(once)
+            .post("/keys", [cfg](Request& req) { return create_key(cfg, req); })
             .doc({.summary = "Create an API key (admin only)",
                   .tags = {"keys"},
                   .operation_id = "createKey",
                   .request = keel::router::body<CreateKeyInput>(),
+                  .headers = idempotency_key,
                   .responses = {{201, json<KeyCreatedOut>("the key, with its secret shown once")},
                                 {400, bad_request},
                                 {401, unauthorized},
                                 {403, forbidden},
+                                {409, problem("this Idempotency-Key's first request still runs")},
                                 {415, not_json},
+                                {422, reused_key},
                                 {503, unavailable}},
                   .security = api_key});
         v1.del("/keys/{id}", [cfg](Request& req) { return revoke_key(cfg, req); })

@@ -5,6 +5,7 @@
 #include "service/key_service.hpp"
 #include "service/link_service.hpp"
 
+#include <keel/http/middleware.hpp>
 #include <keel/observe/log.hpp>
 #include <keel/ratelimit/limiter.hpp>
 #include <keel/router/router.hpp>
@@ -37,6 +38,8 @@ struct RoutesConfig {
     /// Link creation per API key; redirects per client IP (null: not limited).
     std::shared_ptr<keel::ratelimit::Limiter> create_limiter = {};
     std::shared_ptr<keel::ratelimit::Limiter> redirect_limiter = {};
+    /// The Idempotency-Key middleware of POST /v1/links and /v1/keys (empty: the header is ignored).
+    keel::http::Middleware idempotency = {};
 };
 
 /// Every route of the API on `r` (which may already have middleware).

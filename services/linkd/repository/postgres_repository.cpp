@@ -4,6 +4,7 @@
 #include "repository/repository.hpp"
 
 #include <keel/db/group_commit.hpp>
+#include <keel/idempotency/postgres_store.hpp>
 #include <keel/jobs/postgres_store.hpp>
 #include <keel/postgres/postgres.hpp>
 
@@ -40,7 +41,7 @@ std::optional<keel::jobs::NewJob> job_for(const EventFor& event, const Link& lin
 class PostgresRepository final : public Repository {
   public:
     explicit PostgresRepository(const RepositoryOptions& o)
-        : db_(o.pool, connect_options(o)), jobs_(db_, connect_options(o)) {}
+        : db_(o.pool, connect_options(o)), jobs_(db_, connect_options(o)), idempotency_keys_(db_) {}
 
     static pg::ConnectOptions connect_options(const RepositoryOptions& o) {
         return {.conninfo = o.url, .connect_timeout = o.pool.acquire_timeout, .query_timeout = o.query_timeout};
@@ -49,9 +50,11 @@ class PostgresRepository final : public Repository {
     Task<Result<int>> migrate() override {
         KEEL_CO_TRY(applied, co_await db_.migrate(migrations::postgres()));
         KEEL_CO_TRY(jobs_applied, co_await jobs_.migrate());
-        co_return applied + jobs_applied;
+        KEEL_CO_TRY(keys_applied, co_await idempotency_keys_.migrate());
+        co_return applied + jobs_applied + keys_applied;
     }
     keel::jobs::Store& jobs() override { return jobs_; }
+    keel::idempotency::Store& idempotency_keys() override { return idempotency_keys_; }
 
     Task<Result<void>> ping() override {
         KEEL_CO_TRY(one, co_await db_.query_one<std::int64_t>("SELECT 1"));
@@ -242,6 +245,7 @@ class PostgresRepository final : public Repository {
   private:
     pg::Database db_;
     keel::jobs::PostgresStore jobs_;
+    keel::idempotency::PostgresStore idempotency_keys_;
     keel::db::GroupCommit<NewLink, Result<Link>> inserts_{
         [this](std::vector<NewLink>& batch) { return write_links(batch); }, {.max_batch = 128}};
 };

@@ -10,6 +10,7 @@
 #include <keel/core/result.hpp>
 #include <keel/core/task.hpp>
 #include <keel/db/pool.hpp>
+#include <keel/idempotency/store.hpp>
 #include <keel/jobs/store.hpp>
 
 #include <functional>
@@ -37,10 +38,12 @@ class Repository {
     virtual ~Repository() = default;
 
     /// Applies the migrations this database lacks (see migrations/<driver>/), and keel's jobs
-    /// tables.
+    /// and idempotency keys tables.
     virtual Task<Result<int>> migrate() = 0;
     /// The jobs in this database (webhook deliveries, periodic work).
     virtual keel::jobs::Store& jobs() = 0;
+    /// The Idempotency-Key records of POST /v1/links and /v1/keys.
+    virtual keel::idempotency::Store& idempotency_keys() = 0;
     /// A round trip to the database (readiness).
     virtual Task<Result<void>> ping() = 0;
 

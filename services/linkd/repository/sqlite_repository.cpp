@@ -3,6 +3,7 @@
 #include "repository/repository.hpp"
 
 #include <keel/db/group_commit.hpp>
+#include <keel/idempotency/sqlite_store.hpp>
 #include <keel/jobs/sqlite_store.hpp>
 #include <keel/sqlite/sqlite.hpp>
 
@@ -40,9 +41,11 @@ class SqliteRepository final : public Repository {
     Task<Result<int>> migrate() override {
         KEEL_CO_TRY(applied, co_await db_.migrate(migrations::sqlite()));
         KEEL_CO_TRY(jobs_applied, co_await jobs_.migrate());
-        co_return applied + jobs_applied;
+        KEEL_CO_TRY(keys_applied, co_await idempotency_keys_.migrate());
+        co_return applied + jobs_applied + keys_applied;
     }
     keel::jobs::Store& jobs() override { return jobs_; }
+    keel::idempotency::Store& idempotency_keys() override { return idempotency_keys_; }
 
     Task<Result<void>> ping() override {
         KEEL_CO_TRY(one, co_await db_.query_one<std::int64_t>("SELECT 1"));
@@ -202,6 +205,7 @@ class SqliteRepository final : public Repository {
   private:
     sqlite::Database db_;
     keel::jobs::SqliteStore jobs_{db_};
+    keel::idempotency::SqliteStore idempotency_keys_{db_};
     keel::db::GroupCommit<NewLink, Result<Link>> inserts_{
         [this](std::vector<NewLink>& batch) { return write_links(batch); }, {.max_batch = 128}};
 };

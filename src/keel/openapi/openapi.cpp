@@ -126,6 +126,14 @@ std::string operation_json(const router::RouteInfo& route, const std::string& pa
                       "}";
         }
     }
+    if (op) {
+        for (const router::HeaderParam& h : op->headers) {
+            params += (params.empty() ? "" : ",") + std::string(R"({"name":)") + quoted(h.name) +
+                      R"(,"in":"header","required":)" + (h.required ? "true" : "false") +
+                      (h.description.empty() ? "" : R"(,"description":)" + quoted(h.description)) + R"(,"schema":)" +
+                      h.schema + "}";
+        }
+    }
     if (!params.empty()) {
         field("parameters", "[" + params + "]");
     }

@@ -2,6 +2,8 @@
 // ```cpp block of the page appears here (or in examples/) line for line, so the page cannot
 // drift from the API. Nothing here runs; it only has to build.
 #include <keel/client/client.hpp>
+#include <keel/idempotency/middleware.hpp>
+#include <keel/idempotency/postgres_store.hpp>
 #include <keel/keel.hpp>
 #include <keel/middleware/basics.hpp>
 #include <keel/middleware/compress.hpp>
@@ -146,6 +148,15 @@ keel::Response follow(keel::Request&) {
 void rate_limits(keel::Router& r) {
     auto per_ip = std::make_shared<keel::ratelimit::LocalLimiter>(keel::ratelimit::Limit{.rate = 100, .burst = 200});
     r.with({keel::ratelimit::rate_limit(per_ip, keel::ratelimit::client_ip_key)}).get("/{slug}", follow);
+}
+
+std::optional<std::string> caller_of(keel::Request&);
+keel::Response create_order(keel::Request&);
+
+void idempotency(keel::postgres::Database& db, keel::Router& r) {
+    keel::idempotency::PostgresStore keys(db);  // or SqliteStore: the service's own database
+    auto once = keel::idempotency::middleware(keys, {.principal = [](keel::Request& req) { return caller_of(req); }});
+    r.with({once}).post("/v1/orders", create_order);  // after authentication: keys are per principal
 }
 
 keel::Task<void> invalidation(keel::Loop& loop, const keel::redis::Options& options, keel::redis::Client& redis,

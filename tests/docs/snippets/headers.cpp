@@ -8,6 +8,9 @@
 #include <keel/db/group_commit.hpp>
 #include <keel/db/placeholders.hpp>
 #include <keel/db/pool_metrics.hpp>
+#include <keel/idempotency/middleware.hpp>
+#include <keel/idempotency/postgres_store.hpp>
+#include <keel/idempotency/sqlite_store.hpp>
 #include <keel/keel.hpp>
 #include <keel/middleware/request_id.hpp>
 #include <keel/postgres/postgres.hpp>
@@ -326,6 +329,26 @@ Response respond() {  // two alternatives, as the header shows them
     return Response::json(R"({"id":7})", 201).header("Location", "/users/7");
 }
 }  // namespace http_side
+
+// ---- idempotency/*.hpp
+namespace idempotency_examples {
+namespace idempotency = keel::idempotency;
+std::optional<std::string> api_key_of(Request&);
+Response create_order(Request&);
+void route(keel::sqlite::Database& db, keel::Router& r) {
+    idempotency::SqliteStore keys(db);
+    auto once = idempotency::middleware(keys, {.principal = [](Request& req) { return api_key_of(req); }});
+    r.with({once}).post("/v1/orders", create_order);
+}
+Task<void> sqlite_keys(keel::sqlite::Database& db) {
+    idempotency::SqliteStore keys(db);  // sqlite::Database
+    co_await keys.migrate();
+}
+Task<void> postgres_keys(keel::postgres::Database& db) {
+    idempotency::PostgresStore keys(db);  // postgres::Database
+    co_await keys.migrate();
+}
+}  // namespace idempotency_examples
 
 // ---- json/*.hpp
 namespace json_side {
