@@ -312,6 +312,36 @@ jobs::RunnerOptions fast_runner() {
     return {.queues = {{.name = "default", .concurrency = 4}}, .lease = 3s, .poll = 50ms, .shutdown_timeout = 2s};
 }
 
+// A cron schedule at start: a tick missed since the last one (by any process) is enqueued at
+// once, one however many were missed; a schedule that never ran waits for its first minute.
+TEST_P(Jobs, ACronScheduleCatchesUpOneMissedTickAtStart) {
+    open(fake_clock);
+    const jobs::UnixMillis minute = 60'000;
+    g_now = 1'800'000'000'000;  // 2027-01-15T08:00:00Z, a whole minute
+    jobs::RunnerOptions on_fake_clock = fast_runner();
+    on_fake_clock.clock = fake_clock;
+    {
+        jobs::Runner fresh(*store_, on_fake_clock);
+        ASSERT_TRUE(fresh.cron("report", "* * * * *", jobs::NewJob{.kind = "report", .queue = "reports"}));
+        fresh.start(lt_.loop());
+        on_loop([&] { return fresh.shutdown(); });  // waits for the catch-up too
+    }
+    EXPECT_EQ(*on_loop([&] { return store_->last_tick("report"); }), std::nullopt);  // never ran: nothing yet
+    ASSERT_TRUE(*on_loop([&] {
+        return store_->enqueue_tick("report", g_now - 10 * minute, jobs::NewJob{.kind = "report", .queue = "reports"});
+    }));
+    jobs::Runner back(*store_, on_fake_clock);
+    ASSERT_TRUE(back.cron("report", "* * * * *", jobs::NewJob{.kind = "report", .queue = "reports"}));
+    back.start(lt_.loop());
+    EXPECT_TRUE(eventually([&] {
+        auto last = on_loop([&] { return store_->last_tick("report"); });
+        return last && *last == std::optional<jobs::UnixMillis>(g_now - 9 * minute);
+    }));
+    EXPECT_EQ(count(jobs::State::available, "reports"), 2);  // the one before, and one catch-up
+    on_loop([&] { return back.shutdown(); });
+    EXPECT_FALSE(jobs::Runner(*store_, {}).cron("bad", "61 * * * *", {.kind = "x"}));
+}
+
 TEST_P(Jobs, TheRunnerRunsRetriesAndDiscards) {
     open();
     Seen seen;
@@ -601,6 +631,50 @@ TEST_P(Jobs, AnEnqueueWakesAnIdleRunnerLongBeforeItsPoll) {
 
 INSTANTIATE_TEST_SUITE_P(Stores, Jobs, ::testing::Values("sqlite", "postgres"),
                          [](const auto& info) { return info.param; });
+
+jobs::UnixMillis utc(std::chrono::sys_days day, std::chrono::minutes at = {}) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>((day + at).time_since_epoch()).count();
+}
+
+jobs::UnixMillis next(std::string_view expression, jobs::UnixMillis after) {
+    auto c = jobs::Cron::parse(expression);
+    EXPECT_TRUE(c) << expression << ": " << c.error().message();
+    return c ? c->next_after(after) : 0;
+}
+
+TEST(Cron, NamesTheNextMinuteOfEachField) {
+    using namespace std::chrono;
+    const sys_days mon{2026y / December / 7};  // a Monday
+    EXPECT_EQ(next("*/15 * * * *", utc(mon, 10h + 7min)), utc(mon, 10h + 15min));
+    EXPECT_EQ(next("*/15 * * * *", utc(mon, 10h + 15min)), utc(mon, 10h + 30min));  // strictly after
+    EXPECT_EQ(next("30 2 * * *", utc(mon, 23h)), utc(mon + days(1), 2h + 30min));
+    EXPECT_EQ(next("0 9 * * MON-FRI", utc(mon - days(2), 10h)), utc(mon, 9h));                // Saturday → Monday
+    EXPECT_EQ(next("0 0 * * 7", utc(mon)), utc(mon + days(6)));                               // 7 is Sunday
+    EXPECT_EQ(next("0 0 1 * SUN", utc(sys_days{2026y / December / 1})), utc(mon - days(1)));  // either day field
+    EXPECT_EQ(next("0 0 29 2 *", utc(sys_days{2027y / January / 1})), utc(sys_days{2028y / February / 29}));
+    EXPECT_EQ(next("59 23 31 12 *", utc(sys_days{2026y / December / 31}, 23h + 59min)),
+              utc(sys_days{2027y / December / 31}, 23h + 59min));
+    EXPECT_EQ(next("0 0 1 jan,jul *", utc(mon)), utc(sys_days{2027y / January / 1}));
+    EXPECT_EQ(next("5,10-12 * * * *", utc(mon, 1h + 10min)), utc(mon, 1h + 11min));
+    EXPECT_EQ(next("10/20 * * * *", utc(mon, 1h + 31min)), utc(mon, 1h + 50min));
+    EXPECT_EQ(next("@hourly", utc(mon, 10h + 59min) + 30'000), utc(mon, 11h));
+    EXPECT_EQ(next("@daily", utc(mon, 1min)), utc(mon + days(1)));
+}
+
+TEST(Cron, RefusesWhatIsNotAnExpressionWithTheField) {
+    for (std::string_view bad : {"* * * *", "60 * * * *", "* 24 * * *", "5-1 * * * *", "*/0 * * * *", "x * * * *",
+                                 "* * 0 * *", "* * * 13 *", "* * * * 8", "0 0 30 2 *", "* * * * * *", "@often"}) {
+        auto c = jobs::Cron::parse(bad);
+        EXPECT_FALSE(c) << bad;
+        if (!c) {
+            EXPECT_EQ(c.error().code(), keel::Errc::invalid_argument);
+        }
+    }
+    auto minute = jobs::Cron::parse("61 * * * *");
+    EXPECT_EQ(minute.error().message(), "cron: minute \"61\": out of 0-59");
+    auto weekday = jobs::Cron::parse("* * * * funday");
+    EXPECT_NE(weekday.error().message().find("day of week"), std::string::npos) << weekday.error().message();
+}
 
 TEST(Backoff, DoublesFromBaseUpToMaxWithJitterInTheUpperHalf) {
     jobs::RetryPolicy p{.base = 1s, .max = 60s};

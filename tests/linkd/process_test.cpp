@@ -18,6 +18,7 @@
 #include <mutex>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 namespace {
@@ -339,6 +340,58 @@ TEST(LinkdWebhooks, NoAcknowledgedEventIsLostToSigkillsOnSqlite) {
 
 TEST(LinkdWebhooks, NoAcknowledgedEventIsLostToSigkillsOnPostgres) {
     no_event_lost_to_sigkills(Backend::postgres);
+}
+
+// Issue 27: a periodic job (linkd's purge, every 500 ms) across three instances on one
+// PostgreSQL is enqueued exactly once per tick, with no tick missed, while instances are
+// SIGKILLed and restarted. There is no leader to lose: each tick is one conditional row update.
+TEST(LinkdJobs, APeriodicJobRunsOncePerTickAcrossThreeInstancesWhileTheyAreKilled) {
+    TestDatabase db(Backend::postgres);
+    const std::string admin = "lk_" + std::string(40, 'P');
+    auto args = linkd_args(db.url(), {"--auth.admin_key", admin, "--links.purge_interval", "500ms", "--jobs.lease",
+                                      "1s", "--jobs.poll", "100ms"});
+    std::vector<std::unique_ptr<Process>> instances;
+    for (int i = 0; i < 3; ++i) {
+        instances.push_back(std::make_unique<Process>(args));
+        ASSERT_GT(instances.back()->wait_port(), 0) << instances.back()->stderr_text();
+    }
+    const std::string of_purge = "FROM keel_jobs WHERE kind = 'links.purge_expired'";
+    auto ticks = [&] {
+        std::string n = db.psql("SELECT count(*) " + of_purge);
+        return n.empty() ? 0 : std::stoi(n);
+    };
+    for (int victim : {0, 1, 2, 0}) {
+        int before = ticks();
+        ASSERT_TRUE(keel::test::eventually([&] { return ticks() >= before + 3; }, 20s));
+        instances[victim]->signal(SIGKILL);
+        EXPECT_EQ(instances[victim]->wait(10s), 128 + SIGKILL);
+        ASSERT_TRUE(keel::test::eventually([&] { return ticks() >= before + 5; }, 20s));  // the other two go on
+        instances[victim] = std::make_unique<Process>(args);
+        ASSERT_GT(instances[victim]->wait_port(), 0) << instances[victim]->stderr_text();
+    }
+    // Every tick's job has run (a killed instance's claim was taken over after its lease).
+    EXPECT_TRUE(keel::test::eventually(
+        [&] {
+            return db.psql("SELECT count(*) " + of_purge + " AND state <> 'completed' AND id < (SELECT max(id) - 3 " +
+                           of_purge + ")") == "0";
+        },
+        20s));
+    for (auto& p : instances) {
+        p->signal(SIGTERM);
+    }
+    for (auto& p : instances) {
+        EXPECT_EQ(p->wait(20s), 0) << p->stderr_text();
+    }
+    // The ticks: consecutive multiples of 500 ms, each enqueued once.
+    std::istringstream rows(db.psql("SELECT split_part(unique_key, '@', 2) " + of_purge + " ORDER BY id"));
+    std::vector<std::int64_t> seen;
+    for (std::string line; std::getline(rows, line);) {
+        seen.push_back(std::stoll(line));
+    }
+    ASSERT_GE(seen.size(), 20u);
+    for (std::size_t i = 1; i < seen.size(); ++i) {
+        EXPECT_EQ(seen[i] - seen[i - 1], 500) << "tick " << i << " of " << seen.size();
+    }
 }
 
 }  // namespace

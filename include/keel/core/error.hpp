@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace keel {
 
@@ -30,6 +31,9 @@ class Error {
   public:
     /// An error with a static message (the string must outlive the Error: use literals).
     constexpr Error(Errc code, std::string_view static_message) noexcept : code_(code), static_(static_message) {}
+    /// A std::string would dangle (only its view is kept): a built message is with_detail's.
+    template <class S, std::enable_if_t<std::is_same_v<std::decay_t<S>, std::string>, int> = 0>
+    Error(Errc code, S&& message) = delete;
 
     /// An error with a message built at run time (one allocation).
     static Error with_detail(Errc code, std::string message) {

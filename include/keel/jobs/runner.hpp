@@ -22,6 +22,7 @@
 #include <keel/core/loop.hpp>
 #include <keel/core/stop_token.hpp>
 #include <keel/core/task.hpp>
+#include <keel/jobs/cron.hpp>
 #include <keel/jobs/store.hpp>
 
 #include <atomic>
@@ -139,6 +140,11 @@ class Runner {
     /// multiples of interval since the epoch; a tick missed while no process ran is enqueued
     /// at the next start).
     void every(std::string name, Duration interval, NewJob job);
+    /// Enqueues `job` at each minute `expression` names (keel/jobs/cron.hpp, UTC), once across
+    /// every process. A tick missed while no process ran is enqueued at the next start (one,
+    /// however many were missed); a schedule that never ran waits for its first tick.
+    /// invalid_argument when the expression is not one.
+    Result<void> cron(std::string name, std::string_view expression, NewJob job);
 
     /// Starts on `loop`; call from any thread, before shutdown.
     void start(Loop& loop);
@@ -161,8 +167,10 @@ class Runner {
     };
     struct Schedule {
         std::string name;
-        Duration interval;
+        Duration interval;         // every(): ticks are its multiples since the epoch
+        std::optional<Cron> cron;  // cron(): ticks are the minutes it names
         NewJob job;
+        UnixMillis next_after(UnixMillis t) const;
     };
     struct Running;
 
@@ -180,7 +188,8 @@ class Runner {
     Task<void> run_job(Queue& q, Job job);
     Task<Finish> attempt(const Kind& kind, const Job& job, Running& r);
     Task<void> heartbeat();
-    Task<void> tick(std::size_t schedule);
+    Task<void> tick(std::size_t schedule, UnixMillis at);
+    Task<void> catch_up(std::size_t schedule);
     void arm_schedule(std::size_t schedule);
     Task<void> prune();
     void emit(Event::Kind kind, const Job* job, std::string_view message);

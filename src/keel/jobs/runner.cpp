@@ -67,7 +67,21 @@ void Runner::handle_raw(std::string kind, Handler fn, KindOptions options) {
 }
 
 void Runner::every(std::string name, Duration interval, NewJob job) {
-    schedules_.push_back(Schedule{std::move(name), interval, std::move(job)});
+    schedules_.push_back(Schedule{std::move(name), interval, std::nullopt, std::move(job)});
+}
+
+Result<void> Runner::cron(std::string name, std::string_view expression, NewJob job) {
+    KEEL_TRY(parsed, Cron::parse(expression));
+    schedules_.push_back(Schedule{std::move(name), Duration::zero(), std::move(parsed), std::move(job)});
+    return {};
+}
+
+UnixMillis Runner::Schedule::next_after(UnixMillis t) const {
+    if (cron) {
+        return cron->next_after(t);
+    }
+    UnixMillis step = std::max<UnixMillis>(1, to_millis(interval));
+    return (t / step + 1) * step;
 }
 
 RunnerStats Runner::stats() const noexcept {
@@ -111,7 +125,7 @@ void Runner::start(Loop& loop) {
         spawn_task(refresh_counts());
         timers_.push_back(loop.run_every(options_.count_every, [this] { spawn_task(refresh_counts()); }));
         for (std::size_t i = 0; i < schedules_.size(); ++i) {
-            spawn_task(tick(i));  // a tick missed while down runs now
+            spawn_task(catch_up(i));  // a tick missed while down runs now
         }
     });
 }
@@ -285,16 +299,37 @@ void Runner::arm_schedule(std::size_t i) {
     if (stopping_) {
         return;
     }
-    UnixMillis interval = std::max<UnixMillis>(1, to_millis(schedules_[i].interval));
     UnixMillis t = now();
-    UnixMillis next = (t / interval + 1) * interval;
-    timers_.push_back(loop_->run_after(std::chrono::milliseconds(next - t), [this, i] { spawn_task(tick(i)); }));
+    UnixMillis next = schedules_[i].next_after(t);
+    if (next < 0) {
+        return;  // the expression names no more minutes
+    }
+    timers_.push_back(
+        loop_->run_after(std::chrono::milliseconds(next - t), [this, i, next] { spawn_task(tick(i, next)); }));
 }
 
-Task<void> Runner::tick(std::size_t i) {
+// At start: an interval's current tick (a tick missed while down), a cron's first tick missed
+// since the last one enqueued by any process.
+Task<void> Runner::catch_up(std::size_t i) {
     const Schedule& s = schedules_[i];
-    UnixMillis interval = std::max<UnixMillis>(1, to_millis(s.interval));
-    UnixMillis tick = now() / interval * interval;
+    UnixMillis t = now();
+    if (!s.cron) {
+        UnixMillis step = std::max<UnixMillis>(1, to_millis(s.interval));
+        co_await tick(i, t / step * step);
+        co_return;
+    }
+    auto last = co_await store_.last_tick(s.name);
+    if (!last) {
+        emit(Event::Kind::store_error, nullptr, last.error().message());
+    } else if (*last && s.next_after(**last) <= t) {
+        co_await tick(i, s.next_after(**last));
+        co_return;
+    }
+    arm_schedule(i);
+}
+
+Task<void> Runner::tick(std::size_t i, UnixMillis tick) {
+    const Schedule& s = schedules_[i];
     NewJob job = s.job;
     if (!job.unique_key) {
         job.unique_key = s.name + "@" + std::to_string(tick);

@@ -92,6 +92,13 @@ Task<Result<void>> postgres_transaction(postgres::Database& db, const std::strin
     co_return changed ? Result<void>{} : Result<void>(changed.error());
 }
 
+// ---- jobs/cron.hpp
+jobs::UnixMillis cron(jobs::UnixMillis now) {
+    auto nightly = jobs::Cron::parse("30 2 * * *");    // 02:30 UTC every day
+    jobs::UnixMillis next = nightly->next_after(now);  // the first 02:30 after now
+    return next;
+}
+
 // ---- jobs/observe.hpp
 void observe(keel::metrics::Registry& registry, keel::Router& admin, jobs::Store& store, jobs::Runner& runner) {
     registry.add_collector(jobs::collector(runner));
