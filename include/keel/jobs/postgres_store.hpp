@@ -33,7 +33,7 @@ class PostgresStore final : public Store {
     Task<Result<Enqueued>> enqueue(NewJob job) override;
     Task<Result<std::vector<Job>>> claim(std::string queue, int limit, std::string worker, UnixMillis now,
                                          UnixMillis lease_until) override;
-    Task<Result<void>> heartbeat(std::string worker, UnixMillis lease_until) override;
+    Task<Result<void>> heartbeat(std::string worker, std::vector<std::int64_t> jobs, UnixMillis lease_until) override;
     Task<Result<bool>> finish(std::string worker, Finish f, UnixMillis now) override;
     Task<Result<int>> release(std::string worker) override;
     Task<Result<bool>> enqueue_tick(std::string name, UnixMillis tick, NewJob job) override;

@@ -63,8 +63,10 @@ class Store {
     /// lease held by `worker` until `lease_until`, each with its attempt counted.
     virtual Task<Result<std::vector<Job>>> claim(std::string queue, int limit, std::string worker, UnixMillis now,
                                                  UnixMillis lease_until) = 0;
-    /// Extends the lease of every job `worker` runs.
-    virtual Task<Result<void>> heartbeat(std::string worker, UnixMillis lease_until) = 0;
+    /// Extends the lease of `jobs` while `worker` runs them (a job whose outcome could not be
+    /// recorded is not among them, so its lease runs out and another run takes it).
+    virtual Task<Result<void>> heartbeat(std::string worker, std::vector<std::int64_t> jobs,
+                                         UnixMillis lease_until) = 0;
     /// Records a run's outcome; false when `worker` no longer held the job (nothing changed).
     virtual Task<Result<bool>> finish(std::string worker, Finish f, UnixMillis now) = 0;
     /// Gives back every job `worker` still runs (shutdown): available again at once, the

@@ -118,9 +118,15 @@ Task<Result<std::int64_t>> PostgresStore::affected(std::string sql, postgres::Pa
     co_return rows.affected();
 }
 
-Task<Result<void>> PostgresStore::heartbeat(std::string worker, UnixMillis lease_until) {
-    KEEL_CO_TRY(
-        n, co_await affected(db::postgres_placeholders(sql::kHeartbeat), postgres::Params::of(worker, lease_until)));
+Task<Result<void>> PostgresStore::heartbeat(std::string worker, std::vector<std::int64_t> jobs,
+                                            UnixMillis lease_until) {
+    std::string ids = "{";  // an array literal
+    for (std::int64_t id : jobs) {
+        ids += (ids.size() > 1 ? "," : "") + std::to_string(id);
+    }
+    ids += "}";
+    KEEL_CO_TRY(n, co_await affected(db::postgres_placeholders(sql::kHeartbeatHead) + "id = ANY (CAST($3 AS bigint[]))",
+                                     postgres::Params::of(worker, lease_until, ids)));
     (void)n;
     co_return Result<void>{};
 }

@@ -33,8 +33,9 @@ inline constexpr std::string_view kClaimHead =
     "UPDATE keel_jobs SET state = 'running', attempt = attempt + 1, leased_by = ?3, lease_until = ?4, "
     "attempted_at = ?2 WHERE id IN (SELECT id FROM keel_jobs WHERE queue = ?1 AND ((state = 'available' AND "
     "run_at <= ?2) OR (state = 'running' AND lease_until < ?2)) ORDER BY priority DESC, run_at, id LIMIT ?5";
-inline constexpr std::string_view kHeartbeat =
-    "UPDATE keel_jobs SET lease_until = ?2 WHERE leased_by = ?1 AND state = 'running'";
+// ?1 worker, ?2 lease_until; then the dialect's "id in the list ?3".
+inline constexpr std::string_view kHeartbeatHead =
+    "UPDATE keel_jobs SET lease_until = ?2 WHERE leased_by = ?1 AND state = 'running' AND ";
 inline constexpr std::string_view kRelease =
     "UPDATE keel_jobs SET state = 'available', attempt = attempt - 1, leased_by = NULL, lease_until = NULL "
     "WHERE leased_by = ?1 AND state = 'running'";

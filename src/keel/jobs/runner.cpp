@@ -288,7 +288,12 @@ Task<void> Runner::run_job(Queue& q, Job job) {
 }
 
 Task<void> Runner::heartbeat() {
-    auto done = co_await store_.heartbeat(options_.worker_id, now() + to_millis(options_.lease));
+    std::vector<std::int64_t> ids;
+    ids.reserve(running_.size());
+    for (const auto& [id, r] : running_) {
+        ids.push_back(id);
+    }
+    auto done = co_await store_.heartbeat(options_.worker_id, std::move(ids), now() + to_millis(options_.lease));
     if (!done) {
         emit(Event::Kind::store_error, nullptr, done.error().message());
     }

@@ -98,8 +98,16 @@ Task<Result<std::vector<Job>>> SqliteStore::claim(std::string queue, int limit, 
     co_return claimed;
 }
 
-Task<Result<void>> SqliteStore::heartbeat(std::string worker, UnixMillis lease_until) {
-    auto done = co_await db_.write([&](sqlite::Conn& c) { return c.execute(sql::kHeartbeat, worker, lease_until); });
+Task<Result<void>> SqliteStore::heartbeat(std::string worker, std::vector<std::int64_t> jobs, UnixMillis lease_until) {
+    std::string ids = "[";  // a JSON array
+    for (std::int64_t id : jobs) {
+        ids += (ids.size() > 1 ? "," : "") + std::to_string(id);
+    }
+    ids += "]";
+    auto done = co_await db_.write([&](sqlite::Conn& c) {
+        return c.execute(std::string(sql::kHeartbeatHead) + "id IN (SELECT value FROM json_each(?3))", worker,
+                         lease_until, ids);
+    });
     if (!done) {
         co_return std::move(done).error();
     }
