@@ -97,7 +97,9 @@ class Jobs : public ::testing::TestWithParam<std::string> {
 
     std::int64_t count(jobs::State state, std::string queue = "default") {
         auto counts = on_loop([&] { return store_->counts(); });
-        EXPECT_TRUE(counts);
+        if (!counts) {
+            return -1;  // (a PostgreSQL restart fails the next query of each pooled connection)
+        }
         for (const jobs::Count& c : *counts) {
             if (c.state == state && c.queue == queue) {
                 return c.jobs;
@@ -318,8 +320,9 @@ jobs::RunnerOptions fast_runner() {
     return {.queues = {{.name = "default", .concurrency = 4}}, .lease = 3s, .poll = 50ms, .shutdown_timeout = 2s};
 }
 
-// A cron schedule at start: a tick missed since the last one (by any process) is enqueued at
-// once, one however many were missed; a schedule that never ran waits for its first minute.
+// A cron schedule at start: the latest tick missed since the last one (by any process) is
+// enqueued at once, one however many were missed; a schedule that never ran waits for its
+// first minute.
 TEST_P(Jobs, ACronScheduleCatchesUpOneMissedTickAtStart) {
     open(fake_clock);
     const jobs::UnixMillis minute = 60'000;
@@ -341,9 +344,9 @@ TEST_P(Jobs, ACronScheduleCatchesUpOneMissedTickAtStart) {
     back.start(lt_.loop());
     EXPECT_TRUE(eventually([&] {
         auto last = on_loop([&] { return store_->last_tick("report"); });
-        return last && *last == std::optional<jobs::UnixMillis>(g_now - 9 * minute);
+        return last && *last == std::optional<jobs::UnixMillis>(g_now.load());  // 08:00 itself is due
     }));
-    EXPECT_EQ(count(jobs::State::available, "reports"), 2);  // the one before, and one catch-up
+    EXPECT_EQ(count(jobs::State::available, "reports"), 2);  // the one before, and one for the nine missed
     on_loop([&] { return back.shutdown(); });
     EXPECT_FALSE(jobs::Runner(*store_, {}).cron("bad", "61 * * * *", {.kind = "x"}));
 }

@@ -141,8 +141,8 @@ class Runner {
     /// at the next start).
     void every(std::string name, Duration interval, NewJob job);
     /// Enqueues `job` at each minute `expression` names (keel/jobs/cron.hpp, UTC), once across
-    /// every process. A tick missed while no process ran is enqueued at the next start (one,
-    /// however many were missed); a schedule that never ran waits for its first tick.
+    /// every process. A tick missed while no process ran is enqueued at the next start (the
+    /// latest, however many were missed); a schedule that never ran waits for its first tick.
     /// invalid_argument when the expression is not one.
     Result<void> cron(std::string name, std::string_view expression, NewJob job);
 
@@ -171,6 +171,8 @@ class Runner {
         std::optional<Cron> cron;  // cron(): ticks are the minutes it names
         NewJob job;
         UnixMillis next_after(UnixMillis t) const;
+        /// The latest tick after `after` and not after `t`; -1 when none is due.
+        UnixMillis latest_due(UnixMillis after, UnixMillis t) const;
     };
     struct Running;
 
@@ -190,7 +192,7 @@ class Runner {
     Task<void> heartbeat();
     Task<void> tick(std::size_t schedule, UnixMillis at);
     Task<void> catch_up(std::size_t schedule);
-    void arm_schedule(std::size_t schedule);
+    void arm_schedule(std::size_t schedule, UnixMillis after);
     Task<void> prune();
     void emit(Event::Kind kind, const Job* job, std::string_view message);
     UnixMillis now() const { return options_.clock(); }

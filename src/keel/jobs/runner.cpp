@@ -76,6 +76,14 @@ Result<void> Runner::cron(std::string name, std::string_view expression, NewJob 
     return {};
 }
 
+UnixMillis Runner::Schedule::latest_due(UnixMillis after, UnixMillis t) const {
+    UnixMillis due = -1;
+    for (UnixMillis x = next_after(after); x >= 0 && x <= t; x = next_after(x)) {
+        due = x;
+    }
+    return due;
+}
+
 UnixMillis Runner::Schedule::next_after(UnixMillis t) const {
     if (cron) {
         return cron->next_after(t);
@@ -300,20 +308,24 @@ Task<void> Runner::heartbeat() {
     heartbeat_in_flight_ = false;
 }
 
-void Runner::arm_schedule(std::size_t i) {
+// The tick after `after` (the tick just enqueued): when enqueueing took longer than a tick (a
+// slow database), the latest tick due now at once instead of skipping it.
+void Runner::arm_schedule(std::size_t i, UnixMillis after) {
     if (stopping_) {
         return;
     }
+    const Schedule& s = schedules_[i];
     UnixMillis t = now();
-    UnixMillis next = schedules_[i].next_after(t);
+    UnixMillis due = s.latest_due(after, t);
+    UnixMillis next = due >= 0 ? due : s.next_after(after);
     if (next < 0) {
         return;  // the expression names no more minutes
     }
-    timers_.push_back(
-        loop_->run_after(std::chrono::milliseconds(next - t), [this, i, next] { spawn_task(tick(i, next)); }));
+    timers_.push_back(loop_->run_after(std::chrono::milliseconds(std::max<UnixMillis>(0, next - t)),
+                                       [this, i, next] { spawn_task(tick(i, next)); }));
 }
 
-// At start: an interval's current tick (a tick missed while down), a cron's first tick missed
+// At start: an interval's current tick (a tick missed while down), a cron's latest tick missed
 // since the last one enqueued by any process.
 Task<void> Runner::catch_up(std::size_t i) {
     const Schedule& s = schedules_[i];
@@ -326,11 +338,11 @@ Task<void> Runner::catch_up(std::size_t i) {
     auto last = co_await store_.last_tick(s.name);
     if (!last) {
         emit(Event::Kind::store_error, nullptr, last.error().message());
-    } else if (*last && s.next_after(**last) <= t) {
-        co_await tick(i, s.next_after(**last));
+    } else if (UnixMillis due = *last ? s.latest_due(**last, t) : -1; due >= 0) {
+        co_await tick(i, due);
         co_return;
     }
-    arm_schedule(i);
+    arm_schedule(i, t);
 }
 
 Task<void> Runner::tick(std::size_t i, UnixMillis tick) {
@@ -343,7 +355,7 @@ Task<void> Runner::tick(std::size_t i, UnixMillis tick) {
     if (!made) {
         emit(Event::Kind::store_error, nullptr, made.error().message());
     }
-    arm_schedule(i);
+    arm_schedule(i, tick);
 }
 
 Task<void> Runner::refresh_counts() {
