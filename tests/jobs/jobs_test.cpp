@@ -22,9 +22,11 @@
 
 #include <atomic>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 
 namespace {
 
@@ -427,6 +429,7 @@ TEST_P(Jobs, TheAdminSurfaceCountsListsFailuresAndRetriesOrDiscards) {
                text.find("keel_jobs{queue=\"default\",state=\"available\"} 1\n") != std::string::npos;
     })) << registry.scrape();
     std::string text = registry.scrape();
+    EXPECT_NE(text.find("keel_jobs_enqueued_total 3\n"), std::string::npos) << text;
     EXPECT_NE(text.find("keel_jobs_claimed_total 2\n"), std::string::npos) << text;
     EXPECT_NE(text.find("keel_jobs_completed_total 1\n"), std::string::npos) << text;
     EXPECT_NE(text.find("keel_jobs_discarded_total 1\n"), std::string::npos) << text;
@@ -596,6 +599,39 @@ TEST_P(Jobs, APostgresRestartWhileAJobRunsLosesNothing) {
     jobs::Enqueued later = enqueue(mail(2));
     EXPECT_TRUE(eventually([&] { return count(jobs::State::completed) == 2; }, 20s));
     EXPECT_EQ(seen.of(later.id), std::vector<int>({1}));
+    on_loop([&] { return runner.shutdown(); });
+}
+
+// SQLite's write lock held by another process (here a second connection in BEGIN IMMEDIATE,
+// as a backup or a migration would hold it): enqueues and claims wait for it (busy_timeout,
+// 5 s), nothing runs meanwhile, and once it is released every job runs; nothing is lost.
+TEST_P(Jobs, ASqliteWriteLockHeldElsewhereDelaysJobsWithoutLosingThem) {
+    if (postgres()) {
+        GTEST_SKIP() << "SQLite only";
+    }
+    open();
+    Seen seen;
+    jobs::Runner runner(*store_, fast_runner());
+    runner.handle<Mail>("mail.send", [&](jobs::Context& ctx, Mail) -> Task<Result<void>> {
+        seen.add(ctx.job());
+        co_return Result<void>{};
+    });
+    runner.start(lt_.loop());
+    enqueue(mail(1));
+    ASSERT_TRUE(eventually([&] { return count(jobs::State::completed) == 1; }));
+    auto other = keel::sqlite::Conn::open({.path = dir_ + "/jobs.db"});
+    ASSERT_TRUE(other) << other.error().message();
+    ASSERT_TRUE((*other)->exec("BEGIN IMMEDIATE"));
+    keel::LoopThread producer(&workers_);  // its enqueue waits for the lock, off the test's thread
+    auto made =
+        std::async(std::launch::async, [&] { return producer.block_on([&] { return store_->enqueue(mail(2)); }); });
+    std::this_thread::sleep_for(1s);  // the lock held for a while (what is tested, not a barrier)
+    EXPECT_EQ(seen.jobs(), 1u);       // nothing could be enqueued or claimed meanwhile
+    ASSERT_TRUE((*other)->exec("COMMIT"));
+    auto second = made.get();
+    ASSERT_TRUE(second) << second.error().message();
+    EXPECT_TRUE(eventually([&] { return count(jobs::State::completed) == 2; }));
+    EXPECT_EQ(seen.of(second->id), std::vector<int>({1}));
     on_loop([&] { return runner.shutdown(); });
 }
 

@@ -7,7 +7,7 @@
 ///     admin.post("/debug/jobs/{id}/discard", jobs::discard_action(store));
 ///
 /// Metrics: keel_jobs{queue,state} (jobs in the store, as last counted), keel_jobs_running, and
-/// counters of this process: keel_jobs_claimed_total, keel_jobs_completed_total,
+/// counters of this process: keel_jobs_enqueued_total, keel_jobs_claimed_total, keel_jobs_completed_total,
 /// keel_jobs_retried_total, keel_jobs_discarded_total, keel_jobs_cancelled_total,
 /// keel_jobs_snoozed_total, keel_jobs_released_total, keel_jobs_wait_seconds_total (from run_at
 /// to the claim, summed: divided by claimed, the mean wait) and keel_jobs_run_seconds_total.

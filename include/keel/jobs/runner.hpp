@@ -152,6 +152,7 @@ class Runner {
     Task<void> shutdown();
 
     const std::string& worker_id() const noexcept { return options_.worker_id; }
+    const Store& store() const noexcept { return store_; }
     RunnerStats stats() const noexcept;
     /// The jobs per queue and state as last counted (every RunnerOptions::count_every).
     std::vector<Count> counts() const;

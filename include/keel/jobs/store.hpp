@@ -12,6 +12,8 @@
 #include <keel/core/task.hpp>
 #include <keel/jobs/job.hpp>
 
+#include <atomic>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -94,11 +96,21 @@ class Store {
     /// before `discarded_before` (their unique keys are free again); how many went.
     virtual Task<Result<int>> prune(UnixMillis finished_before, UnixMillis discarded_before) = 0;
 
+    /// Jobs this process added through this store (every enqueue, the transactional one and the
+    /// schedules' included; one whose transaction then rolled back is counted too).
+    std::uint64_t enqueued() const noexcept { return enqueued_.load(std::memory_order_relaxed); }
+
     /// Waits until a job may have become due (an enqueue anywhere, for PostgreSQL; in this
     /// process, for SQLite) or `timeout` passes. Runners on several loops may wait at once.
     virtual Task<void> wait_for_work(Duration timeout) = 0;
     /// Ends the current (or next) wait_for_work of this loop's runner (call on that loop).
     virtual void interrupt_wait() = 0;
+
+  protected:
+    void count_enqueued() noexcept { enqueued_.fetch_add(1, std::memory_order_relaxed); }
+
+  private:
+    std::atomic<std::uint64_t> enqueued_{0};
 };
 
 }  // namespace keel::jobs

@@ -56,6 +56,8 @@ metrics::Collector collector(const Runner& runner) {
         auto counter = [&](const char* name, const char* help, double v) {
             out.push_back({name, help, "counter", {{{}, v}}});
         };
+        counter("keel_jobs_enqueued_total", "Jobs this process enqueued (rolled-back transactions' included).",
+                double(runner.store().enqueued()));
         counter("keel_jobs_claimed_total", "Jobs this process claimed (each run counts).", double(s.claimed));
         counter("keel_jobs_completed_total", "Runs that completed their job.", double(s.completed));
         counter("keel_jobs_retried_total", "Runs that failed and left their job to a retry.", double(s.retried));

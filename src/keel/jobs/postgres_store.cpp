@@ -88,6 +88,7 @@ Task<Result<Enqueued>> PostgresStore::enqueue(postgres::Conn& tx, NewJob job) {
                             ") SELECT id FROM job, pg_notify('" + std::string(kChannel) + "', $2)",
                         job.kind, job.queue, job.args, job.priority, job.max_attempts, job.run_at.value_or(now), now,
                         job.unique_key, unique_until, job.trace_parent));
+    count_enqueued();
     co_return Enqueued{.id = id, .existed = false};
 }
 

@@ -78,6 +78,7 @@ Result<Enqueued> SqliteStore::enqueue(sqlite::Conn& tx, const NewJob& job) {
                                             job.max_attempts, job.run_at.value_or(now), now, job.unique_key,
                                             unique_until, job.trace_parent));
     wakeup_->notify();
+    count_enqueued();
     return Enqueued{.id = id, .existed = false};
 }
 
